@@ -1,0 +1,1 @@
+//! The FreeSWITCH event socket: frame codec, events, commands, dial strings, client.

@@ -1,0 +1,7 @@
+//! parkway: a pay-per-call buyer router for FreeSWITCH.
+//!
+//! The map of the crate is `../shared/DESIGN.md`: `esl` speaks the event socket, `config` turns TOML
+//! into a validated model, `routing` is the pure decision core, and `sim` is a simulated FreeSWITCH
+//! that the demo, the tests and the benchmarks run against.
+
+pub mod esl;
