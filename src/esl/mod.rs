@@ -1,1 +1,6 @@
 //! The FreeSWITCH event socket: frame codec, events, commands, dial strings, client.
+
+pub mod codec;
+pub mod event;
+pub mod headers;
+pub mod message;

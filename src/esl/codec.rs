@@ -1,0 +1,513 @@
+//! Framing of the event socket: a header block ended by a blank line, then `Content-Length` bytes
+//! of body when that header is present.
+//!
+//! The decoder is a two-state machine (in the head / in the body). While in the head it looks for
+//! the blank line starting where the previous look stopped, so a frame that arrives a byte at a
+//! time is scanned once. `Content-Length` is checked against the body limit before a single body
+//! byte is buffered. "Need more bytes" is `Ok(None)`, never an error.
+//!
+//! A malformed frame is reported with the byte offset where it starts, and the decoder is left at
+//! the next frame boundary wherever the framing allows, so a caller that keeps calling `decode`
+//! after an error (the `parkway esl decode` command does) gets the rest of the stream.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio_util::codec::{Decoder, Encoder};
+
+use super::headers::{HeaderError, Headers};
+
+/// Longest header block accepted (FreeSWITCH's own heads are a few hundred bytes).
+pub const MAX_HEAD: usize = 64 * 1024;
+/// Longest body accepted: FreeSWITCH caps its own bodies at 16 MiB.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// Why the byte stream could not be framed.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("at byte {offset}: header block longer than {limit} bytes")]
+    HeadTooLarge { offset: u64, limit: usize },
+    #[error("at byte {offset}: body of {len} bytes is over the {limit}-byte limit")]
+    BodyTooLarge {
+        offset: u64,
+        len: usize,
+        limit: usize,
+    },
+    #[error("at byte {offset}: Content-Length {value:?} is not a byte count")]
+    BadContentLength { offset: u64, value: String },
+    #[error("at byte {offset}: {source}")]
+    BadHeader { offset: u64, source: HeaderError },
+    #[error("at byte {offset}: stream ended inside a frame ({pending} bytes pending)")]
+    Truncated { offset: u64, pending: usize },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl CodecError {
+    /// Where in the stream the offending frame starts (None for I/O errors).
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            CodecError::HeadTooLarge { offset, .. }
+            | CodecError::BodyTooLarge { offset, .. }
+            | CodecError::BadContentLength { offset, .. }
+            | CodecError::BadHeader { offset, .. }
+            | CodecError::Truncated { offset, .. } => Some(*offset),
+            CodecError::Io(_) => None,
+        }
+    }
+}
+
+/// A framed message: its header block (not parsed) and its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawFrame {
+    /// Byte offset of the frame's first byte in the stream.
+    pub offset: u64,
+    /// The header lines, without the blank line that ends them.
+    pub head: Bytes,
+    /// The `Content-Length` bytes that followed, if the head announced any.
+    pub body: Option<Bytes>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Looking for the blank line; bytes before `scanned` hold no terminator.
+    Head { scanned: usize },
+    /// Head taken; waiting for `len` body bytes.
+    Body { len: usize },
+    /// Throwing away an oversized head up to its blank line.
+    SkipHead,
+    /// Throwing away `left` bytes of an oversized body.
+    SkipBody { left: usize },
+}
+
+/// Splits a byte stream into [`RawFrame`]s. Shared by both sides of the socket: [`EslCodec`] (what
+/// FreeSWITCH sends) and the command codec of the simulated switch (what clients send).
+#[derive(Debug, Clone)]
+pub struct Framer {
+    state: State,
+    /// Total bytes consumed from the stream so far (the offset of `buf[0]`).
+    consumed: u64,
+    /// Offset where the frame being assembled started.
+    frame_start: u64,
+    head: Bytes,
+    max_head: usize,
+    max_body: usize,
+}
+
+impl Default for Framer {
+    fn default() -> Self {
+        Framer::new(MAX_HEAD, MAX_BODY)
+    }
+}
+
+/// Finds the end of a header block in `buf[from..]`: returns (head length, terminator length).
+/// A head ends at `\n\n` or `\n\r\n`.
+fn find_blank_line(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+    for i in memchr::memchr_iter(b'\n', &buf[from..]).map(|i| i + from) {
+        match buf.get(i + 1) {
+            Some(b'\n') => return Some((i + 1, 1)),
+            Some(b'\r') if buf.get(i + 2) == Some(&b'\n') => return Some((i + 1, 2)),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The `Content-Length` announced by a head, looked up case-insensitively (clients write it
+/// either way; FreeSWITCH matches it so too).
+fn content_length(head: &[u8]) -> Option<&[u8]> {
+    const NAME: &[u8] = b"content-length:";
+    head.split(|&c| c == b'\n').find_map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        (line.len() >= NAME.len() && line[..NAME.len()].eq_ignore_ascii_case(NAME))
+            .then(|| line[NAME.len()..].trim_ascii())
+    })
+}
+
+impl Framer {
+    pub fn new(max_head: usize, max_body: usize) -> Framer {
+        Framer {
+            state: State::Head { scanned: 0 },
+            consumed: 0,
+            frame_start: 0,
+            head: Bytes::new(),
+            max_head,
+            max_body,
+        }
+    }
+
+    /// Offset in the stream of the next byte to be decoded.
+    pub fn offset(&self) -> u64 {
+        self.consumed
+    }
+
+    fn advance(&mut self, buf: &mut BytesMut, n: usize) {
+        buf.advance(n);
+        self.consumed += n as u64;
+    }
+
+    fn take(&mut self, buf: &mut BytesMut, n: usize) -> Bytes {
+        self.consumed += n as u64;
+        buf.split_to(n).freeze()
+    }
+
+    /// Returns the next complete frame, `Ok(None)` when more bytes are needed, or an error for a
+    /// malformed frame (after which the framer is ready for the next frame where it can be found).
+    pub fn next_frame(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, CodecError> {
+        loop {
+            match self.state {
+                State::Head { scanned } => {
+                    // Blank lines between frames carry nothing.
+                    let blank = buf
+                        .iter()
+                        .take_while(|&&c| c == b'\n' || c == b'\r')
+                        .count();
+                    if blank > 0 && scanned == 0 {
+                        self.advance(buf, blank);
+                        continue;
+                    }
+                    let Some((head_len, term)) = find_blank_line(buf, scanned) else {
+                        if buf.len() > self.max_head {
+                            let offset = self.consumed;
+                            let keep = 2.min(buf.len());
+                            self.advance(buf, buf.len() - keep);
+                            self.state = State::SkipHead;
+                            return Err(CodecError::HeadTooLarge {
+                                offset,
+                                limit: self.max_head,
+                            });
+                        }
+                        self.state = State::Head {
+                            scanned: buf.len().saturating_sub(1),
+                        };
+                        return Ok(None);
+                    };
+                    self.frame_start = self.consumed;
+                    if head_len > self.max_head {
+                        self.advance(buf, head_len + term);
+                        self.state = State::Head { scanned: 0 };
+                        return Err(CodecError::HeadTooLarge {
+                            offset: self.frame_start,
+                            limit: self.max_head,
+                        });
+                    }
+                    let head = self.take(buf, head_len);
+                    self.advance(buf, term);
+                    self.state = State::Head { scanned: 0 };
+                    let len = match content_length(&head) {
+                        None => 0,
+                        Some(v) => match std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()) {
+                            Some(len) => len,
+                            None => {
+                                return Err(CodecError::BadContentLength {
+                                    offset: self.frame_start,
+                                    value: String::from_utf8_lossy(v).into_owned(),
+                                });
+                            }
+                        },
+                    };
+                    if len > self.max_body {
+                        self.state = State::SkipBody { left: len };
+                        return Err(CodecError::BodyTooLarge {
+                            offset: self.frame_start,
+                            len,
+                            limit: self.max_body,
+                        });
+                    }
+                    if len == 0 {
+                        return Ok(Some(RawFrame {
+                            offset: self.frame_start,
+                            head,
+                            body: None,
+                        }));
+                    }
+                    self.head = head;
+                    self.state = State::Body { len };
+                }
+                State::Body { len } => {
+                    if buf.len() < len {
+                        buf.reserve(len - buf.len());
+                        return Ok(None);
+                    }
+                    let body = self.take(buf, len);
+                    self.state = State::Head { scanned: 0 };
+                    return Ok(Some(RawFrame {
+                        offset: self.frame_start,
+                        head: std::mem::take(&mut self.head),
+                        body: Some(body),
+                    }));
+                }
+                State::SkipHead => match find_blank_line(buf, 0) {
+                    Some((head_len, term)) => {
+                        self.advance(buf, head_len + term);
+                        self.state = State::Head { scanned: 0 };
+                    }
+                    None => {
+                        let keep = 2.min(buf.len());
+                        self.advance(buf, buf.len() - keep);
+                        return Ok(None);
+                    }
+                },
+                State::SkipBody { left } => {
+                    let n = left.min(buf.len());
+                    self.advance(buf, n);
+                    if n < left {
+                        self.state = State::SkipBody { left: left - n };
+                        return Ok(None);
+                    }
+                    self.state = State::Head { scanned: 0 };
+                }
+            }
+        }
+    }
+
+    /// At the end of the stream: leftover bytes of an unfinished frame are an error.
+    pub fn finish(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, CodecError> {
+        if let Some(frame) = self.next_frame(buf)? {
+            return Ok(Some(frame));
+        }
+        let unfinished = match self.state {
+            State::Head { .. } => buf.iter().any(|&c| c != b'\n' && c != b'\r'),
+            State::Body { .. } => true,
+            State::SkipHead | State::SkipBody { .. } => false,
+        };
+        let offset = match self.state {
+            State::Body { .. } => self.frame_start,
+            _ => self.consumed,
+        };
+        let pending = (self.consumed - offset) as usize + buf.len();
+        let n = buf.len();
+        self.advance(buf, n);
+        self.head = Bytes::new();
+        self.state = State::Head { scanned: 0 };
+        if unfinished {
+            return Err(CodecError::Truncated { offset, pending });
+        }
+        Ok(None)
+    }
+}
+
+/// A frame from FreeSWITCH with its header block parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub offset: u64,
+    pub headers: Headers,
+    pub body: Option<Bytes>,
+}
+
+impl Frame {
+    /// Parses the head of a raw frame. Outer header values are percent-decoded on read (FreeSWITCH
+    /// encodes them in the outbound `connect` reply).
+    pub fn from_raw(raw: RawFrame) -> Result<Frame, CodecError> {
+        let headers = Headers::parse(raw.head, true).map_err(|source| CodecError::BadHeader {
+            offset: raw.offset,
+            source,
+        })?;
+        Ok(Frame {
+            offset: raw.offset,
+            headers,
+            body: raw.body,
+        })
+    }
+
+    pub fn content_type(&self) -> Option<std::borrow::Cow<'_, str>> {
+        self.headers.get("Content-Type")
+    }
+}
+
+/// Writes a frame the way FreeSWITCH does: the header lines as given (already encoded), a
+/// `Content-Length` line when there is a body, a blank line, the body.
+pub fn write_frame(dst: &mut BytesMut, headers: &[(&str, &str)], body: Option<&[u8]>) {
+    for (name, value) in headers {
+        dst.put_slice(name.as_bytes());
+        dst.put_slice(b": ");
+        dst.put_slice(value.as_bytes());
+        dst.put_u8(b'\n');
+    }
+    dst.put_u8(b'\n');
+    if let Some(body) = body {
+        dst.put_slice(body);
+    }
+}
+
+/// The client side's codec: decodes what FreeSWITCH sends into [`Frame`]s.
+#[derive(Debug, Default)]
+pub struct EslCodec {
+    framer: Framer,
+}
+
+impl EslCodec {
+    pub fn new() -> EslCodec {
+        EslCodec::default()
+    }
+
+    pub fn offset(&self) -> u64 {
+        self.framer.offset()
+    }
+}
+
+impl Decoder for EslCodec {
+    type Item = Frame;
+    type Error = CodecError;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
+        self.framer
+            .next_frame(buf)?
+            .map(Frame::from_raw)
+            .transpose()
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
+        self.framer.finish(buf)?.map(Frame::from_raw).transpose()
+    }
+}
+
+/// Raw bytes pass through (commands encode themselves; see `command.rs`).
+impl Encoder<Bytes> for EslCodec {
+    type Error = CodecError;
+
+    fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> Result<(), CodecError> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(codec: &mut EslCodec, bytes: &[u8]) -> Vec<Result<Frame, String>> {
+        let mut buf = BytesMut::from(bytes);
+        let mut out = Vec::new();
+        loop {
+            match codec.decode(&mut buf) {
+                Ok(Some(f)) => out.push(Ok(f)),
+                Ok(None) => break,
+                Err(e) => out.push(Err(e.to_string())),
+            }
+        }
+        match codec.decode_eof(&mut buf) {
+            Ok(Some(f)) => out.push(Ok(f)),
+            Ok(None) => {}
+            Err(e) => out.push(Err(e.to_string())),
+        }
+        out
+    }
+
+    #[test]
+    fn head_only_and_body_frames() {
+        let wire = b"Content-Type: auth/request\n\nContent-Type: api/response\nContent-Length: 5\n\nsolarContent-Type: command/reply\nReply-Text: +OK accepted\n\n";
+        let frames = decode_all(&mut EslCodec::new(), wire);
+        assert_eq!(frames.len(), 3);
+        let f: Vec<Frame> = frames.into_iter().map(Result::unwrap).collect();
+        assert_eq!(f[0].content_type().as_deref(), Some("auth/request"));
+        assert_eq!(f[0].body, None);
+        assert_eq!(f[1].body.as_deref(), Some(&b"solar"[..]));
+        assert_eq!(f[1].offset, 28);
+        assert_eq!(
+            f[2].headers.get("Reply-Text").as_deref(),
+            Some("+OK accepted")
+        );
+    }
+
+    #[test]
+    fn crlf_frames() {
+        let wire =
+            b"Content-Type: api/response\r\nContent-Length: 3\r\n\r\n+OKContent-Type: x\r\n\r\n";
+        let f: Vec<Frame> = decode_all(&mut EslCodec::new(), wire)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].body.as_deref(), Some(&b"+OK"[..]));
+        assert_eq!(f[1].content_type().as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn byte_at_a_time_gives_the_same_frames() {
+        let wire = b"Content-Type: api/response\nContent-Length: 5\n\nsolarContent-Type: b\n\n";
+        let whole = decode_all(&mut EslCodec::new(), wire);
+        let mut codec = EslCodec::new();
+        let mut buf = BytesMut::new();
+        let mut pieces: Vec<Result<Frame, String>> = Vec::new();
+        for &b in wire {
+            buf.put_u8(b);
+            while let Some(f) = codec.decode(&mut buf).unwrap() {
+                pieces.push(Ok(f));
+            }
+        }
+        assert_eq!(format!("{whole:?}"), format!("{pieces:?}"));
+    }
+
+    #[test]
+    fn oversized_body_is_refused_before_buffering_and_skipped() {
+        let mut codec = EslCodec {
+            framer: Framer::new(1024, 8),
+        };
+        let wire = b"Content-Length: 9\n\n123456789Content-Type: next\n\n";
+        let out = decode_all(&mut codec, wire);
+        assert!(
+            out[0]
+                .as_ref()
+                .unwrap_err()
+                .contains("over the 8-byte limit")
+        );
+        assert_eq!(
+            out[1].as_ref().unwrap().content_type().as_deref(),
+            Some("next")
+        );
+        assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn oversized_head_is_refused_and_skipped() {
+        let mut codec = EslCodec {
+            framer: Framer::new(32, 8),
+        };
+        let mut wire = b"X: ".to_vec();
+        wire.extend(std::iter::repeat_n(b'a', 100));
+        wire.extend_from_slice(b"\n\nContent-Type: ok\n\n");
+        let out = decode_all(&mut codec, &wire);
+        assert!(
+            out[0]
+                .as_ref()
+                .unwrap_err()
+                .starts_with("at byte 0: header block longer")
+        );
+        assert_eq!(
+            out[1].as_ref().unwrap().content_type().as_deref(),
+            Some("ok")
+        );
+        assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn bad_content_length_and_bad_header_report_offsets_and_go_on() {
+        let wire = b"Content-Length: ten\n\nnot a header\n\nContent-Type: ok\n\n";
+        let out = decode_all(&mut EslCodec::new(), wire);
+        assert_eq!(
+            out[0].as_ref().unwrap_err(),
+            "at byte 0: Content-Length \"ten\" is not a byte count"
+        );
+        assert!(
+            out[1]
+                .as_ref()
+                .unwrap_err()
+                .starts_with("at byte 21: header line 1")
+        );
+        assert_eq!(
+            out[2].as_ref().unwrap().content_type().as_deref(),
+            Some("ok")
+        );
+    }
+
+    #[test]
+    fn truncated_stream_is_an_error_at_eof() {
+        let out = decode_all(&mut EslCodec::new(), b"Content-Length: 10\n\nabc");
+        assert_eq!(
+            out[0].as_ref().unwrap_err(),
+            "at byte 0: stream ended inside a frame (23 bytes pending)"
+        );
+        let out = decode_all(&mut EslCodec::new(), b"Content-Type: x\n\n\n");
+        assert_eq!(out.len(), 1);
+        assert!(out[0].is_ok());
+    }
+}

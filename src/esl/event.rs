@@ -1,0 +1,484 @@
+//! FreeSWITCH events: the plain form (the body of a `text/event-plain` frame, itself a header
+//! block, optionally followed by its own body) and the json form (`text/event-json`, one JSON
+//! object whose `_body` key holds the body) parse to the same [`Event`].
+//!
+//! Accessors read headers by their exact names, as FreeSWITCH sends them. An empty value
+//! (`_undef_` on the wire) reads as absent from the typed accessors.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::de::{Deserializer, MapAccess, Visitor};
+
+use super::headers::{ARRAY_PREFIX, HeaderError, Headers, percent_encode};
+
+/// Why an event body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("event headers: {0}")]
+    Headers(#[from] HeaderError),
+    #[error("event announces a {announced}-byte body but carries {actual}")]
+    ShortBody { announced: usize, actual: usize },
+    #[error("event Content-Length {0:?} is not a byte count")]
+    BadContentLength(String),
+    #[error("json event: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("event has no Event-Name")]
+    NoName,
+}
+
+/// The wire form an event came in (or is to be written in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventFormat {
+    Plain,
+    Json,
+}
+
+/// `Call-Direction` of a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+/// The result of a background job (`BACKGROUND_JOB` body): `+OK <text>` or `-ERR <cause>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobResult {
+    Ok(String),
+    Err(String),
+}
+
+impl JobResult {
+    /// Reads a job or api body: `+OK …` is success, `-ERR …` (or `-USAGE …`) failure; the text
+    /// after the marker is trimmed of its trailing newline.
+    pub fn parse(body: &str) -> JobResult {
+        let body = body.trim_end_matches(['\n', '\r']);
+        if let Some(rest) = body.strip_prefix("+OK") {
+            JobResult::Ok(rest.trim_start().to_owned())
+        } else if let Some(rest) = body.strip_prefix("-ERR") {
+            JobResult::Err(rest.trim_start().to_owned())
+        } else if let Some(rest) = body.strip_prefix('-') {
+            JobResult::Err(rest.to_owned())
+        } else {
+            JobResult::Ok(body.to_owned())
+        }
+    }
+}
+
+/// One event from FreeSWITCH.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    headers: Headers,
+    body: Option<Bytes>,
+}
+
+impl Event {
+    pub fn new(headers: Headers, body: Option<Bytes>) -> Event {
+        Event { headers, body }
+    }
+
+    /// Parses the body of a `text/event-plain` frame without copying it.
+    pub fn parse_plain(frame_body: Bytes) -> Result<Event, EventError> {
+        let (head_len, body_start) = match find_blank(&frame_body) {
+            Some((at, term)) => (at, at + term),
+            None => (frame_body.len(), frame_body.len()),
+        };
+        let headers = Headers::parse(frame_body.slice(..head_len), true)?;
+        let body = match headers.get_raw("Content-Length") {
+            None => None,
+            Some(raw) => {
+                let announced: usize = std::str::from_utf8(raw)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .ok_or_else(|| {
+                        EventError::BadContentLength(String::from_utf8_lossy(raw).into_owned())
+                    })?;
+                let actual = frame_body.len() - body_start;
+                if actual < announced {
+                    return Err(EventError::ShortBody { announced, actual });
+                }
+                Some(frame_body.slice(body_start..body_start + announced))
+            }
+        };
+        let event = Event { headers, body };
+        event.require_name()
+    }
+
+    /// Parses the body of a `text/event-json` frame. Arrays become FreeSWITCH's `ARRAY::a|:b`
+    /// string, so both forms read alike; `_body` becomes the event's body.
+    pub fn parse_json(frame_body: &[u8]) -> Result<Event, EventError> {
+        let mut de = serde_json::Deserializer::from_slice(frame_body);
+        let JsonPairs { pairs, body } = de.deserialize_map(JsonPairsVisitor)?;
+        de.end()?;
+        let headers = Headers::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let event = Event {
+            headers,
+            body: body.map(Bytes::from),
+        };
+        event.require_name()
+    }
+
+    fn require_name(self) -> Result<Event, EventError> {
+        if self.headers.get("Event-Name").is_none() {
+            return Err(EventError::NoName);
+        }
+        Ok(self)
+    }
+
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    pub fn body(&self) -> Option<&Bytes> {
+        self.body.as_ref()
+    }
+
+    /// The body as text (lossy for non-UTF-8 bytes).
+    pub fn body_text(&self) -> Option<Cow<'_, str>> {
+        self.body.as_deref().map(String::from_utf8_lossy)
+    }
+
+    /// The decoded value of a header, `None` when missing or empty.
+    pub fn header(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.headers.get(name).filter(|v| !v.is_empty())
+    }
+
+    pub fn name(&self) -> Cow<'_, str> {
+        self.header("Event-Name").unwrap_or(Cow::Borrowed(""))
+    }
+
+    pub fn subclass(&self) -> Option<Cow<'_, str>> {
+        self.header("Event-Subclass")
+    }
+
+    pub fn unique_id(&self) -> Option<Cow<'_, str>> {
+        self.header("Unique-ID")
+    }
+
+    pub fn other_leg_unique_id(&self) -> Option<Cow<'_, str>> {
+        self.header("Other-Leg-Unique-ID")
+    }
+
+    pub fn call_direction(&self) -> Option<Direction> {
+        match self.header("Call-Direction")?.as_ref() {
+            "inbound" => Some(Direction::Inbound),
+            "outbound" => Some(Direction::Outbound),
+            _ => None,
+        }
+    }
+
+    /// A channel variable (`variable_<name>`), `None` when unset or empty.
+    pub fn variable(&self, name: &str) -> Option<Cow<'_, str>> {
+        let mut key = String::with_capacity(9 + name.len());
+        key.push_str("variable_");
+        key.push_str(name);
+        self.header(&key).map(|v| Cow::Owned(v.into_owned()))
+    }
+
+    /// Every channel variable, keyed without the `variable_` prefix.
+    pub fn variables(&self) -> BTreeMap<String, String> {
+        self.headers
+            .iter()
+            .filter_map(|(name, value)| {
+                name.strip_prefix("variable_")
+                    .map(|n| (n.to_owned(), value.into_owned()))
+            })
+            .collect()
+    }
+
+    pub fn caller_id_number(&self) -> Option<Cow<'_, str>> {
+        self.header("Caller-Caller-ID-Number")
+    }
+
+    pub fn caller_id_name(&self) -> Option<Cow<'_, str>> {
+        self.header("Caller-Caller-ID-Name")
+    }
+
+    pub fn destination_number(&self) -> Option<Cow<'_, str>> {
+        self.header("Caller-Destination-Number")
+    }
+
+    pub fn channel_name(&self) -> Option<Cow<'_, str>> {
+        self.header("Channel-Name")
+    }
+
+    pub fn answer_state(&self) -> Option<Cow<'_, str>> {
+        self.header("Answer-State")
+    }
+
+    pub fn dtmf_digit(&self) -> Option<Cow<'_, str>> {
+        self.header("DTMF-Digit")
+    }
+
+    pub fn dtmf_source(&self) -> Option<Cow<'_, str>> {
+        self.header("DTMF-Source")
+    }
+
+    pub fn hangup_cause(&self) -> Option<Cow<'_, str>> {
+        self.header("Hangup-Cause")
+    }
+
+    pub fn bridge_a_unique_id(&self) -> Option<Cow<'_, str>> {
+        self.header("Bridge-A-Unique-ID")
+    }
+
+    pub fn bridge_b_unique_id(&self) -> Option<Cow<'_, str>> {
+        self.header("Bridge-B-Unique-ID")
+    }
+
+    pub fn job_uuid(&self) -> Option<Cow<'_, str>> {
+        self.header("Job-UUID")
+    }
+
+    /// The result of a BACKGROUND_JOB event, read from its body.
+    pub fn job_result(&self) -> Option<JobResult> {
+        self.body_text().map(|b| JobResult::parse(&b))
+    }
+
+    pub fn application(&self) -> Option<Cow<'_, str>> {
+        self.header("Application")
+    }
+
+    pub fn application_uuid(&self) -> Option<Cow<'_, str>> {
+        self.header("Application-UUID")
+    }
+
+    pub fn application_response(&self) -> Option<Cow<'_, str>> {
+        self.header("Application-Response")
+    }
+
+    /// FreeSWITCH's global event counter (not monotonic in delivery order).
+    pub fn sequence(&self) -> Option<u64> {
+        self.header("Event-Sequence")?.parse().ok()
+    }
+
+    /// Writes the event as the body of a `text/event-plain` frame, as FreeSWITCH does: values
+    /// percent-encoded, a blank line, and when there is a body its `Content-Length` as the last
+    /// header, a blank line and the body.
+    pub fn encode_plain(&self, dst: &mut BytesMut) {
+        let mut value_buf = Vec::with_capacity(128);
+        for (name, value) in self.headers.iter() {
+            if name == "Content-Length" {
+                continue;
+            }
+            value_buf.clear();
+            percent_encode(
+                if value.is_empty() { "_undef_" } else { &value },
+                &mut value_buf,
+            );
+            dst.put_slice(name.as_bytes());
+            dst.put_slice(b": ");
+            dst.put_slice(&value_buf);
+            dst.put_u8(b'\n');
+        }
+        if let Some(body) = &self.body {
+            dst.put_slice(format!("Content-Length: {}\n\n", body.len()).as_bytes());
+            dst.put_slice(body);
+        } else {
+            dst.put_u8(b'\n');
+        }
+    }
+
+    /// Writes the event as the body of a `text/event-json` frame: one line of JSON, arrays as
+    /// JSON arrays, the body under `_body`.
+    pub fn encode_json(&self, dst: &mut BytesMut) {
+        let mut out = Vec::with_capacity(2048);
+        out.push(b'{');
+        let mut first = true;
+        let mut entry = |out: &mut Vec<u8>, name: &str, value: serde_json::Value| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            // Writing strings and arrays of strings into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, name);
+            out.push(b':');
+            let _ = serde_json::to_writer(&mut *out, &value);
+        };
+        for (name, value) in self.headers.iter() {
+            if name == "Content-Length" {
+                continue;
+            }
+            let json = match value.strip_prefix(ARRAY_PREFIX) {
+                Some(items) => items.split("|:").map(serde_json::Value::from).collect(),
+                None => serde_json::Value::from(value.as_ref()),
+            };
+            entry(&mut out, name, json);
+        }
+        if let Some(body) = self.body_text() {
+            entry(&mut out, "Content-Length", body.len().to_string().into());
+            entry(&mut out, "_body", body.as_ref().into());
+        }
+        out.push(b'}');
+        dst.put_slice(&out);
+    }
+}
+
+fn find_blank(buf: &[u8]) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b'\n', &buf[from..]).map(|i| i + from) {
+        match buf.get(i + 1) {
+            Some(b'\n') => return Some((i + 1, 1)),
+            Some(b'\r') if buf.get(i + 2) == Some(&b'\n') => return Some((i + 1, 2)),
+            _ => from = i + 1,
+        }
+    }
+    None
+}
+
+struct JsonPairs {
+    pairs: Vec<(String, String)>,
+    body: Option<String>,
+}
+
+struct JsonPairsVisitor;
+
+impl<'de> Visitor<'de> for JsonPairsVisitor {
+    type Value = JsonPairs;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object of event headers")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonPairs, A::Error> {
+        let mut pairs = Vec::with_capacity(64);
+        let mut body = None;
+        while let Some(key) = map.next_key::<String>()? {
+            let value: serde_json::Value = map.next_value()?;
+            let text = json_text(value);
+            if key == "_body" {
+                body = Some(text);
+            } else {
+                pairs.push((key, text));
+            }
+        }
+        Ok(JsonPairs { pairs, body })
+    }
+}
+
+fn json_text(value: serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s,
+        Value::Null => String::new(),
+        Value::Array(items) => {
+            let items: Vec<String> = items.into_iter().map(json_text).collect();
+            format!("{ARRAY_PREFIX}{}", items.join("|:"))
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BG_JOB: &[u8] = b"Event-Name: BACKGROUND_JOB\nCore-UUID: f8\nJob-UUID: 7a92\nJob-Command: originate\nJob-Command-Arg: %7Borigination_uuid%3De21f%7D\nContent-Length: 41\n\n+OK e21f6ab9-01d2-4b3a-85a2-8b554eeabd6c\n";
+
+    #[test]
+    fn plain_background_job_with_inner_body() {
+        let e = Event::parse_plain(Bytes::from_static(BG_JOB)).unwrap();
+        assert_eq!(e.name(), "BACKGROUND_JOB");
+        assert_eq!(e.job_uuid().as_deref(), Some("7a92"));
+        assert_eq!(
+            e.header("Job-Command-Arg").as_deref(),
+            Some("{origination_uuid=e21f}")
+        );
+        assert_eq!(
+            e.job_result(),
+            Some(JobResult::Ok("e21f6ab9-01d2-4b3a-85a2-8b554eeabd6c".into()))
+        );
+    }
+
+    #[test]
+    fn json_matches_plain() {
+        let json = br#"{"Event-Name":"BACKGROUND_JOB","Core-UUID":"f8","Job-UUID":"7a92","Job-Command":"originate","Job-Command-Arg":"{origination_uuid=e21f}","Content-Length":"41","_body":"+OK e21f6ab9-01d2-4b3a-85a2-8b554eeabd6c\n"}"#;
+        let j = Event::parse_json(json).unwrap();
+        let p = Event::parse_plain(Bytes::from_static(BG_JOB)).unwrap();
+        let jh: Vec<_> = j
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.into_owned()))
+            .collect();
+        let ph: Vec<_> = p
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.into_owned()))
+            .collect();
+        assert_eq!(jh, ph);
+        assert_eq!(j.body(), p.body());
+    }
+
+    #[test]
+    fn json_arrays_read_like_plain_arrays() {
+        let j = Event::parse_json(br#"{"Event-Name":"X","variable_DP_MATCH":["1","2"]}"#).unwrap();
+        assert_eq!(
+            j.headers().get_array("variable_DP_MATCH").unwrap(),
+            ["1", "2"]
+        );
+        assert_eq!(j.variables()["DP_MATCH"], "ARRAY::1|:2");
+    }
+
+    #[test]
+    fn typed_accessors_and_undef() {
+        let e = Event::parse_plain(Bytes::from_static(
+            b"Event-Name: DTMF\nUnique-ID: u1\nCall-Direction: outbound\nDTMF-Digit: 1\nDTMF-Source: RTP\nOther-Leg-Unique-ID: _undef_\nvariable_sip_h_X-Campaign: solar\nEvent-Sequence: 42\n\n",
+        ))
+        .unwrap();
+        assert_eq!(e.dtmf_digit().as_deref(), Some("1"));
+        assert_eq!(e.dtmf_source().as_deref(), Some("RTP"));
+        assert_eq!(e.call_direction(), Some(Direction::Outbound));
+        assert_eq!(e.other_leg_unique_id(), None);
+        assert_eq!(e.variable("sip_h_X-Campaign").as_deref(), Some("solar"));
+        assert_eq!(e.sequence(), Some(42));
+    }
+
+    #[test]
+    fn short_inner_body_and_missing_name_are_errors() {
+        let short = Event::parse_plain(Bytes::from_static(
+            b"Event-Name: BACKGROUND_JOB\nContent-Length: 10\n\n+OK",
+        ));
+        assert!(matches!(
+            short,
+            Err(EventError::ShortBody {
+                announced: 10,
+                actual: 3
+            })
+        ));
+        assert!(matches!(
+            Event::parse_plain(Bytes::from_static(b"Foo: bar\n\n")),
+            Err(EventError::NoName)
+        ));
+        assert!(Event::parse_json(b"[1,2]").is_err());
+    }
+
+    #[test]
+    fn plain_round_trip() {
+        let e = Event::parse_plain(Bytes::from_static(BG_JOB)).unwrap();
+        let mut out = BytesMut::new();
+        e.encode_plain(&mut out);
+        assert_eq!(&out[..], BG_JOB);
+        let mut json = BytesMut::new();
+        e.encode_json(&mut json);
+        assert_eq!(
+            Event::parse_json(&json).unwrap(),
+            Event::parse_plain(out.freeze()).unwrap()
+        );
+    }
+
+    #[test]
+    fn job_result_forms() {
+        assert_eq!(
+            JobResult::parse("-ERR USER_BUSY\n"),
+            JobResult::Err("USER_BUSY".into())
+        );
+        assert_eq!(JobResult::parse("+OK\n"), JobResult::Ok(String::new()));
+        assert_eq!(
+            JobResult::parse("-USAGE: x"),
+            JobResult::Err("USAGE: x".into())
+        );
+        assert_eq!(JobResult::parse("solar"), JobResult::Ok("solar".into()));
+    }
+}
