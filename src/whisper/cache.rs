@@ -1,0 +1,238 @@
+//! Rendered whispers on disk, named by a hash of what they say and how, in a directory the switch
+//! can read. Files are written atomically (temporary file, then rename), so FreeSWITCH never plays
+//! half a file, and the directory is kept under a size bound by dropping the least recently used.
+//!
+//! File names come only from the hash, never from token values, so nothing a caller sends can
+//! name a path outside the directory.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use super::WhisperError;
+
+const PREFIX: &str = "whisper-";
+const SUFFIX: &str = ".wav";
+
+/// 64-bit FNV-1a: stable across builds and platforms (unlike `DefaultHasher`), which a cache on
+/// disk needs.
+pub fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in *part {
+            hash ^= b as u64;
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        // A separator, so ("ab","c") and ("a","bc") differ.
+        hash ^= 0xff;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+#[derive(Debug)]
+struct Entry {
+    size: u64,
+    last_used: u64,
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    entries: HashMap<u64, Entry>,
+    total: u64,
+    clock: u64,
+}
+
+/// A bounded directory of rendered whispers.
+#[derive(Debug)]
+pub struct WhisperCache {
+    dir: PathBuf,
+    max_bytes: u64,
+    index: Mutex<Index>,
+    temp_counter: AtomicU64,
+}
+
+impl WhisperCache {
+    /// Opens (creating it if needed) the cache directory and indexes the whispers already there,
+    /// oldest first.
+    pub fn open(dir: &Path, max_bytes: u64) -> Result<WhisperCache, WhisperError> {
+        let io = |source| WhisperError::Io {
+            path: dir.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let name = entry.file_name();
+            let Some(key) = name.to_str().and_then(parse_name) else {
+                continue;
+            };
+            let meta = entry.metadata().map_err(io)?;
+            found.push((meta.modified().ok(), key, meta.len()));
+        }
+        found.sort();
+        let mut index = Index::default();
+        for (_, key, size) in found {
+            index.clock += 1;
+            index.total += size;
+            index.entries.insert(
+                key,
+                Entry {
+                    size,
+                    last_used: index.clock,
+                },
+            );
+        }
+        let cache = WhisperCache {
+            dir: dir.to_owned(),
+            max_bytes,
+            index: Mutex::new(index),
+            temp_counter: AtomicU64::new(0),
+        };
+        cache.evict(None)?;
+        Ok(cache)
+    }
+
+    pub fn path_of(&self, key: u64) -> PathBuf {
+        self.dir.join(format!("{PREFIX}{key:016x}{SUFFIX}"))
+    }
+
+    /// The path of a cached whisper, if it is there (and marks it used).
+    pub fn get(&self, key: u64) -> Option<PathBuf> {
+        let mut index = self.index.lock();
+        index.clock += 1;
+        let now = index.clock;
+        let entry = index.entries.get_mut(&key)?;
+        entry.last_used = now;
+        Some(self.path_of(key))
+    }
+
+    /// Stores a rendered whisper atomically and returns its path; evicts old ones past the bound.
+    pub fn put(&self, key: u64, wav: &[u8]) -> Result<PathBuf, WhisperError> {
+        let path = self.path_of(key);
+        let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
+        let temp = self.dir.join(format!(
+            ".{PREFIX}{key:016x}.{}.{n}.tmp",
+            std::process::id()
+        ));
+        let io = |source| WhisperError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::write(&temp, wav).map_err(io)?;
+        if let Err(source) = std::fs::rename(&temp, &path) {
+            let _ = std::fs::remove_file(&temp);
+            return Err(io(source));
+        }
+        {
+            let mut index = self.index.lock();
+            index.clock += 1;
+            let last_used = index.clock;
+            let size = wav.len() as u64;
+            if let Some(old) = index.entries.insert(key, Entry { size, last_used }) {
+                index.total -= old.size;
+            }
+            index.total += size;
+        }
+        self.evict(Some(key))?;
+        Ok(path)
+    }
+
+    /// Bytes held now.
+    pub fn total_bytes(&self) -> u64 {
+        self.index.lock().total
+    }
+
+    /// Drops least recently used whispers until the directory is within its bound (never `keep`,
+    /// the one just written, unless it alone is over the bound).
+    fn evict(&self, keep: Option<u64>) -> Result<(), WhisperError> {
+        loop {
+            let victim = {
+                let mut index = self.index.lock();
+                if index.total <= self.max_bytes {
+                    return Ok(());
+                }
+                let victim = index
+                    .entries
+                    .iter()
+                    .filter(|(k, _)| Some(**k) != keep || index.entries.len() == 1)
+                    .min_by_key(|(_, e)| e.last_used)
+                    .map(|(k, _)| *k);
+                let Some(victim) = victim else { return Ok(()) };
+                if let Some(e) = index.entries.remove(&victim) {
+                    index.total -= e.size;
+                }
+                victim
+            };
+            let path = self.path_of(victim);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(WhisperError::Io { path, source }),
+            }
+        }
+    }
+}
+
+fn parse_name(name: &str) -> Option<u64> {
+    let hex = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
+    (hex.len() == 16).then(|| u64::from_str_radix(hex, 16).ok())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("parkway-cache-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn put_get_and_reopen() {
+        let dir = temp_dir("reopen");
+        let cache = WhisperCache::open(&dir, 1 << 20).unwrap();
+        assert_eq!(cache.get(7), None);
+        let path = cache.put(7, b"RIFF....").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"RIFF....");
+        assert_eq!(cache.get(7), Some(path.clone()));
+        let again = WhisperCache::open(&dir, 1 << 20).unwrap();
+        assert_eq!(again.get(7), Some(path));
+        assert_eq!(again.total_bytes(), 8);
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stays_within_its_bound_dropping_the_least_recently_used() {
+        let dir = temp_dir("bound");
+        let cache = WhisperCache::open(&dir, 250).unwrap();
+        cache.put(1, &[0; 100]).unwrap();
+        cache.put(2, &[0; 100]).unwrap();
+        cache.get(1);
+        cache.put(3, &[0; 100]).unwrap();
+        assert!(cache.total_bytes() <= 250);
+        assert!(cache.get(1).is_some());
+        assert!(cache.get(2).is_none());
+        assert!(!cache.path_of(2).exists());
+        let files = std::fs::read_dir(&dir).unwrap().count();
+        assert_eq!(files, 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn hash_is_stable_and_separates_parts() {
+        assert_eq!(fnv1a(&[b"solar"]), fnv1a(&[b"solar"]));
+        assert_ne!(fnv1a(&[b"ab", b"c"]), fnv1a(&[b"a", b"bc"]));
+        assert_eq!(fnv1a(&[]), 0xcbf2_9ce4_8422_2325);
+    }
+}

@@ -1,0 +1,140 @@
+//! The phrase library: `sounds/manifest.tsv` maps each phrase to a recorded clip. Clips are read
+//! once, brought to the switch's rate and to one loudness, and kept in memory.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::WhisperError;
+use super::audio::{normalise, read_wav, resample};
+
+/// Largest clip accepted (bytes): a phrase is a second or two, not a song.
+const MAX_CLIP_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Clips by phrase, all 16-bit mono at one rate.
+#[derive(Debug, Clone)]
+pub struct PhraseLibrary {
+    rate: u32,
+    clips: HashMap<String, Arc<[i16]>>,
+}
+
+impl PhraseLibrary {
+    /// Loads every clip the manifest in `dir` names, converted to `rate` Hz.
+    pub fn load(dir: &Path, rate: u32) -> Result<PhraseLibrary, WhisperError> {
+        let manifest_path = dir.join("manifest.tsv");
+        let manifest =
+            std::fs::read_to_string(&manifest_path).map_err(|source| WhisperError::Io {
+                path: manifest_path.clone(),
+                source,
+            })?;
+        let mut clips = HashMap::new();
+        for (n, line) in manifest.lines().enumerate() {
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((phrase, file)) = line.split_once('\t') else {
+                return Err(WhisperError::Manifest {
+                    path: manifest_path,
+                    line: n + 1,
+                    problem: "expected `phrase<TAB>file`".into(),
+                });
+            };
+            let path = dir.join(file.trim());
+            let clip = load_clip(&path, rate)?;
+            clips.insert(phrase.trim().to_lowercase(), clip);
+        }
+        Ok(PhraseLibrary { rate, clips })
+    }
+
+    /// An empty library (tests, or a deployment that speaks through text-to-speech only).
+    pub fn empty(rate: u32) -> PhraseLibrary {
+        PhraseLibrary {
+            rate,
+            clips: HashMap::new(),
+        }
+    }
+
+    pub fn rate(&self) -> u32 {
+        self.rate
+    }
+
+    pub fn len(&self) -> usize {
+        self.clips.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.clips.is_empty()
+    }
+
+    pub fn contains(&self, phrase: &str) -> bool {
+        self.clips.contains_key(phrase)
+    }
+
+    pub fn clip(&self, phrase: &str) -> Option<&Arc<[i16]>> {
+        self.clips.get(phrase)
+    }
+
+    /// Adds a clip (already at the library's rate).
+    pub fn insert(&mut self, phrase: &str, clip: Arc<[i16]>) {
+        self.clips.insert(phrase.to_lowercase(), clip);
+    }
+}
+
+/// Reads one clip file and brings it to the library's format.
+pub fn load_clip(path: &Path, rate: u32) -> Result<Arc<[i16]>, WhisperError> {
+    let io = |source| WhisperError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > MAX_CLIP_BYTES {
+        return Err(WhisperError::ClipTooLarge {
+            path: path.to_owned(),
+            size,
+        });
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    let (samples, from) = read_wav(&bytes).map_err(|e| WhisperError::Clip {
+        path: path.to_owned(),
+        problem: e.to_string(),
+    })?;
+    Ok(normalise(&resample(&samples, from, rate), rate).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sounds() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sounds")
+    }
+
+    #[test]
+    fn loads_the_shipped_library_at_both_rates() {
+        let narrow = PhraseLibrary::load(&sounds(), 8000).unwrap();
+        let wide = PhraseLibrary::load(&sounds(), 16000).unwrap();
+        assert!(narrow.len() > 200, "{}", narrow.len());
+        for phrase in [
+            "sixty", "texas", "new york", "medicare", "letter a", "thousand",
+        ] {
+            let (n, w) = (narrow.clip(phrase).unwrap(), wide.clip(phrase).unwrap());
+            let ratio = w.len() as f64 / n.len() as f64;
+            assert!((ratio - 2.0).abs() < 0.01, "{phrase}: {ratio}");
+        }
+    }
+
+    #[test]
+    fn a_broken_manifest_says_where() {
+        let dir = std::env::temp_dir().join(format!("parkway-lib-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("manifest.tsv"), "# c\nno tab here\n").unwrap();
+        let err = PhraseLibrary::load(&dir, 8000).unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+        std::fs::write(dir.join("manifest.tsv"), "x\tmissing.wav\n").unwrap();
+        assert!(matches!(
+            PhraseLibrary::load(&dir, 8000),
+            Err(WhisperError::Io { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
