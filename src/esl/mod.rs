@@ -1,1 +1,3 @@
 //! The FreeSWITCH event socket: frame codec, events, commands, dial strings, client.
+
+pub mod command;
