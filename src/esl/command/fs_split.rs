@@ -10,6 +10,9 @@
 //! - every element is then cleaned: leading spaces dropped, trailing spaces outside quotes dropped,
 //!   balanced `'` removed, and `\'`, `\"`, `\\`, `\<delim>`, `\n`, `\r`, `\t`, `\s` unescaped
 //!   (any other `\x` is kept as the two bytes `\x`).
+//!
+//! Also the bracket and comma handling of `switch_find_end_paren`, `switch_event_create_brackets`
+//! and `switch_ivr_originate` that the dial-string parser builds on.
 
 const ESCAPE: u8 = b'\\';
 
@@ -176,6 +179,102 @@ pub(crate) fn escape_blank(value: &str) -> String {
             c => out.push(c),
         }
     }
+    out
+}
+
+/// Stand-ins `switch_ivr_originate` puts in place of commas inside `[…]`.
+pub(crate) const QUOTED_ESC_COMMA: u8 = 1;
+pub(crate) const UNQUOTED_ESC_COMMA: u8 = 2;
+
+/// `switch_ivr_originate`, before splitting a group into legs: commas inside `[…]` not preceded by `\` become private bytes so the leg split keeps them.
+pub(crate) fn protect_leg_commas(text: &mut [u8]) {
+    let mut end: Option<usize> = None;
+    let (mut quoted, mut alt) = (false, false);
+    for p in 0..text.len() {
+        if end.is_none() && text[p] == b'[' {
+            end = find_end(&text[p..], b'[', b']').map(|e| p + e);
+            alt = text.get(p + 1..p + 3) == Some(b"^^");
+            quoted = false;
+        }
+        if text[p] == b'\'' {
+            quoted = !quoted;
+        }
+        if let Some(e) = end {
+            if p < e && text[p] == b',' && p > 0 && text[p - 1] != b'\\' {
+                text[p] = if quoted || alt {
+                    QUOTED_ESC_COMMA
+                } else {
+                    UNQUOTED_ESC_COMMA
+                };
+            }
+            if p == e {
+                end = None;
+            }
+        }
+    }
+}
+
+/// `switch_event_create_brackets` on the content of one block: `^^X` switches the
+/// delimiter, each element is split on its first `=`, elements without one are dropped, and a
+/// repeated name replaces the earlier value (`EF_UNIQ_HEADERS`).
+pub(crate) fn unique_vars(content: &[u8], delim: u8, vars: &mut Vec<(String, String)>) {
+    let (content, delim) = match content {
+        [b'^', b'^', d, ..] => (&content[3..], *d),
+        _ => (content, delim),
+    };
+    for var in separate(content, delim, 1024) {
+        if let [name, value] = separate(&var, b'=', 2).as_slice() {
+            let name = String::from_utf8_lossy(name).into_owned();
+            let value = String::from_utf8_lossy(value).into_owned();
+            if let Some(slot) = vars.iter_mut().find(|(n, _)| *n == name) {
+                slot.1 = value;
+            } else {
+                vars.push((name, value));
+            }
+        }
+    }
+}
+
+/// `switch_find_end_paren`: the index of the matching close byte (quotes are not considered).
+pub(crate) fn find_end(text: &[u8], open: u8, close: u8) -> Option<usize> {
+    let start = text.iter().position(|&b| b != b' ')?;
+    if text[start] != open {
+        return None;
+    }
+    let mut depth = 1;
+    for (i, &b) in text.iter().enumerate().skip(start + 1) {
+        if b == open && open != close {
+            depth += 1;
+        } else if b == close {
+            depth -= 1;
+            if depth == 0 {
+                return Some(i);
+            }
+        }
+    }
+    None
+}
+
+pub(crate) fn trim_spaces(text: &[u8]) -> &[u8] {
+    let start = text.iter().position(|&b| b != b' ').unwrap_or(text.len());
+    &text[start..]
+}
+
+/// `switch_separate_string_string`: split on every occurrence of `sep`, no quoting.
+pub(crate) fn split_str<'a>(hay: &'a [u8], sep: &[u8]) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i + sep.len() <= hay.len() {
+        if &hay[i..i + sep.len()] == sep {
+            out.push(&hay[start..i]);
+            i += sep.len();
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push(&hay[start..]);
     out
 }
 
