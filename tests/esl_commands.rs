@@ -240,7 +240,7 @@ fn reproduces_group_simultaneous_and_sequential() {
     else {
         panic!("not a sendmsg")
     };
-    assert_eq!(DialString::parse(&arg), Ok(sequential.clone()));
+    assert_eq!(DialString::parse_app_arg(&arg), Ok(sequential.clone()));
     assert_eq!(sequential.encode(), Ok(arg));
 }
 
@@ -376,7 +376,7 @@ fn captured_kinds_dispatch() {
         panic!("not sendmsg")
     };
     let arg = msg.app_arg.as_deref().unwrap();
-    let leg = &DialString::parse(arg).unwrap().branches[0].groups[0].legs[0];
+    let leg = &DialString::parse_app_arg(arg).unwrap().branches[0].groups[0].legs[0];
     assert_eq!(
         leg.endpoint,
         Endpoint::Sofia {
@@ -595,13 +595,13 @@ proptest! {
     fn escapable_values_are_accepted_and_round_trip(dial in dial_string(true)) {
         let text = dial.encode();
         prop_assert!(text.is_ok(), "{:?}", text);
-        prop_assert_eq!(DialString::parse(&text.unwrap_or_default()), Ok(dial));
+        prop_assert_eq!(DialString::parse_app_arg(&text.unwrap_or_default()), Ok(dial));
     }
 
     #[test]
     fn dial_strings_round_trip_for_bridge(dial in dial_string(false)) {
         match dial.encode() {
-            Ok(text) => prop_assert_eq!(DialString::parse(&text), Ok(dial)),
+            Ok(text) => prop_assert_eq!(DialString::parse_app_arg(&text), Ok(dial)),
             Err(_) => {
                 let any_refusable = dial.enterprise_vars.iter()
                     .chain(dial.branches.iter().flat_map(|b| b.global_vars.iter()))
@@ -633,7 +633,7 @@ proptest! {
             prop_assert_eq!(all.len(), 1);
             let back = Command::parse(&all[0].0, all[0].1.clone()).unwrap();
             let CommandKind::SendMsg(msg) = back.kind() else { panic!("not sendmsg") };
-            prop_assert_eq!(DialString::parse(msg.app_arg.as_deref().unwrap_or_default()), Ok(dial));
+            prop_assert_eq!(DialString::parse_app_arg(msg.app_arg.as_deref().unwrap_or_default()), Ok(dial));
         }
     }
 
@@ -650,7 +650,7 @@ proptest! {
         for quoting in [Quoting::Bridge, Quoting::ApiArgument] {
             if let Ok(text) = dial.encode_with(quoting) {
                 let text = match quoting {
-                    Quoting::Bridge => text,
+                    Quoting::Bridge => parkway::esl::command::expand_app_arg(&text),
                     Quoting::ApiArgument => {
                         let args = split_api_args(&text);
                         prop_assert_eq!(args.len(), 1);

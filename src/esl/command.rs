@@ -15,7 +15,7 @@ mod originate;
 use bytes::{BufMut, Bytes, BytesMut};
 
 pub use api::{ApiCommand, BroadcastLeg};
-pub use fs_split::split_api_args;
+pub use fs_split::{expand_app_arg, split_api_args};
 pub use kind::{CommandKind, EventFormat, SendMsg};
 pub use originate::{OriginateError, OriginateTarget};
 

@@ -19,14 +19,16 @@
 //!   the whole group, so it is refused.
 //! - `\` is refused everywhere (each round halves it), and `$` too (variable and API expansion
 //!   would run on the value). Leading or trailing blanks would be trimmed: refused.
+//! - a `bridge` argument is variable-expanded before parsing, which turns `\\` into `\` and drops
+//!   `\'` whenever the text holds such escapes: every `\` is then doubled.
 //! - for `originate` (an API argument) one more blank-splitting round applies: values with blanks
 //!   are wrapped in `'…'` (or escaped), as in `origination_caller_id_name='Maria Lopez'`.
 
 use std::fmt;
 
 use crate::esl::command::fs_split::{
-    QUOTED_ESC_COMMA, UNQUOTED_ESC_COMMA, escape_blank, find_end, protect_leg_commas,
-    separate as fs_separate, split_str, trim_spaces, unique_vars,
+    QUOTED_ESC_COMMA, UNQUOTED_ESC_COMMA, escape_blank, escape_for_expansion, expand_app_arg,
+    find_end, protect_leg_commas, separate as fs_separate, split_str, trim_spaces, unique_vars,
 };
 
 /// Ordered `name=value` pairs.
@@ -109,7 +111,8 @@ pub enum Endpoint {
 /// Which extra round of splitting the dial string goes through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quoting {
-    /// The argument of the `bridge` application (`sendmsg … execute-app-arg`).
+    /// The argument of the `bridge` application (`sendmsg … execute-app-arg`), which FreeSWITCH
+    /// passes through variable expansion first.
     Bridge,
     /// The first argument of the `originate` API (split on blanks first).
     ApiArgument,
@@ -179,12 +182,21 @@ impl DialString {
                 }
             }
         }
-        Ok(out)
+        Ok(match quoting {
+            Quoting::Bridge => escape_for_expansion(&out),
+            Quoting::ApiArgument => out,
+        })
     }
 
-    /// Parses a dial string as `switch_ivr_originate` does (for a `bridge` argument; for an
-    /// `originate` argument, split the API arguments with
-    /// [`split_api_args`](crate::esl::command::split_api_args) first).
+    /// Parses the argument of a `bridge` application as FreeSWITCH runs it: escapes are
+    /// expanded first ([`expand_app_arg`]), then the dial string is parsed.
+    pub fn parse_app_arg(arg: &str) -> Result<DialString, DialStringError> {
+        DialString::parse(&expand_app_arg(arg))
+    }
+
+    /// Parses a dial string as `switch_ivr_originate` receives it (for a `bridge` argument use
+    /// [`parse_app_arg`](DialString::parse_app_arg); for an `originate` argument, split the API
+    /// arguments with [`split_api_args`](crate::esl::command::split_api_args) first).
     pub fn parse(text: &str) -> Result<DialString, DialStringError> {
         let mut rest = trim_spaces(text.as_bytes());
         let mut enterprise_vars = Vars::new();
@@ -415,8 +427,10 @@ fn check_endpoint(endpoint: &Endpoint, text: &str) -> Result<(), DialStringError
             "a trailing `:_` would join a following `:_:` separator",
         ));
     }
-    if text.starts_with('^') {
-        return Err(invalid("`^^` would switch the delimiter"));
+    if text.starts_with(['^', '%']) {
+        return Err(invalid(
+            "a leading `^^` or `%[` would be read as a delimiter switch",
+        ));
     }
     if Endpoint::parse(text) != *endpoint && !matches!(endpoint, Endpoint::Raw(_)) {
         return Err(invalid("a component holds `/` or is empty"));
@@ -544,9 +558,15 @@ mod tests {
         let text = dial.encode().unwrap();
         assert_eq!(
             text,
-            "{name=O\\\\\\'Brien\\, Pat | x}[tag=a\\,b\\|c \"d\"]sofia/internal/1000@10.0.0.1:5080"
+            "{name=O\\\\\\\\\\\\'Brien\\\\, Pat | x}[tag=a\\\\,b\\\\|c \"d\"]sofia/internal/1000@10.0.0.1:5080"
         );
-        assert_eq!(DialString::parse(&text), Ok(dial));
+        assert_eq!(DialString::parse_app_arg(&text), Ok(dial.clone()));
+        // Without a quote nothing triggers expansion and the escapes stay single.
+        let mut plain = dial;
+        plain.branches[0].global_vars[0].1 = "Pat, x".into();
+        let text = plain.encode().unwrap();
+        assert!(text.starts_with("{name=Pat\\, x}[tag=a\\,b\\|c"), "{text}");
+        assert_eq!(DialString::parse_app_arg(&text), Ok(plain));
     }
 
     #[test]

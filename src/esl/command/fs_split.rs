@@ -278,6 +278,62 @@ pub(crate) fn split_str<'a>(hay: &'a [u8], sep: &[u8]) -> Vec<&'a [u8]> {
     out
 }
 
+/// `switch_channel_expand_variables` as applied to an application argument
+/// (`switch_core_session_execute_application`), for its escape handling: it runs only when the
+/// text holds `${` or one of `\\`, `\n`, `\s`, `\t`, `\'`; then `\\` becomes `\` and `\'` is
+/// dropped. Variable references are left as written (the simulator has no variable table).
+pub fn expand_app_arg(arg: &str) -> String {
+    if !needs_expansion(arg) {
+        return arg.to_owned();
+    }
+    let b = arg.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut p = 0;
+    while p < b.len() {
+        match (b[p], b.get(p + 1)) {
+            (ESCAPE, Some(b'\'')) => p += 2,
+            (ESCAPE, Some(&next @ (ESCAPE | b'$'))) => {
+                out.push(next);
+                p += 2;
+            }
+            (c, _) => {
+                out.push(c);
+                p += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The inverse of [`expand_app_arg`] for text without `$`: doubles every `\` when expansion
+/// would run, so that it gives `text` back.
+pub(crate) fn escape_for_expansion(text: &str) -> String {
+    if needs_expansion(text) {
+        text.replace('\\', "\\\\")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// `switch_string_var_check_const || switch_string_has_escaped_data`.
+fn needs_expansion(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut dollar = false;
+    for &c in b {
+        if c == b'$' {
+            dollar = true;
+        } else if dollar {
+            if c == b'{' {
+                return true;
+            } else if c != ESCAPE {
+                dollar = false;
+            }
+        }
+    }
+    b.windows(2)
+        .any(|w| w[0] == ESCAPE && matches!(w[1], ESCAPE | b'n' | b's' | b't' | b'\''))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,6 +378,19 @@ mod tests {
     fn api_args_split_on_blanks_outside_quotes() {
         let got = split_api_args("{a='Maria Lopez'}loopback/1 &park  x\\sy");
         assert_eq!(got, ["{a=Maria Lopez}loopback/1", "&park", "x y"]);
+    }
+
+    #[test]
+    fn expansion_escapes_round_trip() {
+        for text in ["plain\\,x", "a\\\\\\'b", "\\s", "x\\"] {
+            assert_eq!(
+                expand_app_arg(&escape_for_expansion(text)),
+                text,
+                "{text:?}"
+            );
+        }
+        assert_eq!(expand_app_arg("a\\'b\\\\c\\,d"), "ab\\c\\,d");
+        assert_eq!(expand_app_arg("a\\,b"), "a\\,b");
     }
 
     #[test]
