@@ -34,6 +34,13 @@ use crate::esl::command::fs_split::{
 /// Ordered `name=value` pairs.
 pub type Vars = Vec<(String, String)>;
 
+/// FreeSWITCH's limit on branches, groups and legs per group (`MAX_PEERS`): past it the last
+/// element silently takes the rest of the string.
+pub const MAX_PEERS: usize = 128;
+
+/// FreeSWITCH's limit on variables in one bracket block (`var_array[1024]`).
+pub const MAX_BLOCK_VARS: usize = 1024;
+
 /// Errors from encoding or parsing a dial string.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DialStringError {
@@ -54,6 +61,10 @@ pub enum DialStringError {
     },
     #[error("dial string has no legs (or an empty group)")]
     NoLegs,
+    #[error("more than {max} {what} (FreeSWITCH would merge the rest)")]
+    TooMany { what: &'static str, max: usize },
+    #[error("variable {name} appears twice in one block")]
+    DuplicateName { name: String },
     #[error("unclosed {open:?} block in dial string")]
     Unclosed { open: char },
     #[error("a leg has no endpoint")]
@@ -140,6 +151,7 @@ impl DialString {
         if self.branches.is_empty() {
             return Err(DialStringError::NoLegs);
         }
+        too_many("branches", self.branches.len(), MAX_PEERS)?;
         let mut out = String::new();
         write_vars(
             &mut out,
@@ -156,6 +168,7 @@ impl DialString {
             if branch.groups.is_empty() {
                 return Err(DialStringError::NoLegs);
             }
+            too_many("groups", branch.groups.len(), MAX_PEERS)?;
             write_vars(
                 &mut out,
                 '{',
@@ -171,6 +184,7 @@ impl DialString {
                 if group.legs.is_empty() {
                     return Err(DialStringError::NoLegs);
                 }
+                too_many("legs in a group", group.legs.len(), MAX_PEERS)?;
                 for (l, leg) in group.legs.iter().enumerate() {
                     if l > 0 {
                         out.push(',');
@@ -206,7 +220,7 @@ impl DialString {
             rest = trim_spaces(after);
         }
         let branch_texts: Vec<&[u8]> = if rest.windows(3).any(|w| w == b":_:") {
-            split_str(rest, b":_:")
+            split_str(rest, b":_:", MAX_PEERS)
         } else {
             vec![rest]
         };
@@ -322,12 +336,16 @@ fn write_vars(
     if vars.is_empty() {
         return Ok(());
     }
+    too_many("variables in a block", vars.len(), MAX_BLOCK_VARS)?;
     out.push(open);
     for (i, (name, value)) in vars.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         check_name(name)?;
+        if vars[..i].iter().any(|(n, _)| n == name) {
+            return Err(DialStringError::DuplicateName { name: name.clone() });
+        }
         let escaped = escape_value(name, value, position)?;
         out.push_str(name);
         out.push('=');
@@ -338,6 +356,14 @@ fn write_vars(
     }
     out.push(close);
     Ok(())
+}
+
+fn too_many(what: &'static str, len: usize, max: usize) -> Result<(), DialStringError> {
+    if len > max {
+        Err(DialStringError::TooMany { what, max })
+    } else {
+        Ok(())
+    }
 }
 
 fn check_name(name: &str) -> Result<(), DialStringError> {
@@ -448,7 +474,7 @@ fn parse_branch(text: &[u8]) -> Result<Branch, DialStringError> {
         unique_vars(content, b',', &mut global_vars);
         rest = trim_spaces(after);
     }
-    let groups = fs_separate(rest, b'|', 1024)
+    let groups = fs_separate(rest, b'|', MAX_PEERS)
         .iter()
         .map(|g| parse_group(g))
         .collect::<Result<Vec<_>, _>>()?;
@@ -464,7 +490,7 @@ fn parse_branch(text: &[u8]) -> Result<Branch, DialStringError> {
 fn parse_group(text: &[u8]) -> Result<Group, DialStringError> {
     let mut text = text.to_vec();
     protect_leg_commas(&mut text);
-    let legs = fs_separate(&text, b',', 1024)
+    let legs = fs_separate(&text, b',', MAX_PEERS)
         .iter()
         .map(|l| parse_leg(l))
         .collect::<Result<Vec<_>, _>>()?;
@@ -619,6 +645,25 @@ mod tests {
                 .is_err()
         );
         assert_eq!(DialString::default().encode(), Err(DialStringError::NoLegs));
+        let twice = DialString::new(
+            vars(&[("a", "1"), ("a", "2")]),
+            vec![Group::of(vec![Leg::new(
+                vec![],
+                Endpoint::User { id: "1".into() },
+            )])],
+        );
+        assert!(matches!(
+            twice.encode(),
+            Err(DialStringError::DuplicateName { .. })
+        ));
+        let many = Group::of(vec![
+            Leg::new(vec![], Endpoint::User { id: "1".into() });
+            MAX_PEERS + 1
+        ]);
+        assert!(matches!(
+            DialString::new(vec![], vec![many]).encode(),
+            Err(DialStringError::TooMany { .. })
+        ));
         assert_eq!(
             DialString::new(vec![], vec![Group::default()]).encode(),
             Err(DialStringError::NoLegs)

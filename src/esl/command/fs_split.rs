@@ -260,12 +260,13 @@ pub(crate) fn trim_spaces(text: &[u8]) -> &[u8] {
     &text[start..]
 }
 
-/// `switch_separate_string_string`: split on every occurrence of `sep`, no quoting.
-pub(crate) fn split_str<'a>(hay: &'a [u8], sep: &[u8]) -> Vec<&'a [u8]> {
+/// `switch_separate_string_string`: split on every occurrence of `sep`, no quoting; the last of
+/// `max` elements takes the rest.
+pub(crate) fn split_str<'a>(hay: &'a [u8], sep: &[u8], max: usize) -> Vec<&'a [u8]> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
-    while i + sep.len() <= hay.len() {
+    while i + sep.len() <= hay.len() && out.len() + 1 < max {
         if &hay[i..i + sep.len()] == sep {
             out.push(&hay[start..i]);
             i += sep.len();
