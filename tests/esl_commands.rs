@@ -6,7 +6,9 @@ use parkway::esl::command::{
     ApiCommand, BroadcastLeg, Command, CommandKind, EventFormat, OriginateTarget, SendMsg,
     split_api_args,
 };
-use parkway::esl::dialstring::{DialString, Endpoint, Group, Leg, Quoting, Vars};
+use parkway::esl::dialstring::{
+    Branch, DialString, DialStringError, Endpoint, Group, Leg, MAX_PEERS, Quoting, Vars,
+};
 use proptest::prelude::*;
 
 const CAPTURES: &[&str] = &[
@@ -491,6 +493,133 @@ fn parses_the_sequential_capture() {
     assert_eq!(parsed.encode().as_deref(), Ok(text));
 }
 
+// ---- dial strings: FreeSWITCH syntax, endpoints and refusals ----
+
+#[test]
+fn parses_freeswitch_escapes_and_enterprise() {
+    let text = "<ent=1>{a='x,y',b=p\\,q}[c=r\\,s,d=t]sofia/gateway/gw1/+15551234:_:[^^;e=1,2;f=3]user/1000@example.com";
+    let parsed = DialString::parse(text).unwrap();
+    assert_eq!(parsed.enterprise_vars, vars(&[("ent", "1")]));
+    assert_eq!(parsed.branches.len(), 2);
+    assert_eq!(
+        parsed.branches[0].global_vars,
+        vars(&[("a", "x,y"), ("b", "p,q")])
+    );
+    let first = &parsed.branches[0].groups[0].legs[0];
+    assert_eq!(first.vars, vars(&[("c", "r,s"), ("d", "t")]));
+    assert_eq!(
+        first.endpoint,
+        Endpoint::SofiaGateway {
+            gateway: "gw1".into(),
+            number: "+15551234".into()
+        }
+    );
+    let second = &parsed.branches[1].groups[0].legs[0];
+    assert_eq!(second.vars, vars(&[("e", "1,2"), ("f", "3")]));
+    assert_eq!(
+        second.endpoint,
+        Endpoint::User {
+            id: "1000@example.com".into()
+        }
+    );
+}
+
+#[test]
+fn refuses_what_cannot_be_made_safe() {
+    let leg = |k: &str, v: &str| {
+        DialString::new(
+            vec![],
+            vec![Group::of(vec![Leg::new(
+                vars(&[(k, v)]),
+                Endpoint::User { id: "1".into() },
+            )])],
+        )
+        .encode()
+    };
+    for bad in [
+        "a]b",
+        "a}b",
+        "x:_:y",
+        "${system(rm)}",
+        "a\\b",
+        "it's",
+        " lead",
+        "trail ",
+        "a\nb",
+        "",
+    ] {
+        assert!(leg("k", bad).is_err(), "{bad:?}");
+    }
+    assert!(matches!(
+        leg("bad name", "v"),
+        Err(DialStringError::InvalidName { .. })
+    ));
+    let raw = |e: &str| {
+        DialString::new(
+            vec![],
+            vec![Group::of(vec![Leg::new(vec![], Endpoint::Raw(e.into()))])],
+        )
+        .encode()
+    };
+    for bad in ["a,b", "a|b", "x:_:y", "a b", "", "^^:x", "a'b", "gw/1:_"] {
+        assert!(raw(bad).is_err(), "{bad:?}");
+    }
+    let slash = Endpoint::Sofia {
+        profile: "a/b".into(),
+        dest: "c".into(),
+    };
+    assert!(
+        DialString::new(vec![], vec![Group::of(vec![Leg::new(vec![], slash)])])
+            .encode()
+            .is_err()
+    );
+    assert_eq!(DialString::default().encode(), Err(DialStringError::NoLegs));
+    let twice = DialString::new(
+        vars(&[("a", "1"), ("a", "2")]),
+        vec![Group::of(vec![Leg::new(
+            vec![],
+            Endpoint::User { id: "1".into() },
+        )])],
+    );
+    assert!(matches!(
+        twice.encode(),
+        Err(DialStringError::DuplicateName { .. })
+    ));
+    let many = Group::of(vec![
+        Leg::new(vec![], Endpoint::User { id: "1".into() });
+        MAX_PEERS + 1
+    ]);
+    assert!(matches!(
+        DialString::new(vec![], vec![many]).encode(),
+        Err(DialStringError::TooMany { .. })
+    ));
+    assert_eq!(
+        DialString::new(vec![], vec![Group::default()]).encode(),
+        Err(DialStringError::NoLegs)
+    );
+}
+
+#[test]
+fn endpoints_are_typed_only_when_they_round_trip() {
+    for (text, typed) in [
+        ("loopback/busy", true),
+        ("loopback/busy/buyers", true),
+        ("loopback/a/b/c", false),
+        ("loopback//b", false),
+        ("sofia/gateway/gw", false),
+        ("sofia/gateway/gw/+15551234", true),
+        ("sofia/internal/1000@h", true),
+        ("sofia/internal/", false),
+        ("user/", false),
+        ("user/1000@example.com", true),
+        ("freetdm/1/a/1000", false),
+    ] {
+        let ep = Endpoint::parse(text);
+        assert_eq!(!matches!(ep, Endpoint::Raw(_)), typed, "{text}");
+        assert_eq!(ep.to_string(), text);
+    }
+}
+
 // ---- round trips with hostile values ----
 
 /// Values built from every byte that matters to FreeSWITCH's dial-string parser.
@@ -568,7 +697,7 @@ fn dial_string(safe: bool) -> impl Strategy<Value = DialString> {
             enterprise_vars: ent,
             branches: branches
                 .into_iter()
-                .map(|(global_vars, groups)| parkway::esl::dialstring::Branch {
+                .map(|(global_vars, groups)| Branch {
                     global_vars,
                     groups,
                 })
@@ -642,7 +771,7 @@ proptest! {
     #[test]
     fn hostile_endpoints_never_split(a in hostile(), b in hostile()) {
         let leg = |e: &str| Leg::new(vec![], Endpoint::Raw(e.to_owned()));
-        let branch = |x: &str, y: &str| parkway::esl::dialstring::Branch {
+        let branch = |x: &str, y: &str| Branch {
             global_vars: vec![],
             groups: vec![Group::of(vec![leg(x), leg(y)]), Group::of(vec![leg(y)])],
         };
