@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod command;
 pub mod event;
 pub mod headers;
 pub mod message;
