@@ -23,11 +23,11 @@ use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 use tracing::Instrument;
 
-use crate::esl::client::wire;
 use crate::esl::client::{
     ClientOptions, EslClient, EslError, EventStream, handshake_message, spawn_connection,
 };
 use crate::esl::codec::EslCodec;
+use crate::esl::command::Command;
 use crate::esl::event::Event;
 use crate::esl::message::Message;
 
@@ -129,7 +129,7 @@ async fn start(
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
     let mut frames = FramedRead::new(read, EslCodec::new());
-    write.write_all(&wire::command("connect", &[])?).await?;
+    write.write_all(&Command::connect().to_bytes()).await?;
     let reply = match handshake_message(&mut frames).await? {
         Message::CommandReply(reply) => reply,
         other => {

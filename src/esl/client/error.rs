@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::esl::codec::CodecError;
+use crate::esl::command::CommandError;
 use crate::esl::message::DisconnectNotice;
 
 /// Errors of the event-socket client. Cheap to clone (I/O and codec errors are shared), so one
@@ -46,7 +47,7 @@ pub enum EslError {
     OutOfStep { detail: &'static str },
     /// A command could not be built (a line break in an argument would inject a command).
     #[error("invalid command: {0}")]
-    InvalidCommand(String),
+    InvalidCommand(#[from] CommandError),
 }
 
 impl From<std::io::Error> for EslError {

@@ -17,9 +17,10 @@ use super::actor::{Actor, Request};
 use super::uuid::SplitMix64;
 use super::{
     ClientEvent, ClientOptions, ClientStats, CloseReason, ConnState, EslError, EventStream,
-    JobResult, Reply, StatsSnapshot, wire,
+    JobResult, Reply, StatsSnapshot,
 };
 use crate::esl::codec::EslCodec;
+use crate::esl::command::{Command, EventFormat};
 use crate::esl::message::Message;
 
 pub(crate) type Frames = FramedRead<tokio::net::tcp::OwnedReadHalf, EslCodec>;
@@ -132,7 +133,7 @@ async fn authenticate(
         }
     }
     write
-        .write_all(&wire::command(&format!("auth {password}"), &[])?)
+        .write_all(&Command::auth(password)?.to_bytes())
         .await?;
     match handshake_message(frames).await? {
         Message::CommandReply(reply) if reply.is_ok() => Ok(()),
@@ -201,7 +202,7 @@ impl EslClient {
     /// `-ERR …` body is a normal answer, not an error). FreeSWITCH runs `api` in the socket's
     /// thread: nothing else (events included) moves until it finishes. Use `bgapi` for slow work.
     pub async fn api(&self, cmd: &str) -> Result<Bytes, EslError> {
-        let bytes = wire::command(&format!("api {cmd}"), &[])?;
+        let bytes = Command::api(cmd)?.to_bytes();
         self.request(|reply| Request::Api { bytes, reply }).await
     }
 
@@ -215,7 +216,7 @@ impl EslClient {
     /// The job is registered before the command is written, so its result cannot be missed.
     pub async fn bgapi_job(&self, cmd: &str) -> Result<BackgroundJob, EslError> {
         let job_uuid = self.new_uuid();
-        let bytes = wire::command(&format!("bgapi {cmd}"), &[("Job-UUID", &job_uuid)])?;
+        let bytes = Command::bgapi(cmd, &job_uuid)?.to_bytes();
         let (result_tx, result) = oneshot::channel();
         let uuid = job_uuid.clone();
         let reply = self
@@ -239,20 +240,19 @@ impl EslClient {
         self.bgapi_job(cmd).await?.result().await
     }
 
-    /// Sends pre-encoded command bytes (one whole command, blank line included) and returns its
-    /// `command/reply`, `+OK` or `-ERR` alike.
-    pub async fn command_bytes(&self, bytes: Bytes) -> Result<Reply, EslError> {
+    /// Sends any command and returns its `command/reply`, `+OK` or `-ERR` alike. (For `api` and
+    /// `bgapi` use [`api`](EslClient::api) / [`bgapi`](EslClient::bgapi): their answers come back
+    /// differently.)
+    pub async fn command(&self, command: Command) -> Result<Reply, EslError> {
+        let bytes = command.to_bytes();
         self.request(|reply| Request::Command { bytes, reply })
             .await
     }
 
-    /// A command line with optional headers; `-ERR` replies become [`EslError::CommandFailed`].
-    pub(crate) async fn command_ok(
-        &self,
-        line: &str,
-        headers: &[(&str, &str)],
-    ) -> Result<Reply, EslError> {
-        let reply = self.command_bytes(wire::command(line, headers)?).await?;
+    /// [`command`](EslClient::command), with a `-ERR` reply turned into
+    /// [`EslError::CommandFailed`].
+    pub async fn command_ok(&self, command: Command) -> Result<Reply, EslError> {
+        let reply = self.command(command).await?;
         if reply.is_ok() {
             Ok(reply)
         } else {
@@ -264,14 +264,13 @@ impl EslClient {
 
     /// `event plain <names…>` (e.g. `["CHANNEL_PARK", "BACKGROUND_JOB"]`, or `["ALL"]`).
     pub async fn subscribe(&self, names: &[&str]) -> Result<Reply, EslError> {
-        self.command_ok(&format!("event plain {}", names.join(" ")), &[])
+        self.command_ok(Command::event(EventFormat::Plain, names)?)
             .await
     }
 
     /// `filter <header> <value>` (positive filters are OR'ed by FreeSWITCH).
     pub async fn filter(&self, header: &str, value: &str) -> Result<Reply, EslError> {
-        self.command_ok(&format!("filter {header} {value}"), &[])
-            .await
+        self.command_ok(Command::filter(header, value)?).await
     }
 
     /// `sendmsg [uuid]` executing `app arg` with `event-lock: true` and a fresh `Event-UUID`,
@@ -281,36 +280,27 @@ impl EslClient {
         &self,
         uuid: Option<&str>,
         app: &str,
-        arg: &str,
+        arg: Option<&str>,
     ) -> Result<String, EslError> {
         let event_uuid = self.new_uuid();
-        let line = match uuid {
-            Some(uuid) => format!("sendmsg {uuid}"),
-            None => "sendmsg".to_owned(),
-        };
-        let mut headers = vec![("call-command", "execute"), ("execute-app-name", app)];
-        if !arg.is_empty() {
-            headers.push(("execute-app-arg", arg));
-        }
-        headers.push(("event-lock", "true"));
-        headers.push(("Event-UUID", &event_uuid));
-        self.command_ok(&line, &headers).await?;
+        self.command_ok(Command::sendmsg_execute(uuid, app, arg, &event_uuid)?)
+            .await?;
         Ok(event_uuid)
     }
 
-    /// `myevents` (outbound mode: this channel's events).
+    /// `myevents` (outbound mode: this channel's events, plain).
     pub async fn myevents(&self) -> Result<Reply, EslError> {
-        self.command_ok("myevents", &[]).await
+        self.command_ok(Command::myevents(None)).await
     }
 
     /// `linger`: keep the socket open after the channel hangs up, for its last events.
     pub async fn linger(&self) -> Result<Reply, EslError> {
-        self.command_ok("linger", &[]).await
+        self.command_ok(Command::linger(None)).await
     }
 
     /// `exit`: FreeSWITCH answers `+OK bye`, sends a final disconnect notice and closes.
     pub async fn exit(&self) -> Result<Reply, EslError> {
-        self.command_bytes(wire::command("exit", &[])?).await
+        self.command(Command::exit()).await
     }
 
     /// A fresh uuid-v4 from this connection's generator (seeded by `ClientOptions::uuid_seed`).

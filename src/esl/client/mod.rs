@@ -26,7 +26,6 @@ mod error;
 mod handle;
 pub mod supervisor;
 mod uuid;
-pub(crate) mod wire;
 
 use std::pin::Pin;
 use std::sync::Arc;

@@ -26,6 +26,7 @@ use super::{
     ClientEvent, ClientOptions, ClientStats, CloseReason, EslClient, EslError, EventStream,
     JobResult, SplitMix64, StatsSnapshot,
 };
+use crate::esl::command::Command;
 
 /// What to do when FreeSWITCH refuses the password or the address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,9 +44,10 @@ pub struct SupervisorConfig {
     /// `host:port` of the event socket.
     pub addr: String,
     pub password: String,
-    /// Command lines sent, in order, on every new connection (`event plain CHANNEL_PARK
-    /// BACKGROUND_JOB`, `filter Event-Name CHANNEL_PARK`, …). Each must be answered `+OK`.
-    pub subscriptions: Vec<String>,
+    /// Commands sent, in order, on every new connection (`Command::event(..)`,
+    /// `Command::filter(..)`, …). Each must be answered `+OK`, or the connection is dropped and
+    /// retried.
+    pub subscriptions: Vec<Command>,
     pub backoff_base: Duration,
     pub backoff_max: Duration,
     /// A connection that lived this long resets the backoff.
@@ -271,9 +273,9 @@ async fn run(
     current.send_replace(None);
 }
 
-async fn subscribe(client: &EslClient, lines: &[String]) -> Result<(), EslError> {
-    for line in lines {
-        client.command_ok(line, &[]).await?;
+async fn subscribe(client: &EslClient, commands: &[Command]) -> Result<(), EslError> {
+    for command in commands {
+        client.command_ok(command.clone()).await?;
     }
     Ok(())
 }
