@@ -5,3 +5,4 @@
 //! that the demo, the tests and the benchmarks run against.
 
 pub mod esl;
+pub mod sim;
