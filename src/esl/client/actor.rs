@@ -24,7 +24,8 @@ use crate::esl::message::{Message, Reply};
 
 /// Bytes waiting to be written above which no new request is taken.
 const MAX_OUT: usize = 1024 * 1024;
-/// Pending jobs above which callers that gave up are pruned from the job table.
+/// Pending jobs above which callers that gave up are pruned from the job table (the threshold
+/// then doubles past what is left, so pruning stays amortised O(1) per job).
 const JOB_PRUNE_AT: usize = 4096;
 /// At most one "event queue full" warning per this interval.
 const DROP_WARN_EVERY: Duration = Duration::from_secs(1);
@@ -71,6 +72,7 @@ pub(crate) struct Actor {
     out: BytesMut,
     pending: VecDeque<Slot>,
     jobs: HashMap<String, JobTx>,
+    prune_jobs_at: usize,
     drops_unreported: u64,
     last_drop_warn: Option<Instant>,
 }
@@ -96,6 +98,7 @@ impl Actor {
             out: BytesMut::new(),
             pending: VecDeque::new(),
             jobs: HashMap::new(),
+            prune_jobs_at: JOB_PRUNE_AT,
             drops_unreported: 0,
             last_drop_warn: None,
         }
@@ -166,8 +169,11 @@ impl Actor {
                 accepted,
                 result,
             } => {
-                if self.jobs.len() >= JOB_PRUNE_AT {
+                if self.jobs.len() >= self.prune_jobs_at {
+                    // Jobs whose caller dropped its `BackgroundJob` would otherwise wait here
+                    // for a result nobody reads.
                     self.jobs.retain(|_, tx| !tx.is_closed());
+                    self.prune_jobs_at = (self.jobs.len() * 2).max(JOB_PRUNE_AT);
                 }
                 self.jobs.insert(job_uuid.clone(), result);
                 self.pending.push_back(Slot::Bgapi { job_uuid, accepted });
