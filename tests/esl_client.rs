@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parkway::esl::client::{
-    ClientEvent, ClientOptions, CloseReason, EslClient, EslError, EventStream, JobResult,
-    SupervisorConfig, connect, connect_supervised, supervisor::AuthFailurePolicy,
+    ClientEvent, ClientOptions, CloseReason, EslClient, EslError, EventStream, Heartbeat,
+    JobResult, SupervisorConfig, connect, connect_supervised, supervisor::AuthFailurePolicy,
 };
 use parkway::esl::command::{Command, EventFormat};
 use parkway::sim::wire;
@@ -523,6 +523,126 @@ async fn supervisor_retries_while_nothing_listens() {
             let d = Duration::from_millis(5 << i).min(Duration::from_millis(40));
             assert!(*w >= d / 2 && *w <= d, "{i}: {w:?}");
         }
+        supervisor.shutdown();
+    })
+    .await
+}
+
+/// Every event frame of a real capture, decoded and written again by the peer, is the same bytes.
+#[test]
+fn peer_event_frames_match_the_capture_byte_for_byte() {
+    use bytes::BytesMut;
+    use parkway::esl::codec::Framer;
+    use parkway::esl::event::Event;
+    for name in ["inbound_plain.recv", "outbound_plain.recv"] {
+        let capture = data(name);
+        let mut buf = BytesMut::from(&capture[..]);
+        let mut framer = Framer::default();
+        let mut checked = 0;
+        while let Some(raw) = framer.next_frame(&mut buf).unwrap() {
+            if !raw.head.ends_with(b"Content-Type: text/event-plain\n") {
+                continue;
+            }
+            let start = raw.offset as usize;
+            let end = start + raw.head.len() + 1 + raw.body.as_ref().map_or(0, |b| b.len());
+            let event = Event::parse_plain(raw.body.clone().unwrap()).unwrap();
+            let ours = wire::event(&event, EventFormat::Plain);
+            assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&capture[start..end]),
+                "{name} at {start}"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 18, "{name}: {checked}");
+    }
+}
+
+#[tokio::test]
+async fn a_caller_that_times_out_on_a_stalled_switch_does_not_shift_the_next_answer() {
+    within(async {
+        let (addr, peer) = peer().await;
+        let (client, _events) = connected(addr).await;
+        peer.stall().await;
+        let first = tokio::time::timeout(Duration::from_millis(20), client.api("echo first")).await;
+        assert!(first.is_err(), "answered by a stalled switch");
+        let second = tokio::spawn({
+            let client = client.clone();
+            async move { client.api_text("echo second").await }
+        });
+        peer.resume().await;
+        assert_eq!(second.await.unwrap().unwrap(), "second");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn json_events_arrive_like_plain_ones() {
+    within(async {
+        let (addr, peer) = peer().await;
+        let (client, mut events) = connected(addr).await;
+        let reply = client
+            .command_ok(Command::event(EventFormat::Json, &["CHANNEL_PARK"]).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(reply.text(), "+OK event listener enabled json");
+        let sent = wire::build_event(
+            "CHANNEL_PARK",
+            5,
+            &[
+                ("Unique-ID", "u-1"),
+                ("variable_sip_h_X-Campaign", "solar & wind: 100%"),
+            ],
+            Some("a body\n"),
+        );
+        peer.emit_event(&wire::build_event("CHANNEL_STATE", 4, &[], None))
+            .await;
+        peer.emit_event(&sent).await;
+        let got = events.next_event().await.unwrap();
+        assert_eq!(got.name(), "CHANNEL_PARK");
+        assert_eq!(got.sequence(), Some(5));
+        assert_eq!(
+            got.variable("sip_h_X-Campaign").as_deref(),
+            Some("solar & wind: 100%")
+        );
+        assert_eq!(got.body_text().as_deref(), Some("a body\n"));
+    })
+    .await
+}
+
+/// A frozen switch (socket open, nothing read or written) is found by the heartbeat and replaced.
+#[tokio::test]
+async fn heartbeat_drops_a_frozen_connection_and_the_supervisor_replaces_it() {
+    within(async {
+        let (addr, peer) = peer().await;
+        let mut config = supervisor_config(addr, "ClueCon");
+        config.heartbeat = Some(Heartbeat {
+            every: Duration::from_millis(20),
+            timeout: Duration::from_millis(100),
+        });
+        let (supervisor, mut events) = connect_supervised(config);
+        assert!(matches!(
+            next_marker(&mut events).await,
+            ClientEvent::Connected { generation: 1 }
+        ));
+        supervisor.wait_connected().await.unwrap();
+        // Heartbeats are answered while the switch is alive.
+        peer.wait_for_commands(2, |c| c.conn == 1 && c.command.line() == "api status")
+            .await;
+        peer.stall().await;
+        match next_marker(&mut events).await {
+            ClientEvent::Disconnected {
+                generation: 1,
+                reason: CloseReason::Error(EslError::Timeout { stage: "heartbeat" }),
+            } => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            next_marker(&mut events).await,
+            ClientEvent::Connected { generation: 2 }
+        ));
+        let client = supervisor.wait_connected().await.unwrap();
+        assert_eq!(client.api_text("echo fresh").await.unwrap(), "fresh");
         supervisor.shutdown();
     })
     .await

@@ -7,6 +7,8 @@
 //!   removes a slot because its caller gave up (timed out, dropped its future): the reply is still
 //!   consumed and thrown away, so nobody else's answer shifts. A reply with no slot, or an
 //!   `api/response` for a non-`api` command, means the stream is out of step: the connection fails.
+//!   (A `command/reply` to an `api` is FreeSWITCH refusing it, e.g. before auth: that caller gets
+//!   [`EslError::CommandFailed`].)
 //! - `bgapi` picks its own `Job-UUID`, registers the job before sending, and resolves from the
 //!   `BACKGROUND_JOB` event with that id (results come back in any order). The event is consumed by
 //!   the job and not delivered to the stream. FreeSWITCH only sends it when `BACKGROUND_JOB` (or
@@ -44,7 +46,7 @@ pub use crate::esl::event::JobResult;
 pub use crate::esl::message::Reply;
 pub use error::EslError;
 pub use handle::{BackgroundJob, EslClient, connect};
-pub use supervisor::{Supervisor, SupervisorConfig, connect_supervised};
+pub use supervisor::{Heartbeat, Supervisor, SupervisorConfig, connect_supervised};
 pub use uuid::SplitMix64;
 
 pub(crate) use handle::{handshake_message, spawn_connection};

@@ -11,6 +11,12 @@
 //! (`AuthFailed`) or an ACL refusal (`Rejected`) will not fix itself quickly: by default the
 //! supervisor waits the full `backoff_max` before the next try (never a hot loop), or stops for
 //! good with [`AuthFailurePolicy::Stop`].
+//!
+//! A switch that froze, or a connection that died without a FIN (a lost route), looks exactly
+//! like a quiet switch. With a [`Heartbeat`] (on by default) the supervisor sends `api status`
+//! every `every` and drops the connection when no answer comes within `timeout`: the user sees
+//! `Disconnected { reason: Error(Timeout { stage: "heartbeat" }) }` and a new generation. Keep
+//! slow work on `bgapi`: a long `api` ahead of the heartbeat in the same socket delays its answer.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +44,22 @@ pub enum AuthFailurePolicy {
     Stop,
 }
 
+/// Liveness probe of the connection: `api status` every `every`, answered within `timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heartbeat {
+    pub every: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for Heartbeat {
+    fn default() -> Heartbeat {
+        Heartbeat {
+            every: Duration::from_secs(20),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// Where and how to stay connected.
 #[derive(Debug, Clone)]
 pub struct SupervisorConfig {
@@ -52,6 +74,8 @@ pub struct SupervisorConfig {
     pub backoff_max: Duration,
     /// A connection that lived this long resets the backoff.
     pub stable_after: Duration,
+    /// `None` turns the liveness probe off.
+    pub heartbeat: Option<Heartbeat>,
     /// Seed of the jitter; `None` seeds from the OS.
     pub rng_seed: Option<u64>,
     pub auth_failure: AuthFailurePolicy,
@@ -69,6 +93,7 @@ impl SupervisorConfig {
             backoff_base: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
             stable_after: Duration::from_secs(30),
+            heartbeat: Some(Heartbeat::default()),
             rng_seed: None,
             auth_failure: AuthFailurePolicy::default(),
             options: ClientOptions::default(),
@@ -240,7 +265,7 @@ async fn run(
                 current.send_replace(Some((generation, client.clone())));
                 tokio::select! {
                     _ = cancel.cancelled() => { client.shutdown(); client.closed().await }
-                    reason = client.closed() => reason,
+                    reason = watch_connection(&client, config.heartbeat) => reason,
                 }
             }
             Err(error) => {
@@ -271,6 +296,29 @@ async fn run(
         }
     }
     current.send_replace(None);
+}
+
+/// Waits for the connection to end, probing it with the heartbeat if there is one.
+async fn watch_connection(client: &EslClient, heartbeat: Option<Heartbeat>) -> CloseReason {
+    let Some(heartbeat) = heartbeat else {
+        return client.closed().await;
+    };
+    loop {
+        tokio::select! {
+            reason = client.closed() => return reason,
+            _ = tokio::time::sleep(heartbeat.every) => {}
+        }
+        match tokio::time::timeout(heartbeat.timeout, client.api("status")).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => return client.closed().await,
+            Err(_) => {
+                tracing::warn!(timeout = ?heartbeat.timeout, "heartbeat unanswered: dropping the connection");
+                client.shutdown();
+                client.closed().await;
+                return CloseReason::Error(EslError::Timeout { stage: "heartbeat" });
+            }
+        }
+    }
 }
 
 async fn subscribe(client: &EslClient, commands: &[Command]) -> Result<(), EslError> {
