@@ -8,14 +8,16 @@
 
 mod api;
 mod build;
-mod fs_split;
+pub(crate) mod fs_split;
 mod kind;
+mod originate;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 pub use api::{ApiCommand, BroadcastLeg};
-pub use fs_split::split_api_args;
+pub use fs_split::{expand_app_arg, split_api_args};
 pub use kind::{CommandKind, EventFormat, SendMsg};
+pub use originate::{OriginateError, OriginateTarget};
 
 pub(crate) use fs_split::escape_blank;
 

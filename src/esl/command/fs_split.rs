@@ -10,6 +10,9 @@
 //! - every element is then cleaned: leading spaces dropped, trailing spaces outside quotes dropped,
 //!   balanced `'` removed, and `\'`, `\"`, `\\`, `\<delim>`, `\n`, `\r`, `\t`, `\s` unescaped
 //!   (any other `\x` is kept as the two bytes `\x`).
+//!
+//! Also the bracket and comma handling of `switch_find_end_paren`, `switch_event_create_brackets`
+//! and `switch_ivr_originate` that the dial-string parser builds on.
 
 const ESCAPE: u8 = b'\\';
 
@@ -179,6 +182,159 @@ pub(crate) fn escape_blank(value: &str) -> String {
     out
 }
 
+/// Stand-ins `switch_ivr_originate` puts in place of commas inside `[…]`.
+pub(crate) const QUOTED_ESC_COMMA: u8 = 1;
+pub(crate) const UNQUOTED_ESC_COMMA: u8 = 2;
+
+/// `switch_ivr_originate`, before splitting a group into legs: commas inside `[…]` not preceded by `\` become private bytes so the leg split keeps them.
+pub(crate) fn protect_leg_commas(text: &mut [u8]) {
+    let mut end: Option<usize> = None;
+    let (mut quoted, mut alt) = (false, false);
+    for p in 0..text.len() {
+        if end.is_none() && text[p] == b'[' {
+            end = find_end(&text[p..], b'[', b']').map(|e| p + e);
+            alt = text.get(p + 1..p + 3) == Some(b"^^");
+            quoted = false;
+        }
+        if text[p] == b'\'' {
+            quoted = !quoted;
+        }
+        if let Some(e) = end {
+            if p < e && text[p] == b',' && p > 0 && text[p - 1] != b'\\' {
+                text[p] = if quoted || alt {
+                    QUOTED_ESC_COMMA
+                } else {
+                    UNQUOTED_ESC_COMMA
+                };
+            }
+            if p == e {
+                end = None;
+            }
+        }
+    }
+}
+
+/// `switch_event_create_brackets` on the content of one block: `^^X` switches the
+/// delimiter, each element is split on its first `=`, elements without one are dropped, and a
+/// repeated name replaces the earlier value (`EF_UNIQ_HEADERS`).
+pub(crate) fn unique_vars(content: &[u8], delim: u8, vars: &mut Vec<(String, String)>) {
+    let (content, delim) = match content {
+        [b'^', b'^', d, ..] => (&content[3..], *d),
+        _ => (content, delim),
+    };
+    for var in separate(content, delim, 1024) {
+        if let [name, value] = separate(&var, b'=', 2).as_slice() {
+            let name = String::from_utf8_lossy(name).into_owned();
+            let value = String::from_utf8_lossy(value).into_owned();
+            if let Some(slot) = vars.iter_mut().find(|(n, _)| *n == name) {
+                slot.1 = value;
+            } else {
+                vars.push((name, value));
+            }
+        }
+    }
+}
+
+/// `switch_find_end_paren`: the index of the matching close byte (quotes are not considered).
+pub(crate) fn find_end(text: &[u8], open: u8, close: u8) -> Option<usize> {
+    let start = text.iter().position(|&b| b != b' ')?;
+    if text[start] != open {
+        return None;
+    }
+    let mut depth = 1;
+    for (i, &b) in text.iter().enumerate().skip(start + 1) {
+        if b == open && open != close {
+            depth += 1;
+        } else if b == close {
+            depth -= 1;
+            if depth == 0 {
+                return Some(i);
+            }
+        }
+    }
+    None
+}
+
+pub(crate) fn trim_spaces(text: &[u8]) -> &[u8] {
+    let start = text.iter().position(|&b| b != b' ').unwrap_or(text.len());
+    &text[start..]
+}
+
+/// `switch_separate_string_string`: split on every occurrence of `sep`, no quoting; the last of
+/// `max` elements takes the rest.
+pub(crate) fn split_str<'a>(hay: &'a [u8], sep: &[u8], max: usize) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i + sep.len() <= hay.len() && out.len() + 1 < max {
+        if &hay[i..i + sep.len()] == sep {
+            out.push(&hay[start..i]);
+            i += sep.len();
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push(&hay[start..]);
+    out
+}
+
+/// `switch_channel_expand_variables` as applied to an application argument
+/// (`switch_core_session_execute_application`), for its escape handling: it runs only when the
+/// text holds `${` or one of `\\`, `\n`, `\s`, `\t`, `\'`; then `\\` becomes `\` and `\'` is
+/// dropped. Variable references are left as written (the simulator has no variable table).
+pub fn expand_app_arg(arg: &str) -> String {
+    if !needs_expansion(arg) {
+        return arg.to_owned();
+    }
+    let b = arg.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut p = 0;
+    while p < b.len() {
+        match (b[p], b.get(p + 1)) {
+            (ESCAPE, Some(b'\'')) => p += 2,
+            (ESCAPE, Some(&next @ (ESCAPE | b'$'))) => {
+                out.push(next);
+                p += 2;
+            }
+            (c, _) => {
+                out.push(c);
+                p += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The inverse of [`expand_app_arg`] for text without `$`: doubles every `\` when expansion
+/// would run, so that it gives `text` back.
+pub(crate) fn escape_for_expansion(text: &str) -> String {
+    if needs_expansion(text) {
+        text.replace('\\', "\\\\")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// `switch_string_var_check_const || switch_string_has_escaped_data`.
+fn needs_expansion(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut dollar = false;
+    for &c in b {
+        if c == b'$' {
+            dollar = true;
+        } else if dollar {
+            if c == b'{' {
+                return true;
+            } else if c != ESCAPE {
+                dollar = false;
+            }
+        }
+    }
+    b.windows(2)
+        .any(|w| w[0] == ESCAPE && matches!(w[1], ESCAPE | b'n' | b's' | b't' | b'\''))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +379,19 @@ mod tests {
     fn api_args_split_on_blanks_outside_quotes() {
         let got = split_api_args("{a='Maria Lopez'}loopback/1 &park  x\\sy");
         assert_eq!(got, ["{a=Maria Lopez}loopback/1", "&park", "x y"]);
+    }
+
+    #[test]
+    fn expansion_escapes_round_trip() {
+        for text in ["plain\\,x", "a\\\\\\'b", "\\s", "x\\"] {
+            assert_eq!(
+                expand_app_arg(&escape_for_expansion(text)),
+                text,
+                "{text:?}"
+            );
+        }
+        assert_eq!(expand_app_arg("a\\'b\\\\c\\,d"), "ab\\c\\,d");
+        assert_eq!(expand_app_arg("a\\,b"), "a\\,b");
     }
 
     #[test]
