@@ -124,18 +124,12 @@ impl Actor {
     async fn serve(&mut self) -> CloseReason {
         loop {
             let take_requests = self.out.len() < MAX_OUT;
+            // Writes and requests before reads: a flood of events must not hold commands back
+            // (each branch is bounded: writes by the buffer, requests by MAX_OUT and by callers
+            // waiting for their replies, which needs reads).
             tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return CloseReason::Shutdown,
-                frame = self.frames.next() => match frame {
-                    None => return CloseReason::Eof,
-                    Some(Err(e)) => return CloseReason::Error(e.into()),
-                    Some(Ok(frame)) => {
-                        if let Err(reason) = self.on_frame(frame) {
-                            return reason;
-                        }
-                    }
-                },
                 written = self.write.write_buf(&mut self.out), if !self.out.is_empty() => {
                     match written {
                         Ok(0) => return CloseReason::Error(std::io::Error::from(std::io::ErrorKind::WriteZero).into()),
@@ -147,6 +141,15 @@ impl Actor {
                     // Every handle is gone: nobody can send or wait any more.
                     None => return CloseReason::Shutdown,
                     Some(request) => self.on_request(request),
+                },
+                frame = self.frames.next() => match frame {
+                    None => return CloseReason::Eof,
+                    Some(Err(e)) => return CloseReason::Error(e.into()),
+                    Some(Ok(frame)) => {
+                        if let Err(reason) = self.on_frame(frame) {
+                            return reason;
+                        }
+                    }
                 },
             }
         }
