@@ -111,11 +111,37 @@ impl OutboundListener {
 
     /// Waits for the next connection and runs `connect` on it. An error concerns that one
     /// connection only (a switch that hung up during `connect`); the listener goes on.
+    ///
+    /// The handshake runs inside `accept` (FreeSWITCH answers `connect` at once; a peer that
+    /// does not is cut off after `connect_timeout`). To take many calls at once, use
+    /// [`accept_stream`](OutboundListener::accept_stream) and run
+    /// [`OutboundSession::start`] in a task per connection.
     pub async fn accept(&self) -> Result<OutboundSession, EslError> {
-        let (stream, peer) = self.listener.accept().await?;
-        let span = tracing::info_span!("esl_outbound", peer = %peer);
-        let start = start(stream, peer, &self.options).instrument(span);
-        tokio::time::timeout(self.options.connect_timeout, start)
+        let stream = self.accept_stream().await?;
+        OutboundSession::start(stream, &self.options).await
+    }
+
+    /// The next TCP connection, before `connect`.
+    pub async fn accept_stream(&self) -> Result<TcpStream, EslError> {
+        Ok(self.listener.accept().await?.0)
+    }
+
+    pub fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+}
+
+impl OutboundSession {
+    /// Sends `connect` on a socket FreeSWITCH opened, reads the channel data and starts the
+    /// connection task (no auth in outbound mode). Bounded by `options.connect_timeout`.
+    pub async fn start(
+        stream: TcpStream,
+        options: &ClientOptions,
+    ) -> Result<OutboundSession, EslError> {
+        let peer = stream.peer_addr()?;
+        let span = tracing::info_span!("esl_outbound", %peer, call.uuid = tracing::field::Empty);
+        let start = start(stream, peer, options).instrument(span);
+        tokio::time::timeout(options.connect_timeout, start)
             .await
             .map_err(|_| EslError::Timeout { stage: "connect" })?
     }
@@ -131,7 +157,12 @@ async fn start(
     let mut frames = FramedRead::new(read, EslCodec::new());
     write.write_all(&Command::connect().to_bytes()).await?;
     let reply = match handshake_message(&mut frames).await? {
-        Message::CommandReply(reply) => reply,
+        Message::CommandReply(reply) if reply.is_ok() => reply,
+        Message::CommandReply(reply) => {
+            return Err(EslError::CommandFailed {
+                reply: reply.text(),
+            });
+        }
         other => {
             return Err(EslError::Handshake {
                 expected: "command/reply to connect",
@@ -142,11 +173,8 @@ async fn start(
     let channel = ChannelData {
         event: Event::new(reply.headers, None),
     };
-    tracing::info!(
-        %peer,
-        uuid = %channel.unique_id(),
-        "outbound session connected"
-    );
+    tracing::Span::current().record("call.uuid", channel.unique_id().as_ref());
+    tracing::info!("outbound session connected");
     let (events_tx, events_rx) = mpsc::channel(options.event_capacity.max(1));
     let client = spawn_connection(peer, frames, write, options, events_tx);
     Ok(OutboundSession {

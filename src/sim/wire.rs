@@ -1,6 +1,6 @@
 //! Frames as FreeSWITCH 1.10.12 writes them (header order as in the captures).
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::esl::codec::write_frame;
 use crate::esl::command::EventFormat;
@@ -157,13 +157,4 @@ pub fn background_job(sequence: u64, job_uuid: &str, cmd: &str, arg: &str, outpu
         pairs.push(("Job-Command-Arg", arg));
     }
     build_event("BACKGROUND_JOB", sequence, &pairs, Some(output))
-}
-
-/// Appends raw bytes (for tests that need exact frames).
-pub fn concat(parts: &[&[u8]]) -> Bytes {
-    let mut out = BytesMut::new();
-    for p in parts {
-        out.put_slice(p);
-    }
-    out.freeze()
 }

@@ -10,8 +10,9 @@ use crate::esl::message::DisconnectNotice;
 /// connection failure can be handed to every caller that was waiting on it.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EslError {
-    /// The TCP connection could not be opened (or the listener could not accept).
-    #[error("connect: {0}")]
+    /// Socket I/O failed: the TCP connection could not be opened, the listener could not
+    /// accept, or a read or write failed.
+    #[error("socket: {0}")]
     Io(#[source] Arc<std::io::Error>),
     /// The socket did not finish the handshake (auth or `connect`) in time.
     #[error("{stage} timed out")]

@@ -18,7 +18,9 @@
 //!   [`EslError::Disconnected`]; the reason is in [`EslClient::closed`].
 //! - Events go to a bounded [`EventStream`]. The reader never waits on the consumer: when the queue
 //!   is full the event is dropped, counted in [`ClientStats`] (`events_dropped`) and logged at warn
-//!   at most once a second with the count since the last warning.
+//!   at most once a second with the count since the last warning. Disconnect notices travel the
+//!   same queue (and can be dropped with it), but [`EslClient::state`] and
+//!   [`EslClient::closed`] always record them.
 //!
 //! [`supervisor`] reconnects with backoff and replays subscriptions; `esl::outbound` reuses the
 //! same actor for sockets that FreeSWITCH opens.
@@ -51,7 +53,7 @@ pub use uuid::SplitMix64;
 
 pub(crate) use handle::{handshake_message, spawn_connection};
 
-/// How a connection is set up. `Default` gives fresh stats, token and tracker.
+/// How a connection is set up. `Default` gives fresh stats, token and tracker; clones share them.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Limit for opening the TCP connection plus the handshake (auth, or outbound `connect`).
