@@ -67,8 +67,8 @@ pub struct SupervisorConfig {
     pub addr: String,
     pub password: String,
     /// Commands sent, in order, on every new connection (`Command::event(..)`,
-    /// `Command::filter(..)`, …). Each must be answered `+OK`, or the connection is dropped and
-    /// retried.
+    /// `Command::filter(..)`, …). Each must be answered `+OK` (all within
+    /// `options.connect_timeout`), or the connection is dropped and retried.
     pub subscriptions: Vec<Command>,
     pub backoff_base: Duration,
     pub backoff_max: Duration,
@@ -256,10 +256,14 @@ async fn run(
             client.shutdown();
             break;
         }
-        let reason = match subscribe(&client, &config.subscriptions)
-            .instrument(span.clone())
-            .await
-        {
+        let subscribed = tokio::time::timeout(
+            config.options.connect_timeout,
+            subscribe(&client, &config.subscriptions),
+        )
+        .instrument(span.clone())
+        .await
+        .unwrap_or(Err(EslError::Timeout { stage: "subscribe" }));
+        let reason = match subscribed {
             Ok(()) => {
                 tracing::info!(parent: &span, "connected and subscribed");
                 current.send_replace(Some((generation, client.clone())));
@@ -309,8 +313,9 @@ async fn watch_connection(client: &EslClient, heartbeat: Option<Heartbeat>) -> C
             _ = tokio::time::sleep(heartbeat.every) => {}
         }
         match tokio::time::timeout(heartbeat.timeout, client.api("status")).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => return client.closed().await,
+            Ok(Err(EslError::Disconnected)) => return client.closed().await,
+            // Any answer, even a refusal, shows the switch is alive.
+            Ok(_) => {}
             Err(_) => {
                 tracing::warn!(timeout = ?heartbeat.timeout, "heartbeat unanswered: dropping the connection");
                 client.shutdown();
