@@ -647,3 +647,23 @@ async fn heartbeat_drops_a_frozen_connection_and_the_supervisor_replaces_it() {
     })
     .await
 }
+
+#[tokio::test]
+async fn a_final_disconnect_notice_ends_the_connection_with_that_reason() {
+    within(async {
+        let (addr, peer) = peer().await;
+        let (client, mut events) = connected(addr).await;
+        peer.goodbye().await;
+        match events.recv().await.unwrap() {
+            ClientEvent::Notice(n) => assert!(!n.linger),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(client.closed().await, CloseReason::Notice(n) if !n.linger));
+        assert!(events.recv().await.is_none());
+        assert!(matches!(
+            client.api("echo x").await,
+            Err(EslError::Disconnected)
+        ));
+    })
+    .await
+}
