@@ -1,0 +1,301 @@
+//! The connection actor: the one task that owns the socket.
+//!
+//! It reads frames, matches replies to the FIFO of pending slots, resolves background jobs,
+//! forwards events, and writes the commands it is handed. Writes go through an output buffer
+//! polled in the same `select!`, so a peer that stops reading never stops us from reading (and the
+//! request queue stops being drained once `MAX_OUT` bytes are waiting).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::{Duration, Instant};
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+
+use super::{ClientEvent, ClientStats, CloseReason, ConnState, EslError};
+use crate::esl::codec::{EslCodec, Frame};
+use crate::esl::event::JobResult;
+use crate::esl::message::{Message, Reply};
+
+/// Bytes waiting to be written above which no new request is taken.
+const MAX_OUT: usize = 1024 * 1024;
+/// Pending jobs above which callers that gave up are pruned from the job table (the threshold
+/// then doubles past what is left, so pruning stays amortised O(1) per job).
+const JOB_PRUNE_AT: usize = 4096;
+/// At most one "event queue full" warning per this interval.
+const DROP_WARN_EVERY: Duration = Duration::from_secs(1);
+
+pub(crate) type ReplyTx = oneshot::Sender<Result<Reply, EslError>>;
+pub(crate) type ApiTx = oneshot::Sender<Result<Bytes, EslError>>;
+pub(crate) type JobTx = oneshot::Sender<Result<JobResult, EslError>>;
+
+/// What a handle asks of the actor: bytes to write and where the answer goes.
+pub(crate) enum Request {
+    Command {
+        bytes: Bytes,
+        reply: ReplyTx,
+    },
+    Api {
+        bytes: Bytes,
+        reply: ApiTx,
+    },
+    /// `bgapi` with a client-chosen Job-UUID: `accepted` gets the `+OK Job-UUID` reply, `result`
+    /// the BACKGROUND_JOB body.
+    Bgapi {
+        bytes: Bytes,
+        job_uuid: String,
+        accepted: ReplyTx,
+        result: JobTx,
+    },
+}
+
+/// One command waiting for its reply, in send order.
+enum Slot {
+    Command(ReplyTx),
+    Api(ApiTx),
+    Bgapi { job_uuid: String, accepted: ReplyTx },
+}
+
+pub(crate) struct Actor {
+    pub(crate) frames: FramedRead<OwnedReadHalf, EslCodec>,
+    pub(crate) write: OwnedWriteHalf,
+    pub(crate) requests: mpsc::Receiver<Request>,
+    pub(crate) events: mpsc::Sender<ClientEvent>,
+    pub(crate) stats: Arc<ClientStats>,
+    pub(crate) state: watch::Sender<ConnState>,
+    pub(crate) cancel: CancellationToken,
+    out: BytesMut,
+    pending: VecDeque<Slot>,
+    jobs: HashMap<String, JobTx>,
+    prune_jobs_at: usize,
+    drops_unreported: u64,
+    last_drop_warn: Option<Instant>,
+}
+
+impl Actor {
+    pub(crate) fn new(
+        frames: FramedRead<OwnedReadHalf, EslCodec>,
+        write: OwnedWriteHalf,
+        requests: mpsc::Receiver<Request>,
+        events: mpsc::Sender<ClientEvent>,
+        stats: Arc<ClientStats>,
+        state: watch::Sender<ConnState>,
+        cancel: CancellationToken,
+    ) -> Actor {
+        Actor {
+            frames,
+            write,
+            requests,
+            events,
+            stats,
+            state,
+            cancel,
+            out: BytesMut::new(),
+            pending: VecDeque::new(),
+            jobs: HashMap::new(),
+            prune_jobs_at: JOB_PRUNE_AT,
+            drops_unreported: 0,
+            last_drop_warn: None,
+        }
+    }
+
+    /// Runs until the connection ends; every waiting caller then fails with `Disconnected`
+    /// (their oneshot senders are dropped with the actor).
+    pub(crate) async fn run(mut self) -> CloseReason {
+        let reason = self.serve().await;
+        match &reason {
+            CloseReason::Error(e) => {
+                tracing::warn!(error = %e, pending = self.pending.len(), jobs = self.jobs.len(), "connection failed")
+            }
+            other => {
+                tracing::info!(reason = %other, pending = self.pending.len(), jobs = self.jobs.len(), "connection closed")
+            }
+        }
+        let _ = self.write.shutdown().await;
+        self.state.send_replace(ConnState::Closed(reason.clone()));
+        reason
+    }
+
+    async fn serve(&mut self) -> CloseReason {
+        loop {
+            let take_requests = self.out.len() < MAX_OUT;
+            // Writes and requests before reads: a flood of events must not hold commands back
+            // (each branch is bounded: writes by the buffer, requests by MAX_OUT and by callers
+            // waiting for their replies, which needs reads).
+            tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => return CloseReason::Shutdown,
+                written = self.write.write_buf(&mut self.out), if !self.out.is_empty() => {
+                    match written {
+                        Ok(0) => return CloseReason::Error(std::io::Error::from(std::io::ErrorKind::WriteZero).into()),
+                        Ok(_) => {}
+                        Err(e) => return CloseReason::Error(e.into()),
+                    }
+                }
+                request = self.requests.recv(), if take_requests => match request {
+                    // Every handle is gone: nobody can send or wait any more.
+                    None => return CloseReason::Shutdown,
+                    Some(request) => self.on_request(request),
+                },
+                frame = self.frames.next() => match frame {
+                    None => return CloseReason::Eof,
+                    Some(Err(e)) => return CloseReason::Error(e.into()),
+                    Some(Ok(frame)) => {
+                        if let Err(reason) = self.on_frame(frame) {
+                            return reason;
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    /// Pushes the slot (and registers the job) before the bytes are queued for writing.
+    fn on_request(&mut self, request: Request) {
+        let bytes = match request {
+            Request::Command { bytes, reply } => {
+                self.pending.push_back(Slot::Command(reply));
+                bytes
+            }
+            Request::Api { bytes, reply } => {
+                self.pending.push_back(Slot::Api(reply));
+                bytes
+            }
+            Request::Bgapi {
+                bytes,
+                job_uuid,
+                accepted,
+                result,
+            } => {
+                if self.jobs.len() >= self.prune_jobs_at {
+                    // Jobs whose caller dropped its `BackgroundJob` would otherwise wait here
+                    // for a result nobody reads.
+                    self.jobs.retain(|_, tx| !tx.is_closed());
+                    self.prune_jobs_at = (self.jobs.len() * 2).max(JOB_PRUNE_AT);
+                }
+                self.jobs.insert(job_uuid.clone(), result);
+                self.pending.push_back(Slot::Bgapi { job_uuid, accepted });
+                bytes
+            }
+        };
+        self.out.extend_from_slice(&bytes);
+    }
+
+    fn on_frame(&mut self, frame: Frame) -> Result<(), CloseReason> {
+        let message = match Message::from_frame(frame) {
+            Ok(m) => m,
+            Err(e) => {
+                // The Content-Type said event: no reply was lost, the stream is still in step.
+                tracing::warn!(error = %e, "unreadable event skipped");
+                return Ok(());
+            }
+        };
+        match message {
+            Message::CommandReply(reply) => self.on_command_reply(reply),
+            Message::ApiResponse(body) => match self.pending.pop_front() {
+                Some(Slot::Api(tx)) => {
+                    let _ = tx.send(Ok(body));
+                    Ok(())
+                }
+                Some(_) => Err(out_of_step("api/response to a command that is not api")),
+                None => Err(out_of_step("api/response with no command waiting")),
+            },
+            Message::Event(event) => {
+                self.stats.count_received();
+                if event.name() == "BACKGROUND_JOB" {
+                    let job = event
+                        .job_uuid()
+                        .and_then(|id| self.jobs.remove(id.as_ref()));
+                    if let Some(tx) = job {
+                        let result = event
+                            .job_result()
+                            .unwrap_or_else(|| JobResult::Ok(String::new()));
+                        let _ = tx.send(Ok(result));
+                        return Ok(());
+                    }
+                }
+                self.deliver(ClientEvent::Event(event));
+                Ok(())
+            }
+            Message::Disconnect(notice) => {
+                self.deliver(ClientEvent::Notice(notice.clone()));
+                if notice.linger {
+                    tracing::info!(linger_time = ?notice.linger_time, "linger notice: channel gone, socket stays open");
+                    self.state.send_replace(ConnState::Lingering(notice));
+                    Ok(())
+                } else {
+                    Err(CloseReason::Notice(notice))
+                }
+            }
+            Message::RudeRejection(text) => Err(CloseReason::Error(EslError::Rejected {
+                text: String::from_utf8_lossy(&text).trim_end().to_owned(),
+            })),
+            other => {
+                tracing::debug!(kind = other.kind(), "message ignored");
+                Ok(())
+            }
+        }
+    }
+
+    fn on_command_reply(&mut self, reply: Reply) -> Result<(), CloseReason> {
+        match self.pending.pop_front() {
+            Some(Slot::Command(tx)) => {
+                let _ = tx.send(Ok(reply));
+            }
+            // FreeSWITCH answers `api` with a command/reply only when it refuses it (before auth,
+            // or outbound without `full`): the caller gets the refusal.
+            Some(Slot::Api(tx)) => {
+                let _ = tx.send(Err(EslError::CommandFailed {
+                    reply: reply.text(),
+                }));
+            }
+            Some(Slot::Bgapi { job_uuid, accepted }) => {
+                if !reply.is_ok() {
+                    if let Some(job) = self.jobs.remove(&job_uuid) {
+                        let _ = job.send(Err(EslError::CommandFailed {
+                            reply: reply.text(),
+                        }));
+                    }
+                }
+                let _ = accepted.send(Ok(reply));
+            }
+            None => return Err(out_of_step("command/reply with no command waiting")),
+        }
+        Ok(())
+    }
+
+    /// Never waits: a full queue drops the event (counted, warned about at most once a second).
+    fn deliver(&mut self, item: ClientEvent) {
+        match self.events.try_send(item) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.stats.count_dropped();
+                self.drops_unreported += 1;
+                let now = Instant::now();
+                if self
+                    .last_drop_warn
+                    .is_none_or(|at| now.duration_since(at) >= DROP_WARN_EVERY)
+                {
+                    tracing::warn!(
+                        dropped = self.drops_unreported,
+                        total_dropped = self.stats.dropped_events(),
+                        "event queue full: events dropped"
+                    );
+                    self.drops_unreported = 0;
+                    self.last_drop_warn = Some(now);
+                }
+            }
+            // Nobody listens to events any more; commands still work.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+}
+
+fn out_of_step(detail: &'static str) -> CloseReason {
+    CloseReason::Error(EslError::OutOfStep { detail })
+}

@@ -1,0 +1,101 @@
+//! A small, lock-free uuid-v4 generator for `Job-UUID`s and `Event-UUID`s (no extra crate).
+//!
+//! splitmix64 is counter based: output `n` is a mix of `seed + n·γ`, so a shared atomic counter is
+//! the whole state. It is not cryptographic; ids only have to be unique per FreeSWITCH, and a
+//! seeded generator makes tests reproducible.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// splitmix64 over an atomic counter: cheap to share, same sequence for the same seed.
+#[derive(Debug)]
+pub struct SplitMix64 {
+    state: AtomicU64,
+}
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> SplitMix64 {
+        SplitMix64 {
+            state: AtomicU64::new(seed),
+        }
+    }
+
+    /// Seeded from the process's random hasher keys and the clock (different on every run).
+    pub fn from_os() -> SplitMix64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        h.write_u128(nanos);
+        h.write_u32(std::process::id());
+        SplitMix64::new(h.finish())
+    }
+
+    pub fn next_u64(&self) -> u64 {
+        mix(self
+            .state
+            .fetch_add(GAMMA, Ordering::Relaxed)
+            .wrapping_add(GAMMA))
+    }
+
+    /// A value in `0..bound` (`bound` > 0; slightly biased, fine for jitter).
+    pub fn below(&self, bound: u64) -> u64 {
+        if bound == 0 {
+            return 0;
+        }
+        ((self.next_u64() as u128 * bound as u128) >> 64) as u64
+    }
+
+    /// A random (version 4, RFC 4122 variant) uuid in its 36-character lowercase form.
+    pub fn uuid_v4(&self) -> String {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.next_u64().to_be_bytes());
+        b[8..].copy_from_slice(&self.next_u64().to_be_bytes());
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let mut out = String::with_capacity(36);
+        for (i, byte) in b.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                out.push('-');
+            }
+            out.push(char::from(b"0123456789abcdef"[(byte >> 4) as usize]));
+            out.push(char::from(b"0123456789abcdef"[(byte & 15) as usize]));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v4_shape_and_uniqueness() {
+        let g = SplitMix64::new(7);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10_000 {
+            let u = g.uuid_v4();
+            assert_eq!(u.len(), 36);
+            assert_eq!(&u[14..15], "4");
+            assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"), "{u}");
+            assert!(seen.insert(u));
+        }
+    }
+
+    #[test]
+    fn same_seed_same_sequence() {
+        let (a, b) = (SplitMix64::new(42), SplitMix64::new(42));
+        assert_eq!(a.uuid_v4(), b.uuid_v4());
+        assert_ne!(a.uuid_v4(), SplitMix64::new(43).uuid_v4());
+        assert!((0..1000).all(|_| a.below(10) < 10));
+    }
+}
