@@ -1,6 +1,7 @@
 //! The FreeSWITCH event socket: frame codec, events, commands, dial strings, client.
 
 pub mod codec;
+pub mod decode;
 pub mod event;
 pub mod headers;
 pub mod message;
