@@ -175,8 +175,10 @@ impl Framer {
                                 limit: self.max_head,
                             });
                         }
+                        // A terminator can still start at the last two bytes (`\n\r` waiting
+                        // for its `\n`): scan them again next time.
                         self.state = State::Head {
-                            scanned: buf.len().saturating_sub(1),
+                            scanned: buf.len().saturating_sub(2),
                         };
                         return Ok(None);
                     };
@@ -435,6 +437,21 @@ mod tests {
             }
         }
         assert_eq!(format!("{whole:?}"), format!("{pieces:?}"));
+    }
+
+    #[test]
+    fn crlf_head_split_between_its_last_two_line_ends() {
+        let wire = b"Content-Type: x\r\n\r\nContent-Type: y\r\n\r\n";
+        let mut codec = EslCodec::new();
+        let mut buf = BytesMut::new();
+        let mut types = Vec::new();
+        for &b in wire {
+            buf.put_u8(b);
+            while let Some(f) = codec.decode(&mut buf).unwrap() {
+                types.push(f.content_type().map(|t| t.into_owned()));
+            }
+        }
+        assert_eq!(types, [Some("x".to_owned()), Some("y".to_owned())]);
     }
 
     #[test]
