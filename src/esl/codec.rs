@@ -316,13 +316,22 @@ impl Frame {
 }
 
 /// Writes a frame the way FreeSWITCH does: the header lines as given (already encoded), a
-/// `Content-Length` line when there is a body, a blank line, the body.
+/// `Content-Length` line when there is a body (unless the headers hold one), a blank line, the
+/// body.
 pub fn write_frame(dst: &mut BytesMut, headers: &[(&str, &str)], body: Option<&[u8]>) {
     for (name, value) in headers {
         dst.put_slice(name.as_bytes());
         dst.put_slice(b": ");
         dst.put_slice(value.as_bytes());
         dst.put_u8(b'\n');
+    }
+    if let Some(body) = body {
+        if !headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("Content-Length"))
+        {
+            dst.put_slice(format!("Content-Length: {}\n", body.len()).as_bytes());
+        }
     }
     dst.put_u8(b'\n');
     if let Some(body) = body {
@@ -514,6 +523,32 @@ mod tests {
             out[2].as_ref().unwrap().content_type().as_deref(),
             Some("ok")
         );
+    }
+
+    #[test]
+    fn written_frames_announce_their_body() {
+        let mut wire = BytesMut::new();
+        write_frame(
+            &mut wire,
+            &[("Content-Type", "api/response")],
+            Some(b"solar"),
+        );
+        write_frame(
+            &mut wire,
+            &[("Content-Length", "3"), ("Content-Type", "x")],
+            Some(b"abc"),
+        );
+        write_frame(&mut wire, &[("Content-Type", "command/reply")], None);
+        assert_eq!(
+            &wire[..],
+            b"Content-Type: api/response\nContent-Length: 5\n\nsolarContent-Length: 3\nContent-Type: x\n\nabcContent-Type: command/reply\n\n"
+        );
+        let f: Vec<Frame> = decode_all(&mut EslCodec::new(), &wire)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(f.len(), 3);
+        assert_eq!(f[0].body.as_deref(), Some(&b"solar"[..]));
     }
 
     #[test]
