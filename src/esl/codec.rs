@@ -175,8 +175,10 @@ impl Framer {
                                 limit: self.max_head,
                             });
                         }
+                        // A terminator can still start at the last two bytes (`\n\r` waiting
+                        // for its `\n`): scan them again next time.
                         self.state = State::Head {
-                            scanned: buf.len().saturating_sub(1),
+                            scanned: buf.len().saturating_sub(2),
                         };
                         return Ok(None);
                     };
@@ -314,13 +316,22 @@ impl Frame {
 }
 
 /// Writes a frame the way FreeSWITCH does: the header lines as given (already encoded), a
-/// `Content-Length` line when there is a body, a blank line, the body.
+/// `Content-Length` line when there is a body (unless the headers hold one), a blank line, the
+/// body.
 pub fn write_frame(dst: &mut BytesMut, headers: &[(&str, &str)], body: Option<&[u8]>) {
     for (name, value) in headers {
         dst.put_slice(name.as_bytes());
         dst.put_slice(b": ");
         dst.put_slice(value.as_bytes());
         dst.put_u8(b'\n');
+    }
+    if let Some(body) = body {
+        if !headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("Content-Length"))
+        {
+            dst.put_slice(format!("Content-Length: {}\n", body.len()).as_bytes());
+        }
     }
     dst.put_u8(b'\n');
     if let Some(body) = body {
@@ -438,6 +449,21 @@ mod tests {
     }
 
     #[test]
+    fn crlf_head_split_between_its_last_two_line_ends() {
+        let wire = b"Content-Type: x\r\n\r\nContent-Type: y\r\n\r\n";
+        let mut codec = EslCodec::new();
+        let mut buf = BytesMut::new();
+        let mut types = Vec::new();
+        for &b in wire {
+            buf.put_u8(b);
+            while let Some(f) = codec.decode(&mut buf).unwrap() {
+                types.push(f.content_type().map(|t| t.into_owned()));
+            }
+        }
+        assert_eq!(types, [Some("x".to_owned()), Some("y".to_owned())]);
+    }
+
+    #[test]
     fn oversized_body_is_refused_before_buffering_and_skipped() {
         let mut codec = EslCodec {
             framer: Framer::new(1024, 8),
@@ -497,6 +523,32 @@ mod tests {
             out[2].as_ref().unwrap().content_type().as_deref(),
             Some("ok")
         );
+    }
+
+    #[test]
+    fn written_frames_announce_their_body() {
+        let mut wire = BytesMut::new();
+        write_frame(
+            &mut wire,
+            &[("Content-Type", "api/response")],
+            Some(b"solar"),
+        );
+        write_frame(
+            &mut wire,
+            &[("Content-Length", "3"), ("Content-Type", "x")],
+            Some(b"abc"),
+        );
+        write_frame(&mut wire, &[("Content-Type", "command/reply")], None);
+        assert_eq!(
+            &wire[..],
+            b"Content-Type: api/response\nContent-Length: 5\n\nsolarContent-Length: 3\nContent-Type: x\n\nabcContent-Type: command/reply\n\n"
+        );
+        let f: Vec<Frame> = decode_all(&mut EslCodec::new(), &wire)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(f.len(), 3);
+        assert_eq!(f[0].body.as_deref(), Some(&b"solar"[..]));
     }
 
     #[test]

@@ -316,16 +316,20 @@ impl Event {
     }
 }
 
+/// Finds the blank line that ends an event's header block: returns (head length, terminator
+/// length). Two vectorised searches instead of a search per line: the first `\n\n`, then a
+/// `\n\r\n` before it.
 fn find_blank(buf: &[u8]) -> Option<(usize, usize)> {
-    let mut from = 0;
-    while let Some(i) = memchr::memchr(b'\n', &buf[from..]).map(|i| i + from) {
-        match buf.get(i + 1) {
-            Some(b'\n') => return Some((i + 1, 1)),
-            Some(b'\r') if buf.get(i + 2) == Some(&b'\n') => return Some((i + 1, 2)),
-            _ => from = i + 1,
-        }
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    static LF: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\n"));
+    static CRLF: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\r\n"));
+    let lf = LF.find(buf);
+    let before = lf.map_or(buf.len(), |i| (i + 2).min(buf.len()));
+    match CRLF.find(&buf[..before]) {
+        Some(i) => Some((i + 1, 2)),
+        None => lf.map(|i| (i + 1, 1)),
     }
-    None
 }
 
 struct JsonPairs {
@@ -466,6 +470,17 @@ mod tests {
             Event::parse_json(&json).unwrap(),
             Event::parse_plain(out.freeze()).unwrap()
         );
+    }
+
+    #[test]
+    fn the_first_blank_line_ends_the_head_whatever_its_line_ends() {
+        assert_eq!(find_blank(b"A: 1\nB: 2\n\nbody\n\n"), Some((10, 1)));
+        assert_eq!(find_blank(b"A: 1\r\nB: 2\r\n\r\nx\n\n"), Some((12, 2)));
+        assert_eq!(find_blank(b"A: 1\n\nB\n\r\n"), Some((5, 1)));
+        assert_eq!(find_blank(b"A: 1\n\r\nB\n\n"), Some((5, 2)));
+        assert_eq!(find_blank(b"A: 1\nB: 2\n"), None);
+        assert_eq!(find_blank(b"\n"), None);
+        assert_eq!(find_blank(b"\n\n"), Some((1, 1)));
     }
 
     #[test]

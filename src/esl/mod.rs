@@ -3,6 +3,7 @@
 pub mod client;
 pub mod codec;
 pub mod command;
+pub mod decode;
 pub mod dialstring;
 pub mod event;
 pub mod headers;
