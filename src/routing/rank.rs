@@ -1,0 +1,176 @@
+//! Ranking: ordering the eligible steps of a plan.
+//!
+//! - `tier`: lower tier first; inside a tier, a weighted random order (Efraimidis–Spirakis: each
+//!   buyer draws `u` uniform in (0, 1] and is ordered by the key `u^(1/weight)`, largest first, which
+//!   is the order of `ln(u) / weight`). The buyer first in a tier is picked with probability
+//!   `weight / sum of weights`, and the rest of the order follows the same draw without replacement.
+//! - `revenue`: highest per-call bid first.
+//! - `epc`: highest earnings per call over the trailing window first, with a prior:
+//!   `(earnings + prior × k) / (calls + k)`, compared as exact rationals in integer minor units.
+//!   A new buyer starts at the prior, so it is neither starved (prior 0) nor flooded (prior huge);
+//!   after `k` calls its own history weighs as much as the prior.
+//!
+//! Ties break by id (ascending), so equal buyers are always in the same order.
+//!
+//! Groups: a group step is ranked by its best eligible member under the router's algorithm (its
+//! lowest tier with the best random key inside it, its highest bid, or its highest EPC). For a
+//! `tier` router this gives a group the summed weight of its members in that tier, as if they were
+//! drawn one by one. Members inside the step are ordered by the group's `route_by`, or the router's
+//! algorithm when it has none.
+
+use std::cmp::Ordering;
+
+use super::decision::{Algorithm, Id, Rank};
+
+/// Everything a buyer is ranked by.
+#[derive(Debug, Clone)]
+pub struct Ranked {
+    pub id: Id,
+    pub tier: u32,
+    pub weight: u32,
+    /// Minor units.
+    pub bid: i64,
+    /// EPC numerator (minor units) and denominator (calls); `den > 0`.
+    pub epc_num: i128,
+    pub epc_den: i128,
+    /// `ln(u) / weight`: larger first. 0 when the algorithm draws nothing.
+    pub random_key: f64,
+}
+
+impl Ranked {
+    pub fn rank(&self) -> Rank {
+        Rank {
+            tier: self.tier,
+            weight: self.weight,
+            bid: self.bid,
+            epc: i64::try_from(self.epc_num.div_euclid(self.epc_den.max(1))).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// The EPC ratio with a prior, as (numerator, denominator), both exact.
+pub fn epc_ratio(earnings: i64, calls: u64, prior: i64, prior_calls: u32) -> (i128, i128) {
+    let den = i128::from(calls) + i128::from(prior_calls);
+    if den == 0 {
+        return (i128::from(prior), 1);
+    }
+    (
+        i128::from(earnings) + i128::from(prior) * i128::from(prior_calls),
+        den,
+    )
+}
+
+/// The weighted-shuffle key for a uniform `u` in (0, 1] and a weight ≥ 1.
+pub fn random_key(u: f64, weight: u32) -> f64 {
+    u.ln() / f64::from(weight.max(1))
+}
+
+/// Orders two buyers: `Less` means `a` is dialled first.
+pub fn compare(algorithm: Algorithm, a: &Ranked, b: &Ranked) -> Ordering {
+    let primary = match algorithm {
+        Algorithm::Tier => a
+            .tier
+            .cmp(&b.tier)
+            .then_with(|| b.random_key.total_cmp(&a.random_key)),
+        Algorithm::Revenue => b.bid.cmp(&a.bid),
+        Algorithm::Epc => (b.epc_num * a.epc_den).cmp(&(a.epc_num * b.epc_den)),
+    };
+    primary.then_with(|| a.id.cmp(&b.id))
+}
+
+/// The best of a non-empty slice under `algorithm`.
+pub fn best(algorithm: Algorithm, members: &[Ranked]) -> Option<&Ranked> {
+    members.iter().min_by(|a, b| compare(algorithm, a, b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(id: &str, tier: u32, bid: i64, key: f64) -> Ranked {
+        Ranked {
+            id: Id::new(id),
+            tier,
+            weight: 1,
+            bid,
+            epc_num: 0,
+            epc_den: 1,
+            random_key: key,
+        }
+    }
+
+    fn order(alg: Algorithm, mut v: Vec<Ranked>) -> Vec<String> {
+        v.sort_by(|a, b| compare(alg, a, b));
+        v.into_iter().map(|x| x.id.to_string()).collect()
+    }
+
+    #[test]
+    fn tier_then_key_then_id() {
+        let v = vec![
+            r("d", 2, 0, -0.1),
+            r("c", 1, 0, -0.5),
+            r("b", 1, 0, -0.2),
+            r("a", 1, 0, -0.5),
+        ];
+        assert_eq!(order(Algorithm::Tier, v), ["b", "a", "c", "d"]);
+    }
+
+    #[test]
+    fn revenue_highest_bid_first_ties_by_id() {
+        let v = vec![
+            r("c", 1, 1000, 0.0),
+            r("b", 9, 2500, 0.0),
+            r("a", 1, 1000, 0.0),
+        ];
+        assert_eq!(order(Algorithm::Revenue, v), ["b", "a", "c"]);
+    }
+
+    #[test]
+    fn epc_with_prior() {
+        // prior 10.00 weighing 10 calls.
+        let mk = |id: &str, earnings: i64, calls: u64| {
+            let (n, d) = epc_ratio(earnings, calls, 1000, 10);
+            Ranked {
+                epc_num: n,
+                epc_den: d,
+                ..r(id, 1, 0, 0.0)
+            }
+        };
+        let new = mk("new", 0, 0); // 10.00
+        let proven = mk("proven", 150_000, 100); // (150000+10000)/110 = 14.54
+        let one_lucky = mk("lucky", 10_000, 1); // (10000+10000)/11 = 18.18
+        let poor = mk("poor", 20_000, 100); // 30000/110 = 2.72
+        assert_eq!(new.rank().epc, 1000);
+        assert_eq!(
+            order(Algorithm::Epc, vec![poor, new, proven, one_lucky]),
+            ["lucky", "proven", "new", "poor"]
+        );
+        assert_eq!(
+            epc_ratio(0, 0, 500, 0),
+            (500, 1),
+            "no history, no weight: the prior"
+        );
+    }
+
+    #[test]
+    fn epc_ties_are_exact() {
+        // 1/3 and 2/6 are equal: the id decides, no float noise.
+        let a = Ranked {
+            epc_num: 1,
+            epc_den: 3,
+            ..r("a", 1, 0, 0.0)
+        };
+        let b = Ranked {
+            epc_num: 2,
+            epc_den: 6,
+            ..r("b", 1, 0, 0.0)
+        };
+        assert_eq!(order(Algorithm::Epc, vec![b, a]), ["a", "b"]);
+    }
+
+    #[test]
+    fn random_key_prefers_heavier_weight_for_same_u() {
+        assert!(random_key(0.5, 10) > random_key(0.5, 1));
+        assert_eq!(random_key(1.0, 3), 0.0);
+    }
+}
