@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::decision::{Decision, Reason, Scope, Step};
+use super::decision::{Algorithm, Decision, Reason, Scope, Step};
 use super::usage::Metric;
 use crate::config::money::{Currency, format_minor};
 
@@ -112,15 +112,18 @@ pub fn render(decision: &Decision, currency: Currency) -> String {
     for (i, step) in decision.plan.iter().enumerate() {
         match step {
             Step::Buyer { id, rank } => {
-                let _ = writeln!(
+                let _ = write!(
                     out,
-                    "  {}. {id}  tier {} weight {} bid {} epc {}",
+                    "  {}. {id}  tier {} weight {} bid {}",
                     i + 1,
                     rank.tier,
                     rank.weight,
                     format_minor(rank.bid, currency),
-                    format_minor(rank.epc, currency)
                 );
+                if decision.algorithm == Algorithm::Epc {
+                    let _ = write!(out, " epc {}", format_minor(rank.epc, currency));
+                }
+                out.push('\n');
             }
             Step::Group {
                 id,
