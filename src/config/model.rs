@@ -178,6 +178,35 @@ pub struct Config {
 }
 
 impl Config {
+    /// Builds a config from parts that are already valid (tests and benchmarks; files go through
+    /// [`super::load`], which validates). Indices in groups and routers must be in range.
+    pub fn new(
+        currency: Currency,
+        timezone: Tz,
+        epc: EpcSettings,
+        buyers: Vec<Buyer>,
+        groups: Vec<Group>,
+        routers: Vec<Router>,
+    ) -> Config {
+        let mut c = Config {
+            currency,
+            timezone,
+            freeswitch: FreeSwitch {
+                address: "127.0.0.1:8021".into(),
+                password: "ClueCon".into(),
+            },
+            epc,
+            buyers,
+            groups,
+            routers,
+            buyer_index: FxHashMap::default(),
+            group_index: FxHashMap::default(),
+            router_index: FxHashMap::default(),
+        };
+        c.reindex();
+        c
+    }
+
     pub fn buyer(&self, id: &str) -> Option<&Buyer> {
         self.buyer_index.get(id).map(|i| &self.buyers[*i])
     }
@@ -218,5 +247,48 @@ fn same_number(a: &str, b: &str) -> bool {
     match (normalize(a), normalize(b)) {
         (Some(x), Some(y)) => x == y,
         _ => a == b,
+    }
+}
+
+impl Buyer {
+    /// A buyer with defaults everywhere (tier 1, weight 1, bid 0, always open, no caps): a starting
+    /// point for tests and benchmarks.
+    pub fn basic(id: &str, currency: Currency) -> Buyer {
+        Buyer {
+            id: Id::new(id),
+            name: id.to_string(),
+            destination: Destination::Sip(format!("sip:{id}@example.invalid")),
+            tz: Tz::UTC,
+            tier: 1,
+            weight: 1,
+            bid: Money::zero(currency),
+            ring_timeout_secs: 30,
+            paused: false,
+            filters: Vec::new(),
+            schedule: Schedule::always(),
+            caps: CapSpec::default(),
+            suppress: Vec::new(),
+            conversion: ConversionRule::TalkTime { seconds: 90 },
+            payout: None,
+            duplicate: None,
+            whisper: None,
+        }
+    }
+}
+
+impl Router {
+    /// A router over `entries` with a hang-up fallback (tests and benchmarks).
+    pub fn basic(id: &str, algorithm: Algorithm, entries: Vec<Entry>) -> Router {
+        Router {
+            id: Id::new(id),
+            matcher: RouterMatch::Destination(String::new()),
+            entries,
+            algorithm,
+            fallback: Fallback::Hangup {
+                cause: "NO_ROUTE_DESTINATION".into(),
+            },
+            max_wait_secs: 90,
+            suppress: Vec::new(),
+        }
     }
 }
