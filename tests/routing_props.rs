@@ -112,7 +112,7 @@ fn build(gens: &[Gen], alg: Algorithm, tz: Tz) -> (Config, UsageSnapshot) {
         };
         u.daily.connections = Some(Counter::from(g.used_daily_conn));
         u.hourly.attempts = Some(Counter::from(g.used_hourly_att));
-        usage.buyers.insert(id, u);
+        usage.set_buyer(id, u);
     }
     let entries = (0..buyers.len()).map(Entry::Buyer).collect();
     let router = Router::basic("r", alg, entries);
@@ -287,7 +287,7 @@ fn check_reset(
             since: Some(start),
         },
     );
-    usage.buyers.insert("b".into(), u);
+    usage.set_buyer("b", u);
     let r = &config.routers[0];
     let run = |at| decide(r, &config, &tokens(), &usage, at, &mut SplitMix64::new(1));
     let blocked = run(t);

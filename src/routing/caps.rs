@@ -156,12 +156,11 @@ impl CapSpec {
             if limits.is_empty() {
                 continue;
             }
-            let bounds = zone.bounds(window);
             for metric in Metric::COUNTED {
                 let Some(limit) = limits.get(metric) else {
                     continue;
                 };
-                let used = usage.used(window, metric, bounds.start);
+                let used = usage.used_with(window, metric, || zone.bounds(window).start);
                 if used >= limit {
                     return Err(Reason::OverCap {
                         scope: scope.clone(),
@@ -169,19 +168,19 @@ impl CapSpec {
                         window: Some(window),
                         used,
                         limit,
-                        resets_at: bounds.end.map(|t| zone.show(t)),
+                        resets_at: zone.resets_at(window),
                     });
                 }
             }
         }
 
         if self.pacing == Pacing::Even {
-            let start = zone.bounds(Window::Hourly).start;
             for metric in Metric::COUNTED {
                 let Some(limit) = hourly.get(metric) else {
                     continue;
                 };
-                let used = usage.used(Window::Hourly, metric, start);
+                let used =
+                    usage.used_with(Window::Hourly, metric, || zone.bounds(Window::Hourly).start);
                 let allowed_now = paced_allowance(limit, zone.minute);
                 if used >= allowed_now {
                     return Err(Reason::Paced {

@@ -5,14 +5,16 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, FixedOffset, Utc};
 use chrono_tz::Tz;
 
 use super::decision::{Algorithm, Decision, LeftOut, Reason, Scope, Step};
 use super::duplicate::{DuplicateAction, DuplicateCheck, NoDuplicates};
+use super::fasthash::FxHashMap;
 use super::filter::first_failure;
 use super::rank::{Ranked, best, compare, epc_ratio, random_key};
 use super::rng::RandomSource;
+use super::schedule::Schedule;
 use super::suppression::normalize;
 use super::tokens::Tokens;
 use super::usage::UsageSnapshot;
@@ -49,6 +51,7 @@ pub fn decide_with(
         now,
         duplicates,
         zones: Vec::new(),
+        opens_at: FxHashMap::default(),
         caller: tokens.caller_number().and_then(normalize),
         router_suppressed: None,
         epc_cutoff: now - config.epc.window,
@@ -61,14 +64,17 @@ pub fn decide_with(
             .map(|l| l.name.clone())
     });
 
-    let mut left_out = Vec::new();
-    let mut steps: Vec<Candidate> = Vec::new();
+    let mut left_out = Vec::with_capacity(router.entries.len());
+    let mut steps: Vec<Candidate<'_>> = Vec::with_capacity(router.entries.len());
     for entry in &router.entries {
         match *entry {
             Entry::Buyer(i) => {
                 let buyer = &config.buyers[i];
                 match ctx.check(buyer, None) {
-                    Ok(()) => steps.push(Candidate::Buyer(ctx.ranked(buyer, None, rng))),
+                    Ok(()) => {
+                        let key = ctx.ranked(buyer, None, rng);
+                        steps.push(Candidate::Buyer(i, key));
+                    }
                     Err(reason) => left_out.push(LeftOut {
                         buyer: buyer.id.clone(),
                         reason,
@@ -83,9 +89,7 @@ pub fn decide_with(
                 for &m in &group.members {
                     let buyer = &config.buyers[m];
                     match ctx.check(buyer, Some(&mut gate)) {
-                        Ok(()) => {
-                            members.push(ctx.ranked(buyer, Some(alg), rng));
-                        }
+                        Ok(()) => members.push((m, ctx.ranked(buyer, Some(alg), rng))),
                         Err(reason) => left_out.push(LeftOut {
                             buyer: buyer.id.clone(),
                             reason,
@@ -93,32 +97,40 @@ pub fn decide_with(
                     }
                 }
                 if !members.is_empty() {
-                    members.sort_by(|a, b| compare(alg, a, b));
-                    steps.push(Candidate::Group(group, members));
+                    members.sort_by(|a, b| compare(alg, &a.1, &b.1));
+                    steps.push(Candidate::Group(g, members));
                 }
             }
         }
     }
 
+    // Sort small borrowed keys, not the candidates themselves.
     let alg = router.algorithm;
-    let mut keyed: Vec<(Ranked, Candidate)> = steps
-        .into_iter()
-        .filter_map(|c| c.key(alg).map(|k| (k, c)))
+    let mut order: Vec<(Ranked<'_>, u32)> = steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.key(alg, config).map(|k| (k, i as u32)))
         .collect();
-    keyed.sort_by(|(a, _), (b, _)| compare(alg, a, b));
-    let plan = keyed
+    order.sort_unstable_by(|(a, _), (b, _)| compare(alg, a, b));
+    let plan = order
         .into_iter()
-        .map(|(key, c)| match c {
-            Candidate::Buyer(r) => Step::Buyer {
-                id: r.id.clone(),
+        .map(|(key, i)| match &steps[i as usize] {
+            Candidate::Buyer(b, r) => Step::Buyer {
+                id: config.buyers[*b].id.clone(),
                 rank: r.rank(),
             },
-            Candidate::Group(g, members) => Step::Group {
-                id: g.id.clone(),
-                mode: g.mode,
-                members: members.into_iter().map(|m| m.id).collect(),
-                rank: key.rank(),
-            },
+            Candidate::Group(g, members) => {
+                let group = &config.groups[*g];
+                Step::Group {
+                    id: group.id.clone(),
+                    mode: group.mode,
+                    members: members
+                        .iter()
+                        .map(|(m, _)| config.buyers[*m].id.clone())
+                        .collect(),
+                    rank: key.rank(),
+                }
+            }
         })
         .collect();
 
@@ -130,21 +142,25 @@ pub fn decide_with(
     }
 }
 
+/// An eligible plan step: a buyer (index and key), or a group (index and its ordered members).
 enum Candidate<'a> {
-    Buyer(Ranked),
-    Group(&'a Group, Vec<Ranked>),
+    Buyer(usize, Ranked<'a>),
+    Group(usize, Vec<(usize, Ranked<'a>)>),
 }
 
-impl Candidate<'_> {
+impl<'a> Candidate<'a> {
     /// The key the step is ranked by: the buyer's own, or the group's best member's under the
     /// router's algorithm, carrying the group's id for ties.
-    fn key(&self, alg: Algorithm) -> Option<Ranked> {
+    fn key(&self, alg: Algorithm, config: &'a Config) -> Option<Ranked<'a>> {
         match self {
-            Candidate::Buyer(r) => Some(r.clone()),
-            Candidate::Group(g, members) => best(alg, members).map(|b| Ranked {
-                id: g.id.clone(),
-                ..b.clone()
-            }),
+            Candidate::Buyer(_, r) => Some(*r),
+            Candidate::Group(g, members) => {
+                let keys: Vec<Ranked<'a>> = members.iter().map(|(_, r)| *r).collect();
+                best(alg, &keys).map(|b| Ranked {
+                    id: config.groups[*g].id.as_str(),
+                    ..*b
+                })
+            }
         }
     }
 }
@@ -170,6 +186,7 @@ struct Ctx<'a> {
     duplicates: &'a dyn DuplicateCheck,
     /// `now` in each zone seen so far (few zones, many buyers: a short list beats a map).
     zones: Vec<ZoneNow>,
+    opens_at: FxHashMap<(usize, Schedule), Option<DateTime<FixedOffset>>>,
     caller: Option<u64>,
     router_suppressed: Option<Arc<str>>,
     epc_cutoff: DateTime<Utc>,
@@ -219,13 +236,23 @@ impl Ctx<'_> {
             });
         }
         if !buyer.schedule.is_open(zone) {
-            return Err(Reason::OutsideHours {
-                opens_at: buyer.schedule.next_open(zone),
-            });
+            // Many buyers share a few schedules: compute each opening once per zone.
+            let key = (zi, buyer.schedule);
+            let opens_at = match self.opens_at.get(&key) {
+                Some(t) => *t,
+                None => {
+                    let t = buyer.schedule.next_open(zone);
+                    self.opens_at.insert(key, t);
+                    t
+                }
+            };
+            return Err(Reason::OutsideHours { opens_at });
         }
-        buyer
-            .caps
-            .check(self.usage.buyer(&buyer.id), zone, &Scope::Buyer)?;
+        if !buyer.caps.is_empty() {
+            buyer
+                .caps
+                .check(self.usage.buyer(&buyer.id), zone, &Scope::Buyer)?;
+        }
         if let Some(gate) = group {
             if gate.caps.is_none() {
                 let gz = self.zone(gate.group.tz);
@@ -265,12 +292,12 @@ impl Ctx<'_> {
 
     /// The ranking key of an eligible buyer. `member_alg` is the algorithm that orders it inside its
     /// group, if it is in one: the random key and EPC are only computed when an algorithm uses them.
-    fn ranked(
+    fn ranked<'b>(
         &self,
-        buyer: &Buyer,
+        buyer: &'b Buyer,
         member_alg: Option<Algorithm>,
         rng: &mut dyn RandomSource,
-    ) -> Ranked {
+    ) -> Ranked<'b> {
         let epc = &self.config.epc;
         let uses = |a: Algorithm| self.router.algorithm == a || member_alg == Some(a);
         let (epc_num, epc_den) = if uses(Algorithm::Epc) {
@@ -280,7 +307,7 @@ impl Ctx<'_> {
                 .map_or((0, 0), |u| u.epc_since(self.epc_cutoff));
             epc_ratio(earnings, calls, epc.prior.minor, epc.prior_calls)
         } else {
-            (i128::from(epc.prior.minor), 1)
+            (epc.prior.minor, 1)
         };
         let random_key = if uses(Algorithm::Tier) {
             random_key(rng.next_unit_open(), buyer.weight)
@@ -288,7 +315,7 @@ impl Ctx<'_> {
             0.0
         };
         Ranked {
-            id: buyer.id.clone(),
+            id: buyer.id.as_str(),
             tier: buyer.tier,
             weight: buyer.weight,
             bid: buyer.bid.minor,

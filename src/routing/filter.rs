@@ -16,7 +16,7 @@ use std::sync::Arc;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use super::tokens::Tokens;
+use super::tokens::{TokenKey, Tokens};
 use super::zonetime::ZoneNow;
 
 /// A filter operator, written as in the config.
@@ -92,6 +92,8 @@ pub enum Test {
 #[derive(Debug, Clone)]
 pub struct Filter {
     pub token: Arc<str>,
+    /// `token`, resolved.
+    pub key: TokenKey,
     pub test: Test,
     /// The expected value as the operator wrote it, for reasons and explain output.
     pub expected: Arc<str>,
@@ -108,6 +110,7 @@ impl Filter {
         };
         Filter {
             token: Arc::from(token),
+            key: TokenKey::of(token),
             test,
             expected: Arc::from(expected),
         }
@@ -152,7 +155,21 @@ fn parse_number(v: &str) -> Option<f64> {
 
 /// The value of a token for one buyer: the zone's time tokens first, then the call's tokens.
 pub fn token_value<'a>(tokens: &'a Tokens, zone: &'a ZoneNow, name: &str) -> Option<&'a str> {
-    zone.token(name).or_else(|| tokens.get(name))
+    keyed_value(tokens, zone, TokenKey::of(name), name)
+}
+
+fn keyed_value<'a>(
+    tokens: &'a Tokens,
+    zone: &'a ZoneNow,
+    key: TokenKey,
+    name: &str,
+) -> Option<&'a str> {
+    match key {
+        TokenKey::LocalHour => zone.hour_text(),
+        TokenKey::LocalTime => zone.time_text(),
+        TokenKey::LocalWeekday => zone.weekday_text(),
+        _ => tokens.get_keyed(key, name),
+    }
 }
 
 /// The first filter that fails, with the value it saw.
@@ -162,7 +179,7 @@ pub fn first_failure<'f>(
     zone: &ZoneNow,
 ) -> Option<(&'f Filter, Option<String>)> {
     for f in filters {
-        let v = token_value(tokens, zone, &f.token);
+        let v = keyed_value(tokens, zone, f.key, &f.token);
         if !f.holds(v) {
             return Some((f, v.map(str::to_string)));
         }

@@ -20,42 +20,46 @@
 
 use std::cmp::Ordering;
 
-use super::decision::{Algorithm, Id, Rank};
+use super::decision::{Algorithm, Rank};
 
-/// Everything a buyer is ranked by.
-#[derive(Debug, Clone)]
-pub struct Ranked {
-    pub id: Id,
+/// Everything a buyer (or a group, through its best member) is ranked by. Small and borrowed, so
+/// sorting thousands of them moves little memory.
+#[derive(Debug, Clone, Copy)]
+pub struct Ranked<'a> {
+    pub id: &'a str,
     pub tier: u32,
     pub weight: u32,
     /// Minor units.
     pub bid: i64,
     /// EPC numerator (minor units) and denominator (calls); `den > 0`.
-    pub epc_num: i128,
-    pub epc_den: i128,
+    pub epc_num: i64,
+    pub epc_den: i64,
     /// `ln(u) / weight`: larger first. 0 when the algorithm draws nothing.
     pub random_key: f64,
 }
 
-impl Ranked {
+impl Ranked<'_> {
     pub fn rank(&self) -> Rank {
         Rank {
             tier: self.tier,
             weight: self.weight,
             bid: self.bid,
-            epc: i64::try_from(self.epc_num.div_euclid(self.epc_den.max(1))).unwrap_or(i64::MAX),
+            epc: self.epc_num.div_euclid(self.epc_den.max(1)),
         }
     }
 }
 
-/// The EPC ratio with a prior, as (numerator, denominator), both exact.
-pub fn epc_ratio(earnings: i64, calls: u64, prior: i64, prior_calls: u32) -> (i128, i128) {
-    let den = i128::from(calls) + i128::from(prior_calls);
+/// The EPC ratio with a prior, as (numerator, denominator), both exact. Saturates rather than
+/// overflowing (an i64 of cents is ±92 quadrillion dollars); comparisons multiply in i128.
+pub fn epc_ratio(earnings: i64, calls: u64, prior: i64, prior_calls: u32) -> (i64, i64) {
+    let den = i64::try_from(calls)
+        .unwrap_or(i64::MAX)
+        .saturating_add(i64::from(prior_calls));
     if den == 0 {
-        return (i128::from(prior), 1);
+        return (prior, 1);
     }
     (
-        i128::from(earnings) + i128::from(prior) * i128::from(prior_calls),
+        earnings.saturating_add(prior.saturating_mul(i64::from(prior_calls))),
         den,
     )
 }
@@ -73,13 +77,14 @@ pub fn compare(algorithm: Algorithm, a: &Ranked, b: &Ranked) -> Ordering {
             .cmp(&b.tier)
             .then_with(|| b.random_key.total_cmp(&a.random_key)),
         Algorithm::Revenue => b.bid.cmp(&a.bid),
-        Algorithm::Epc => (b.epc_num * a.epc_den).cmp(&(a.epc_num * b.epc_den)),
+        Algorithm::Epc => (i128::from(b.epc_num) * i128::from(a.epc_den))
+            .cmp(&(i128::from(a.epc_num) * i128::from(b.epc_den))),
     };
-    primary.then_with(|| a.id.cmp(&b.id))
+    primary.then_with(|| a.id.cmp(b.id))
 }
 
 /// The best of a non-empty slice under `algorithm`.
-pub fn best(algorithm: Algorithm, members: &[Ranked]) -> Option<&Ranked> {
+pub fn best<'a, 'b>(algorithm: Algorithm, members: &'b [Ranked<'a>]) -> Option<&'b Ranked<'a>> {
     members.iter().min_by(|a, b| compare(algorithm, a, b))
 }
 
@@ -87,9 +92,9 @@ pub fn best(algorithm: Algorithm, members: &[Ranked]) -> Option<&Ranked> {
 mod tests {
     use super::*;
 
-    fn r(id: &str, tier: u32, bid: i64, key: f64) -> Ranked {
+    fn r(id: &str, tier: u32, bid: i64, key: f64) -> Ranked<'_> {
         Ranked {
-            id: Id::new(id),
+            id,
             tier,
             weight: 1,
             bid,
@@ -128,7 +133,7 @@ mod tests {
     #[test]
     fn epc_with_prior() {
         // prior 10.00 weighing 10 calls.
-        let mk = |id: &str, earnings: i64, calls: u64| {
+        let mk = |id: &'static str, earnings: i64, calls: u64| {
             let (n, d) = epc_ratio(earnings, calls, 1000, 10);
             Ranked {
                 epc_num: n,

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::zonetime::{ZoneNow, earliest_at_or_after, in_zone};
 
 /// Open hours per weekday (index 0 = Monday), bit `h` set = open during local hour `h`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Schedule {
     days: [u32; 7],
 }

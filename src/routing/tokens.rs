@@ -16,6 +16,40 @@ use std::collections::HashMap;
 use super::area_codes::{nanp_area_code, region_of};
 use super::fasthash::FxHashMap;
 
+/// Which token a filter reads, resolved once when the filter is built so evaluating it does not
+/// compare names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKey {
+    LocalHour,
+    LocalTime,
+    LocalWeekday,
+    CallerNumber,
+    CallerName,
+    Destination,
+    AreaCode,
+    State,
+    Country,
+    /// A channel variable, looked up by name.
+    Variable,
+}
+
+impl TokenKey {
+    pub fn of(name: &str) -> TokenKey {
+        match name {
+            "local_hour" => TokenKey::LocalHour,
+            "local_time" => TokenKey::LocalTime,
+            "local_weekday" => TokenKey::LocalWeekday,
+            "caller_id_number" => TokenKey::CallerNumber,
+            "caller_id_name" => TokenKey::CallerName,
+            "destination_number" => TokenKey::Destination,
+            "area_code" => TokenKey::AreaCode,
+            "state" => TokenKey::State,
+            "country" => TokenKey::Country,
+            _ => TokenKey::Variable,
+        }
+    }
+}
+
 /// The tokens of one call. Build it with [`Tokens::new`] or [`Tokens::from_channel_headers`].
 #[derive(Debug, Clone, Default)]
 pub struct Tokens {
@@ -83,16 +117,23 @@ impl Tokens {
         Tokens::new(vars, caller)
     }
 
-    /// The value of a token, derived ones first.
+    /// The value of a token, derived ones first. (The `local_*` time tokens depend on a buyer's
+    /// zone and are not answered here; see [`super::filter::token_value`].)
     pub fn get(&self, name: &str) -> Option<&str> {
-        match name {
-            "caller_id_number" => self.caller_number.as_deref(),
-            "caller_id_name" => self.caller_name.as_deref(),
-            "destination_number" => self.destination.as_deref(),
-            "area_code" => self.area_code.as_deref(),
-            "state" => self.state,
-            "country" => self.country,
-            _ => self.vars.get(name).map(String::as_str),
+        self.get_keyed(TokenKey::of(name), name)
+    }
+
+    /// [`Tokens::get`] with the name already resolved.
+    pub fn get_keyed(&self, key: TokenKey, name: &str) -> Option<&str> {
+        match key {
+            TokenKey::CallerNumber => self.caller_number.as_deref(),
+            TokenKey::CallerName => self.caller_name.as_deref(),
+            TokenKey::Destination => self.destination.as_deref(),
+            TokenKey::AreaCode => self.area_code.as_deref(),
+            TokenKey::State => self.state,
+            TokenKey::Country => self.country,
+            TokenKey::LocalHour | TokenKey::LocalTime | TokenKey::LocalWeekday => None,
+            TokenKey::Variable => self.vars.get(name).map(String::as_str),
         }
     }
 

@@ -167,10 +167,20 @@ impl Usage {
     /// The count of `metric` in the current instance of `window`, which started at `start`
     /// (`None` for `total`). Counters stamped before `start` have reset and read as 0.
     pub fn used(&self, window: Window, metric: Metric, start: Option<DateTime<Utc>>) -> i64 {
+        self.used_with(window, metric, || start)
+    }
+
+    /// [`Usage::used`] with the window start computed only when a counter carries a stamp.
+    pub fn used_with(
+        &self,
+        window: Window,
+        metric: Metric,
+        start: impl FnOnce() -> Option<DateTime<Utc>>,
+    ) -> i64 {
         match self.window(window).get(metric) {
             None => 0,
-            Some(c) => match (c.since, start) {
-                (Some(since), Some(start)) if since < start => 0,
+            Some(c) => match c.since {
+                Some(since) if start().is_some_and(|s| since < s) => 0,
                 _ => c.value,
             },
         }
@@ -188,20 +198,31 @@ impl Usage {
 }
 
 /// Usage of every buyer and group, keyed by id. Missing entries mean nothing used yet.
+///
+/// Entries are boxed so the hash table stays small (a bucket is a key and a pointer, not a whole
+/// `Usage`): a decision probes it once per capped buyer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UsageSnapshot {
-    pub buyers: FxHashMap<String, Usage>,
-    pub groups: FxHashMap<String, Usage>,
+    pub buyers: FxHashMap<String, Box<Usage>>,
+    pub groups: FxHashMap<String, Box<Usage>>,
 }
 
 impl UsageSnapshot {
+    pub fn set_buyer(&mut self, id: impl Into<String>, usage: Usage) {
+        self.buyers.insert(id.into(), Box::new(usage));
+    }
+
+    pub fn set_group(&mut self, id: impl Into<String>, usage: Usage) {
+        self.groups.insert(id.into(), Box::new(usage));
+    }
+
     pub fn buyer(&self, id: &str) -> Option<&Usage> {
-        self.buyers.get(id)
+        self.buyers.get(id).map(|b| &**b)
     }
 
     pub fn group(&self, id: &str) -> Option<&Usage> {
-        self.groups.get(id)
+        self.groups.get(id).map(|b| &**b)
     }
 }
 

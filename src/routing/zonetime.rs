@@ -11,6 +11,8 @@ use chrono::{
     DateTime, Datelike, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, Offset,
     TimeZone, Timelike, Utc,
 };
+use std::cell::OnceCell;
+
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -57,6 +59,10 @@ pub struct Bounds {
 }
 
 /// `now` seen from one zone: computed once per zone per decision and shared by its buyers.
+///
+/// Only the local wall time is computed up front; window bounds and their display form are
+/// computed on first use and cached, so a decision pays for the time zone arithmetic it needs
+/// (a zone whose buyers have no stamped counters and are under their caps needs none).
 #[derive(Debug, Clone)]
 pub struct ZoneNow {
     pub tz: Tz,
@@ -66,74 +72,106 @@ pub struct ZoneNow {
     pub weekday: u8,
     pub hour: u8,
     pub minute: u8,
-    /// `local_hour` token text (`0`–`23`).
-    pub hour_text: String,
-    /// `local_time` token text (`HH:MM`).
-    pub time_text: String,
-    bounds: [Bounds; 5],
+    /// `HH:MM`, also the source of the `local_hour` token text.
+    time_text: [u8; 5],
+    bounds: [OnceCell<Bounds>; 5],
+    shown_end: [OnceCell<Option<DateTime<FixedOffset>>>; 5],
 }
 
 impl ZoneNow {
     pub fn new(tz: Tz, now: DateTime<Utc>) -> ZoneNow {
         let local = now.with_timezone(&tz).naive_local();
-        let date = local.date();
-        let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap_or_default();
-        let day_start = midnight(date);
-        let week_start =
-            midnight(date - Duration::days(i64::from(date.weekday().num_days_from_monday())));
-        let month_start = midnight(date.with_day(1).unwrap_or(date));
-        let next_month = if date.month() == 12 {
-            NaiveDate::from_ymd_opt(date.year() + 1, 1, 1)
-        } else {
-            NaiveDate::from_ymd_opt(date.year(), date.month() + 1, 1)
-        }
-        .unwrap_or(date);
-        let hour_naive = local
-            .with_minute(0)
-            .and_then(|t| t.with_second(0))
-            .and_then(|t| t.with_nanosecond(0))
-            .unwrap_or(local);
-
-        let hourly = hour_bounds(tz, now, hour_naive);
-        let span = |a: NaiveDateTime, b: NaiveDateTime| Bounds {
-            start: Some(earliest_at_or_after(tz, a)),
-            end: Some(earliest_at_or_after(tz, b)),
-        };
+        let (hour, minute) = (local.hour() as u8, local.minute() as u8);
+        let digit = |n: u8| b'0' + n % 10;
         ZoneNow {
             tz,
             now,
             local,
-            weekday: date.weekday().num_days_from_monday() as u8,
-            hour: local.hour() as u8,
-            minute: local.minute() as u8,
-            hour_text: local.hour().to_string(),
-            time_text: format!("{:02}:{:02}", local.hour(), local.minute()),
-            bounds: [
-                hourly,
-                span(day_start, day_start + Duration::days(1)),
-                span(week_start, week_start + Duration::days(7)),
-                span(month_start, midnight(next_month)),
-                Bounds {
-                    start: None,
-                    end: None,
-                },
+            weekday: local.date().weekday().num_days_from_monday() as u8,
+            hour,
+            minute,
+            time_text: [
+                digit(hour / 10),
+                digit(hour),
+                b':',
+                digit(minute / 10),
+                digit(minute),
             ],
+            bounds: Default::default(),
+            shown_end: Default::default(),
         }
     }
 
     /// The per-zone time tokens: `local_hour`, `local_time`, `local_weekday`.
     pub fn token(&self, name: &str) -> Option<&str> {
-        const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
         match name {
-            "local_hour" => Some(&self.hour_text),
-            "local_time" => Some(&self.time_text),
-            "local_weekday" => DAYS.get(usize::from(self.weekday)).copied(),
+            "local_hour" => self.hour_text(),
+            "local_time" => std::str::from_utf8(&self.time_text).ok(),
+            "local_weekday" => self.weekday_text(),
             _ => None,
         }
     }
 
+    /// `local_hour` without a leading zero (`7`, `14`).
+    pub fn hour_text(&self) -> Option<&str> {
+        let skip = usize::from(self.hour < 10);
+        std::str::from_utf8(&self.time_text[skip..2]).ok()
+    }
+
+    pub fn time_text(&self) -> Option<&str> {
+        std::str::from_utf8(&self.time_text).ok()
+    }
+
+    pub fn weekday_text(&self) -> Option<&str> {
+        const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        DAYS.get(usize::from(self.weekday)).copied()
+    }
+
     pub fn bounds(&self, window: Window) -> Bounds {
-        self.bounds[window.index()]
+        *self.bounds[window.index()].get_or_init(|| self.compute(window))
+    }
+
+    /// When the current instance of `window` ends, shown with the zone's offset then.
+    pub fn resets_at(&self, window: Window) -> Option<DateTime<FixedOffset>> {
+        *self.shown_end[window.index()]
+            .get_or_init(|| self.bounds(window).end.map(|t| in_zone(self.tz, t)))
+    }
+
+    fn compute(&self, window: Window) -> Bounds {
+        let tz = self.tz;
+        let date = self.local.date();
+        let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap_or_default();
+        let span = |a: NaiveDateTime, b: NaiveDateTime| Bounds {
+            start: Some(earliest_at_or_after(tz, a)),
+            end: Some(earliest_at_or_after(tz, b)),
+        };
+        match window {
+            Window::Hourly => {
+                let top = midnight(date) + Duration::hours(i64::from(self.hour));
+                hour_bounds(tz, self.now, top)
+            }
+            Window::Daily => span(midnight(date), midnight(date) + Duration::days(1)),
+            Window::Weekly => {
+                let monday = midnight(
+                    date - Duration::days(i64::from(date.weekday().num_days_from_monday())),
+                );
+                span(monday, monday + Duration::days(7))
+            }
+            Window::Monthly => {
+                let first = date.with_day(1).unwrap_or(date);
+                let next = if date.month() == 12 {
+                    NaiveDate::from_ymd_opt(date.year() + 1, 1, 1)
+                } else {
+                    NaiveDate::from_ymd_opt(date.year(), date.month() + 1, 1)
+                }
+                .unwrap_or(date);
+                span(midnight(first), midnight(next))
+            }
+            Window::Total => Bounds {
+                start: None,
+                end: None,
+            },
+        }
     }
 
     /// A UTC instant shown with this zone's offset at that instant.

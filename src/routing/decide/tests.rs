@@ -176,22 +176,22 @@ fn epc_uses_trailing_window_and_prior() {
         calls,
         earnings,
     };
-    u.buyers.insert(
-        "good".into(),
+    u.set_buyer(
+        "good",
         Usage {
             epc: vec![bucket("2026-11-24T00:00:00Z", 100, 200_000)], // (200000+10000)/110 = 19.09
             ..Default::default()
         },
     );
-    u.buyers.insert(
-        "bad".into(),
+    u.set_buyer(
+        "bad",
         Usage {
             epc: vec![bucket("2026-11-24T00:00:00Z", 100, 10_000)], // 20000/110 = 1.81
             ..Default::default()
         },
     );
-    u.buyers.insert(
-        "old".into(),
+    u.set_buyer(
+        "old",
         Usage {
             // Great history, but outside the 7-day window: counts as no history (the prior).
             epc: vec![bucket("2026-11-01T00:00:00Z", 100, 900_000)],
@@ -306,13 +306,13 @@ fn full_usage() -> UsageSnapshot {
     let mut u = UsageSnapshot::default();
     let mut capped = Usage::default();
     capped.daily.connections = Some(Counter::from(20));
-    u.buyers.insert("capped".into(), capped);
+    u.set_buyer("capped", capped);
     let mut paced = Usage::default();
     paced.hourly.connections = Some(Counter::from(31)); // minute 30: allowance 31
-    u.buyers.insert("paced".into(), paced);
+    u.set_buyer("paced", paced);
     let mut g = Usage::default();
     g.daily.attempts = Some(Counter::from(3));
-    u.groups.insert("g-capped".into(), g);
+    u.set_group("g-capped", g);
     u
 }
 
