@@ -125,8 +125,14 @@ impl CapSpec {
         if self.is_empty() {
             return Ok(());
         }
-        let empty = Usage::default();
-        let usage = usage.unwrap_or(&empty);
+        let owned;
+        let usage = match usage {
+            Some(u) => u,
+            None => {
+                owned = Usage::default();
+                &owned
+            }
+        };
         let slot = self.slot(zone.hour);
 
         if let Some(limit) = slot.and_then(|s| s.concurrency).or(self.concurrency) {

@@ -17,6 +17,11 @@
 //! `tier` router this gives a group the summed weight of its members in that tier, as if they were
 //! drawn one by one. Members inside the step are ordered by the group's `route_by`, or the router's
 //! algorithm when it has none.
+//!
+//! Per-buyer `route_by` is not offered: an algorithm orders a set of candidates, and one buyer is
+//! not a set. Where an operator needs a second order is inside a group (say, a sequential group
+//! dialled by bid inside a `tier` router), so `route_by` lives on `[[group]]`; a `route_by` key on a
+//! `[[buyer]]` is rejected as an unknown key, so nobody believes it does something.
 
 use std::cmp::Ordering;
 
