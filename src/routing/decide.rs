@@ -12,7 +12,7 @@ use super::decision::{Algorithm, Decision, LeftOut, Reason, Scope, Step};
 use super::duplicate::{DuplicateAction, DuplicateCheck, NoDuplicates};
 use super::fasthash::FxHashMap;
 use super::filter::first_failure;
-use super::rank::{Ranked, best, compare, epc_ratio, random_key};
+use super::rank::{Ranked, best, compare, epc_ratio, random_key, sort_plan};
 use super::rng::RandomSource;
 use super::schedule::Schedule;
 use super::suppression::normalize;
@@ -111,7 +111,7 @@ pub fn decide_with(
         .enumerate()
         .filter_map(|(i, c)| c.key(alg, config).map(|k| (k, i as u32)))
         .collect();
-    order.sort_unstable_by(|(a, _), (b, _)| compare(alg, a, b));
+    sort_plan(alg, &mut order);
     let plan = order
         .into_iter()
         .map(|(key, i)| match &steps[i as usize] {

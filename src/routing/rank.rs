@@ -88,6 +88,49 @@ pub fn compare(algorithm: Algorithm, a: &Ranked, b: &Ranked) -> Ordering {
     primary.then_with(|| a.id.cmp(b.id))
 }
 
+/// `compare`'s primary order packed into one integer, for `tier` and `revenue` (EPC is a ratio
+/// and has none): smaller sorts first.
+fn packed(algorithm: Algorithm, r: &Ranked<'_>) -> Option<u128> {
+    match algorithm {
+        // random_key is finite and ≤ 0, so 0 - key is ≥ +0.0 and its bits order like its value.
+        Algorithm::Tier => {
+            Some((u128::from(r.tier) << 64) | u128::from((0.0 - r.random_key).to_bits()))
+        }
+        Algorithm::Revenue => Some(u128::from(!((r.bid as u64) ^ (1 << 63)))),
+        Algorithm::Epc => None,
+    }
+}
+
+/// Sorts `items` into plan order under `algorithm`: the same order as sorting with [`compare`],
+/// but sorting packed integer keys, so large plans move and compare little. Runs of equal keys are
+/// ordered by id afterwards.
+pub fn sort_plan<T: Copy>(algorithm: Algorithm, items: &mut Vec<(Ranked<'_>, T)>) {
+    if algorithm == Algorithm::Epc {
+        items.sort_unstable_by(|(a, _), (b, _)| compare(algorithm, a, b));
+        return;
+    }
+    let mut keys: Vec<(u128, u32)> = items
+        .iter()
+        .enumerate()
+        .map(|(i, (r, _))| (packed(algorithm, r).unwrap_or(0), i as u32))
+        .collect();
+    keys.sort_unstable();
+    let mut start = 0;
+    while start < keys.len() {
+        let mut end = start + 1;
+        while end < keys.len() && keys[end].0 == keys[start].0 {
+            end += 1;
+        }
+        if end - start > 1 {
+            keys[start..end]
+                .sort_unstable_by(|a, b| items[a.1 as usize].0.id.cmp(items[b.1 as usize].0.id));
+        }
+        start = end;
+    }
+    let sorted: Vec<(Ranked<'_>, T)> = keys.iter().map(|(_, i)| items[*i as usize]).collect();
+    *items = sorted;
+}
+
 /// The best of a non-empty slice under `algorithm`.
 pub fn best<'a, 'b>(algorithm: Algorithm, members: &'b [Ranked<'a>]) -> Option<&'b Ranked<'a>> {
     members.iter().min_by(|a, b| compare(algorithm, a, b))
@@ -176,6 +219,36 @@ mod tests {
             ..r("b", 1, 0, 0.0)
         };
         assert_eq!(order(Algorithm::Epc, vec![b, a]), ["a", "b"]);
+    }
+
+    #[test]
+    fn packed_sort_matches_compare() {
+        let ids: Vec<String> = (0..200)
+            .map(|i| format!("b{:03}", (i * 37) % 200))
+            .collect();
+        for alg in [Algorithm::Tier, Algorithm::Revenue, Algorithm::Epc] {
+            let mut items: Vec<(Ranked<'_>, usize)> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    let key = if i % 7 == 0 {
+                        -0.5
+                    } else {
+                        -((i % 13) as f64) / 3.0
+                    };
+                    let mut r = r(id, (i % 3) as u32, ((i % 5) as i64) * 100 - 100, key);
+                    r.epc_num = (i % 4) as i64;
+                    r.epc_den = 1 + (i % 3) as i64;
+                    (r, i)
+                })
+                .collect();
+            let mut want = items.clone();
+            want.sort_by(|(a, _), (b, _)| compare(alg, a, b));
+            sort_plan(alg, &mut items);
+            let got: Vec<usize> = items.iter().map(|x| x.1).collect();
+            let want: Vec<usize> = want.iter().map(|x| x.1).collect();
+            assert_eq!(got, want, "{alg:?}");
+        }
     }
 
     #[test]
