@@ -12,7 +12,7 @@ use super::decision::{Algorithm, Decision, LeftOut, Reason, Scope, Step};
 use super::duplicate::{DuplicateAction, DuplicateCheck, NoDuplicates};
 use super::fasthash::FxHashMap;
 use super::filter::first_failure;
-use super::rank::{Ranked, best, compare, epc_ratio, random_key, sort_plan};
+use super::rank::{Ranked, best, compare, epc_ratio, plan_order, random_key};
 use super::rng::RandomSource;
 use super::schedule::Schedule;
 use super::suppression::normalize;
@@ -64,16 +64,19 @@ pub fn decide_with(
             .map(|l| l.name.clone())
     });
 
-    let mut left_out = Vec::with_capacity(router.entries.len());
+    let alg = router.algorithm;
+    let mut left_out = Vec::new();
+    // Eligible steps and, in parallel, the key each is ranked by.
     let mut steps: Vec<Candidate<'_>> = Vec::with_capacity(router.entries.len());
+    let mut keys: Vec<Ranked<'_>> = Vec::with_capacity(router.entries.len());
     for entry in &router.entries {
         match *entry {
             Entry::Buyer(i) => {
                 let buyer = &config.buyers[i];
                 match ctx.check(buyer, None) {
                     Ok(()) => {
-                        let key = ctx.ranked(buyer, None, rng);
-                        steps.push(Candidate::Buyer(i, key));
+                        keys.push(ctx.ranked(buyer, None, rng));
+                        steps.push(Candidate::Buyer(i));
                     }
                     Err(reason) => left_out.push(LeftOut {
                         buyer: buyer.id.clone(),
@@ -84,51 +87,53 @@ pub fn decide_with(
             Entry::Group(g) => {
                 let group = &config.groups[g];
                 let mut gate = GroupGate::new(group);
-                let alg = group.route_by.unwrap_or(router.algorithm);
+                let member_alg = group.route_by.unwrap_or(alg);
                 let mut members = Vec::new();
                 for &m in &group.members {
                     let buyer = &config.buyers[m];
                     match ctx.check(buyer, Some(&mut gate)) {
-                        Ok(()) => members.push((m, ctx.ranked(buyer, Some(alg), rng))),
+                        Ok(()) => members.push((m, ctx.ranked(buyer, Some(member_alg), rng))),
                         Err(reason) => left_out.push(LeftOut {
                             buyer: buyer.id.clone(),
                             reason,
                         }),
                     }
                 }
-                if !members.is_empty() {
-                    members.sort_by(|a, b| compare(alg, &a.1, &b.1));
+                let member_keys: Vec<Ranked<'_>> = members.iter().map(|(_, r)| *r).collect();
+                // A group is ranked by its best eligible member under the router's algorithm,
+                // carrying the group's id for ties.
+                if let Some(best) = best(alg, &member_keys) {
+                    keys.push(Ranked {
+                        id: group.id.as_str(),
+                        ..*best
+                    });
+                    members.sort_by(|a, b| compare(member_alg, &a.1, &b.1));
                     steps.push(Candidate::Group(g, members));
                 }
             }
         }
     }
 
-    // Sort small borrowed keys, not the candidates themselves.
-    let alg = router.algorithm;
-    let mut order: Vec<(Ranked<'_>, u32)> = steps
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| c.key(alg, config).map(|k| (k, i as u32)))
-        .collect();
-    sort_plan(alg, &mut order);
-    let plan = order
+    let plan = plan_order(alg, &keys)
         .into_iter()
-        .map(|(key, i)| match &steps[i as usize] {
-            Candidate::Buyer(b, r) => Step::Buyer {
-                id: config.buyers[*b].id.clone(),
-                rank: r.rank(),
-            },
-            Candidate::Group(g, members) => {
-                let group = &config.groups[*g];
-                Step::Group {
-                    id: group.id.clone(),
-                    mode: group.mode,
-                    members: members
-                        .iter()
-                        .map(|(m, _)| config.buyers[*m].id.clone())
-                        .collect(),
+        .map(|i| {
+            let key = &keys[i as usize];
+            match &steps[i as usize] {
+                Candidate::Buyer(b) => Step::Buyer {
+                    id: config.buyers[*b].id.clone(),
                     rank: key.rank(),
+                },
+                Candidate::Group(g, members) => {
+                    let group = &config.groups[*g];
+                    Step::Group {
+                        id: group.id.clone(),
+                        mode: group.mode,
+                        members: members
+                            .iter()
+                            .map(|(m, _)| config.buyers[*m].id.clone())
+                            .collect(),
+                        rank: key.rank(),
+                    }
                 }
             }
         })
@@ -142,27 +147,10 @@ pub fn decide_with(
     }
 }
 
-/// An eligible plan step: a buyer (index and key), or a group (index and its ordered members).
+/// An eligible plan step: a buyer, or a group with its eligible members in dial order.
 enum Candidate<'a> {
-    Buyer(usize, Ranked<'a>),
+    Buyer(usize),
     Group(usize, Vec<(usize, Ranked<'a>)>),
-}
-
-impl<'a> Candidate<'a> {
-    /// The key the step is ranked by: the buyer's own, or the group's best member's under the
-    /// router's algorithm, carrying the group's id for ties.
-    fn key(&self, alg: Algorithm, config: &'a Config) -> Option<Ranked<'a>> {
-        match self {
-            Candidate::Buyer(_, r) => Some(*r),
-            Candidate::Group(g, members) => {
-                let keys: Vec<Ranked<'a>> = members.iter().map(|(_, r)| *r).collect();
-                best(alg, &keys).map(|b| Ranked {
-                    id: config.groups[*g].id.as_str(),
-                    ..*b
-                })
-            }
-        }
-    }
 }
 
 /// A group's pause and caps, checked once per decision and shared by its members.

@@ -88,47 +88,55 @@ pub fn compare(algorithm: Algorithm, a: &Ranked, b: &Ranked) -> Ordering {
     primary.then_with(|| a.id.cmp(b.id))
 }
 
-/// `compare`'s primary order packed into one integer, for `tier` and `revenue` (EPC is a ratio
-/// and has none): smaller sorts first.
-fn packed(algorithm: Algorithm, r: &Ranked<'_>) -> Option<u128> {
+/// Tiers up to this value pack into a sort key; a config allows at most 1000.
+const PACKED_TIER_MAX: u32 = (1 << 10) - 1;
+
+/// `compare`'s primary order packed into 64 bits, smaller first, for `tier` (10 bits of tier, then
+/// the top 54 bits of the weighted-shuffle key: keys closer than 2^-42 relative fall back to the id
+/// order, a bias far below anything measurable) and `revenue` (the bid). EPC is a ratio and has no
+/// packed form.
+fn packed(algorithm: Algorithm, r: &Ranked<'_>) -> Option<u64> {
     match algorithm {
-        // random_key is finite and ≤ 0, so 0 - key is ≥ +0.0 and its bits order like its value.
-        Algorithm::Tier => {
-            Some((u128::from(r.tier) << 64) | u128::from((0.0 - r.random_key).to_bits()))
+        // random_key is finite and ≤ 0, so 0 - key is ≥ +0.0 and its bits order like its value;
+        // the sign bit is 0 and 10 low mantissa bits are dropped to make room for the tier.
+        Algorithm::Tier if r.tier <= PACKED_TIER_MAX => {
+            Some((u64::from(r.tier) << 54) | ((0.0 - r.random_key).to_bits() >> 10))
         }
-        Algorithm::Revenue => Some(u128::from(!((r.bid as u64) ^ (1 << 63)))),
-        Algorithm::Epc => None,
+        Algorithm::Revenue => Some(!((r.bid as u64) ^ (1 << 63))),
+        _ => None,
     }
 }
 
-/// Sorts `items` into plan order under `algorithm`: the same order as sorting with [`compare`],
-/// but sorting packed integer keys, so large plans move and compare little. Runs of equal keys are
-/// ordered by id afterwards.
-pub fn sort_plan<T: Copy>(algorithm: Algorithm, items: &mut Vec<(Ranked<'_>, T)>) {
-    if algorithm == Algorithm::Epc {
-        items.sort_unstable_by(|(a, _), (b, _)| compare(algorithm, a, b));
-        return;
-    }
-    let mut keys: Vec<(u128, u32)> = items
+/// The plan order of `keys` under `algorithm`, as indices into `keys`: the order of sorting with
+/// [`compare`], computed by sorting one `u128` per step (packed key, index) so large plans move
+/// and compare little; runs of equal packed keys are then ordered by id.
+pub fn plan_order(algorithm: Algorithm, keys: &[Ranked<'_>]) -> Vec<u32> {
+    let packed_keys: Option<Vec<u128>> = keys
         .iter()
         .enumerate()
-        .map(|(i, (r, _))| (packed(algorithm, r).unwrap_or(0), i as u32))
+        .map(|(i, r)| packed(algorithm, r).map(|k| (u128::from(k) << 64) | i as u128))
         .collect();
-    keys.sort_unstable();
+    let Some(mut packed_keys) = packed_keys else {
+        let mut idx: Vec<u32> = (0..keys.len() as u32).collect();
+        idx.sort_unstable_by(|a, b| compare(algorithm, &keys[*a as usize], &keys[*b as usize]));
+        return idx;
+    };
+    packed_keys.sort_unstable();
+    let mut order: Vec<u32> = packed_keys.iter().map(|k| *k as u32).collect();
     let mut start = 0;
-    while start < keys.len() {
+    while start < packed_keys.len() {
+        let high = packed_keys[start] >> 64;
         let mut end = start + 1;
-        while end < keys.len() && keys[end].0 == keys[start].0 {
+        while end < packed_keys.len() && packed_keys[end] >> 64 == high {
             end += 1;
         }
         if end - start > 1 {
-            keys[start..end]
-                .sort_unstable_by(|a, b| items[a.1 as usize].0.id.cmp(items[b.1 as usize].0.id));
+            order[start..end]
+                .sort_unstable_by(|a, b| keys[*a as usize].id.cmp(keys[*b as usize].id));
         }
         start = end;
     }
-    let sorted: Vec<(Ranked<'_>, T)> = keys.iter().map(|(_, i)| items[*i as usize]).collect();
-    *items = sorted;
+    order
 }
 
 /// The best of a non-empty slice under `algorithm`.
@@ -227,7 +235,7 @@ mod tests {
             .map(|i| format!("b{:03}", (i * 37) % 200))
             .collect();
         for alg in [Algorithm::Tier, Algorithm::Revenue, Algorithm::Epc] {
-            let mut items: Vec<(Ranked<'_>, usize)> = ids
+            let items: Vec<(Ranked<'_>, usize)> = ids
                 .iter()
                 .enumerate()
                 .map(|(i, id)| {
@@ -244,8 +252,11 @@ mod tests {
                 .collect();
             let mut want = items.clone();
             want.sort_by(|(a, _), (b, _)| compare(alg, a, b));
-            sort_plan(alg, &mut items);
-            let got: Vec<usize> = items.iter().map(|x| x.1).collect();
+            let keys: Vec<Ranked<'_>> = items.iter().map(|x| x.0).collect();
+            let got: Vec<usize> = plan_order(alg, &keys)
+                .into_iter()
+                .map(|i| items[i as usize].1)
+                .collect();
             let want: Vec<usize> = want.iter().map(|x| x.1).collect();
             assert_eq!(got, want, "{alg:?}");
         }
