@@ -10,6 +10,7 @@ pub mod error;
 pub mod model;
 pub mod money;
 pub mod raw;
+mod rules;
 
 use std::path::Path;
 
