@@ -360,3 +360,30 @@ proptest! {
         })?;
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Validation never panics on a damaged config: splice random text into the example.
+    #[test]
+    fn damaged_config_never_panics(
+        at in 0usize..12_000,
+        cut in 0usize..40,
+        insert in "[ -~\n]{0,40}",
+    ) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/parkway.toml");
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let boundary = |mut i: usize| {
+            i = i.min(text.len());
+            while !text.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        };
+        let start = boundary(at);
+        let end = boundary(start + cut);
+        let damaged = format!("{}{}{}", &text[..start], insert, &text[end..]);
+        let reader = |_: &std::path::Path| Ok::<String, std::io::Error>("2125550100\n".into());
+        let _ = parkway::config::parse(&damaged, &path, &reader);
+    }
+}

@@ -220,7 +220,8 @@ impl<'a> Builder<'a> {
         if let Some(w) = &raw.window
             && let Some(secs) = self.duration(w)
         {
-            out.window = Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000));
+            out.window = Duration::try_seconds(i64::try_from(secs).unwrap_or(i64::MAX))
+                .unwrap_or(Duration::MAX);
         }
         if let Some(p) = &raw.prior
             && let Some(m) = self.money(p)
@@ -542,7 +543,11 @@ fn first_index<'a>(ids: impl Iterator<Item = &'a Id>) -> FxHashMap<String, usize
     map
 }
 
-/// `"45s"`, `"15m"`, `"24h"`, `"7d"` → seconds.
+/// The longest window a duration may name: ten years.
+pub const MAX_DURATION_SECS: u64 = 3650 * 86_400;
+
+/// `"45s"`, `"15m"`, `"24h"`, `"7d"` → seconds; at least one second, at most
+/// [`MAX_DURATION_SECS`].
 pub fn parse_duration(s: &str) -> Option<u64> {
     let s = s.trim();
     let unit = s.chars().last()?;
@@ -557,5 +562,5 @@ pub fn parse_duration(s: &str) -> Option<u64> {
     if n == 0 {
         return None;
     }
-    n.checked_mul(mult)
+    n.checked_mul(mult).filter(|d| *d <= MAX_DURATION_SECS)
 }

@@ -252,7 +252,18 @@ fn durations() {
     assert_eq!(parse_duration("15m"), Some(900));
     assert_eq!(parse_duration("24h"), Some(86_400));
     assert_eq!(parse_duration("7d"), Some(604_800));
-    for bad in ["", "7", "d", "0h", "-1h", "1w", "1.5h"] {
+    assert_eq!(parse_duration("3650d"), Some(build::MAX_DURATION_SECS));
+    for bad in [
+        "",
+        "7",
+        "d",
+        "0h",
+        "-1h",
+        "1w",
+        "1.5h",
+        "3651d",
+        "99999999999999999d",
+    ] {
         assert_eq!(parse_duration(bad), None, "{bad}");
     }
 }

@@ -54,7 +54,9 @@ pub fn decide_with(
         opens_at: FxHashMap::default(),
         caller: tokens.caller_number().and_then(normalize),
         router_suppressed: None,
-        epc_cutoff: now - config.epc.window,
+        epc_cutoff: now
+            .checked_sub_signed(config.epc.window)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC),
     };
     ctx.router_suppressed = ctx.caller.and_then(|c| {
         router
@@ -258,8 +260,8 @@ impl Ctx<'_> {
         if let (Some(rule), Some(caller)) = (buyer.duplicate, self.caller)
             && rule.action == DuplicateAction::Reroute
         {
-            let window =
-                Duration::seconds(i64::try_from(rule.window_secs).unwrap_or(i64::MAX / 1000));
+            let window = Duration::try_seconds(i64::try_from(rule.window_secs).unwrap_or(i64::MAX))
+                .unwrap_or(Duration::MAX);
             let since = self
                 .now
                 .checked_sub_signed(window)
