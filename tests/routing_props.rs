@@ -387,3 +387,60 @@ proptest! {
         let _ = parkway::config::parse(&damaged, &path, &reader);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Group caps are shared: when the group is at or over its cap no member is planned, each is
+    /// left out with the group's reason; under it, every member is in the group's step.
+    #[test]
+    fn group_caps_bind_every_member(
+        members in 1usize..6,
+        limit in 0i64..5,
+        used in 0i64..7,
+        concurrency_limit in proptest::option::of(0i64..3),
+        live in 0u32..4,
+        simultaneous in any::<bool>(),
+        seed in any::<u64>(),
+        at in instant(),
+    ) {
+        use parkway::config::Group;
+        use parkway::routing::{GroupMode, Id, Scope};
+        let tz = chrono_tz::America::New_York;
+        let buyers: Vec<Buyer> = (0..members).map(|i| {
+            let mut b = Buyer::basic(&format!("m{i}"), USD);
+            b.tz = tz;
+            b
+        }).collect();
+        let mut caps = CapSpec { concurrency: concurrency_limit, ..Default::default() };
+        caps.limits_mut(Window::Daily).attempts = Some(limit);
+        let group = Group {
+            id: Id::new("g"),
+            mode: if simultaneous { GroupMode::Simultaneous } else { GroupMode::Sequential },
+            members: (0..members).collect(),
+            tz,
+            caps,
+            paused: false,
+            route_by: None,
+        };
+        let config = Config::new(USD, tz, epc(), buyers, vec![group],
+            vec![Router::basic("r", Algorithm::Tier, vec![Entry::Group(0)])]);
+        let mut usage = UsageSnapshot::default();
+        let mut u = Usage { concurrency: live, ..Default::default() };
+        u.daily.attempts = Some(Counter::from(used));
+        usage.set_group("g", u);
+        let d = decide(&config.routers[0], &config, &tokens(), &usage, at, &mut SplitMix64::new(seed));
+        let over = used >= limit || concurrency_limit.is_some_and(|c| i64::from(live) >= c);
+        if over {
+            prop_assert!(d.plan.is_empty());
+            prop_assert_eq!(d.left_out.len(), members);
+            for l in &d.left_out {
+                let by_group = matches!(&l.reason, Reason::OverCap { scope: Scope::Group(g), .. } if g.as_str() == "g");
+                prop_assert!(by_group, "{:?}", l.reason);
+            }
+        } else {
+            prop_assert_eq!(d.plan.len(), 1);
+            prop_assert_eq!(d.planned_buyers().len(), members);
+        }
+    }
+}
