@@ -4,6 +4,8 @@
 //! into a validated model, `routing` is the pure decision core, and `sim` is a simulated FreeSWITCH
 //! that the demo, the tests and the benchmarks run against.
 
+pub mod config;
 pub mod esl;
+pub mod routing;
 pub mod sim;
 pub mod whisper;
