@@ -9,7 +9,6 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use serde::de::{Deserializer, MapAccess, Visitor};
 
 use super::headers::{ARRAY_PREFIX, HeaderError, Headers, percent_encode};
 
@@ -22,8 +21,8 @@ pub enum EventError {
     ShortBody { announced: usize, actual: usize },
     #[error("event Content-Length {0:?} is not a byte count")]
     BadContentLength(String),
-    #[error("json event: {0}")]
-    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Json(#[from] super::json::JsonError),
     #[error("event has no Event-Name")]
     NoName,
 }
@@ -109,16 +108,9 @@ impl Event {
 
     /// Parses the body of a `text/event-json` frame. Arrays become FreeSWITCH's `ARRAY::a|:b`
     /// string, so both forms read alike; `_body` becomes the event's body.
-    pub fn parse_json(frame_body: &[u8]) -> Result<Event, EventError> {
-        let mut de = serde_json::Deserializer::from_slice(frame_body);
-        let JsonPairs { pairs, body } = de.deserialize_map(JsonPairsVisitor)?;
-        de.end()?;
-        let headers = Headers::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let event = Event {
-            headers,
-            body: body.map(Bytes::from),
-        };
-        event.require_name()
+    pub fn parse_json(frame_body: &Bytes) -> Result<Event, EventError> {
+        let (headers, body) = super::json::parse_event(frame_body)?;
+        Event { headers, body }.require_name()
     }
 
     fn require_name(self) -> Result<Event, EventError> {
@@ -332,49 +324,6 @@ fn find_blank(buf: &[u8]) -> Option<(usize, usize)> {
     }
 }
 
-struct JsonPairs {
-    pairs: Vec<(String, String)>,
-    body: Option<String>,
-}
-
-struct JsonPairsVisitor;
-
-impl<'de> Visitor<'de> for JsonPairsVisitor {
-    type Value = JsonPairs;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON object of event headers")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonPairs, A::Error> {
-        let mut pairs = Vec::with_capacity(64);
-        let mut body = None;
-        while let Some(key) = map.next_key::<String>()? {
-            let value: serde_json::Value = map.next_value()?;
-            let text = json_text(value);
-            if key == "_body" {
-                body = Some(text);
-            } else {
-                pairs.push((key, text));
-            }
-        }
-        Ok(JsonPairs { pairs, body })
-    }
-}
-
-fn json_text(value: serde_json::Value) -> String {
-    use serde_json::Value;
-    match value {
-        Value::String(s) => s,
-        Value::Null => String::new(),
-        Value::Array(items) => {
-            let items: Vec<String> = items.into_iter().map(json_text).collect();
-            format!("{ARRAY_PREFIX}{}", items.join("|:"))
-        }
-        other => other.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,7 +348,7 @@ mod tests {
     #[test]
     fn json_matches_plain() {
         let json = br#"{"Event-Name":"BACKGROUND_JOB","Core-UUID":"f8","Job-UUID":"7a92","Job-Command":"originate","Job-Command-Arg":"{origination_uuid=e21f}","Content-Length":"41","_body":"+OK e21f6ab9-01d2-4b3a-85a2-8b554eeabd6c\n"}"#;
-        let j = Event::parse_json(json).unwrap();
+        let j = Event::parse_json(&Bytes::from_static(json)).unwrap();
         let p = Event::parse_plain(Bytes::from_static(BG_JOB)).unwrap();
         let jh: Vec<_> = j
             .headers()
@@ -417,7 +366,10 @@ mod tests {
 
     #[test]
     fn json_arrays_read_like_plain_arrays() {
-        let j = Event::parse_json(br#"{"Event-Name":"X","variable_DP_MATCH":["1","2"]}"#).unwrap();
+        let j = Event::parse_json(&Bytes::from_static(
+            br#"{"Event-Name":"X","variable_DP_MATCH":["1","2"]}"#,
+        ))
+        .unwrap();
         assert_eq!(
             j.headers().get_array("variable_DP_MATCH").unwrap(),
             ["1", "2"]
@@ -455,7 +407,7 @@ mod tests {
             Event::parse_plain(Bytes::from_static(b"Foo: bar\n\n")),
             Err(EventError::NoName)
         ));
-        assert!(Event::parse_json(b"[1,2]").is_err());
+        assert!(Event::parse_json(&Bytes::from_static(b"[1,2]")).is_err());
     }
 
     #[test]
@@ -467,7 +419,7 @@ mod tests {
         let mut json = BytesMut::new();
         e.encode_json(&mut json);
         assert_eq!(
-            Event::parse_json(&json).unwrap(),
+            Event::parse_json(&json.freeze()).unwrap(),
             Event::parse_plain(out.freeze()).unwrap()
         );
     }

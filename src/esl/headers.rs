@@ -152,6 +152,19 @@ impl Headers {
         }
     }
 
+    /// Builds a header block over `buf`, where every span is a `(name, value)` pair of byte
+    /// ranges into it and values are stored decoded (the json event parser fills these).
+    pub(crate) fn from_spans(buf: Bytes, spans: Vec<(Range<u32>, Range<u32>)>) -> Headers {
+        Headers {
+            buf,
+            spans: spans
+                .into_iter()
+                .map(|(name, value)| Span { name, value })
+                .collect(),
+            encoded: false,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.spans.len()
     }

@@ -7,5 +7,6 @@ pub mod decode;
 pub mod dialstring;
 pub mod event;
 pub mod headers;
+pub mod json;
 pub mod message;
 pub mod outbound;
