@@ -71,6 +71,8 @@ enum Command {
     Check(routing_cli::CheckArgs),
     /// Show the dial plan a call would get, and why every other buyer was left out.
     Explain(routing_cli::ExplainArgs),
+    /// Render the whisper a buyer would hear on a call, to listen to.
+    Whisper(whisper_cli::WhisperArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -84,6 +86,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Check(args) => routing_cli::check(&args),
         Command::Explain(args) => routing_cli::explain(&args)?,
+        Command::Whisper(args) => whisper_cli::whisper(&args)?,
     }
     Ok(())
 }
@@ -142,7 +145,19 @@ mod routing_cli {
         pub json: bool,
     }
 
-    fn load_or_exit(path: &std::path::Path) -> Config {
+    /// A hypothetical call's tokens from `--token NAME=VALUE` flags and its caller fields.
+    pub fn call_tokens(flags: &[String], caller: CallerFields) -> anyhow::Result<Tokens> {
+        let mut vars = Vec::new();
+        for t in flags {
+            let Some((k, v)) = t.split_once('=') else {
+                bail!("--token {t:?} is not NAME=VALUE");
+            };
+            vars.push((k.to_string(), v.to_string()));
+        }
+        Ok(Tokens::new(vars, caller))
+    }
+
+    pub fn load_or_exit(path: &std::path::Path) -> Config {
         match config::load(path) {
             Ok(c) => c,
             Err(ConfigErrors(problems)) => {
@@ -157,6 +172,21 @@ mod routing_cli {
 
     pub fn check(args: &CheckArgs) {
         let c = load_or_exit(&args.config);
+        match parkway::whisper::unspoken_words(&c) {
+            Err(e) => {
+                eprintln!("{}: whisper: {e}", args.config.display());
+                std::process::exit(EXIT_BAD_CONFIG);
+            }
+            Ok(unspoken) => {
+                for (owner, words) in unspoken {
+                    println!(
+                        "warning: {owner}: whisper words with no clip (left out unless \
+                         [whisper] tts_command is set): {}",
+                        words.join(", ")
+                    );
+                }
+            }
+        }
         println!(
             "{}: ok ({} buyers, {} groups, {} routers)",
             args.config.display(),
@@ -174,21 +204,14 @@ mod routing_cli {
                 .with_timezone(&Utc),
             None => Utc::now(),
         };
-        let mut vars = Vec::new();
-        for t in &args.tokens {
-            let Some((k, v)) = t.split_once('=') else {
-                bail!("--token {t:?} is not NAME=VALUE");
-            };
-            vars.push((k.to_string(), v.to_string()));
-        }
-        let tokens = Tokens::new(
-            vars,
+        let tokens = call_tokens(
+            &args.tokens,
             CallerFields {
                 number: args.caller.clone(),
                 name: args.caller_name.clone(),
                 destination: args.destination.clone(),
             },
-        );
+        )?;
         let usage: UsageSnapshot = match &args.usage {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
@@ -215,6 +238,101 @@ mod routing_cli {
             if decision.plan.is_empty() {
                 println!("fallback: {:?}", router.fallback);
             }
+        }
+        Ok(())
+    }
+}
+
+// ===========================================================================================
+// whisper: `parkway whisper`
+// ===========================================================================================
+mod whisper_cli {
+    use std::path::PathBuf;
+
+    use anyhow::{Context, bail};
+    use clap::Args;
+    use parkway::config::Entry;
+    use parkway::routing::CallerFields;
+    use parkway::whisper::{Settings, Template, Whisperer};
+
+    use crate::routing_cli::{call_tokens, load_or_exit};
+
+    #[derive(Args)]
+    pub struct WhisperArgs {
+        /// The config file.
+        pub config: PathBuf,
+        /// The buyer who hears it.
+        #[arg(long)]
+        pub buyer: String,
+        /// The router of the call (for a router-level template); default: the first that reaches
+        /// the buyer.
+        #[arg(long)]
+        pub router: Option<String>,
+        /// A call token `name=value` (a channel variable, without `variable_`); repeatable.
+        #[arg(long = "token", value_name = "NAME=VALUE")]
+        pub tokens: Vec<String>,
+        /// The caller's number (gives `area_code` and `state`).
+        #[arg(long)]
+        pub caller: Option<String>,
+        /// Where to write the WAV.
+        #[arg(short = 'o', long = "out")]
+        pub out: PathBuf,
+    }
+
+    pub fn whisper(args: &WhisperArgs) -> anyhow::Result<()> {
+        let config = load_or_exit(&args.config);
+        let Some(buyer) = config
+            .buyers
+            .iter()
+            .position(|b| b.id.as_str() == args.buyer)
+        else {
+            bail!("no buyer `{}` in {}", args.buyer, args.config.display());
+        };
+        let reaches = |r: &parkway::config::Router| {
+            r.entries.iter().any(|e| match e {
+                Entry::Buyer(b) => *b == buyer,
+                Entry::Group(g) => config.groups[*g].members.contains(&buyer),
+            })
+        };
+        let router = match &args.router {
+            Some(id) => config.routers.iter().position(|r| r.id.as_str() == id),
+            None => config.routers.iter().position(reaches),
+        };
+        let template = match router {
+            Some(r) => config.whisper_template(r, buyer),
+            None => config.buyers[buyer].whisper.as_deref(),
+        };
+        let Some(template) = template else {
+            bail!(
+                "buyer `{}` has no whisper template (nor does its router)",
+                args.buyer
+            );
+        };
+        let tokens = call_tokens(
+            &args.tokens,
+            CallerFields {
+                number: args.caller.clone(),
+                ..CallerFields::default()
+            },
+        )?;
+        let whisperer = Whisperer::new(Settings::from_config(&config.whisper)?)?;
+        let speech = whisperer.speak(&Template::parse(template)?, &|k| {
+            tokens.get(k).map(str::to_owned)
+        });
+        let (wav, missing) = whisperer.render(&speech)?;
+        std::fs::write(&args.out, &wav)
+            .with_context(|| format!("writing {}", args.out.display()))?;
+        let seconds = (wav.len().saturating_sub(44)) as f64 / 2.0 / config.whisper.rate as f64;
+        println!("template: {template}");
+        let phrases: Vec<String> = speech.sentences.iter().map(|s| s.join(" ")).collect();
+        println!("speaks:   {}", phrases.join(" / "));
+        println!(
+            "wrote {} ({seconds:.2} s at {} Hz)",
+            args.out.display(),
+            config.whisper.rate
+        );
+        if !missing.is_empty() {
+            println!("left out (no clip): {}", missing.join(", "));
         }
         Ok(())
     }

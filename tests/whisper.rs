@@ -67,7 +67,7 @@ fn renders_a_whisper_with_the_right_header_and_no_gaps_in_the_library() {
                 vec!["caller", "age", "sixty", "seven"]
             ]
         );
-        assert!(w.missing_words(&t).is_empty());
+        assert!(parkway::whisper::missing_words(w.library(), &t).is_empty());
     }
 }
 

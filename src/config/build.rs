@@ -57,6 +57,11 @@ impl<'a> Builder<'a> {
         });
     }
 
+    /// Resolves a path named in the config relative to the config file's directory.
+    pub(super) fn relative(&self, path: &str) -> PathBuf {
+        self.base.join(path)
+    }
+
     fn line_of(&self, span: &Range<usize>) -> usize {
         line_col(self.text, span.start).0
     }
@@ -72,6 +77,7 @@ impl<'a> Builder<'a> {
             Some(tz) => self.tz(tz).unwrap_or(Tz::UTC),
             None => Tz::UTC,
         };
+        let whisper = self.whisper(&raw);
         let freeswitch = raw.freeswitch.map_or(
             FreeSwitch {
                 address: "127.0.0.1:8021".into(),
@@ -151,6 +157,7 @@ impl<'a> Builder<'a> {
             buyers,
             groups,
             routers,
+            whisper,
             buyer_index,
             group_index,
             router_index,
@@ -304,7 +311,7 @@ impl<'a> Builder<'a> {
             conversion,
             payout,
             duplicate,
-            whisper: b.whisper.clone(),
+            whisper: b.whisper.as_ref().map(|w| w.get_ref().clone()),
         }
     }
 

@@ -50,6 +50,13 @@ pub enum ConfigError {
     NegativeCap { what: String, value: String },
     #[error("{0}")]
     Money(#[from] MoneyError),
+    #[error("whisper: {0}")]
+    Whisper(String),
+    #[error(
+        "whisper template names token `{token}`, which no call is known to carry (built-in \
+         tokens, `[whisper] tokens`, router match variables and filter tokens are)"
+    )]
+    UnknownToken { token: String },
     #[error("bad duration `{0}` (write e.g. \"45s\", \"15m\", \"24h\", \"7d\")")]
     BadDuration(String),
     #[error("{what} must be {range}, got {value}")]

@@ -11,6 +11,7 @@ pub mod model;
 pub mod money;
 pub mod raw;
 mod rules;
+mod whisper;
 
 use std::path::Path;
 

@@ -172,6 +172,7 @@ pub struct Config {
     pub buyers: Vec<Buyer>,
     pub groups: Vec<Group>,
     pub routers: Vec<Router>,
+    pub whisper: WhisperSettings,
     pub(crate) buyer_index: FxHashMap<String, usize>,
     pub(crate) group_index: FxHashMap<String, usize>,
     pub(crate) router_index: FxHashMap<String, usize>,
@@ -199,12 +200,27 @@ impl Config {
             buyers,
             groups,
             routers,
+            whisper: WhisperSettings::default(),
             buyer_index: FxHashMap::default(),
             group_index: FxHashMap::default(),
             router_index: FxHashMap::default(),
         };
         c.reindex();
         c
+    }
+
+    /// The whisper template a buyer hears on a call of `router`: the buyer's own, else the
+    /// router's.
+    pub fn whisper_template(&self, router: usize, buyer: usize) -> Option<&str> {
+        self.buyers
+            .get(buyer)
+            .and_then(|b| b.whisper.as_deref())
+            .or_else(|| {
+                self.whisper
+                    .router_templates
+                    .get(&router)
+                    .map(String::as_str)
+            })
     }
 
     pub fn buyer(&self, id: &str) -> Option<&Buyer> {
@@ -289,6 +305,36 @@ impl Router {
             },
             max_wait_secs: 90,
             suppress: Vec::new(),
+        }
+    }
+}
+
+/// `[whisper]`: how whisper messages are rendered, and the router-level templates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WhisperSettings {
+    /// The phrase library (holds `manifest.tsv`).
+    pub sounds: std::path::PathBuf,
+    /// The switch's rate: 8000 or 16000.
+    pub rate: u32,
+    pub cache_dir: std::path::PathBuf,
+    pub cache_max_bytes: u64,
+    /// (frequency in Hz, length in ms) of the beep before the message.
+    pub beep: Option<(u32, u32)>,
+    pub tts_command: Option<String>,
+    /// Router index → its template (buyers without their own hear it).
+    pub router_templates: std::collections::BTreeMap<usize, String>,
+}
+
+impl Default for WhisperSettings {
+    fn default() -> WhisperSettings {
+        WhisperSettings {
+            sounds: crate::whisper::shipped_sounds().to_path_buf(),
+            rate: 8000,
+            cache_dir: std::env::temp_dir().join("parkway-whispers"),
+            cache_max_bytes: 256 << 20,
+            beep: Some((1000, 200)),
+            tts_command: None,
+            router_templates: Default::default(),
         }
     }
 }

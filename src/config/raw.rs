@@ -60,6 +60,29 @@ pub struct RawConfig {
     pub group: Vec<RawGroup>,
     #[serde(default)]
     pub router: Vec<RawRouter>,
+    pub whisper: Option<RawWhisper>,
+}
+
+/// `[whisper]`: how whisper messages are rendered (see `src/whisper`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWhisper {
+    /// The phrase library directory (holds `manifest.tsv`), relative to the config file.
+    pub sounds: Option<String>,
+    /// The switch's sample rate: 8000 or 16000.
+    pub rate: Option<S<i64>>,
+    /// Where rendered whispers are written (FreeSWITCH must be able to read it).
+    pub cache_dir: Option<String>,
+    pub cache_max_mb: Option<S<i64>>,
+    /// Beep before the message, in Hz (0: no beep).
+    pub beep_hz: Option<S<i64>>,
+    pub beep_ms: Option<S<i64>>,
+    /// `program args… {out} {text}` for words the phrase library has no clip for.
+    pub tts_command: Option<S<String>>,
+    /// Channel variables the dialplan sets that templates may name, besides the built-in tokens
+    /// and the variables routers and filters already name.
+    #[serde(default)]
+    pub tokens: Vec<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,7 +122,7 @@ pub struct RawBuyer {
     pub conversion: Option<S<RawConversion>>,
     pub payout: Option<RawPayout>,
     pub duplicate: Option<RawDuplicate>,
-    pub whisper: Option<String>,
+    pub whisper: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -233,4 +256,6 @@ pub struct RawRouter {
     pub max_wait: Option<S<i64>>,
     #[serde(default)]
     pub suppress: Vec<S<String>>,
+    /// The whisper template for this router's buyers that have none of their own.
+    pub whisper: Option<S<String>>,
 }

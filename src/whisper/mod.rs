@@ -158,28 +158,6 @@ impl Whisperer {
         })
     }
 
-    /// Words of a template's fixed text (and defaults) that have no clip: `parkway check` lists
-    /// them when no text-to-speech command is configured.
-    pub fn missing_words(&self, template: &Template) -> Vec<String> {
-        let fixed = Template {
-            sentences: vec![
-                template
-                    .fixed_texts()
-                    .map(|t| template::Part::Text(t.to_owned()))
-                    .collect(),
-            ],
-        };
-        let speech = self.speak(&fixed, &|_| None);
-        let mut missing: Vec<String> = speech
-            .phrases()
-            .filter(|p| !self.library.contains(p))
-            .map(str::to_owned)
-            .collect();
-        missing.sort();
-        missing.dedup();
-        missing
-    }
-
     fn tts_clip(&self, phrase: &str) -> Option<Arc<[i16]>> {
         let tts = self.tts.as_ref()?;
         if let Some(known) = self.tts_clips.lock().get(phrase) {
@@ -197,6 +175,82 @@ impl Whisperer {
             .insert(phrase.to_owned(), clip.clone());
         clip
     }
+}
+
+/// Words of a template's fixed text (and defaults) that have no clip in `library`: `parkway
+/// check` lists them when no text-to-speech command is configured. (Token values are only known
+/// at call time; their missing words are reported by [`Whisper::missing`].)
+pub fn missing_words(library: &PhraseLibrary, template: &Template) -> Vec<String> {
+    let fixed = Template {
+        sentences: vec![
+            template
+                .fixed_texts()
+                .map(|t| template::Part::Text(t.to_owned()))
+                .collect(),
+        ],
+    };
+    let speech = speech::speak(&fixed, &|_| None, &|p| library.contains(p));
+    let mut missing: Vec<String> = speech
+        .phrases()
+        .filter(|p| !library.contains(p))
+        .map(str::to_owned)
+        .collect();
+    missing.sort();
+    missing.dedup();
+    missing
+}
+
+impl Settings {
+    /// The rendering settings a validated config names.
+    pub fn from_config(w: &crate::config::WhisperSettings) -> Result<Settings, WhisperError> {
+        Ok(Settings {
+            sounds_dir: w.sounds.clone(),
+            rate: w.rate,
+            cache_dir: w.cache_dir.clone(),
+            cache_max_bytes: w.cache_max_bytes,
+            shape: Shape {
+                beep: w.beep.map(|(hz, ms)| Beep {
+                    freq_hz: hz as f64,
+                    ms,
+                    gap_ms: 250,
+                }),
+                ..Shape::default()
+            },
+            tts: w
+                .tts_command
+                .as_deref()
+                .map(TtsCommand::parse)
+                .transpose()?,
+        })
+    }
+}
+
+/// What `parkway check` says about a config's whispers: for each template (named by its owner,
+/// `buyer <id>` or `router <id>`), the words with no clip. Empty when a text-to-speech command is
+/// configured (it speaks them). Fails when the phrase library cannot be loaded.
+pub fn unspoken_words(
+    config: &crate::config::Config,
+) -> Result<Vec<(String, Vec<String>)>, WhisperError> {
+    let library = PhraseLibrary::load(&config.whisper.sounds, config.whisper.rate)?;
+    if config.whisper.tts_command.is_some() {
+        return Ok(Vec::new());
+    }
+    let buyers = config
+        .buyers
+        .iter()
+        .filter_map(|b| Some((format!("buyer {}", b.id), b.whisper.as_deref()?)));
+    let routers =
+        config.whisper.router_templates.iter().filter_map(|(i, t)| {
+            Some((format!("router {}", config.routers.get(*i)?.id), t.as_str()))
+        });
+    let mut out = Vec::new();
+    for (owner, text) in buyers.chain(routers) {
+        let missing = missing_words(&library, &Template::parse(text)?);
+        if !missing.is_empty() {
+            out.push((owner, missing));
+        }
+    }
+    Ok(out)
 }
 
 /// The phrase library shipped in the repository's `sounds/` directory.

@@ -1,0 +1,190 @@
+//! `[whisper]` and the whisper templates of buyers and routers.
+//!
+//! A template may name a built-in token (`caller_id_number`, `caller_id_name`,
+//! `destination_number`, `area_code`, `state`, `country`) or a channel variable the config knows
+//! the dialplan sets: one listed in `[whisper] tokens`, one a router matches on, or one a buyer
+//! filters on. Any other name is a typo caught here, not a silence at call time.
+
+use std::collections::BTreeSet;
+
+use super::build::Builder;
+use super::error::ConfigError;
+use super::model::WhisperSettings;
+use super::raw::{RawConfig, S};
+use crate::routing::tokens::TokenKey;
+use crate::whisper::{Template, TtsCommand};
+
+impl Builder<'_> {
+    pub(super) fn whisper(&mut self, raw: &RawConfig) -> WhisperSettings {
+        let mut settings = WhisperSettings::default();
+        let mut declared: BTreeSet<String> = BTreeSet::new();
+        if let Some(w) = &raw.whisper {
+            if let Some(dir) = &w.sounds {
+                settings.sounds = self.relative(dir);
+            }
+            if let Some(rate) = &w.rate {
+                match *rate.get_ref() {
+                    8000 => settings.rate = 8000,
+                    16000 => settings.rate = 16000,
+                    value => self.problem(
+                        rate.span(),
+                        ConfigError::OutOfRange {
+                            what: "whisper rate",
+                            range: "8000 or 16000",
+                            value,
+                        },
+                    ),
+                }
+            }
+            if let Some(dir) = &w.cache_dir {
+                settings.cache_dir = self.relative(dir);
+            }
+            let mb = w.cache_max_mb.as_ref().and_then(|v| {
+                self.int(v, "cache_max_mb", "1–1048576", |x| {
+                    (1..=1 << 20).contains(&x)
+                })
+            });
+            if let Some(mb) = mb {
+                settings.cache_max_bytes = (mb as u64) << 20;
+            }
+            let hz = w.beep_hz.as_ref().and_then(|v| {
+                self.int(v, "beep_hz", "0 (no beep) or 100–4000", |x| {
+                    x == 0 || (100..=4000).contains(&x)
+                })
+            });
+            let ms = w
+                .beep_ms
+                .as_ref()
+                .and_then(|v| self.int(v, "beep_ms", "0–2000", |x| (0..=2000).contains(&x)));
+            let (hz, ms) = (hz.map_or(1000, |v| v as u32), ms.map_or(200, |v| v as u32));
+            settings.beep = (hz > 0 && ms > 0).then_some((hz, ms));
+            if let Some(cmd) = &w.tts_command {
+                match TtsCommand::parse(cmd.get_ref()) {
+                    Ok(_) => settings.tts_command = Some(cmd.get_ref().clone()),
+                    Err(e) => self.problem(cmd.span(), ConfigError::Whisper(e.to_string())),
+                }
+            }
+            declared.extend(w.tokens.iter().map(|t| t.get_ref().clone()));
+        }
+        for router in &raw.router {
+            if let Some(name) = &router.matcher.get_ref().variable {
+                declared.insert(name.clone());
+            }
+        }
+        for buyer in &raw.buyer {
+            declared.extend(
+                buyer
+                    .filters
+                    .iter()
+                    .map(|f| f.get_ref().token.get_ref().clone()),
+            );
+        }
+        for buyer in &raw.buyer {
+            if let Some(t) = &buyer.whisper {
+                self.template(t, &declared);
+            }
+        }
+        for (i, router) in raw.router.iter().enumerate() {
+            if let Some(t) = &router.whisper {
+                if self.template(t, &declared) {
+                    settings.router_templates.insert(i, t.get_ref().clone());
+                }
+            }
+        }
+        settings
+    }
+
+    /// Checks one template; true when it is usable.
+    fn template(&mut self, text: &S<String>, declared: &BTreeSet<String>) -> bool {
+        let template = match Template::parse(text.get_ref()) {
+            Ok(t) => t,
+            Err(e) => {
+                self.problem(text.span(), ConfigError::Whisper(e.to_string()));
+                return false;
+            }
+        };
+        let mut ok = true;
+        for token in template.tokens() {
+            if !is_known(token, declared) {
+                self.problem(
+                    text.span(),
+                    ConfigError::UnknownToken {
+                        token: token.to_owned(),
+                    },
+                );
+                ok = false;
+            }
+        }
+        ok
+    }
+}
+
+fn is_known(token: &str, declared: &BTreeSet<String>) -> bool {
+    let time = matches!(
+        TokenKey::of(token),
+        TokenKey::LocalHour | TokenKey::LocalTime | TokenKey::LocalWeekday
+    );
+    (!time && TokenKey::of(token) != TokenKey::Variable) || declared.contains(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{ConfigErrors, parse};
+
+    fn problems(text: &str) -> Vec<(usize, usize, String)> {
+        match parse(text, Path::new("w.toml"), &|_| Ok(String::new())) {
+            Ok(_) => panic!("config was accepted"),
+            Err(ConfigErrors(ps)) => ps
+                .into_iter()
+                .map(|p| (p.line, p.column, p.error.to_string()))
+                .collect(),
+        }
+    }
+
+    const BUYERS: &str = r#"
+[[buyer]]
+id = "b1"
+destination = { sip = "sip:a@b" }
+filters = [{ token = "zip", op = "exists" }]
+whisper = "{campaign} call from {state}. Zip {zip}."
+
+[[buyer]]
+id = "b2"
+destination = { sip = "sip:c@d" }
+"#;
+
+    #[test]
+    fn templates_may_name_built_in_declared_matched_and_filtered_tokens() {
+        let text = format!(
+            "{BUYERS}\n[[router]]\nid = \"r\"\nmatch = {{ variable = \"campaign\", value = \"x\" }}\n\
+             buyers = [\"b1\", \"b2\"]\nalgorithm = \"tier\"\nwhisper = \"Age {{age}}.\"\n\n\
+             [whisper]\nrate = 16000\nbeep_hz = 0\ntokens = [\"age\"]\n"
+        );
+        let config = parse(&text, Path::new("w.toml"), &|_| Ok(String::new())).expect("valid");
+        assert_eq!(config.whisper.rate, 16000);
+        assert_eq!(config.whisper.beep, None);
+        assert_eq!(
+            config.whisper_template(0, 0),
+            Some("{campaign} call from {state}. Zip {zip}.")
+        );
+        assert_eq!(config.whisper_template(0, 1), Some("Age {age}."));
+    }
+
+    #[test]
+    fn unknown_tokens_bad_templates_and_settings_point_at_their_line() {
+        let text = format!(
+            "{BUYERS}\n[[router]]\nid = \"r\"\nmatch = {{ destination = \"1\" }}\nbuyers = [\"b1\"]\n\
+             algorithm = \"tier\"\nwhisper = \"Age {{agee}} {{\"\n\n\
+             [whisper]\nrate = 11025\ntts_command = \"espeak-ng {{text}}\"\n"
+        );
+        let got = problems(&text);
+        let lines: Vec<usize> = got.iter().map(|p| p.0).collect();
+        assert_eq!(lines, [20, 21, 6, 17], "{got:?}");
+        assert!(got[0].2.contains("8000 or 16000"), "{got:?}");
+        assert!(got[1].2.contains("lacks {out}"), "{got:?}");
+        assert!(got[2].2.contains("token `campaign`"), "{got:?}");
+        assert!(got[3].2.contains("unclosed"), "{got:?}");
+    }
+}
