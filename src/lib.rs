@@ -5,4 +5,5 @@
 //! that the demo, the tests and the benchmarks run against.
 
 pub mod esl;
+pub mod sim;
 pub mod whisper;

@@ -1,0 +1,200 @@
+//! mod_loopback as the captures show it: `loopback/<ext>/<ctx>` makes a pair, `-a` (outbound,
+//! the leg an originate or bridge holds) and `-b` (inbound, running the context's extension for
+//! `<ext>`); ring, early media, answer, DTMF and hangup cross from one to the other. Also the
+//! dialplan lookup that starts a channel executing.
+
+use super::channel::{CallDirection, Cause, ChanId, ChannelState, OtherType, Profile, Vars};
+use super::headers::{self, Extra};
+use super::lifecycle::NewChannel;
+use super::{Engine, Work};
+
+impl Engine {
+    /// A `loopback/<ext>/<ctx>` pair: `-a` (outbound, the leg) and `-b` (inbound, running the
+    /// context's extension for `ext`).
+    pub(crate) fn loopback_pair(
+        &mut self,
+        ext: &str,
+        ctx: &str,
+        vars: &Vars,
+        owner: Option<ChanId>,
+    ) -> (ChanId, ChanId) {
+        let owner_info = owner.and_then(|o| self.chan(o)).map(|c| {
+            (
+                c.uuid.clone(),
+                c.profile.caller_id_name.clone(),
+                c.profile.caller_id_number.clone(),
+            )
+        });
+        let name = vars
+            .get("origination_caller_id_name")
+            .map(str::to_owned)
+            .or_else(|| owner_info.as_ref().map(|o| o.1.clone()))
+            .unwrap_or_else(|| "FreeSWITCH".into());
+        let number = vars
+            .get("origination_caller_id_number")
+            .map(str::to_owned)
+            .or_else(|| owner_info.as_ref().map(|o| o.2.clone()))
+            .unwrap_or_else(|| "0000000000".into());
+        let profile = Profile {
+            caller_id_name: name,
+            caller_id_number: number,
+            callee_id_name: "Outbound Call".into(),
+            callee_id_number: ctx.into(),
+            destination_number: ext.into(),
+            source: "mod_loopback".into(),
+            context: ctx.into(),
+            ..Profile::default()
+        };
+        let a = self.alloc_channel(NewChannel {
+            name: format!("loopback/{ext}-a"),
+            uuid: vars.get("origination_uuid").map(str::to_owned),
+            direction: CallDirection::Outbound,
+            profile: profile.clone(),
+        });
+        let b = self.alloc_channel(NewChannel {
+            name: format!("loopback/{ext}-b"),
+            uuid: None,
+            direction: CallDirection::Inbound,
+            profile,
+        });
+        let session = |e: &Engine, id| e.chan(id).map(|c| c.id.to_string()).unwrap_or_default();
+        let (sa, sb) = (session(self, a), session(self, b));
+        let (ua, ub) = (self.uuid_of(a), self.uuid_of(b));
+        // A leg variables, in the order of the captures.
+        let mut av = Vars::default();
+        av.set("direction", "outbound");
+        av.set("is_outbound", "true");
+        av.set("uuid", &ua);
+        av.set("session_id", &sa);
+        for (n, v) in [
+            ("read_codec", "L16"),
+            ("read_rate", "8000"),
+            ("write_codec", "L16"),
+            ("write_rate", "8000"),
+        ] {
+            av.set(n, v);
+        }
+        if let Some((ou, _, _)) = &owner_info {
+            av.set("loopback_from_uuid", ou);
+        }
+        av.set("channel_name", &format!("loopback/{ext}-a"));
+        if let Some((ou, _, _)) = &owner_info {
+            av.set("originator", ou);
+            av.set("signal_bond", ou);
+            av.set("call_uuid", ou);
+        } else {
+            av.set("call_uuid", &ua);
+        }
+        for (n, v) in vars.iter() {
+            av.set(n, v);
+        }
+        av.set(
+            "originate_early_media",
+            if owner.is_some() { "false" } else { "true" },
+        );
+        if let Some((ou, _, _)) = &owner_info {
+            av.set("originating_leg_uuid", ou);
+        }
+        av.set("originate_endpoint", "loopback");
+        av.set("other_loopback_leg_uuid", &ub);
+        av.set("loopback_leg", "A");
+        let mut bv = Vars::default();
+        bv.set("direction", "inbound");
+        bv.set("uuid", &ub);
+        bv.set("call_uuid", &ub);
+        bv.set("session_id", &sb);
+        bv.set("channel_name", &format!("loopback/{ext}-b"));
+        for (n, v) in [
+            ("read_codec", "L16"),
+            ("read_rate", "8000"),
+            ("write_codec", "L16"),
+            ("write_rate", "8000"),
+        ] {
+            bv.set(n, v);
+        }
+        for (n, v) in vars.iter().filter(|(n, _)| !n.starts_with("group_confirm")) {
+            bv.set(n, v);
+        }
+        bv.set("other_loopback_leg_uuid", &ua);
+        if let Some((ou, _, _)) = &owner_info {
+            bv.set("other_loopback_from_uuid", ou);
+        }
+        bv.set("loopback_leg", "B");
+        let owner_uuid = owner_info.as_ref().map(|o| o.0.clone());
+        if let Some(c) = self.chan_mut(a) {
+            c.vars = av;
+            c.loopback_peer = Some(b);
+            c.call_uuid = owner_uuid.unwrap_or(ua.clone());
+        }
+        if let Some(c) = self.chan_mut(b) {
+            c.vars = bv;
+            c.loopback_peer = Some(a);
+        }
+        if let Some(o) = owner {
+            self.link_other(a, o, OtherType::Originator);
+        }
+        // The A leg comes up.
+        if vars.get("origination_uuid").is_some() {
+            let old = self.rng.uuid();
+            if let Some(c) = self.chan_mut(a) {
+                c.running_state = ChannelState::None;
+                c.state = ChannelState::Init;
+            }
+            self.emit(
+                "CHANNEL_UUID",
+                a,
+                headers::UUID,
+                Extra::default().pre("Old-Unique-ID", old),
+            );
+        } else if let Some(c) = self.chan_mut(a) {
+            c.running_state = ChannelState::None;
+            c.state = ChannelState::Init;
+        }
+        self.emit("CHANNEL_OUTGOING", a, headers::OUTGOING, Extra::default());
+        self.set_state(a, ChannelState::Init);
+        if let Some(c) = self.chan_mut(a) {
+            c.pending_up = true;
+        }
+        // The B leg runs the dialplan.
+        self.set_state(b, ChannelState::Init);
+        self.created(b);
+        // The B leg's thread is already routing when its call state turns RINGING.
+        if let Some(c) = self.chan_mut(b) {
+            c.running_state = ChannelState::Routing;
+        }
+        self.set_callstate(b, super::CallState::Ringing);
+        self.set_state(b, ChannelState::Routing);
+        self.route(b, ctx, ext);
+        self.work.push_back(Work::LegUp(a));
+        (a, b)
+    }
+
+    pub(crate) fn uuid_of(&self, id: ChanId) -> String {
+        self.chan(id).map(|c| c.uuid.clone()).unwrap_or_default()
+    }
+
+    /// CHANNEL_CREATE (raised with the routing state already requested).
+    pub(crate) fn created(&mut self, id: ChanId) {
+        if let Some(c) = self.chan_mut(id) {
+            c.state = ChannelState::Routing;
+        }
+        self.emit("CHANNEL_CREATE", id, headers::CREATE, Extra::default());
+    }
+
+    /// Looks the destination up in the context and starts executing it.
+    pub(crate) fn route(&mut self, id: ChanId, ctx: &str, dest: &str) {
+        let ext = self.dialplan.lookup(ctx, dest).cloned();
+        match ext {
+            Some(apps) => {
+                if let Some(c) = self.chan_mut(id) {
+                    c.hit_dialplan = true;
+                    c.vars.set("DP_MATCH", &format!("ARRAY::{dest}|:{dest}"));
+                    c.program.extend(apps);
+                }
+                self.set_state(id, ChannelState::Execute);
+                self.work.push_back(Work::Step(id));
+            }
+            None => self.hangup(id, Cause::NO_ROUTE_DESTINATION),
+        }
+    }
+}

@@ -1,0 +1,621 @@
+//! Dialling: the `bridge` application and the `originate` api run the same origination over a
+//! parsed dial string (`switch_ivr_originate.c`'s behaviour as the captures show it): groups of
+//! legs dialled at once (first answer wins, LOSE_RACE for the rest), groups tried in turn,
+//! branches after `:_:`, per-leg `leg_timeout` (ALLOTTED_TIMEOUT), `originate_timeout`
+//! (NO_ANSWER), the `group_confirm_key=exec` whisper played to the answering leg before it wins,
+//! and the result variables on the caller.
+
+use crate::esl::dialstring::{DialString, Endpoint, Leg};
+
+use super::channel::{
+    AppCall, Cause, ChanId, ChannelState, OtherType, Running, Vars, Wait, is_true,
+};
+use super::clock::SEC;
+use super::headers::{self, Extra};
+use super::lifecycle::Mark;
+use super::{Engine, Timer, Work};
+
+/// An `originate` api job waiting for its result.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub uuid: String,
+    pub command: String,
+    pub arg: String,
+    /// What the answered leg runs (`&park()`, `&sleep(…)`).
+    pub then: Vec<AppCall>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LegState {
+    Ringing,
+    Confirming,
+    Failed(Cause),
+    Won,
+}
+
+#[derive(Debug, Clone)]
+struct Attempt {
+    chan: ChanId,
+    uuid: String,
+    context: String,
+    state: LegState,
+    timer: Option<u64>,
+}
+
+/// One run of a dial string.
+#[derive(Debug, Clone)]
+pub(crate) struct Origination {
+    owner: Option<ChanId>,
+    job: Option<Job>,
+    dial: DialString,
+    branch: usize,
+    group: usize,
+    legs: Vec<Attempt>,
+    causes: Vec<String>,
+    originated: Vec<String>,
+    done: bool,
+    timeout: Option<u64>,
+    last_cause: Cause,
+}
+
+fn dialstatus(cause: Cause) -> &'static str {
+    match cause.name {
+        "USER_BUSY" => "BUSY",
+        "NO_ANSWER" | "NO_USER_RESPONSE" => "NOANSWER",
+        "ORIGINATOR_CANCEL" => "CANCEL",
+        other => other,
+    }
+}
+
+fn array(items: &[String]) -> String {
+    if items.len() == 1 {
+        items[0].clone()
+    } else {
+        format!("ARRAY::{}", items.join("|:"))
+    }
+}
+
+impl Engine {
+    /// The `bridge` application: dial, and bridge the first leg that wins.
+    pub(crate) fn start_bridge(&mut self, id: ChanId, mut running: Running) {
+        let dial = match DialString::parse_app_arg(&running.call.arg) {
+            Ok(d) if d.legs().next().is_some() => d,
+            _ => {
+                self.set_var(id, "originate_disposition", "INVALID_NUMBER_FORMAT");
+                self.complete(id, &running, None);
+                self.work.push_back(Work::Step(id));
+                return;
+            }
+        };
+        let orig = self.token();
+        running.wait = Wait::Bridge { orig };
+        if let Some(c) = self.chan_mut(id) {
+            c.stack.push(running);
+        }
+        let ignore_early = dial
+            .enterprise_vars
+            .iter()
+            .chain(dial.branches[0].global_vars.iter())
+            .any(|(n, v)| n == "ignore_early_media" && is_true(v));
+        if ignore_early && self.chan(id).is_some_and(|c| !c.is_answered()) {
+            self.mark(id, Mark::Early);
+        }
+        self.origs
+            .insert(orig, Origination::new(Some(id), None, dial));
+        self.start_group(orig);
+    }
+
+    /// The `originate` api: dial, and run `job.then` on the leg that answers.
+    pub(crate) fn start_originate(&mut self, dial: DialString, job: Job) {
+        let orig = self.token();
+        self.origs
+            .insert(orig, Origination::new(None, Some(job), dial));
+        self.start_group(orig);
+    }
+
+    fn start_group(&mut self, orig: u64) {
+        let Some(o) = self.origs.get(&orig) else {
+            return;
+        };
+        let (Some(branch), owner) = (o.dial.branches.get(o.branch), o.owner) else {
+            self.originate_failed(orig);
+            return;
+        };
+        let Some(group) = branch.groups.get(o.group) else {
+            return;
+        };
+        let mut common = Vars::default();
+        for (n, v) in o
+            .dial
+            .enterprise_vars
+            .iter()
+            .chain(branch.global_vars.iter())
+        {
+            common.set(n, v);
+        }
+        let legs: Vec<Leg> = group.legs.clone();
+        let group_index = o.group;
+        let mut attempts = Vec::new();
+        for leg in legs {
+            let mut vars = common.clone();
+            for (n, v) in &leg.vars {
+                vars.set(n, v);
+            }
+            let (chan, context) = match &leg.endpoint {
+                Endpoint::Loopback { ext, context } => {
+                    let ctx = context.clone().unwrap_or_else(|| "default".into());
+                    let (a, _) = self.loopback_pair(ext, &ctx, &vars, owner);
+                    (a, ctx)
+                }
+                _ => {
+                    // Only loopback endpoints are simulated so far; others fail as FreeSWITCH
+                    // does for an endpoint module it does not have.
+                    self.origs.entry(orig).and_modify(|o| {
+                        o.causes.push("CHAN_NOT_IMPLEMENTED".into());
+                        o.last_cause = Cause::parse("CHAN_NOT_IMPLEMENTED").unwrap_or(Cause::NONE);
+                    });
+                    continue;
+                }
+            };
+            if let Some(c) = self.chan_mut(chan) {
+                c.leg_of = Some(orig);
+            }
+            let timer = vars
+                .get("leg_timeout")
+                .and_then(|t| t.parse::<u64>().ok())
+                .filter(|t| *t > 0)
+                .map(|t| {
+                    self.add_timer(self.clock.now + t * SEC, Timer::LegTimeout { orig, chan })
+                });
+            let uuid = self.chan(chan).map(|c| c.uuid.clone()).unwrap_or_default();
+            attempts.push(Attempt {
+                chan,
+                uuid,
+                context,
+                state: LegState::Ringing,
+                timer,
+            });
+        }
+        let secs = common
+            .get("originate_timeout")
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(60);
+        let timeout = self.add_timer(
+            self.clock.now + secs * SEC,
+            Timer::OriginateTimeout {
+                orig,
+                group: group_index,
+            },
+        );
+        let empty = attempts.is_empty();
+        if let Some(o) = self.origs.get_mut(&orig) {
+            o.legs = attempts;
+            o.timeout = Some(timeout);
+        }
+        if empty {
+            self.group_failed(orig);
+        }
+    }
+
+    fn attempt(&self, orig: u64, chan: ChanId) -> Option<usize> {
+        self.origs
+            .get(&orig)?
+            .legs
+            .iter()
+            .position(|l| l.chan == chan)
+    }
+
+    /// A leg (or a job's channel) rang, got early media or answered.
+    pub(crate) fn leg_marked(&mut self, orig: u64, chan: ChanId, mark: Mark) {
+        let Some(o) = self.origs.get(&orig) else {
+            return;
+        };
+        if o.done {
+            return;
+        }
+        let ignore_early = self
+            .chan(chan)
+            .is_some_and(|c| c.vars.is_true("ignore_early_media"));
+        match (o.owner, mark) {
+            (None, Mark::Answer) => self.win(orig, chan),
+            (None, Mark::Early) if !ignore_early => self.win(orig, chan),
+            (Some(owner), Mark::Early) if !ignore_early => self.mark(owner, Mark::Early),
+            (Some(_), Mark::Answer) => {
+                let confirm = self.chan(chan).and_then(|c| {
+                    (c.vars.get("group_confirm_key") == Some("exec"))
+                        .then(|| c.vars.get("group_confirm_file").map(str::to_owned))
+                        .flatten()
+                });
+                match confirm {
+                    Some(file) => {
+                        let (app, arg) = file.split_once(' ').unwrap_or((file.as_str(), ""));
+                        let cancel = self
+                            .chan(chan)
+                            .is_some_and(|c| c.vars.is_true("group_confirm_cancel_timeout"));
+                        if let Some(i) = self.attempt(orig, chan)
+                            && let Some(o) = self.origs.get_mut(&orig)
+                        {
+                            o.legs[i].state = LegState::Confirming;
+                            let timeout = if cancel { o.timeout.take() } else { None };
+                            if let Some(t) = timeout {
+                                self.cancel_timer(t);
+                            }
+                        }
+                        self.enqueue(chan, AppCall::new(app, arg));
+                    }
+                    None => self.win(orig, chan),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A leg's thread has nothing left to run: a confirming leg has finished its whisper.
+    pub(crate) fn leg_idle(&mut self, orig: u64, chan: ChanId) {
+        let confirming = self
+            .attempt(orig, chan)
+            .and_then(|i| {
+                self.origs
+                    .get(&orig)
+                    .map(|o| o.legs[i].state == LegState::Confirming)
+            })
+            .unwrap_or(false);
+        if confirming {
+            self.win(orig, chan);
+        }
+    }
+
+    fn win(&mut self, orig: u64, chan: ChanId) {
+        let Some(o) = self.origs.get_mut(&orig) else {
+            return;
+        };
+        o.done = true;
+        let mut timers: Vec<u64> = o.timeout.take().into_iter().collect();
+        let mut losers = Vec::new();
+        for leg in &mut o.legs {
+            timers.extend(leg.timer.take());
+            if leg.chan == chan {
+                leg.state = LegState::Won;
+            } else if matches!(leg.state, LegState::Ringing | LegState::Confirming) {
+                leg.state = LegState::Failed(Cause::LOSE_RACE);
+                losers.push(leg.chan);
+            }
+        }
+        for t in timers {
+            self.cancel_timer(t);
+        }
+        for l in losers {
+            self.hangup(l, Cause::LOSE_RACE);
+        }
+        let Some(o) = self.origs.get_mut(&orig) else {
+            return;
+        };
+        o.record_group();
+        let (owner, job) = (o.owner, o.job.clone());
+        let (causes, originated) = (array(&o.causes), array(&o.originated));
+        if let Some(c) = self.chan_mut(chan) {
+            c.leg_of = None;
+            c.job = None;
+        }
+        if let Some(job) = job {
+            self.origs.remove(&orig);
+            let uuid = self.uuid_of(chan);
+            self.background_job(&job, &format!("+OK {uuid}\n"));
+            if let Some(c) = self.chan_mut(chan) {
+                c.program.extend(job.then);
+            }
+            self.set_state(chan, ChannelState::Execute);
+            self.work.push_back(Work::Step(chan));
+            return;
+        }
+        let Some(owner) = owner else { return };
+        self.mark(owner, Mark::Answer);
+        let (leg_uuid, leg_name) = self
+            .chan(chan)
+            .map(|c| (c.uuid.clone(), c.name.clone()))
+            .unwrap_or_default();
+        let wall = self.clock.wall_us();
+        if let Some(c) = self.chan_mut(owner) {
+            c.vars.set("originated_legs", &originated);
+            c.vars.set("endpoint_disposition", "ANSWER");
+            c.vars.set("originate_disposition", "SUCCESS");
+            c.vars.set("DIALSTATUS", "SUCCESS");
+            c.vars.set("originate_causes", &causes);
+            c.vars.set("last_bridge_to", &leg_uuid);
+            c.vars.set("bridge_channel", &leg_name);
+            c.vars.set("bridge_uuid", &leg_uuid);
+            c.vars.set("signal_bond", &leg_uuid);
+            c.other = Some((OtherType::Originatee, chan));
+            c.bridged_to = Some(chan);
+            c.profile.bridged = wall;
+        }
+        if let Some(c) = self.chan_mut(chan) {
+            c.bridged_to = Some(owner);
+            c.profile.bridged = wall;
+        }
+        let owner_uuid = self.uuid_of(owner);
+        self.emit(
+            "CHANNEL_BRIDGE",
+            owner,
+            headers::BRIDGE,
+            Extra::default()
+                .pre("Bridge-A-Unique-ID", owner_uuid)
+                .pre("Bridge-B-Unique-ID", leg_uuid),
+        );
+        self.set_state(chan, ChannelState::ExchangeMedia);
+    }
+
+    /// A leg hung up before winning.
+    pub(crate) fn leg_hungup(&mut self, orig: u64, chan: ChanId, cause: Cause) {
+        let Some(i) = self.attempt(orig, chan) else {
+            return;
+        };
+        let Some(o) = self.origs.get_mut(&orig) else {
+            return;
+        };
+        if o.done || matches!(o.legs[i].state, LegState::Failed(_) | LegState::Won) {
+            return;
+        }
+        o.legs[i].state = LegState::Failed(cause);
+        o.last_cause = cause;
+        if let Some(t) = o.legs[i].timer.take() {
+            self.cancel_timer(t);
+        }
+        let all_failed = self.origs.get(&orig).is_some_and(|o| {
+            o.legs
+                .iter()
+                .all(|l| matches!(l.state, LegState::Failed(_)))
+        });
+        if all_failed {
+            self.group_failed(orig);
+        }
+    }
+
+    fn group_failed(&mut self, orig: u64) {
+        let Some(o) = self.origs.get_mut(&orig) else {
+            return;
+        };
+        o.record_group();
+        if let Some(t) = o.timeout.take() {
+            self.cancel_timer(t);
+        }
+        let Some(o) = self.origs.get_mut(&orig) else {
+            return;
+        };
+        let groups = o.dial.branches.get(o.branch).map_or(0, |b| b.groups.len());
+        if o.group + 1 < groups {
+            o.group += 1;
+            self.start_group(orig);
+        } else if o.branch + 1 < o.dial.branches.len() {
+            o.branch += 1;
+            o.group = 0;
+            self.start_group(orig);
+        } else {
+            self.originate_failed(orig);
+        }
+    }
+
+    fn originate_failed(&mut self, orig: u64) {
+        let Some(o) = self.origs.remove(&orig) else {
+            return;
+        };
+        let cause = o.last_cause;
+        if let Some(job) = &o.job {
+            self.background_job(job, &format!("-ERR {}\n", cause.name));
+            return;
+        }
+        let Some(owner) = o.owner else { return };
+        self.set_failure_vars(owner, &o, cause);
+        let Some(running) = self.pop_bridge(owner) else {
+            return;
+        };
+        let continue_on_fail = self
+            .chan(owner)
+            .and_then(|c| c.vars.get("continue_on_fail").map(str::to_owned));
+        let keep = match continue_on_fail.as_deref() {
+            Some(v) if is_true(v) => true,
+            Some(list) => list.split(',').any(|c| c.trim() == cause.name),
+            None => false,
+        } || matches!(
+            cause.name,
+            "NO_ANSWER" | "NO_USER_RESPONSE" | "ORIGINATOR_CANCEL"
+        );
+        if !keep {
+            self.hangup(owner, cause);
+        }
+        self.complete(owner, &running, None);
+        self.work.push_back(Work::Step(owner));
+    }
+
+    fn set_failure_vars(&mut self, owner: ChanId, o: &Origination, cause: Cause) {
+        if let Some(c) = self.chan_mut(owner) {
+            if !o.originated.is_empty() {
+                c.vars.set("originated_legs", &array(&o.originated));
+            }
+            c.vars.set("originate_disposition", cause.name);
+            c.vars.set("DIALSTATUS", dialstatus(cause));
+            c.vars.set("originate_failed_cause", cause.name);
+            if !o.causes.is_empty() {
+                c.vars.set("originate_causes", &array(&o.causes));
+            }
+            c.vars.set("last_bridge_hangup_cause", cause.name);
+        }
+    }
+
+    fn pop_bridge(&mut self, owner: ChanId) -> Option<Running> {
+        let c = self.chan_mut(owner)?;
+        let pos = c
+            .stack
+            .iter()
+            .rposition(|r| matches!(r.wait, Wait::Bridge { .. }))?;
+        Some(c.stack.remove(pos))
+    }
+
+    pub(crate) fn leg_timeout(&mut self, orig: u64, chan: ChanId) {
+        let live = self
+            .attempt(orig, chan)
+            .and_then(|i| self.origs.get(&orig).map(|o| (o.done, o.legs[i].state)))
+            .is_some_and(|(done, s)| {
+                !done && matches!(s, LegState::Ringing | LegState::Confirming)
+            });
+        if live {
+            self.hangup(chan, Cause::ALLOTTED_TIMEOUT);
+        }
+    }
+
+    pub(crate) fn originate_timeout(&mut self, orig: u64, group: usize) {
+        let Some(o) = self.origs.get(&orig) else {
+            return;
+        };
+        if o.done || o.group != group {
+            return;
+        }
+        let live: Vec<ChanId> = o
+            .legs
+            .iter()
+            .filter(|l| matches!(l.state, LegState::Ringing | LegState::Confirming))
+            .map(|l| l.chan)
+            .collect();
+        for chan in live {
+            self.hangup(chan, Cause::NO_ANSWER);
+        }
+    }
+
+    /// The caller hung up while its `bridge` ran: cancel the legs still ringing (ORIGINATOR_CANCEL)
+    /// or end the bridge.
+    pub(crate) fn unwind_bridge(&mut self, owner: ChanId, orig: u64) {
+        if let Some(mut o) = self.origs.remove(&orig) {
+            o.done = true;
+            let live: Vec<ChanId> = o
+                .legs
+                .iter_mut()
+                .filter(|l| matches!(l.state, LegState::Ringing | LegState::Confirming))
+                .map(|l| {
+                    l.state = LegState::Failed(Cause::ORIGINATOR_CANCEL);
+                    l.chan
+                })
+                .collect();
+            for t in o
+                .legs
+                .iter_mut()
+                .filter_map(|l| l.timer.take())
+                .chain(o.timeout.take())
+            {
+                self.cancel_timer(t);
+            }
+            for chan in live {
+                self.hangup(chan, Cause::ORIGINATOR_CANCEL);
+            }
+            o.record_group();
+            self.set_failure_vars(owner, &o, Cause::ORIGINATOR_CANCEL);
+            if let Some(c) = self.chan_mut(owner) {
+                c.vars.set("last_bridge_hangup_cause", "");
+            }
+            return;
+        }
+        let Some(leg) = self.chan(owner).and_then(|c| c.bridged_to) else {
+            return;
+        };
+        let cause = self
+            .chan(owner)
+            .and_then(|c| c.hangup_cause)
+            .unwrap_or(Cause::NORMAL_CLEARING);
+        self.unbridge(owner, leg, cause);
+        self.work.push_back(Work::Hangup(leg, cause));
+    }
+
+    fn unbridge(&mut self, owner: ChanId, leg: ChanId, cause: Cause) {
+        let (a, b) = (self.uuid_of(owner), self.uuid_of(leg));
+        self.emit(
+            "CHANNEL_UNBRIDGE",
+            owner,
+            headers::UNBRIDGE,
+            Extra::default()
+                .pre("Bridge-A-Unique-ID", a)
+                .pre("Bridge-B-Unique-ID", b),
+        );
+        if let Some(c) = self.chan_mut(owner) {
+            c.bridged_to = None;
+            c.vars.set("last_bridge_hangup_cause", cause.name);
+            c.vars.set("bridge_hangup_cause", cause.name);
+        }
+        if let Some(c) = self.chan_mut(leg) {
+            c.bridged_to = None;
+        }
+    }
+
+    /// The bridged leg hung up: the caller's `bridge` ends, then `hangup_after_bridge` or
+    /// `park_after_bridge` decide what the caller does.
+    pub(crate) fn bridge_ended(&mut self, owner: ChanId, leg: ChanId, cause: Cause) {
+        self.unbridge(owner, leg, cause);
+        let Some(running) = self.pop_bridge(owner) else {
+            return;
+        };
+        let (hangup_after, park_after, parked_below) = self
+            .chan(owner)
+            .map(|c| {
+                (
+                    c.vars.is_true("hangup_after_bridge"),
+                    c.vars.is_true("park_after_bridge"),
+                    c.is_parked(),
+                )
+            })
+            .unwrap_or_default();
+        if hangup_after {
+            self.hangup(owner, Cause::NORMAL_CLEARING);
+            self.complete(owner, &running, None);
+            return;
+        }
+        self.complete(owner, &running, None);
+        if park_after && !parked_below {
+            self.enqueue(owner, AppCall::new("park", ""));
+        } else {
+            self.work.push_back(Work::Step(owner));
+        }
+    }
+
+    pub(crate) fn background_job(&mut self, job: &Job, body: &str) {
+        let extra = Extra::default()
+            .post("Job-UUID", job.uuid.clone())
+            .post("Job-Command", job.command.clone())
+            .post("Job-Command-Arg", job.arg.clone());
+        self.emit_global(
+            "BACKGROUND_JOB",
+            headers::BACKGROUND_JOB,
+            extra,
+            Some(body.to_owned()),
+        );
+    }
+}
+
+impl Origination {
+    fn new(owner: Option<ChanId>, job: Option<Job>, dial: DialString) -> Origination {
+        Origination {
+            owner,
+            job,
+            dial,
+            branch: 0,
+            group: 0,
+            legs: Vec::new(),
+            causes: Vec::new(),
+            originated: Vec::new(),
+            done: false,
+            timeout: None,
+            last_cause: Cause::NO_ANSWER,
+        }
+    }
+
+    /// Appends the finished group's legs to `originate_causes` / `originated_legs`.
+    fn record_group(&mut self) {
+        for leg in self.legs.drain(..) {
+            let cause = match leg.state {
+                LegState::Won => "NONE",
+                LegState::Failed(c) => c.name,
+                LegState::Ringing | LegState::Confirming => continue,
+            };
+            self.causes.push(format!("{};{cause}", leg.uuid));
+            self.originated
+                .push(format!("{};Outbound Call;{}", leg.uuid, leg.context));
+        }
+    }
+}
