@@ -280,25 +280,17 @@ impl Engine {
         for (n, v) in &call.variables {
             vars.set(n, v);
         }
-        let (a, b) = self.loopback_pair(&call.destination, &call.context, &vars, None);
-        let handles = CallHandles {
-            phone: self.chan(a).map(|c| c.uuid.clone()).unwrap_or_default(),
-            parked: self.chan(b).map(|c| c.uuid.clone()).unwrap_or_default(),
-        };
-        if let Some(c) = self.chan_mut(a) {
-            c.program.push_back(AppCall::new("sleep", "3600000"));
-            c.job = None;
-        }
-        // The phone leg starts its application once the call is answered or gets early media,
-        // like the captures' `originate … &sleep(3600000)`.
-        let orig = self.token();
         let job = Job {
             uuid: String::new(),
             command: String::new(),
             arg: String::new(),
-            then: Vec::new(),
+            then: vec![AppCall::new("sleep", "3600000")],
         };
-        let _ = (orig, job);
+        let (a, b) = self.originate_loopback(&call.destination, &call.context, vars, job);
+        let handles = CallHandles {
+            phone: self.chan(a).map(|c| c.uuid.clone()).unwrap_or_default(),
+            parked: self.chan(b).map(|c| c.uuid.clone()).unwrap_or_default(),
+        };
         self.work.push_back(Work::Step(b));
         self.run();
         handles

@@ -113,6 +113,36 @@ impl Engine {
         self.start_group(orig);
     }
 
+    /// An inbound call: a loopback pair whose `-a` leg (the caller's phone) waits like an
+    /// `originate … &sleep(3600000)` whose job nobody reads (no BACKGROUND_JOB).
+    pub(crate) fn originate_loopback(
+        &mut self,
+        ext: &str,
+        ctx: &str,
+        vars: Vars,
+        job: Job,
+    ) -> (ChanId, ChanId) {
+        let orig = self.token();
+        let dial = DialString::new(Vec::new(), Vec::new());
+        self.origs
+            .insert(orig, Origination::new(None, Some(job), dial));
+        let (a, b) = self.loopback_pair(ext, ctx, &vars, None);
+        if let Some(c) = self.chan_mut(a) {
+            c.leg_of = Some(orig);
+        }
+        let uuid = self.uuid_of(a);
+        if let Some(o) = self.origs.get_mut(&orig) {
+            o.legs.push(Attempt {
+                chan: a,
+                uuid,
+                context: ctx.to_owned(),
+                state: LegState::Ringing,
+                timer: None,
+            });
+        }
+        (a, b)
+    }
+
     fn start_group(&mut self, orig: u64) {
         let Some(o) = self.origs.get(&orig) else {
             return;
@@ -300,7 +330,9 @@ impl Engine {
         if let Some(job) = job {
             self.origs.remove(&orig);
             let uuid = self.uuid_of(chan);
-            self.background_job(&job, &format!("+OK {uuid}\n"));
+            if !job.uuid.is_empty() {
+                self.background_job(&job, &format!("+OK {uuid}\n"));
+            }
             if let Some(c) = self.chan_mut(chan) {
                 c.program.extend(job.then);
             }
@@ -401,7 +433,9 @@ impl Engine {
         };
         let cause = o.last_cause;
         if let Some(job) = &o.job {
-            self.background_job(job, &format!("-ERR {}\n", cause.name));
+            if !job.uuid.is_empty() {
+                self.background_job(job, &format!("-ERR {}\n", cause.name));
+            }
             return;
         }
         let Some(owner) = o.owner else { return };
