@@ -251,6 +251,7 @@ impl Engine {
             name: app.to_owned(),
             arg: arg.to_owned(),
             uuid: event_uuid.map(str::to_owned),
+            sendmsg: true,
         };
         self.enqueue(id, call);
         self.run();

@@ -127,10 +127,15 @@ impl Engine {
         let app_uuid = call.uuid.clone().unwrap_or_else(|| self.rng.uuid());
         let wall = self.clock.wall_us();
         if let Some(c) = self.chan_mut(id) {
-            c.vars.set("current_application_data", &call.arg);
+            if call.sendmsg {
+                c.vars.set("current_loop", "1");
+                c.vars.set("total_loops", "1");
+            }
             c.vars.set("current_application", &call.name);
+            c.vars.set("current_application_data", &call.arg);
             c.app_log.push((call.name.clone(), call.arg.clone(), wall));
             c.app_response = None;
+            c.vars.set("current_application_response", "");
         }
         let mut extra = Extra::default().post("Application", call.name.clone());
         if !call.arg.is_empty() {
@@ -142,6 +147,8 @@ impl Engine {
             headers::EXECUTE,
             extra.post("Application-UUID", app_uuid.clone()),
         );
+        // switch_core_session_exec sets it again once the event is out.
+        self.set_var(id, "current_application", &call.name);
         let mut running = Running {
             call,
             app_uuid,
@@ -193,17 +200,21 @@ impl Engine {
                         self.write_dtmf(id, digit, 0);
                     }
                 }
+                // As the captures show after `send_dtmf` on a loopback leg.
+                self.set_var(id, "last_dtmf_duration", "500");
             }
             "hangup" => {
                 let cause = Cause::parse(&arg).unwrap_or(Cause::NORMAL_CLEARING);
                 self.hangup(id, cause);
             }
             "park" => {
-                self.emit("CHANNEL_PARK", id, headers::PARK, Extra::default());
                 let timeout = self
                     .chan(id)
                     .and_then(|c| c.vars.get("park_timeout"))
                     .and_then(park_timeout);
+                // switch_ivr_park takes the variable (it is gone from CHANNEL_PARK on).
+                self.set_var(id, "park_timeout", "");
+                self.emit("CHANNEL_PARK", id, headers::PARK, Extra::default());
                 if let Some((after, cause)) = timeout {
                     let token = self.token();
                     self.add_timer(
@@ -267,6 +278,7 @@ impl Engine {
         let response = match (response, self.chan_mut(id)) {
             (Some(r), Some(c)) => {
                 c.app_response = Some(r.to_owned());
+                c.vars.set("current_application_response", r);
                 r.to_owned()
             }
             (None, Some(c)) => c.app_response.clone().unwrap_or_else(|| "_none_".into()),
@@ -281,6 +293,12 @@ impl Engine {
             headers::EXECUTE_COMPLETE,
             extra,
         );
+        if running.call.sendmsg
+            && let Some(c) = self.chan_mut(id)
+        {
+            c.vars.set("current_loop", "");
+            c.vars.set("total_loops", "");
+        }
     }
 
     /// A `sleep` or `playback` timer fired: the application completes and the channel goes on.
@@ -307,6 +325,14 @@ impl Engine {
             kind: None,
             path: path.clone(),
         });
+        let samples = (media.length * 8 / 1_000).to_string();
+        if let Some(c) = self.chan_mut(id) {
+            c.vars.set("playback_last_offset_pos", &samples);
+            c.vars
+                .set("playback_seconds", &(media.length / SEC).to_string());
+            c.vars.set("playback_ms", &(media.length / MS).to_string());
+            c.vars.set("playback_samples", &samples);
+        }
         self.playback_event("PLAYBACK_STOP", id, &media, true);
         Some(ok)
     }

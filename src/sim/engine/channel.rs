@@ -177,9 +177,14 @@ impl Cause {
             .map(|&(name, code)| Cause { name, code })
     }
 
-    /// The Q.850 code, for causes that have one.
+    /// `hangup_cause_q850`: the code itself for Q.850 causes, NORMAL_CLEARING (16) for
+    /// FreeSWITCH's own (`switch_channel_cause_q850`); none for NONE.
     pub fn q850(self) -> Option<u16> {
-        (self.code <= 127).then_some(self.code)
+        match self.code {
+            0 => None,
+            c if c <= 127 => Some(c),
+            _ => Some(16),
+        }
     }
 }
 
@@ -196,13 +201,11 @@ impl Vars {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Sets a variable; an empty value unsets it, as `set name=` does.
+    /// Sets a variable; an empty value unsets it, as `set name=` does. Like FreeSWITCH (which
+    /// deletes the header and adds it at the bottom), a variable set again moves to the end.
     pub fn set(&mut self, name: &str, value: &str) {
-        if value.is_empty() {
-            self.0.retain(|(n, _)| n != name);
-        } else if let Some(slot) = self.0.iter_mut().find(|(n, _)| n == name) {
-            slot.1 = value.to_owned();
-        } else {
+        self.0.retain(|(n, _)| n != name);
+        if !value.is_empty() {
             self.0.push((name.to_owned(), value.to_owned()));
         }
     }
@@ -260,6 +263,8 @@ pub struct AppCall {
     pub arg: String,
     /// `Event-UUID` of a `sendmsg` (echoed as `Application-UUID`); generated when absent.
     pub uuid: Option<String>,
+    /// Sent with `sendmsg` (sets `current_loop` / `total_loops` like `loops` does).
+    pub sendmsg: bool,
 }
 
 impl AppCall {
@@ -268,6 +273,7 @@ impl AppCall {
             name: name.to_owned(),
             arg: arg.to_owned(),
             uuid: None,
+            sendmsg: false,
         }
     }
 }
@@ -336,6 +342,8 @@ pub struct Channel {
     pub app_response: Option<String>,
     /// A loopback `-a` leg whose own thread has not raised CREATE / ORIGINATE yet.
     pub pending_up: bool,
+    /// Digits this channel read (`digits_dialed`).
+    pub digits: String,
     /// Set once CHANNEL_DESTROY is sent.
     pub destroyed: bool,
     pub created_at: Micros,
@@ -365,7 +373,7 @@ mod tests {
         v.set("a", "1");
         v.set("b", "no");
         v.set("a", "3");
-        assert_eq!(v.iter().collect::<Vec<_>>(), [("a", "3"), ("b", "no")]);
+        assert_eq!(v.iter().collect::<Vec<_>>(), [("b", "no"), ("a", "3")]);
         v.set("a", "");
         assert_eq!(v.get("a"), None);
         v.set("t", "true");
@@ -378,7 +386,8 @@ mod tests {
         assert_eq!(Cause::parse("user_busy"), Some(Cause::USER_BUSY));
         assert_eq!(Cause::parse("17"), Some(Cause::USER_BUSY));
         assert_eq!(Cause::parse("NOPE"), None);
-        assert_eq!(Cause::LOSE_RACE.q850(), None);
+        assert_eq!(Cause::LOSE_RACE.q850(), Some(16));
+        assert_eq!(Cause::NONE.q850(), None);
         assert_eq!(Cause::NORMAL_CLEARING.q850(), Some(16));
         assert_eq!(ChannelState::ConsumeMedia.number(), 7);
         assert_eq!(CallState::Ringing.number(), 2);

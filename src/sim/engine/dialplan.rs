@@ -83,6 +83,13 @@ impl Dialplan {
         self.add("buyers", destination, behaviour.extension());
     }
 
+    /// Whether `destination` has its own extension in `context` (not the catch-all).
+    pub fn has_exact(&self, context: &str, destination: &str) -> bool {
+        self.contexts
+            .get(context)
+            .is_some_and(|c| c.contains_key(destination))
+    }
+
     /// The extension a call to `destination` in `context` runs (`None`: no route).
     pub fn lookup(&self, context: &str, destination: &str) -> Option<&Extension> {
         let ctx = self.contexts.get(context)?;

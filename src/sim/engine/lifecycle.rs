@@ -61,6 +61,7 @@ impl Engine {
             job: None,
             app_response: None,
             pending_up: false,
+            digits: String::new(),
             destroyed: false,
             created_at: self.clock.now,
         };
@@ -136,6 +137,7 @@ impl Engine {
                 }
                 c.answer_state = AnswerState::Early;
                 c.profile.progress_media = wall;
+                c.vars.set("endpoint_disposition", "EARLY MEDIA");
                 self.emit(
                     "CHANNEL_PROGRESS_MEDIA",
                     id,
@@ -150,10 +152,8 @@ impl Engine {
                 }
                 c.answer_state = AnswerState::Answered;
                 c.profile.answered = wall;
-                if c.profile.progress_media == 0 {
-                    c.profile.progress_media = wall;
-                }
                 self.emit("CHANNEL_ANSWER", id, headers::ANSWER, Extra::default());
+                self.set_var(id, "endpoint_disposition", "ANSWER");
                 self.set_callstate(id, CallState::Active);
             }
         }
@@ -183,6 +183,9 @@ impl Engine {
             .post("DTMF-Duration", "2000")
             .post("DTMF-Source", "UNKNOWN");
         self.emit("DTMF", peer, headers::DTMF, extra);
+        if let Some(c) = self.chan_mut(peer) {
+            c.digits.push(digit);
+        }
         if let Some(far) = self.chan(peer).and_then(|c| c.bridged_to) {
             self.write_dtmf(far, digit, depth + 1);
         }
@@ -199,10 +202,6 @@ impl Engine {
         c.answer_state = AnswerState::Hangup;
         c.state = ChannelState::Hangup;
         c.profile.hangup = wall;
-        c.vars.set("hangup_cause", cause.name);
-        if let Some(q) = cause.q850() {
-            c.vars.set("hangup_cause_q850", &q.to_string());
-        }
         let park_timer = c.park_timer.take();
         let peer = c.loopback_peer;
         let bridged = c.bridged_to;
@@ -211,7 +210,16 @@ impl Engine {
         if let Some(t) = park_timer {
             self.cancel_timer(t);
         }
+        // A loopback `-a` leg hung up before its thread came up has not set `loopback_leg` yet.
+        let early = self.chan_mut(id).filter(|c| c.pending_up).and_then(|c| {
+            let v = c.vars.get("loopback_leg").map(str::to_owned);
+            c.vars.set("loopback_leg", "");
+            v
+        });
         self.emit("CHANNEL_HANGUP", id, headers::HANGUP, Extra::default());
+        if let Some(v) = early {
+            self.set_var(id, "loopback_leg", &v);
+        }
         if let Some(orig) = leg_of.or(job) {
             self.leg_hungup(orig, id, cause);
         }
@@ -345,48 +353,107 @@ impl Engine {
         }
     }
 
+    /// The variables FreeSWITCH adds when a channel reports (`switch_channel_set_timestamps`),
+    /// in its order.
     fn set_end_variables(&mut self, id: ChanId) {
         let end = self.clock.wall_us();
         let Some(c) = self.chan_mut(id) else { return };
         let p = c.profile.clone();
-        let mut set = |n: &str, v: String| c.vars.set(n, &v);
-        let stamp = |us: u64| {
-            if us == 0 {
-                String::new()
+        let cause = c.hangup_cause.unwrap_or(Cause::NORMAL_CLEARING);
+        let digits = if c.digits.is_empty() {
+            "none".to_owned()
+        } else {
+            c.digits.clone()
+        };
+        let last = c.app_log.last().cloned();
+        let caller_id = format!("\"{}\" <{}>", p.caller_id_name, p.caller_id_number);
+        let loopback = c.name.starts_with("loopback/");
+        let v = &mut c.vars;
+        v.set("hangup_cause", cause.name);
+        if let Some(q) = cause.q850() {
+            v.set("hangup_cause_q850", &q.to_string());
+        }
+        v.set("digits_dialed", &digits);
+        let stamp = |us: u64| super::clock::date_local(us);
+        v.set("start_stamp", &stamp(p.created));
+        v.set("profile_start_stamp", &stamp(p.created));
+        for (name, us) in [
+            ("answer_stamp", p.answered),
+            ("bridge_stamp", p.bridged),
+            ("progress_stamp", p.progress),
+            ("progress_media_stamp", p.progress_media),
+        ] {
+            if us != 0 {
+                v.set(name, &stamp(us));
+            }
+        }
+        v.set("end_stamp", &stamp(end));
+        let mut epoch = |name: &str, us: u64| {
+            v.set(&format!("{name}_epoch"), &(us / 1_000_000).to_string());
+            v.set(&format!("{name}_uepoch"), &us.to_string());
+        };
+        epoch("start", p.created);
+        epoch("profile_start", p.created);
+        epoch("answer", p.answered);
+        epoch("bridge", p.bridged);
+        epoch("last_hold", 0);
+        v.set("hold_accum_seconds", "0");
+        v.set("hold_accum_usec", "0");
+        v.set("hold_accum_ms", "0");
+        let mut epoch = |name: &str, us: u64| {
+            v.set(&format!("{name}_epoch"), &(us / 1_000_000).to_string());
+            v.set(&format!("{name}_uepoch"), &us.to_string());
+        };
+        epoch("resurrect", 0);
+        epoch("progress", p.progress);
+        epoch("progress_media", p.progress_media);
+        epoch("end", end);
+        if let Some((name, arg, _)) = last {
+            v.set("last_app", &name);
+            v.set("last_arg", &arg);
+        }
+        v.set("caller_id", &caller_id);
+        // Durations: (name, from, to) in microseconds; 0 when the `from` never happened.
+        let since = |at: u64| {
+            if at == 0 {
+                0
             } else {
-                super::clock::date_local(us)
+                at.saturating_sub(p.created)
             }
         };
-        set("start_stamp", stamp(p.created));
-        set("answer_stamp", stamp(p.answered));
-        set("bridge_stamp", stamp(p.bridged));
-        set("end_stamp", stamp(end));
-        for (name, us) in [
-            ("start", p.created),
-            ("answer", p.answered),
-            ("bridge", p.bridged),
-            ("progress", p.progress),
-            ("progress_media", p.progress_media),
-            ("end", end),
-        ] {
-            set(&format!("{name}_epoch"), (us / 1_000_000).to_string());
-            set(&format!("{name}_uepoch"), us.to_string());
+        let bill = if p.answered == 0 { 0 } else { end - p.answered };
+        let values = [
+            ("duration", end - p.created, "sec"),
+            ("billsec", bill, "sec"),
+            ("progresssec", since(p.progress), "sec"),
+            ("answersec", since(p.answered), "sec"),
+            ("waitsec", since(p.answered), "sec"),
+            ("progress_mediasec", since(p.progress_media), "sec"),
+            ("flow_billsec", end - p.created, "sec"),
+        ];
+        for (name, us, _) in values {
+            v.set(name, &(us / 1_000_000).to_string());
         }
-        let bill_from = if p.answered == 0 { end } else { p.answered };
-        set("duration", ((end - p.created) / 1_000_000).to_string());
-        set("billsec", ((end - bill_from) / 1_000_000).to_string());
-        let answersec = p.answered.saturating_sub(p.created) / 1_000_000;
-        set(
-            "answersec",
-            if p.answered == 0 { 0 } else { answersec }.to_string(),
-        );
-        set("mduration", ((end - p.created) / 1_000).to_string());
-        set("billmsec", ((end - bill_from) / 1_000).to_string());
-        set("uduration", (end - p.created).to_string());
-        set("billusec", (end - bill_from).to_string());
-        if let Some((name, arg, _)) = c.app_log.last().cloned() {
-            c.vars.set("last_app", &name);
-            c.vars.set("last_arg", &arg);
+        for (name, us, _) in values {
+            let base = name.trim_end_matches("sec");
+            let ms_name = if base == "duration" {
+                "mduration".to_owned()
+            } else {
+                format!("{base}msec")
+            };
+            v.set(&ms_name, &(us / 1_000).to_string());
+        }
+        for (name, us, _) in values {
+            let base = name.trim_end_matches("sec");
+            let us_name = if base == "duration" {
+                "uduration".to_owned()
+            } else {
+                format!("{base}usec")
+            };
+            v.set(&us_name, &us.to_string());
+        }
+        if loopback {
+            v.set("is_loopback", "1");
         }
     }
 }

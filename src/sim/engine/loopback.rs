@@ -16,6 +16,7 @@ impl Engine {
         ext: &str,
         ctx: &str,
         vars: &Vars,
+        leg_first: Option<&Vars>,
         owner: Option<ChanId>,
     ) -> (ChanId, ChanId) {
         let owner_info = owner.and_then(|o| self.chan(o)).map(|c| {
@@ -60,32 +61,51 @@ impl Engine {
         let session = |e: &Engine, id| e.chan(id).map(|c| c.id.to_string()).unwrap_or_default();
         let (sa, sb) = (session(self, a), session(self, b));
         let (ua, ub) = (self.uuid_of(a), self.uuid_of(b));
-        // A leg variables, in the order of the captures.
-        let mut av = Vars::default();
-        av.set("direction", "outbound");
-        av.set("is_outbound", "true");
-        av.set("uuid", &ua);
-        av.set("session_id", &sa);
-        for (n, v) in [
+        // A leg variables, in the order of the captures (a leg of a bridge and a leg of an
+        // originate api differ).
+        let codecs = [
             ("read_codec", "L16"),
             ("read_rate", "8000"),
             ("write_codec", "L16"),
             ("write_rate", "8000"),
-        ] {
-            av.set(n, v);
+        ];
+        let mut av = Vars::default();
+        av.set("direction", "outbound");
+        av.set("is_outbound", "true");
+        match &owner_info {
+            Some((ou, _, _)) => {
+                av.set("uuid", &ua);
+                av.set("session_id", &sa);
+                for (n, v) in codecs {
+                    av.set(n, v);
+                }
+                av.set("loopback_from_uuid", ou);
+                av.set("channel_name", &format!("loopback/{ext}-a"));
+                av.set("max_forwards", "70");
+                av.set("originator_codec", "L16@8000h@20i");
+                av.set("originator", ou);
+                av.set("signal_bond", ou);
+                av.set("call_uuid", ou);
+            }
+            None => {
+                av.set("session_id", &sa);
+                for (n, v) in codecs {
+                    av.set(n, v);
+                }
+                av.set("channel_name", &format!("loopback/{ext}-a"));
+                av.set("uuid", &ua);
+                av.set("call_uuid", &ua);
+            }
         }
-        if let Some((ou, _, _)) = &owner_info {
-            av.set("loopback_from_uuid", ou);
-        }
-        av.set("channel_name", &format!("loopback/{ext}-a"));
-        if let Some((ou, _, _)) = &owner_info {
-            av.set("originator", ou);
-            av.set("signal_bond", ou);
-            av.set("call_uuid", ou);
-        } else {
-            av.set("call_uuid", &ua);
-        }
-        for (n, v) in vars.iter() {
+        // What CHANNEL_UUID carries: the variables before the originate's own.
+        let basic = av.clone();
+        // A bridge leg's `[…]` variables land before the `{…}` ones on the `-a` leg.
+        // mod_loopback drops `group_confirm_*` from its `-a` leg (the `-b` leg keeps them).
+        for (n, v) in leg_first
+            .unwrap_or(vars)
+            .iter()
+            .filter(|(n, _)| !n.starts_with("group_confirm"))
+        {
             av.set(n, v);
         }
         av.set(
@@ -112,7 +132,7 @@ impl Engine {
         ] {
             bv.set(n, v);
         }
-        for (n, v) in vars.iter().filter(|(n, _)| !n.starts_with("group_confirm")) {
+        for (n, v) in vars.iter() {
             bv.set(n, v);
         }
         bv.set("other_loopback_leg_uuid", &ua);
@@ -122,7 +142,7 @@ impl Engine {
         bv.set("loopback_leg", "B");
         let owner_uuid = owner_info.as_ref().map(|o| o.0.clone());
         if let Some(c) = self.chan_mut(a) {
-            c.vars = av;
+            c.vars = basic;
             c.loopback_peer = Some(b);
             c.call_uuid = owner_uuid.unwrap_or(ua.clone());
         }
@@ -149,6 +169,9 @@ impl Engine {
         } else if let Some(c) = self.chan_mut(a) {
             c.running_state = ChannelState::None;
             c.state = ChannelState::Init;
+        }
+        if let Some(c) = self.chan_mut(a) {
+            c.vars = av;
         }
         self.emit("CHANNEL_OUTGOING", a, headers::OUTGOING, Extra::default());
         self.set_state(a, ChannelState::Init);
@@ -184,11 +207,17 @@ impl Engine {
     /// Looks the destination up in the context and starts executing it.
     pub(crate) fn route(&mut self, id: ChanId, ctx: &str, dest: &str) {
         let ext = self.dialplan.lookup(ctx, dest).cloned();
+        let pattern = !self.dialplan.has_exact(ctx, dest);
         match ext {
             Some(apps) => {
                 if let Some(c) = self.chan_mut(id) {
                     c.hit_dialplan = true;
-                    c.vars.set("DP_MATCH", &format!("ARRAY::{dest}|:{dest}"));
+                    if pattern {
+                        // The catch-all extension matches with a capture group.
+                        c.vars.set("DP_MATCH", &format!("ARRAY::{dest}|:{dest}"));
+                    }
+                    let call_uuid = c.call_uuid.clone();
+                    c.vars.set("call_uuid", &call_uuid);
                     c.program.extend(apps);
                 }
                 self.set_state(id, ChannelState::Execute);

@@ -36,6 +36,9 @@ enum LegState {
 #[derive(Debug, Clone)]
 struct Attempt {
     chan: ChanId,
+    /// `group_confirm_key=exec`: the application line to run on answer, and whether the
+    /// timeouts stop while it runs (`group_confirm_cancel_timeout`).
+    confirm: Option<(String, bool)>,
     uuid: String,
     context: String,
     state: LegState,
@@ -91,6 +94,9 @@ impl Engine {
         running.wait = Wait::Bridge { orig };
         if let Some(c) = self.chan_mut(id) {
             c.stack.push(running);
+            // switch_ivr_originate's starting values on the caller.
+            c.vars.set("originate_disposition", "failure");
+            c.vars.set("DIALSTATUS", "INVALIDARGS");
         }
         let ignore_early = dial
             .enterprise_vars
@@ -126,7 +132,7 @@ impl Engine {
         let dial = DialString::new(Vec::new(), Vec::new());
         self.origs
             .insert(orig, Origination::new(None, Some(job), dial));
-        let (a, b) = self.loopback_pair(ext, ctx, &vars, None);
+        let (a, b) = self.loopback_pair(ext, ctx, &vars, None, None);
         if let Some(c) = self.chan_mut(a) {
             c.leg_of = Some(orig);
         }
@@ -134,6 +140,7 @@ impl Engine {
         if let Some(o) = self.origs.get_mut(&orig) {
             o.legs.push(Attempt {
                 chan: a,
+                confirm: None,
                 uuid,
                 context: ctx.to_owned(),
                 state: LegState::Ringing,
@@ -164,17 +171,40 @@ impl Engine {
             common.set(n, v);
         }
         let legs: Vec<Leg> = group.legs.clone();
+        let multi_leg_group = legs.len() > 1;
+        // Every leg after the first of a dial inherits `originate_early_media` from it.
+        let mut first_leg = o.group == 0 && o.branch == 0;
         let group_index = o.group;
         let mut attempts = Vec::new();
         for leg in legs {
             let mut vars = common.clone();
+            if !std::mem::take(&mut first_leg) {
+                vars.set("originate_early_media", "false");
+            }
+            let mut leg_first = Vars::default();
             for (n, v) in &leg.vars {
                 vars.set(n, v);
+                leg_first.set(n, v);
             }
+            for (n, v) in common.iter() {
+                if leg_first.get(n).is_none() {
+                    leg_first.set(n, v);
+                }
+            }
+            // On loopback legs only `{…}` confirm variables count (mod_loopback drops the
+            // per-leg ones); elsewhere the leg's own win.
+            let confirm_vars = match &leg.endpoint {
+                Endpoint::Loopback { .. } => &common,
+                _ => &vars,
+            };
+            let confirm = (confirm_vars.get("group_confirm_key") == Some("exec"))
+                .then(|| confirm_vars.get("group_confirm_file").map(str::to_owned))
+                .flatten()
+                .map(|file| (file, confirm_vars.is_true("group_confirm_cancel_timeout")));
             let (chan, context) = match &leg.endpoint {
                 Endpoint::Loopback { ext, context } => {
                     let ctx = context.clone().unwrap_or_else(|| "default".into());
-                    let (a, _) = self.loopback_pair(ext, &ctx, &vars, owner);
+                    let (a, _) = self.loopback_pair(ext, &ctx, &vars, Some(&leg_first), owner);
                     (a, ctx)
                 }
                 _ => {
@@ -189,6 +219,13 @@ impl Engine {
             };
             if let Some(c) = self.chan_mut(chan) {
                 c.leg_of = Some(orig);
+                if multi_leg_group {
+                    c.vars.set("group_dial_status", "");
+                }
+            }
+            if let Some(owner) = owner {
+                let uuid = self.uuid_of(chan);
+                self.set_var(owner, "originate_signal_bond", &uuid);
             }
             let timer = vars
                 .get("leg_timeout")
@@ -200,6 +237,7 @@ impl Engine {
             let uuid = self.chan(chan).map(|c| c.uuid.clone()).unwrap_or_default();
             attempts.push(Attempt {
                 chan,
+                confirm,
                 uuid,
                 context,
                 state: LegState::Ringing,
@@ -221,6 +259,13 @@ impl Engine {
         if let Some(o) = self.origs.get_mut(&orig) {
             o.legs = attempts;
             o.timeout = Some(timeout);
+            let mut preview = o.clone();
+            preview.record_all();
+            if let Some(owner) = owner
+                && !preview.originated.is_empty()
+            {
+                self.set_var(owner, "originated_legs", &array(&preview.originated));
+            }
         }
         if empty {
             self.group_failed(orig);
@@ -250,18 +295,22 @@ impl Engine {
             (None, Mark::Answer) => self.win(orig, chan),
             (None, Mark::Early) if !ignore_early => self.win(orig, chan),
             (Some(owner), Mark::Early) if !ignore_early => self.mark(owner, Mark::Early),
+            (Some(owner), Mark::Ring) => {
+                // The caller's progress time moves (no event: it already has early media).
+                let wall = self.clock.wall_us();
+                if let Some(c) = self.chan_mut(owner)
+                    && c.profile.progress == 0
+                {
+                    c.profile.progress = wall;
+                }
+            }
             (Some(_), Mark::Answer) => {
-                let confirm = self.chan(chan).and_then(|c| {
-                    (c.vars.get("group_confirm_key") == Some("exec"))
-                        .then(|| c.vars.get("group_confirm_file").map(str::to_owned))
-                        .flatten()
-                });
+                let confirm = self
+                    .attempt(orig, chan)
+                    .and_then(|i| self.origs.get(&orig)?.legs[i].confirm.clone());
                 match confirm {
-                    Some(file) => {
+                    Some((file, cancel)) => {
                         let (app, arg) = file.split_once(' ').unwrap_or((file.as_str(), ""));
-                        let cancel = self
-                            .chan(chan)
-                            .is_some_and(|c| c.vars.is_true("group_confirm_cancel_timeout"));
                         if let Some(i) = self.attempt(orig, chan)
                             && let Some(o) = self.origs.get_mut(&orig)
                         {
@@ -311,10 +360,26 @@ impl Engine {
                 losers.push(leg.chan);
             }
         }
+        let mut preview = o.clone();
+        preview.record_group();
         for t in timers {
             self.cancel_timer(t);
         }
+        if let Some(owner) = preview.owner {
+            let leg_uuid = self.uuid_of(chan);
+            if let Some(c) = self.chan_mut(owner) {
+                c.vars.set("originated_legs", &array(&preview.originated));
+                c.vars.set("originate_signal_bond", &leg_uuid);
+            }
+        }
+        let group_dial = preview.owner.is_some() && preview.causes.len() > 1 && !losers.is_empty();
+        if group_dial {
+            self.set_var(chan, "group_dial_status", "winner");
+        }
         for l in losers {
+            if group_dial {
+                self.set_var(l, "group_dial_status", "loser");
+            }
             self.hangup(l, Cause::LOSE_RACE);
         }
         let Some(o) = self.origs.get_mut(&orig) else {
@@ -322,7 +387,7 @@ impl Engine {
         };
         o.record_group();
         let (owner, job) = (o.owner, o.job.clone());
-        let (causes, originated) = (array(&o.causes), array(&o.originated));
+        let causes = array(&o.causes);
         if let Some(c) = self.chan_mut(chan) {
             c.leg_of = None;
             c.job = None;
@@ -335,27 +400,47 @@ impl Engine {
             }
             if let Some(c) = self.chan_mut(chan) {
                 c.program.extend(job.then);
+                // The originate flips the caller id (CALL_UPDATE, not modelled) and keeps the old.
+                let (name, number) = (
+                    c.profile.caller_id_name.clone(),
+                    c.profile.caller_id_number.clone(),
+                );
+                c.vars.set("pre_transfer_caller_id_name", &name);
+                c.vars.set("pre_transfer_caller_id_number", &number);
+                c.vars.set("channel_cid_flipped", "yes");
+                let call_uuid = c.call_uuid.clone();
+                c.vars.set("call_uuid", &call_uuid);
             }
             self.set_state(chan, ChannelState::Execute);
             self.work.push_back(Work::Step(chan));
             return;
         }
         let Some(owner) = owner else { return };
-        self.mark(owner, Mark::Answer);
-        let (leg_uuid, leg_name) = self
+        let (leg_uuid, leg_name, leg_ctx) = self
             .chan(chan)
-            .map(|c| (c.uuid.clone(), c.name.clone()))
+            .map(|c| (c.uuid.clone(), c.name.clone(), c.profile.context.clone()))
             .unwrap_or_default();
+        let (owner_uuid, owner_name, owner_cid) = self
+            .chan(owner)
+            .map(|c| {
+                (
+                    c.uuid.clone(),
+                    c.name.clone(),
+                    (
+                        c.profile.caller_id_name.clone(),
+                        c.profile.caller_id_number.clone(),
+                    ),
+                )
+            })
+            .unwrap_or_default();
+        self.mark(owner, Mark::Answer);
         let wall = self.clock.wall_us();
         if let Some(c) = self.chan_mut(owner) {
-            c.vars.set("originated_legs", &originated);
+            c.vars.set("originate_signal_bond", "");
             c.vars.set("endpoint_disposition", "ANSWER");
             c.vars.set("originate_disposition", "SUCCESS");
             c.vars.set("DIALSTATUS", "SUCCESS");
             c.vars.set("originate_causes", &causes);
-            c.vars.set("last_bridge_to", &leg_uuid);
-            c.vars.set("bridge_channel", &leg_name);
-            c.vars.set("bridge_uuid", &leg_uuid);
             c.vars.set("signal_bond", &leg_uuid);
             c.other = Some((OtherType::Originatee, chan));
             c.bridged_to = Some(chan);
@@ -364,16 +449,32 @@ impl Engine {
         if let Some(c) = self.chan_mut(chan) {
             c.bridged_to = Some(owner);
             c.profile.bridged = wall;
+            c.vars.set("call_uuid", &owner_uuid);
+            c.vars.set("bridge_to", &owner_uuid);
+            c.vars.set("last_bridge_to", &owner_uuid);
+            c.vars.set("bridge_channel", &owner_name);
+            c.vars.set("bridge_uuid", &owner_uuid);
+            c.vars.set("signal_bond", &owner_uuid);
+            c.vars.set("last_sent_callee_id_name", &owner_cid.0);
+            c.vars.set("last_sent_callee_id_number", &owner_cid.1);
+            c.vars.set("last_bridge_role", "originatee");
         }
-        let owner_uuid = self.uuid_of(owner);
         self.emit(
             "CHANNEL_BRIDGE",
             owner,
             headers::BRIDGE,
             Extra::default()
                 .pre("Bridge-A-Unique-ID", owner_uuid)
-                .pre("Bridge-B-Unique-ID", leg_uuid),
+                .pre("Bridge-B-Unique-ID", leg_uuid.clone()),
         );
+        if let Some(c) = self.chan_mut(owner) {
+            c.vars.set("last_bridge_to", &leg_uuid);
+            c.vars.set("bridge_channel", &leg_name);
+            c.vars.set("bridge_uuid", &leg_uuid);
+            c.vars.set("signal_bond", &leg_uuid);
+            c.vars.set("last_sent_callee_id_name", "Outbound Call");
+            c.vars.set("last_sent_callee_id_number", &leg_ctx);
+        }
         self.set_state(chan, ChannelState::ExchangeMedia);
     }
 
@@ -382,6 +483,16 @@ impl Engine {
         let Some(i) = self.attempt(orig, chan) else {
             return;
         };
+        let Some(o) = self.origs.get_mut(&orig) else {
+            return;
+        };
+        let owner = o.owner;
+        if o.legs[i].state != LegState::Won
+            && let Some(owner) = owner
+        {
+            // Every leg that drops out leaves its cause on the caller.
+            self.set_var(owner, "last_bridge_hangup_cause", cause.name);
+        }
         let Some(o) = self.origs.get_mut(&orig) else {
             return;
         };
@@ -415,6 +526,13 @@ impl Engine {
             return;
         };
         let groups = o.dial.branches.get(o.branch).map_or(0, |b| b.groups.len());
+        if let Some(owner) = o.owner {
+            let causes = array(&o.causes);
+            self.set_var(owner, "originate_causes", &causes);
+        }
+        let Some(o) = self.origs.get_mut(&orig) else {
+            return;
+        };
         if o.group + 1 < groups {
             o.group += 1;
             self.start_group(orig);
@@ -537,7 +655,12 @@ impl Engine {
             {
                 self.cancel_timer(t);
             }
+            let owner_cause = self
+                .chan(owner)
+                .and_then(|c| c.hangup_cause)
+                .unwrap_or(Cause::NORMAL_CLEARING);
             for chan in live {
+                self.set_var(chan, "last_bridge_hangup_cause", owner_cause.name);
                 self.hangup(chan, Cause::ORIGINATOR_CANCEL);
             }
             o.record_group();
@@ -560,6 +683,10 @@ impl Engine {
 
     fn unbridge(&mut self, owner: ChanId, leg: ChanId, cause: Cause) {
         let (a, b) = (self.uuid_of(owner), self.uuid_of(leg));
+        if let Some(c) = self.chan_mut(owner) {
+            c.vars.set("last_bridge_hangup_cause", cause.name);
+            c.vars.set("bridge_hangup_cause", cause.name);
+        }
         self.emit(
             "CHANNEL_UNBRIDGE",
             owner,
@@ -570,11 +697,10 @@ impl Engine {
         );
         if let Some(c) = self.chan_mut(owner) {
             c.bridged_to = None;
-            c.vars.set("last_bridge_hangup_cause", cause.name);
-            c.vars.set("bridge_hangup_cause", cause.name);
         }
         if let Some(c) = self.chan_mut(leg) {
             c.bridged_to = None;
+            c.vars.set("bridge_to", "");
         }
     }
 
@@ -637,6 +763,16 @@ impl Origination {
             timeout: None,
             last_cause: Cause::NO_ANSWER,
         }
+    }
+
+    /// Appends every leg of the current group (ringing ones too), for a preview.
+    fn record_all(&mut self) {
+        for leg in &mut self.legs {
+            if matches!(leg.state, LegState::Ringing | LegState::Confirming) {
+                leg.state = LegState::Failed(Cause::NONE);
+            }
+        }
+        self.record_group();
     }
 
     /// Appends the finished group's legs to `originate_causes` / `originated_legs`.
