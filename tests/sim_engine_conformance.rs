@@ -254,9 +254,47 @@ fn render(steps: &[Step]) -> String {
         .join("\n")
 }
 
+/// Which known thread races a comparison forgives.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Races {
+    /// None: the sequences must be equal.
+    Strict,
+    /// A loopback `-a` leg's own thread (CREATE, ORIGINATE, CS_ROUTING, CS_CONSUME_MEDIA) races
+    /// with its `-b` leg answering or hanging up at once; these steps are dropped and the
+    /// start-up states read alike.
+    LegStart,
+}
+
+fn forgive(roles: &mut BTreeMap<String, Vec<Step>>, races: Races) {
+    if races == Races::Strict {
+        return;
+    }
+    for (role, steps) in roles.iter_mut() {
+        if !(role.starts_with("loopback/") && role.ends_with("-a")) {
+            continue;
+        }
+        steps.retain(|s| {
+            let startup_state = s[0] == "CHANNEL_STATE"
+                && matches!(s[2].as_str(), "CS_ROUTING" | "CS_CONSUME_MEDIA");
+            !(startup_state || matches!(s[0].as_str(), "CHANNEL_CREATE" | "CHANNEL_ORIGINATE"))
+        });
+        for s in steps.iter_mut() {
+            if matches!(s[2].as_str(), "CS_INIT" | "CS_ROUTING" | "CS_CONSUME_MEDIA") {
+                s[2] = "CS_(start-up)".into();
+            }
+        }
+    }
+}
+
 fn conforms(name: &str) {
-    let (real, real_jobs) = by_role(&real_events(name));
-    let (sim, sim_jobs) = by_role(&replay(name, 1));
+    conforms_with(name, Races::Strict);
+}
+
+fn conforms_with(name: &str, races: Races) {
+    let (mut real, real_jobs) = by_role(&real_events(name));
+    let (mut sim, sim_jobs) = by_role(&replay(name, 1));
+    forgive(&mut real, races);
+    forgive(&mut sim, races);
     let mut report = String::new();
     let roles: std::collections::BTreeSet<&String> = real.keys().chain(sim.keys()).collect();
     for role in roles {
@@ -505,4 +543,14 @@ fn variable_sets_match_group_and_failure_scenarios() {
         let report = variable_report(name);
         assert!(report.is_empty(), "{name}:{report}");
     }
+}
+
+#[test]
+fn originate_uuid_bridge_conforms() {
+    conforms_with("originate_uuid_bridge", Races::LegStart);
+}
+
+#[test]
+fn uuid_bridge_unanswered_conforms() {
+    conforms_with("uuid_bridge_unanswered", Races::LegStart);
 }

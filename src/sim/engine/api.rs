@@ -3,7 +3,7 @@
 //! scenario inputs (an inbound call).
 //!
 //! api commands: `status`, `global_getvar`, `uuid_getvar` (`_undef_` when unset),
-//! `uuid_setvar`, `uuid_exists` (`true`/`false`), `uuid_kill`, `uuid_send_dtmf`,
+//! `uuid_setvar`, `uuid_exists` (`true`/`false`), `uuid_kill`, `uuid_bridge`, `uuid_send_dtmf`,
 //! `uuid_broadcast`, `hupall`, `show channels|calls as json` / `count`, `originate` (bgapi only:
 //! the engine cannot block), anything else `-ERR <cmd> Command not found!\n`. Bodies end with a
 //! newline or not exactly as FreeSWITCH's do.
@@ -155,6 +155,14 @@ impl Engine {
                 format!("+OK hangup all channels with cause {}\n", cause.name)
             }
             "show" => self.show(&argv),
+            "uuid_bridge" => match (argv.first(), argv.get(1)) {
+                (Some(a), Some(b)) => match self.uuid_bridge(a, b) {
+                    Ok(()) => format!("+OK {b}\n"),
+                    Err(super::EngineError::NoSuchChannel) => no_channel(),
+                    Err(e) => format!("-ERR {e}\n"),
+                },
+                _ => "-USAGE: <uuid> <other_uuid>\n".into(),
+            },
             "originate" => "-ERR the simulated switch runs originate through bgapi only\n".into(),
             _ => format!("-ERR {cmd} Command not found!\n"),
         }

@@ -350,7 +350,9 @@ impl Engine {
             }
         }
         let response = self.finish_playback(id, &running, "PLAYBACK ERROR");
-        self.complete(id, &running, response);
+        if running.call.name != super::uuid_bridge::UUID_BRIDGE {
+            self.complete(id, &running, response);
+        }
     }
 
     /// `transfer <dest> [XML] [context]`: leaves park, runs the new extension.

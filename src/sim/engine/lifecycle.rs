@@ -110,6 +110,8 @@ impl Engine {
         if c.direction == CallDirection::Inbound
             && let Some(peer) = c.loopback_peer
         {
+            // The `-a` leg's thread is taken to be up before its far end answers (the captures
+            // mostly show that; `originate_uuid_bridge` shows the other order once: a race).
             self.leg_up(peer);
             self.mark_one(peer, mark);
         }

@@ -47,6 +47,7 @@ pub mod ids;
 mod lifecycle;
 mod loopback;
 mod originate;
+mod uuid_bridge;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};

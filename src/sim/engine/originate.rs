@@ -394,6 +394,7 @@ impl Engine {
         }
         if let Some(job) = job {
             self.origs.remove(&orig);
+            self.leg_up(chan);
             let uuid = self.uuid_of(chan);
             if !job.uuid.is_empty() {
                 self.background_job(&job, &format!("+OK {uuid}\n"));
@@ -416,6 +417,20 @@ impl Engine {
             return;
         }
         let Some(owner) = owner else { return };
+        self.mark(owner, Mark::Answer);
+        if let Some(c) = self.chan_mut(owner) {
+            c.vars.set("originate_signal_bond", "");
+            c.vars.set("endpoint_disposition", "ANSWER");
+            c.vars.set("originate_disposition", "SUCCESS");
+            c.vars.set("DIALSTATUS", "SUCCESS");
+            c.vars.set("originate_causes", &causes);
+        }
+        self.bridge_pair(owner, chan);
+    }
+
+    /// Bridges `owner` (the A side, raising CHANNEL_BRIDGE) with `chan` (the B side, moving to
+    /// CS_EXCHANGE_MEDIA), and sets the bridge variables on both.
+    pub(crate) fn bridge_pair(&mut self, owner: ChanId, chan: ChanId) {
         let (leg_uuid, leg_name, leg_ctx) = self
             .chan(chan)
             .map(|c| (c.uuid.clone(), c.name.clone(), c.profile.context.clone()))
@@ -433,14 +448,8 @@ impl Engine {
                 )
             })
             .unwrap_or_default();
-        self.mark(owner, Mark::Answer);
         let wall = self.clock.wall_us();
         if let Some(c) = self.chan_mut(owner) {
-            c.vars.set("originate_signal_bond", "");
-            c.vars.set("endpoint_disposition", "ANSWER");
-            c.vars.set("originate_disposition", "SUCCESS");
-            c.vars.set("DIALSTATUS", "SUCCESS");
-            c.vars.set("originate_causes", &causes);
             c.vars.set("signal_bond", &leg_uuid);
             c.other = Some((OtherType::Originatee, chan));
             c.bridged_to = Some(chan);
@@ -711,6 +720,12 @@ impl Engine {
         let Some(running) = self.pop_bridge(owner) else {
             return;
         };
+        if running.call.name == super::uuid_bridge::UUID_BRIDGE {
+            // The A side of a uuid_bridge goes back to executing its dialplan.
+            self.set_state(owner, ChannelState::Execute);
+            self.work.push_back(Work::Step(owner));
+            return;
+        }
         let (hangup_after, park_after, parked_below) = self
             .chan(owner)
             .map(|c| {
