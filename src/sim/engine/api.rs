@@ -14,7 +14,7 @@ use crate::esl::dialstring::DialString;
 use super::channel::{AppCall, Cause, Vars};
 use super::clock::Micros;
 use super::headers::{self, Extra};
-use super::originate::Job;
+use super::origination::Job;
 use super::{Engine, EngineError, Work};
 
 /// An inbound call arriving at the switch: a loopback pair into `context` as in the captures

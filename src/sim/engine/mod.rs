@@ -38,6 +38,7 @@
 
 pub mod api;
 mod apps;
+mod bridge;
 mod cdr;
 pub mod channel;
 pub mod clock;
@@ -47,6 +48,7 @@ pub mod ids;
 mod lifecycle;
 mod loopback;
 mod originate;
+mod origination;
 mod uuid_bridge;
 
 use std::cmp::Reverse;
@@ -178,7 +180,7 @@ pub struct Engine {
     timers: BinaryHeap<Reverse<(Micros, u64)>>,
     timer_items: HashMap<u64, Timer>,
     pub(crate) next_token: u64,
-    pub(crate) origs: BTreeMap<u64, originate::Origination>,
+    pub(crate) origs: BTreeMap<u64, origination::Origination>,
     pub(crate) events: Vec<Event>,
     pub(crate) cdrs: Vec<serde_json::Value>,
 }

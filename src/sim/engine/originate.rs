@@ -7,76 +7,12 @@
 
 use crate::esl::dialstring::{DialString, Endpoint, Leg};
 
-use super::channel::{
-    AppCall, Cause, ChanId, ChannelState, OtherType, Running, Vars, Wait, is_true,
-};
+use super::channel::{AppCall, Cause, ChanId, ChannelState, Running, Vars, Wait, is_true};
 use super::clock::SEC;
 use super::headers::{self, Extra};
 use super::lifecycle::Mark;
+use super::origination::{Attempt, Job, LegState, Origination, array, dialstatus};
 use super::{Engine, Timer, Work};
-
-/// An `originate` api job waiting for its result.
-#[derive(Debug, Clone)]
-pub(crate) struct Job {
-    pub uuid: String,
-    pub command: String,
-    pub arg: String,
-    /// What the answered leg runs (`&park()`, `&sleep(…)`).
-    pub then: Vec<AppCall>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LegState {
-    Ringing,
-    Confirming,
-    Failed(Cause),
-    Won,
-}
-
-#[derive(Debug, Clone)]
-struct Attempt {
-    chan: ChanId,
-    /// `group_confirm_key=exec`: the application line to run on answer, and whether the
-    /// timeouts stop while it runs (`group_confirm_cancel_timeout`).
-    confirm: Option<(String, bool)>,
-    uuid: String,
-    context: String,
-    state: LegState,
-    timer: Option<u64>,
-}
-
-/// One run of a dial string.
-#[derive(Debug, Clone)]
-pub(crate) struct Origination {
-    owner: Option<ChanId>,
-    job: Option<Job>,
-    dial: DialString,
-    branch: usize,
-    group: usize,
-    legs: Vec<Attempt>,
-    causes: Vec<String>,
-    originated: Vec<String>,
-    done: bool,
-    timeout: Option<u64>,
-    last_cause: Cause,
-}
-
-fn dialstatus(cause: Cause) -> &'static str {
-    match cause.name {
-        "USER_BUSY" => "BUSY",
-        "NO_ANSWER" | "NO_USER_RESPONSE" => "NOANSWER",
-        "ORIGINATOR_CANCEL" => "CANCEL",
-        other => other,
-    }
-}
-
-fn array(items: &[String]) -> String {
-    if items.len() == 1 {
-        items[0].clone()
-    } else {
-        format!("ARRAY::{}", items.join("|:"))
-    }
-}
 
 impl Engine {
     /// The `bridge` application: dial, and bridge the first leg that wins.
@@ -428,65 +364,6 @@ impl Engine {
         self.bridge_pair(owner, chan);
     }
 
-    /// Bridges `owner` (the A side, raising CHANNEL_BRIDGE) with `chan` (the B side, moving to
-    /// CS_EXCHANGE_MEDIA), and sets the bridge variables on both.
-    pub(crate) fn bridge_pair(&mut self, owner: ChanId, chan: ChanId) {
-        let (leg_uuid, leg_name, leg_ctx) = self
-            .chan(chan)
-            .map(|c| (c.uuid.clone(), c.name.clone(), c.profile.context.clone()))
-            .unwrap_or_default();
-        let (owner_uuid, owner_name, owner_cid) = self
-            .chan(owner)
-            .map(|c| {
-                (
-                    c.uuid.clone(),
-                    c.name.clone(),
-                    (
-                        c.profile.caller_id_name.clone(),
-                        c.profile.caller_id_number.clone(),
-                    ),
-                )
-            })
-            .unwrap_or_default();
-        let wall = self.clock.wall_us();
-        if let Some(c) = self.chan_mut(owner) {
-            c.vars.set("signal_bond", &leg_uuid);
-            c.other = Some((OtherType::Originatee, chan));
-            c.bridged_to = Some(chan);
-            c.profile.bridged = wall;
-        }
-        if let Some(c) = self.chan_mut(chan) {
-            c.bridged_to = Some(owner);
-            c.profile.bridged = wall;
-            c.vars.set("call_uuid", &owner_uuid);
-            c.vars.set("bridge_to", &owner_uuid);
-            c.vars.set("last_bridge_to", &owner_uuid);
-            c.vars.set("bridge_channel", &owner_name);
-            c.vars.set("bridge_uuid", &owner_uuid);
-            c.vars.set("signal_bond", &owner_uuid);
-            c.vars.set("last_sent_callee_id_name", &owner_cid.0);
-            c.vars.set("last_sent_callee_id_number", &owner_cid.1);
-            c.vars.set("last_bridge_role", "originatee");
-        }
-        self.emit(
-            "CHANNEL_BRIDGE",
-            owner,
-            headers::BRIDGE,
-            Extra::default()
-                .pre("Bridge-A-Unique-ID", owner_uuid)
-                .pre("Bridge-B-Unique-ID", leg_uuid.clone()),
-        );
-        if let Some(c) = self.chan_mut(owner) {
-            c.vars.set("last_bridge_to", &leg_uuid);
-            c.vars.set("bridge_channel", &leg_name);
-            c.vars.set("bridge_uuid", &leg_uuid);
-            c.vars.set("signal_bond", &leg_uuid);
-            c.vars.set("last_sent_callee_id_name", "Outbound Call");
-            c.vars.set("last_sent_callee_id_number", &leg_ctx);
-        }
-        self.set_state(chan, ChannelState::ExchangeMedia);
-    }
-
     /// A leg hung up before winning.
     pub(crate) fn leg_hungup(&mut self, orig: u64, chan: ChanId, cause: Cause) {
         let Some(i) = self.attempt(orig, chan) else {
@@ -603,15 +480,6 @@ impl Engine {
         }
     }
 
-    fn pop_bridge(&mut self, owner: ChanId) -> Option<Running> {
-        let c = self.chan_mut(owner)?;
-        let pos = c
-            .stack
-            .iter()
-            .rposition(|r| matches!(r.wait, Wait::Bridge { .. }))?;
-        Some(c.stack.remove(pos))
-    }
-
     pub(crate) fn leg_timeout(&mut self, orig: u64, chan: ChanId) {
         let live = self
             .attempt(orig, chan)
@@ -690,65 +558,6 @@ impl Engine {
         self.work.push_back(Work::Hangup(leg, cause));
     }
 
-    fn unbridge(&mut self, owner: ChanId, leg: ChanId, cause: Cause) {
-        let (a, b) = (self.uuid_of(owner), self.uuid_of(leg));
-        if let Some(c) = self.chan_mut(owner) {
-            c.vars.set("last_bridge_hangup_cause", cause.name);
-            c.vars.set("bridge_hangup_cause", cause.name);
-        }
-        self.emit(
-            "CHANNEL_UNBRIDGE",
-            owner,
-            headers::UNBRIDGE,
-            Extra::default()
-                .pre("Bridge-A-Unique-ID", a)
-                .pre("Bridge-B-Unique-ID", b),
-        );
-        if let Some(c) = self.chan_mut(owner) {
-            c.bridged_to = None;
-        }
-        if let Some(c) = self.chan_mut(leg) {
-            c.bridged_to = None;
-            c.vars.set("bridge_to", "");
-        }
-    }
-
-    /// The bridged leg hung up: the caller's `bridge` ends, then `hangup_after_bridge` or
-    /// `park_after_bridge` decide what the caller does.
-    pub(crate) fn bridge_ended(&mut self, owner: ChanId, leg: ChanId, cause: Cause) {
-        self.unbridge(owner, leg, cause);
-        let Some(running) = self.pop_bridge(owner) else {
-            return;
-        };
-        if running.call.name == super::uuid_bridge::UUID_BRIDGE {
-            // The A side of a uuid_bridge goes back to executing its dialplan.
-            self.set_state(owner, ChannelState::Execute);
-            self.work.push_back(Work::Step(owner));
-            return;
-        }
-        let (hangup_after, park_after, parked_below) = self
-            .chan(owner)
-            .map(|c| {
-                (
-                    c.vars.is_true("hangup_after_bridge"),
-                    c.vars.is_true("park_after_bridge"),
-                    c.is_parked(),
-                )
-            })
-            .unwrap_or_default();
-        if hangup_after {
-            self.hangup(owner, Cause::NORMAL_CLEARING);
-            self.complete(owner, &running, None);
-            return;
-        }
-        self.complete(owner, &running, None);
-        if park_after && !parked_below {
-            self.enqueue(owner, AppCall::new("park", ""));
-        } else {
-            self.work.push_back(Work::Step(owner));
-        }
-    }
-
     pub(crate) fn background_job(&mut self, job: &Job, body: &str) {
         let extra = Extra::default()
             .post("Job-UUID", job.uuid.clone())
@@ -760,47 +569,5 @@ impl Engine {
             extra,
             Some(body.to_owned()),
         );
-    }
-}
-
-impl Origination {
-    fn new(owner: Option<ChanId>, job: Option<Job>, dial: DialString) -> Origination {
-        Origination {
-            owner,
-            job,
-            dial,
-            branch: 0,
-            group: 0,
-            legs: Vec::new(),
-            causes: Vec::new(),
-            originated: Vec::new(),
-            done: false,
-            timeout: None,
-            last_cause: Cause::NO_ANSWER,
-        }
-    }
-
-    /// Appends every leg of the current group (ringing ones too), for a preview.
-    fn record_all(&mut self) {
-        for leg in &mut self.legs {
-            if matches!(leg.state, LegState::Ringing | LegState::Confirming) {
-                leg.state = LegState::Failed(Cause::NONE);
-            }
-        }
-        self.record_group();
-    }
-
-    /// Appends the finished group's legs to `originate_causes` / `originated_legs`.
-    fn record_group(&mut self) {
-        for leg in self.legs.drain(..) {
-            let cause = match leg.state {
-                LegState::Won => "NONE",
-                LegState::Failed(c) => c.name,
-                LegState::Ringing | LegState::Confirming => continue,
-            };
-            self.causes.push(format!("{};{cause}", leg.uuid));
-            self.originated
-                .push(format!("{};Outbound Call;{}", leg.uuid, leg.context));
-        }
     }
 }
