@@ -162,6 +162,11 @@ fn write_sounds() -> PathBuf {
 
 /// Replays a scenario into a fresh engine; returns its events.
 fn replay(name: &str, seed: u64) -> Vec<Event> {
+    replay_full(name, seed).0
+}
+
+/// Replays a scenario; returns its events and the CDRs it produced.
+fn replay_full(name: &str, seed: u64) -> (Vec<Event>, Vec<serde_json::Value>) {
     let real = real_events(name);
     let mut real_names = HashMap::new();
     for e in &real {
@@ -237,7 +242,7 @@ fn replay(name: &str, seed: u64) -> Vec<Event> {
     let end = engine.now() + 300 * SEC;
     engine.run_until_idle(end);
     collect(&mut engine, &mut out, &mut sim_uuids);
-    out
+    (out, engine.take_cdrs())
 }
 
 fn render(steps: &[Step]) -> String {
@@ -553,4 +558,73 @@ fn originate_uuid_bridge_conforms() {
 #[test]
 fn uuid_bridge_unanswered_conforms() {
     conforms_with("uuid_bridge_unanswered", Races::LegStart);
+}
+
+/// The shape of a JSON document: object keys (recursively), the first element of arrays.
+fn shape(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        Value::Array(a) => Value::Array(a.first().map(shape).into_iter().collect()),
+        _ => Value::Null,
+    }
+}
+
+#[test]
+fn json_cdrs_have_mod_json_cdr_shape() {
+    let (_, cdrs) = replay_full("inbound_plain", 1);
+    assert_eq!(cdrs.len(), 4, "one CDR per channel");
+    for (real_file, chan, prefix) in [
+        (
+            "a_44405c6c-4a87-499c-8d43-55c530c0583b.cdr.json",
+            "loopback/18005550199-b",
+            "a_",
+        ),
+        (
+            "2073a403-7f1b-4f0e-a65b-c27f13630d40.cdr.json",
+            "loopback/answer_dtmf-a",
+            "",
+        ),
+    ] {
+        let real: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(data(&format!("json_cdr/{real_file}"))).expect("cdr"),
+        )
+        .expect("json");
+        let sim = cdrs
+            .iter()
+            .find(|d| d["cdr"]["callflow"][0]["caller_profile"]["chan_name"] == chan)
+            .unwrap_or_else(|| panic!("no CDR for {chan}"));
+        let file = sim["file"].as_str().unwrap_or_default();
+        assert!(
+            file.starts_with(prefix) && file.ends_with(".cdr.json"),
+            "{file}"
+        );
+        let sim = &sim["cdr"];
+        let mut real_shape = shape(&real);
+        let mut sim_shape = shape(sim);
+        let real_vars = real_shape["variables"].take();
+        let sim_vars = sim_shape["variables"].take();
+        assert_eq!(sim_shape, real_shape, "{chan}: document shape");
+        let keys = |v: &serde_json::Value| {
+            let mut k: Vec<String> = v
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&sim_vars), keys(&real_vars), "{chan}: variable names");
+        for field in [
+            "hangup_cause",
+            "originate_disposition",
+            "bridge_hangup_cause",
+            "sip_h_X-Campaign",
+            "billsec",
+        ] {
+            assert_eq!(
+                sim["variables"][field], real["variables"][field],
+                "{chan}: {field}"
+            );
+        }
+    }
 }

@@ -83,6 +83,19 @@ impl Dialplan {
         self.add("buyers", destination, behaviour.extension());
     }
 
+    /// The extension's name (as the XML dialplan names it: the catch-all of `public` is
+    /// `park`, a buyer's extension is its destination) and its applications.
+    pub fn extension_of(&self, context: &str, destination: &str) -> Option<(String, &Extension)> {
+        let ctx = self.contexts.get(context)?;
+        match ctx.get(destination) {
+            Some(apps) => Some((destination.to_owned(), apps)),
+            None => ctx.get("*").map(|apps| {
+                let name = apps.last().map_or("*", |a| a.name.as_str());
+                (name.to_owned(), apps)
+            }),
+        }
+    }
+
     /// Whether `destination` has its own extension in `context` (not the catch-all).
     pub fn has_exact(&self, context: &str, destination: &str) -> bool {
         self.contexts
