@@ -20,6 +20,7 @@ fn call() -> InboundCall {
         context: "public".into(),
         sip_headers: vec![("X-Campaign".into(), "solar".into())],
         variables: vec![("parkway_call_id".into(), "pk-1".into())],
+        sip: None,
     }
 }
 
@@ -316,4 +317,78 @@ fn restart_draws_a_new_core_uuid() {
     assert_eq!(e.live_channels().count(), 2);
     e.restart(false);
     assert_eq!(e.live_channels().count(), 0);
+}
+
+#[test]
+fn sip_caller_and_sip_buyer() {
+    let mut e = engine(9);
+    let c = e.inbound_call(&InboundCall {
+        sip: Some(("parkway".into(), "127.0.0.1".into())),
+        ..call()
+    });
+    let events = e.take_events();
+    let park = events
+        .iter()
+        .find(|ev| ev.name() == "CHANNEL_PARK")
+        .expect("parked");
+    assert_eq!(
+        h(park, "Channel-Name"),
+        "sofia/parkway/+13055550123@127.0.0.1"
+    );
+    assert_eq!(h(park, "Caller-Source"), "mod_sofia");
+    assert_eq!(park.variable("sip_h_X-Campaign").as_deref(), Some("solar"));
+    // The caller's user agent is not a channel of the switch.
+    assert!(
+        events
+            .iter()
+            .all(|ev| ev.unique_id().as_deref() != Some(c.phone.as_str()))
+    );
+    assert_eq!(e.api("uuid_exists", &c.phone), "false");
+    e.sendmsg_execute(&c.parked, "set", "hangup_after_bridge=true", None)
+        .unwrap();
+    e.sendmsg_execute(
+        &c.parked,
+        "bridge",
+        "{ignore_early_media=true}[parkway_buyer=b1]sofia/parkway/answer_dtmf@127.0.0.1:5080",
+        Some("br"),
+    )
+    .unwrap();
+    e.run_until_idle(30 * SEC);
+    let events = e.take_events();
+    let dtmf: Vec<_> = events.iter().filter(|ev| ev.name() == "DTMF").collect();
+    assert_eq!(
+        dtmf.len(),
+        1,
+        "read on the SIP leg; the caller's agent is not a channel"
+    );
+    assert_eq!(
+        h(dtmf[0], "Channel-Name"),
+        "sofia/parkway/answer_dtmf@127.0.0.1:5080"
+    );
+    assert_eq!(h(dtmf[0], "DTMF-Source"), "RTP");
+    let bridge = events
+        .iter()
+        .find(|ev| ev.name() == "CHANNEL_BRIDGE")
+        .expect("bridged");
+    assert_eq!(
+        h(bridge, "Other-Leg-Channel-Name"),
+        "sofia/parkway/answer_dtmf@127.0.0.1:5080"
+    );
+    let done = events
+        .iter()
+        .find(|ev| {
+            ev.name() == "CHANNEL_EXECUTE_COMPLETE"
+                && ev.application_uuid().as_deref() == Some("br")
+        })
+        .expect("bridge completes");
+    assert_eq!(
+        done.variable("originate_disposition").as_deref(),
+        Some("SUCCESS")
+    );
+    assert_eq!(e.live_channels().count(), 0);
+    assert_eq!(
+        e.take_cdrs().len(),
+        2,
+        "no CDR for user agents outside the switch"
+    );
 }

@@ -14,6 +14,7 @@ use crate::esl::dialstring::DialString;
 use super::channel::{AppCall, Cause, Vars};
 use super::clock::Micros;
 use super::headers::{self, Extra};
+use super::loopback::PairKind;
 use super::origination::Job;
 use super::{Engine, EngineError, Work};
 
@@ -29,6 +30,10 @@ pub struct InboundCall {
     pub sip_headers: Vec<(String, String)>,
     /// Other channel variables.
     pub variables: Vec<(String, String)>,
+    /// `Some((profile, host))`: the call arrives over SIP as `sofia/<profile>/<caller>@<host>`
+    /// (its caller's user agent is not a channel of the switch); `None`: a loopback pair as in
+    /// the captures.
+    pub sip: Option<(String, String)>,
 }
 
 /// The two channels of an inbound call.
@@ -295,7 +300,14 @@ impl Engine {
             arg: String::new(),
             then: vec![AppCall::new("sleep", "3600000")],
         };
-        let (a, b) = self.originate_loopback(&call.destination, &call.context, vars, job);
+        let kind = match &call.sip {
+            Some((profile, host)) => PairKind::SipIn {
+                profile: profile.clone(),
+                host: host.clone(),
+            },
+            None => PairKind::Loopback,
+        };
+        let (a, b) = self.originate_pair(&kind, &call.destination, &call.context, vars, job);
         let handles = CallHandles {
             phone: self.chan(a).map(|c| c.uuid.clone()).unwrap_or_default(),
             parked: self.chan(b).map(|c| c.uuid.clone()).unwrap_or_default(),

@@ -43,7 +43,9 @@ fn profile(c: &Channel) -> Map<String, Value> {
 
 impl Engine {
     pub(crate) fn write_cdr(&mut self, id: ChanId) {
-        let Some(c) = self.chan(id) else { return };
+        let Some(c) = self.chan(id).filter(|c| !c.hidden) else {
+            return;
+        };
         let mut vars = Map::new();
         for (n, v) in c.vars.iter() {
             vars.insert(n.to_owned(), Value::String(url_encode(v)));

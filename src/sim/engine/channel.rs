@@ -342,6 +342,9 @@ pub struct Channel {
     pub app_response: Option<String>,
     /// A loopback `-a` leg whose own thread has not raised CREATE / ORIGINATE yet.
     pub pending_up: bool,
+    /// The far end of a SIP leg (the remote user agent): it runs its behaviour like a loopback
+    /// `-b` leg but raises no events and is not visible to api commands.
+    pub hidden: bool,
     /// Digits this channel read (`digits_dialed`).
     pub digits: String,
     /// Set once CHANNEL_DESTROY is sent.

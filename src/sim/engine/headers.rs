@@ -162,6 +162,9 @@ impl Engine {
 
     /// Raises a channel event with the channel's full header set.
     pub(super) fn emit(&mut self, name: &str, chan: ChanId, origin: Origin, extra: Extra) {
+        if self.channels.get(&chan).is_some_and(|c| c.hidden) {
+            return;
+        }
         let mut h = self.common(name, origin);
         h.extend(extra.pre.into_iter().map(|(n, v)| (n.to_owned(), v)));
         if let Some(c) = self.channels.get(&chan) {

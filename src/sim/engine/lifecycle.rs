@@ -61,6 +61,7 @@ impl Engine {
             job: None,
             app_response: None,
             pending_up: false,
+            hidden: false,
             digits: String::new(),
             destroyed: false,
             created_at: self.clock.now,
@@ -180,10 +181,17 @@ impl Engine {
         if self.chan(peer).is_none_or(|c| c.is_hungup()) {
             return;
         }
+        // A digit from a SIP user agent arrives as RTP (RFC 2833); one written by a channel of
+        // the switch itself has no source FreeSWITCH knows.
+        let source = if self.chan(id).is_some_and(|c| c.hidden) {
+            "RTP"
+        } else {
+            "UNKNOWN"
+        };
         let extra = Extra::default()
             .post("DTMF-Digit", digit.to_string())
             .post("DTMF-Duration", "2000")
-            .post("DTMF-Source", "UNKNOWN");
+            .post("DTMF-Source", source);
         self.emit("DTMF", peer, headers::DTMF, extra);
         if let Some(c) = self.chan_mut(peer) {
             c.digits.push(digit);

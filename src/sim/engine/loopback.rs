@@ -4,6 +4,22 @@
 //! dialplan lookup that starts a channel executing.
 
 use super::channel::{CallDirection, Cause, ChanId, ChannelState, OtherType, Profile, Vars};
+
+/// What kind of pair to make: a loopback (both halves visible), or a SIP call whose far end is
+/// a hidden user agent (`sofia/<profile>/<dest>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PairKind {
+    Loopback,
+    /// The `-a` half is the visible outbound SIP leg; the hidden `-b` runs the behaviour.
+    SipOut {
+        profile: String,
+    },
+    /// The `-b` half is the visible inbound SIP leg; the hidden `-a` is the caller's phone.
+    SipIn {
+        profile: String,
+        host: String,
+    },
+}
 use super::headers::{self, Extra};
 use super::lifecycle::NewChannel;
 use super::{Engine, Work};
@@ -13,6 +29,19 @@ impl Engine {
     /// context's extension for `ext`).
     pub(crate) fn loopback_pair(
         &mut self,
+        ext: &str,
+        ctx: &str,
+        vars: &Vars,
+        leg_first: Option<&Vars>,
+        owner: Option<ChanId>,
+    ) -> (ChanId, ChanId) {
+        self.pair(&PairKind::Loopback, ext, ctx, vars, leg_first, owner)
+    }
+
+    /// A pair of channels passing ring, media, DTMF and hangup to each other; see [`PairKind`].
+    pub(crate) fn pair(
+        &mut self,
+        kind: &PairKind,
         ext: &str,
         ctx: &str,
         vars: &Vars,
@@ -36,24 +65,42 @@ impl Engine {
             .map(str::to_owned)
             .or_else(|| owner_info.as_ref().map(|o| o.2.clone()))
             .unwrap_or_else(|| "0000000000".into());
+        let (a_name, b_name, source) = match kind {
+            PairKind::Loopback => (
+                format!("loopback/{ext}-a"),
+                format!("loopback/{ext}-b"),
+                "mod_loopback",
+            ),
+            PairKind::SipOut { profile } => (
+                format!("sofia/{profile}/{ext}"),
+                format!("sofia/{profile}/remote-{ext}"),
+                "mod_sofia",
+            ),
+            PairKind::SipIn { profile, host } => (
+                format!("sofia/{profile}/remote-{ext}"),
+                format!("sofia/{profile}/{number}@{host}"),
+                "mod_sofia",
+            ),
+        };
+        let loopback = *kind == PairKind::Loopback;
         let profile = Profile {
             caller_id_name: name,
             caller_id_number: number,
             callee_id_name: "Outbound Call".into(),
             callee_id_number: ctx.into(),
             destination_number: ext.into(),
-            source: "mod_loopback".into(),
+            source: source.into(),
             context: ctx.into(),
             ..Profile::default()
         };
         let a = self.alloc_channel(NewChannel {
-            name: format!("loopback/{ext}-a"),
+            name: a_name.clone(),
             uuid: vars.get("origination_uuid").map(str::to_owned),
             direction: CallDirection::Outbound,
             profile: profile.clone(),
         });
         let b = self.alloc_channel(NewChannel {
-            name: format!("loopback/{ext}-b"),
+            name: b_name.clone(),
             uuid: None,
             direction: CallDirection::Inbound,
             profile,
@@ -80,7 +127,7 @@ impl Engine {
                     av.set(n, v);
                 }
                 av.set("loopback_from_uuid", ou);
-                av.set("channel_name", &format!("loopback/{ext}-a"));
+                av.set("channel_name", &a_name.clone());
                 av.set("max_forwards", "70");
                 av.set("originator_codec", "L16@8000h@20i");
                 av.set("originator", ou);
@@ -92,7 +139,7 @@ impl Engine {
                 for (n, v) in codecs {
                     av.set(n, v);
                 }
-                av.set("channel_name", &format!("loopback/{ext}-a"));
+                av.set("channel_name", &a_name.clone());
                 av.set("uuid", &ua);
                 av.set("call_uuid", &ua);
             }
@@ -115,15 +162,20 @@ impl Engine {
         if let Some((ou, _, _)) = &owner_info {
             av.set("originating_leg_uuid", ou);
         }
-        av.set("originate_endpoint", "loopback");
-        av.set("other_loopback_leg_uuid", &ub);
-        av.set("loopback_leg", "A");
+        av.set(
+            "originate_endpoint",
+            if loopback { "loopback" } else { "sofia" },
+        );
+        if loopback {
+            av.set("other_loopback_leg_uuid", &ub);
+            av.set("loopback_leg", "A");
+        }
         let mut bv = Vars::default();
         bv.set("direction", "inbound");
         bv.set("uuid", &ub);
         bv.set("call_uuid", &ub);
         bv.set("session_id", &sb);
-        bv.set("channel_name", &format!("loopback/{ext}-b"));
+        bv.set("channel_name", &b_name.clone());
         for (n, v) in [
             ("read_codec", "L16"),
             ("read_rate", "8000"),
@@ -135,11 +187,13 @@ impl Engine {
         for (n, v) in vars.iter() {
             bv.set(n, v);
         }
-        bv.set("other_loopback_leg_uuid", &ua);
-        if let Some((ou, _, _)) = &owner_info {
-            bv.set("other_loopback_from_uuid", ou);
+        if loopback {
+            bv.set("other_loopback_leg_uuid", &ua);
+            if let Some((ou, _, _)) = &owner_info {
+                bv.set("other_loopback_from_uuid", ou);
+            }
+            bv.set("loopback_leg", "B");
         }
-        bv.set("loopback_leg", "B");
         let owner_uuid = owner_info.as_ref().map(|o| o.0.clone());
         if let Some(c) = self.chan_mut(a) {
             c.vars = basic;
@@ -149,6 +203,10 @@ impl Engine {
         if let Some(c) = self.chan_mut(b) {
             c.vars = bv;
             c.loopback_peer = Some(a);
+            c.hidden = matches!(kind, PairKind::SipOut { .. });
+        }
+        if let Some(c) = self.chan_mut(a) {
+            c.hidden = matches!(kind, PairKind::SipIn { .. });
         }
         if let Some(o) = owner {
             self.link_other(a, o, OtherType::Originator);
@@ -187,7 +245,12 @@ impl Engine {
         }
         self.set_callstate(b, super::CallState::Ringing);
         self.set_state(b, ChannelState::Routing);
-        self.route(b, ctx, ext);
+        // A SIP user agent runs the extension of the user part of its address.
+        let target = match kind {
+            PairKind::SipOut { .. } => ext.split('@').next().unwrap_or(ext),
+            _ => ext,
+        };
+        self.route(b, ctx, target);
         self.work.push_back(Work::LegUp(a));
         (a, b)
     }

@@ -4,7 +4,7 @@
 //! Time is virtual (microseconds since the engine started, moved by [`Engine::advance_to`]) and
 //! every id comes from the seed given in [`EngineConfig`], so a scenario replayed with the same
 //! seed gives a byte-identical event stream. The server (`src/sim`'s socket side) maps ESL
-//! commands onto [`Engine::api`], [`Engine::bgapi`] and [`Engine::sendmsg`], drains
+//! commands onto [`Engine::api`], [`Engine::bgapi`] and [`Engine::sendmsg_execute`], drains
 //! [`Engine::take_events`] and writes them plain or json.
 //!
 //! # What is modelled
@@ -14,9 +14,14 @@
 //! - `loopback/<ext>[/<context>]` endpoints as pairs (`-a` outbound, `-b` inbound running the
 //!   context's dialplan), propagating ring, early media, answer, DTMF and hangup like
 //!   mod_loopback. Callers in the captures are such pairs (see [`dialplan`]).
+//! - `sofia/<profile>/<user>@<host>` legs: one visible outbound channel whose far end (the SIP
+//!   user agent) is a hidden channel running the `sip` (else `buyers`) extension named by the
+//!   user part; its DTMF arrives with `DTMF-Source: RTP`. An [`api::InboundCall`] with `sip` set
+//!   arrives as `sofia/<profile>/<caller>@<host>`. No SIP variables (`sip_*` other than the
+//!   X-headers given), no CALL_UPDATE / RECV_INFO, no RTP statistics.
 //! - Dialplan contexts `public` (`set park_timeout=60:NORMAL_CLEARING`, `park`) and `buyers`
 //!   (`busy`, `no_answer`, `answer_dtmf`, `answer_talk`, `slow_hangup`), plus extensions a
-//!   scenario adds ([`Engine::add_extension`], [`Behaviour`]).
+//!   scenario adds ([`Dialplan::add`], [`Dialplan::add_behaviour`], [`Behaviour`]).
 //! - Applications: `set`, `export`, `unset`, `answer`, `pre_answer`, `ring_ready`, `playback`
 //!   (WAV length read with hound, `tone_stream://%(on,off,freq)` and `silence_stream://ms`),
 //!   `sleep`, `send_dtmf`, `hangup`, `park`, `transfer`, `bridge`; an unknown application hangs
@@ -27,9 +32,25 @@
 //!   `originate_timeout`, `ignore_early_media`, `group_confirm_key=exec` +
 //!   `group_confirm_file`, `group_confirm_cancel_timeout`, `continue_on_fail`,
 //!   `hangup_after_bridge`, `park_after_bridge`, and the result variables.
-//! - api: see [`api`].
+//! - api: see [`api`]; `uuid_bridge` (see `uuid_bridge.rs`); JSON CDRs (see `cdr.rs`).
+//! - Faults: [`Engine::restart`] (new Core-UUID, channels kept or gone),
+//!   [`Engine::schedule_hangup`] (a caller abandoning at a given time).
 //!
-//! # What is not modelled (and so never emitted)
+//! # How it is held to FreeSWITCH
+//! `tests/sim_engine_conformance.rs` replays seven captures' commands and compares, channel by
+//! channel, every modelled event (name, Answer-State, Channel-State, Hangup-Cause, DTMF digit,
+//! application and response, originate_disposition, Other-Leg), the non-variable header names
+//! in order, the set of variables each event carries, BACKGROUND_JOB bodies, and the CDR shape.
+//!
+//! # What is not modelled yet
+//! `group_confirm_key=<digits>` (the buyer pressing a key to accept; only `exec` is modelled),
+//! `transfer` to another dialplan than the built-in contexts, `uuid_broadcast` legs other than
+//! the named one, `originate` through `api` (only `bgapi`: the engine cannot block), variable
+//! expansion (`${…}`) in application arguments, the order of some variables inside the
+//! `variable_*` block (the set matches the captures; see the ignored `variable_order_explore`
+//! test), sessions-per-second and max-sessions limits.
+//!
+//! # What is never emitted
 //! CODEC, CALL_UPDATE, PRIVATE_COMMAND, RECV_RTCP_MESSAGE, HEARTBEAT, RE_SCHEDULE, RECV_INFO,
 //! PRESENCE_*, MEDIA_BUG_*; the temporary `loopback/<ext>/<ctx>-a` name (channels are created
 //! under their final name); SIP signalling and RTP. Events of different channels are raised in
@@ -282,12 +303,12 @@ impl Engine {
         self.by_uuid
             .get(uuid)
             .and_then(|id| self.channels.get(id))
-            .filter(|c| !c.destroyed)
+            .filter(|c| !c.destroyed && !c.hidden)
     }
 
-    /// Live channels in creation order.
+    /// Live channels in creation order (not the hidden far ends of SIP legs).
     pub fn live_channels(&self) -> impl Iterator<Item = &Channel> {
-        self.channels.values().filter(|c| !c.destroyed)
+        self.channels.values().filter(|c| !c.destroyed && !c.hidden)
     }
 
     /// Fault: the switch restarts. Every channel is gone without events (a restart loses them)
@@ -377,9 +398,10 @@ impl Engine {
     }
 
     pub(crate) fn id_of(&self, uuid: &str) -> Option<ChanId> {
-        self.by_uuid
-            .get(uuid)
-            .copied()
-            .filter(|id| self.channels.get(id).is_some_and(|c| !c.destroyed))
+        self.by_uuid.get(uuid).copied().filter(|id| {
+            self.channels
+                .get(id)
+                .is_some_and(|c| !c.destroyed && !c.hidden)
+        })
     }
 }

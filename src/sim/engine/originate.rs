@@ -11,6 +11,7 @@ use super::channel::{AppCall, Cause, ChanId, ChannelState, Running, Vars, Wait, 
 use super::clock::SEC;
 use super::headers::{self, Extra};
 use super::lifecycle::Mark;
+use super::loopback::PairKind;
 use super::origination::{Attempt, Job, LegState, Origination, array, dialstatus};
 use super::{Engine, Timer, Work};
 
@@ -57,8 +58,9 @@ impl Engine {
 
     /// An inbound call: a loopback pair whose `-a` leg (the caller's phone) waits like an
     /// `originate … &sleep(3600000)` whose job nobody reads (no BACKGROUND_JOB).
-    pub(crate) fn originate_loopback(
+    pub(crate) fn originate_pair(
         &mut self,
+        kind: &PairKind,
         ext: &str,
         ctx: &str,
         vars: Vars,
@@ -68,7 +70,7 @@ impl Engine {
         let dial = DialString::new(Vec::new(), Vec::new());
         self.origs
             .insert(orig, Origination::new(None, Some(job), dial));
-        let (a, b) = self.loopback_pair(ext, ctx, &vars, None, None);
+        let (a, b) = self.pair(kind, ext, ctx, &vars, None, None);
         if let Some(c) = self.chan_mut(a) {
             c.leg_of = Some(orig);
         }
@@ -142,6 +144,21 @@ impl Engine {
                     let ctx = context.clone().unwrap_or_else(|| "default".into());
                     let (a, _) = self.loopback_pair(ext, &ctx, &vars, Some(&leg_first), owner);
                     (a, ctx)
+                }
+                Endpoint::Sofia { profile, dest } => {
+                    // The far end behaves as the `sip` context (or else `buyers`) says for the
+                    // user part of the address.
+                    let user = dest.split('@').next().unwrap_or(dest);
+                    let ctx = if self.dialplan.has_exact("sip", user) {
+                        "sip"
+                    } else {
+                        "buyers"
+                    };
+                    let kind = PairKind::SipOut {
+                        profile: profile.clone(),
+                    };
+                    let (a, _) = self.pair(&kind, dest, ctx, &vars, Some(&leg_first), owner);
+                    (a, ctx.to_owned())
                 }
                 _ => {
                     // Only loopback endpoints are simulated so far; others fail as FreeSWITCH
