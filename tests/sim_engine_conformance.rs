@@ -174,15 +174,30 @@ fn replay_full(name: &str, seed: u64) -> (Vec<Event>, Vec<serde_json::Value>) {
             real_names.insert(u.into_owned(), n.into_owned());
         }
     }
+    // Align the simulated wall clock with the real one (FreeSWITCH's originate timeouts count
+    // whole epoch seconds, so the fraction of a second matters): the first channel event of
+    // the capture happened when the first originate was sent.
+    let cmds = commands(name);
+    let times = send_times(name);
+    let first_originate = cmds
+        .iter()
+        .zip(&times)
+        .find(|(c, _)| matches!(c.kind(), CommandKind::BgApi { .. }))
+        .map_or(0.0, |(_, t)| *t);
+    let first_event_us = real
+        .iter()
+        .filter(|e| e.channel_name().is_some())
+        .filter_map(|e| e.header("Event-Date-Timestamp")?.parse::<u64>().ok())
+        .min()
+        .unwrap_or(EngineConfig::default().epoch_us);
     let mut engine = Engine::new(EngineConfig {
         seed,
         sounds_dir: sounds(),
+        epoch_us: first_event_us - (first_originate * SEC as f64) as u64,
         ..EngineConfig::default()
     });
     let mut sim_uuids: HashMap<String, String> = HashMap::new();
     let mut out = Vec::new();
-    let cmds = commands(name);
-    let times = send_times(name);
     assert_eq!(cmds.len(), times.len(), "{name}: commands vs timed steps");
     let collect = |engine: &mut Engine, out: &mut Vec<Event>, sim: &mut HashMap<String, String>| {
         for e in engine.take_events() {
@@ -625,6 +640,59 @@ fn json_cdrs_have_mod_json_cdr_shape() {
                 sim["variables"][field], real["variables"][field],
                 "{chan}: {field}"
             );
+        }
+    }
+}
+
+/// Per channel, (event name, milliseconds since the scenario's first channel event).
+fn timings(events: &[Event]) -> BTreeMap<String, Vec<(String, i64)>> {
+    let ts = |e: &Event| -> Option<i64> { e.header("Event-Date-Timestamp")?.parse().ok() };
+    let start = events
+        .iter()
+        .filter(|e| e.channel_name().is_some())
+        .filter_map(ts)
+        .min()
+        .unwrap_or(0);
+    let mut out: BTreeMap<String, Vec<(String, i64)>> = BTreeMap::new();
+    for e in events {
+        let name = e.name();
+        if !matches!(
+            name.as_ref(),
+            "CHANNEL_ANSWER" | "CHANNEL_BRIDGE" | "CHANNEL_UNBRIDGE" | "DTMF" | "CHANNEL_HANGUP"
+        ) {
+            continue;
+        }
+        if let (Some(chan), Some(t)) = (e.channel_name(), ts(e)) {
+            out.entry(chan.into_owned())
+                .or_default()
+                .push((name.into_owned(), (t - start) / 1_000));
+        }
+    }
+    out
+}
+
+/// Answer, bridge, DTMF and hangup happen when they did on the real switch (within 150 ms:
+/// the real one adds thread and media latency; the simulated one only the scenario's delays).
+#[test]
+fn key_events_happen_at_the_real_times() {
+    for name in [
+        "inbound_plain",
+        "group_simultaneous",
+        "group_sequential",
+        "all_fail",
+        "caller_abandon",
+    ] {
+        let real = timings(&real_events(name));
+        let sim = timings(&replay(name, 1));
+        for (role, events) in &real {
+            let sim_events = &sim[role];
+            assert_eq!(events.len(), sim_events.len(), "{name} {role}");
+            for ((ev, r), (_, s)) in events.iter().zip(sim_events) {
+                assert!(
+                    (r - s).abs() <= 150,
+                    "{name} {role} {ev}: real {r} ms, sim {s} ms"
+                );
+            }
         }
     }
 }

@@ -185,7 +185,10 @@ impl Engine {
                 .and_then(|t| t.parse::<u64>().ok())
                 .filter(|t| *t > 0)
                 .map(|t| {
-                    self.add_timer(self.clock.now + t * SEC, Timer::LegTimeout { orig, chan })
+                    self.add_timer(
+                        self.whole_seconds_deadline(t),
+                        Timer::LegTimeout { orig, chan },
+                    )
                 });
             let uuid = self.chan(chan).map(|c| c.uuid.clone()).unwrap_or_default();
             attempts.push(Attempt {
@@ -202,7 +205,7 @@ impl Engine {
             .and_then(|t| t.parse::<u64>().ok())
             .unwrap_or(60);
         let timeout = self.add_timer(
-            self.clock.now + secs * SEC,
+            self.whole_seconds_deadline(secs),
             Timer::OriginateTimeout {
                 orig,
                 group: group_index,
@@ -223,6 +226,15 @@ impl Engine {
         if empty {
             self.group_failed(orig);
         }
+    }
+
+    /// When a timeout of `secs` started now expires in `switch_ivr_originate`: it compares whole
+    /// epoch seconds (`now - start > secs`), so it fires at the second boundary after
+    /// `floor(start) + secs` (the captures: leg_timeout=3 from …418.64 s fires at …422.02 s).
+    fn whole_seconds_deadline(&self, secs: u64) -> super::clock::Micros {
+        let wall = self.clock.wall_us();
+        let boundary = (wall / SEC + secs + 1) * SEC;
+        boundary.saturating_sub(self.clock.epoch_us)
     }
 
     fn attempt(&self, orig: u64, chan: ChanId) -> Option<usize> {
