@@ -696,3 +696,63 @@ fn key_events_happen_at_the_real_times() {
         }
     }
 }
+
+/// The api/response bodies of a capture.
+fn api_bodies(name: &str) -> Vec<String> {
+    let bytes = std::fs::read(data(&format!("{name}.recv"))).expect("capture");
+    let mut codec = EslCodec::new();
+    let mut buf = BytesMut::from(&bytes[..]);
+    let mut out = Vec::new();
+    while let Some(frame) = codec.decode(&mut buf).expect("frames") {
+        if let Message::ApiResponse(body) = Message::from_frame(frame).expect("message") {
+            out.push(String::from_utf8_lossy(&body).into_owned());
+        }
+    }
+    out
+}
+
+fn columns(body: &str) -> Vec<String> {
+    // serde_json's map is sorted, so read the first row's keys in order by hand.
+    let row = body.split("\"rows\":[{").nth(1).unwrap_or_default();
+    let row = row.split('}').next().unwrap_or_default();
+    row.split(",\"")
+        .filter_map(|kv| kv.trim_start_matches('"').split("\":").next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn show_channels_and_calls_have_freeswitch_columns() {
+    let real = api_bodies("show_channels");
+    let real_channels = real
+        .iter()
+        .find(|b| b.contains("\"initial_context\""))
+        .expect("channels");
+    let real_calls = real
+        .iter()
+        .find(|b| b.contains("\"b_uuid\""))
+        .expect("calls");
+    let mut e = Engine::new(EngineConfig::default());
+    assert_eq!(e.api("show", "channels as json"), "{\"row_count\": 0}\n");
+    assert_eq!(e.api("show", "channels as json"), real[0]);
+    let call = parkway::sim::engine::api::InboundCall {
+        caller_number: "+13055550120".into(),
+        caller_name: "Maria Lopez".into(),
+        destination: "18005550199".into(),
+        context: "public".into(),
+        sip_headers: vec![],
+        variables: vec![],
+        sip: None,
+    };
+    e.inbound_call(&call);
+    let c = e.inbound_call(&call);
+    e.sendmsg_execute(&c.parked, "bridge", "loopback/slow_hangup/buyers", None)
+        .expect("bridge");
+    let channels = e.api("show", "channels as json");
+    let calls = e.api("show", "calls as json");
+    assert_eq!(columns(&channels), columns(real_channels));
+    assert_eq!(columns(&calls), columns(real_calls));
+    assert!(channels.starts_with("{\"row_count\":6,") && !channels.ends_with('\n'));
+    assert!(calls.starts_with("{\"row_count\":5,"), "{calls}");
+    assert_eq!(e.api("show", "channels count"), "\n6 total.\n");
+}

@@ -173,50 +173,6 @@ impl Engine {
         }
     }
 
-    /// `show channels|calls [as json|count]`.
-    fn show(&self, argv: &[&str]) -> String {
-        let what = argv.first().copied().unwrap_or_default();
-        if !matches!(what, "channels" | "calls") {
-            return "-USAGE: show channels|calls [as json|count]\n".into();
-        }
-        let rows: Vec<serde_json::Value> = self
-            .live_channels()
-            .filter(|c| what == "channels" || c.other.is_none() || c.bridged_to.is_some())
-            .map(|c| {
-                let app = c.stack.last().map(|r| r.call.clone());
-                serde_json::json!({
-                    "uuid": c.uuid,
-                    "direction": c.direction.name(),
-                    "created": super::clock::date_local(c.profile.created),
-                    "created_epoch": (c.profile.created / 1_000_000).to_string(),
-                    "name": c.name,
-                    "state": c.running_state.name(),
-                    "cid_name": c.profile.caller_id_name,
-                    "cid_num": c.profile.caller_id_number,
-                    "ip_addr": "",
-                    "dest": c.profile.destination_number,
-                    "application": app.as_ref().map(|a| a.name.clone()).unwrap_or_default(),
-                    "application_data": app.map(|a| a.arg).unwrap_or_default(),
-                    "dialplan": "xml",
-                    "context": c.profile.context,
-                    "hostname": self.identity.hostname,
-                    "callstate": c.call_state.name(),
-                    "callee_name": c.profile.callee_id_name,
-                    "callee_num": c.profile.callee_id_number,
-                    "call_uuid": c.call_uuid,
-                })
-            })
-            .collect();
-        if argv.get(1) == Some(&"count") {
-            return format!("\n{} total.\n", rows.len());
-        }
-        if rows.is_empty() {
-            return "{\"row_count\": 0}\n".into();
-        }
-        let doc = serde_json::json!({"row_count": rows.len(), "rows": rows});
-        doc.to_string()
-    }
-
     /// Starts a background api command; its result comes as a BACKGROUND_JOB event carrying
     /// `job_uuid` (or a generated id, returned).
     pub fn bgapi(&mut self, cmd: &str, args: &str, job_uuid: Option<&str>) -> String {

@@ -70,6 +70,7 @@ mod lifecycle;
 mod loopback;
 mod originate;
 mod origination;
+mod show;
 mod uuid_bridge;
 
 use std::cmp::Reverse;
