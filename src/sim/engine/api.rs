@@ -4,6 +4,7 @@
 //!
 //! api commands: `status`, `global_getvar`, `uuid_getvar` (`_undef_` when unset),
 //! `uuid_setvar`, `uuid_exists` (`true`/`false`), `uuid_kill`, `uuid_bridge`, `uuid_send_dtmf`,
+//! `uuid_transfer`, `uuid_answer`, `uuid_pre_answer`, `uuid_park` (queued like a `sendmsg`),
 //! `uuid_broadcast`, `hupall`, `show channels|calls as json` / `count`, `originate` (bgapi only:
 //! the engine cannot block), anything else `-ERR <cmd> Command not found!\n`. Bodies end with a
 //! newline or not exactly as FreeSWITCH's do.
@@ -148,6 +149,22 @@ impl Engine {
                 (None, _) => no_channel(),
                 _ => "-USAGE: <uuid> <path> [aleg|bleg|both]\n".into(),
             },
+            "uuid_transfer" | "uuid_answer" | "uuid_pre_answer" | "uuid_park" => {
+                let Some(id) = argv.first().and_then(|u| self.id_of(u)) else {
+                    return no_channel();
+                };
+                let call = match cmd {
+                    "uuid_transfer" if argv.len() < 2 => {
+                        return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n".into();
+                    }
+                    "uuid_transfer" => AppCall::new("transfer", &argv[1..].join(" ")),
+                    "uuid_answer" => AppCall::new("answer", ""),
+                    "uuid_pre_answer" => AppCall::new("pre_answer", ""),
+                    _ => AppCall::new("park", ""),
+                };
+                self.enqueue(id, call);
+                "+OK\n".into()
+            }
             "hupall" => {
                 let cause = argv
                     .first()
