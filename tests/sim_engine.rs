@@ -394,3 +394,20 @@ fn sip_caller_and_sip_buyer() {
         "no CDR for user agents outside the switch"
     );
 }
+
+#[test]
+fn a_caller_pressing_a_key_is_heard_on_the_parked_leg() {
+    let sip = Some(("parkway".to_owned(), "127.0.0.1".to_owned()));
+    for (sip, source) in [(None, "UNKNOWN"), (sip, "RTP")] {
+        let mut e = engine(10);
+        let c = e.inbound_call(&InboundCall { sip, ..call() });
+        e.schedule_dtmf(&c.phone, 2 * SEC, "5").expect("phone");
+        e.advance_to(3 * SEC);
+        let events = e.take_events();
+        let dtmf: Vec<_> = events.iter().filter(|ev| ev.name() == "DTMF").collect();
+        assert_eq!(dtmf.len(), 1);
+        assert_eq!(dtmf[0].unique_id().as_deref(), Some(c.parked.as_str()));
+        assert_eq!(h(dtmf[0], "DTMF-Digit"), "5");
+        assert_eq!(h(dtmf[0], "DTMF-Source"), source);
+    }
+}

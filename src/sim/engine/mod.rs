@@ -182,6 +182,11 @@ pub(crate) enum Timer {
         chan: ChanId,
         cause: Cause,
     },
+    /// A scripted keypress on a channel (a caller's phone or user agent pressing digits).
+    Dtmf {
+        chan: ChanId,
+        digits: String,
+    },
 }
 
 /// The simulated switch.
@@ -338,6 +343,26 @@ impl Engine {
         Ok(())
     }
 
+    /// Schedules digits pressed on a channel at virtual time `at`: the channel writes them, so
+    /// they are read (DTMF events) by its partner. For a caller, pass [`api::CallHandles::phone`]
+    /// (which may be a SIP user agent that api commands cannot reach).
+    pub fn schedule_dtmf(
+        &mut self,
+        uuid: &str,
+        at: Micros,
+        digits: &str,
+    ) -> Result<(), EngineError> {
+        let chan = *self.by_uuid.get(uuid).ok_or(EngineError::NoSuchChannel)?;
+        self.add_timer(
+            at,
+            Timer::Dtmf {
+                chan,
+                digits: digits.to_owned(),
+            },
+        );
+        Ok(())
+    }
+
     pub(crate) fn token(&mut self) -> u64 {
         self.next_token += 1;
         self.next_token
@@ -370,6 +395,11 @@ impl Engine {
             Timer::LegTimeout { orig, chan } => self.leg_timeout(orig, chan),
             Timer::OriginateTimeout { orig, group } => self.originate_timeout(orig, group),
             Timer::Hangup { chan, cause } => self.hangup(chan, cause),
+            Timer::Dtmf { chan, digits } => {
+                for d in digits.chars() {
+                    self.write_dtmf(chan, d, 0);
+                }
+            }
         }
     }
 
