@@ -756,3 +756,66 @@ fn show_channels_and_calls_have_freeswitch_columns() {
     assert!(calls.starts_with("{\"row_count\":5,"), "{calls}");
     assert_eq!(e.api("show", "channels count"), "\n6 total.\n");
 }
+
+#[test]
+fn outbound_socket_request_and_connect_data() {
+    // The real connect reply: channel data, then the reply's own headers.
+    let bytes = std::fs::read(data("outbound_plain.recv")).expect("capture");
+    let mut codec = EslCodec::new();
+    let mut buf = BytesMut::from(&bytes[..]);
+    let mut real_names = Vec::new();
+    while let Some(frame) = codec.decode(&mut buf).expect("frames") {
+        if let Message::CommandReply(r) = Message::from_frame(frame).expect("message") {
+            real_names = r
+                .headers
+                .iter()
+                .map(|(n, _)| n.to_owned())
+                .filter(|n| !n.starts_with("variable_"))
+                .take_while(|n| n != "Content-Type")
+                .collect();
+            break;
+        }
+    }
+    let mut e = Engine::new(EngineConfig::default());
+    let c = e.inbound_call(&parkway::sim::engine::api::InboundCall {
+        caller_number: "+13055550123".into(),
+        caller_name: "Maria Lopez".into(),
+        destination: "socket_8084".into(),
+        context: "public".into(),
+        sip_headers: vec![],
+        variables: vec![],
+        sip: None,
+    });
+    let requests = e.take_outbound_requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].uuid, c.parked);
+    assert_eq!(requests[0].address, "127.0.0.1:8084");
+    assert!(requests[0].async_mode && requests[0].full);
+    let data = e.channel_data(&c.parked).expect("channel data");
+    let names: Vec<String> = data
+        .headers()
+        .iter()
+        .map(|(n, _)| n.to_owned())
+        .filter(|n| !n.starts_with("variable_"))
+        .collect();
+    assert_eq!(names, real_names);
+    assert_eq!(
+        data.header("Channel-Channel-Name").as_deref(),
+        Some("loopback/socket_8084-b")
+    );
+    e.sendmsg_execute(&c.parked, "answer", "", None)
+        .expect("answer");
+    e.outbound_closed(&c.parked).expect("closed");
+    let events = e.take_events();
+    assert!(
+        events
+            .iter()
+            .any(|ev| ev.application().as_deref() == Some("socket")
+                && ev.name() == "CHANNEL_EXECUTE_COMPLETE")
+    );
+    assert_eq!(
+        e.live_channels().count(),
+        0,
+        "nothing left in the dialplan: hung up"
+    );
+}

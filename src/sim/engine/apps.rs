@@ -110,6 +110,7 @@ fn known(app: &str) -> bool {
             | "park"
             | "transfer"
             | "bridge"
+            | "socket"
             | "echo"
             | "log"
             | "info"
@@ -241,6 +242,23 @@ impl Engine {
                 self.start_bridge(id, running);
                 return;
             }
+            "socket" => {
+                // `host:port [async] [full]`: the server opens the connection and says when it
+                // ends (`Engine::outbound_closed`).
+                let mut words = arg.split_whitespace();
+                let address = words.next().unwrap_or_default().to_owned();
+                let rest: Vec<&str> = words.collect();
+                let uuid = self.chan(id).map(|c| c.uuid.clone()).unwrap_or_default();
+                self.outbound.push(super::OutboundRequest {
+                    uuid,
+                    address,
+                    async_mode: rest.contains(&"async"),
+                    full: rest.contains(&"full"),
+                });
+                running.wait = Wait::Socket;
+                self.push_running(id, running);
+                return;
+            }
             _ => {}
         }
         self.complete(id, &running, None);
@@ -344,6 +362,7 @@ impl Engine {
                 self.emit("CHANNEL_UNPARK", id, headers::UNPARK, Extra::default());
             }
             Wait::Timer { token } => self.cancel_timer(*token),
+            Wait::Socket => {}
             Wait::Bridge { orig } => {
                 let orig = *orig;
                 self.unwind_bridge(id, orig);
@@ -369,7 +388,7 @@ impl Engine {
             self.unwind_app(id, r);
         }
         let wall = self.clock.wall_us();
-        let ext = self.dialplan.lookup(&context, &dest).cloned();
+        let ext = self.dialplan.resolve(&context, &dest);
         let Some(c) = self.chan_mut(id) else { return };
         if let Some(t) = c.park_timer.take() {
             self.cancel_timer(t);

@@ -287,6 +287,8 @@ pub enum Wait {
     Timer { token: u64 },
     /// `bridge`: until the origination or the bridge with this id ends.
     Bridge { orig: u64 },
+    /// `socket`: until the outbound event-socket session ends.
+    Socket,
 }
 
 /// An application that has started (CHANNEL_EXECUTE sent) and not yet completed.

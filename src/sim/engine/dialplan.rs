@@ -103,6 +103,22 @@ impl Dialplan {
             .is_some_and(|c| c.contains_key(destination))
     }
 
+    /// The extension a call runs, owned: like [`Dialplan::lookup`], plus the captures' outbound
+    /// socket extensions: `socket_<port>` in `public` runs `socket 127.0.0.1:<port> async full`.
+    pub fn resolve(&self, context: &str, destination: &str) -> Option<Extension> {
+        if context == "public"
+            && let Some(port) = destination.strip_prefix("socket_")
+            && port.parse::<u16>().is_ok()
+            && !self.has_exact(context, destination)
+        {
+            return Some(vec![AppCall::new(
+                "socket",
+                &format!("127.0.0.1:{port} async full"),
+            )]);
+        }
+        self.lookup(context, destination).cloned()
+    }
+
     /// The extension a call to `destination` in `context` runs (`None`: no route).
     pub fn lookup(&self, context: &str, destination: &str) -> Option<&Extension> {
         let ctx = self.contexts.get(context)?;

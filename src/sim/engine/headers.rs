@@ -95,6 +95,7 @@ pub const PLAYBACK_START: Origin = Origin("switch_ivr_play_say.c", "switch_ivr_p
 pub const PLAYBACK_STOP: Origin = Origin("switch_ivr_play_say.c", "switch_ivr_play_file", 2020);
 pub const API: Origin = Origin("switch_loadable_module.c", "switch_api_execute", 2954);
 pub const BACKGROUND_JOB: Origin = Origin("mod_event_socket.c", "api_exec", 1572);
+pub const CHANNEL_DATA: Origin = Origin("mod_event_socket.c", "parse_command", 2021);
 
 /// Headers added by one event: some before the channel block, some after the variables.
 #[derive(Debug, Default)]
@@ -188,6 +189,23 @@ impl Engine {
         }
         h.extend(extra.post.into_iter().map(|(n, v)| (n.to_owned(), v)));
         self.push_event(h, None);
+    }
+
+    /// The channel's data as the outbound `connect` reply carries it (a CHANNEL_DATA event:
+    /// the profile under `Channel-`, the channel block, `Caller-*`, the variables). The server
+    /// adds `Content-Type`, `Reply-Text`, `Socket-Mode` and `Control`.
+    pub fn channel_data(&mut self, uuid: &str) -> Option<Event> {
+        let id = self.id_of(uuid)?;
+        let mut h = self.common("CHANNEL_DATA", CHANNEL_DATA);
+        let c = self.channels.get(&id)?;
+        profile_block(&mut h, c, "Channel-", true);
+        channel_block(&mut h, c);
+        profile_block(&mut h, c, "Caller-", true);
+        for (n, v) in c.vars.iter() {
+            h.push((format!("variable_{n}"), v.to_owned()));
+        }
+        let headers = Headers::from_pairs(h.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        Some(Event::new(headers, None))
     }
 
     fn push_event(&mut self, headers: Vec<(String, String)>, body: Option<String>) {

@@ -269,7 +269,7 @@ impl Engine {
 
     /// Looks the destination up in the context and starts executing it.
     pub(crate) fn route(&mut self, id: ChanId, ctx: &str, dest: &str) {
-        let ext = self.dialplan.lookup(ctx, dest).cloned();
+        let ext = self.dialplan.resolve(ctx, dest);
         let pattern = !self.dialplan.has_exact(ctx, dest);
         match ext {
             Some(apps) => {

@@ -33,6 +33,10 @@
 //!   `group_confirm_file`, `group_confirm_cancel_timeout`, `continue_on_fail`,
 //!   `hangup_after_bridge`, `park_after_bridge`, and the result variables.
 //! - api: see [`api`]; `uuid_bridge` (see `uuid_bridge.rs`); JSON CDRs (see `cdr.rs`).
+//! - Outbound event socket: the dialplan `socket` application (and the captures' `socket_<port>`
+//!   extensions in `public`) asks the server for a connection ([`Engine::take_outbound_requests`]),
+//!   [`Engine::channel_data`] gives the `connect` reply's channel data, and
+//!   [`Engine::outbound_closed`] ends the application.
 //! - Faults: [`Engine::restart`] (new Core-UUID, channels kept or gone),
 //!   [`Engine::schedule_hangup`] (a caller abandoning at a given time).
 //!
@@ -143,6 +147,17 @@ pub enum EngineError {
     Invalid(String),
 }
 
+/// A channel asking for an outbound event-socket connection (dialplan `socket` application):
+/// the server connects to `address` and drives the channel (sendmsg without a uuid), then calls
+/// [`Engine::outbound_closed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundRequest {
+    pub uuid: String,
+    pub address: String,
+    pub async_mode: bool,
+    pub full: bool,
+}
+
 /// Deferred work: what FreeSWITCH's session threads would do next, run in queue order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Work {
@@ -210,6 +225,7 @@ pub struct Engine {
     pub(crate) origs: BTreeMap<u64, origination::Origination>,
     pub(crate) events: Vec<Event>,
     pub(crate) cdrs: Vec<serde_json::Value>,
+    pub(crate) outbound: Vec<OutboundRequest>,
 }
 
 impl Engine {
@@ -240,6 +256,7 @@ impl Engine {
             origs: BTreeMap::new(),
             events: Vec::new(),
             cdrs: Vec::new(),
+            outbound: Vec::new(),
         }
     }
 
@@ -302,6 +319,31 @@ impl Engine {
     /// JSON CDRs of channels that ended since the last call (one per channel, as mod_json_cdr).
     pub fn take_cdrs(&mut self) -> Vec<serde_json::Value> {
         std::mem::take(&mut self.cdrs)
+    }
+
+    /// Outbound socket connections asked for since the last call.
+    pub fn take_outbound_requests(&mut self) -> Vec<OutboundRequest> {
+        std::mem::take(&mut self.outbound)
+    }
+
+    /// The outbound session of a channel ended: its `socket` application completes and the
+    /// dialplan goes on (with nothing left, the channel hangs up).
+    pub fn outbound_closed(&mut self, uuid: &str) -> Result<(), EngineError> {
+        let id = self.id_of(uuid).ok_or(EngineError::NoSuchChannel)?;
+        let Some(c) = self.chan_mut(id) else {
+            return Err(EngineError::NoSuchChannel);
+        };
+        if let Some(pos) = c
+            .stack
+            .iter()
+            .rposition(|r| r.wait == channel::Wait::Socket)
+        {
+            let running = c.stack.remove(pos);
+            self.complete(id, &running, None);
+            self.work.push_back(Work::Step(id));
+            self.run();
+        }
+        Ok(())
     }
 
     /// A live channel by uuid.
