@@ -24,8 +24,9 @@
 //!   scenario adds ([`Dialplan::add`], [`Dialplan::add_behaviour`], [`Behaviour`]).
 //! - Applications: `set`, `export`, `unset`, `answer`, `pre_answer`, `ring_ready`, `playback`
 //!   (WAV length read with hound, `tone_stream://%(on,off,freq)` and `silence_stream://ms`),
-//!   `sleep`, `send_dtmf`, `hangup`, `park`, `transfer`, `bridge`; an unknown application hangs
-//!   the channel up with DESTINATION_OUT_OF_ORDER.
+//!   `sleep`, `send_dtmf`, `hangup`, `park`, `transfer`, `bridge`, `socket`; an unknown
+//!   application raises no CHANNEL_EXECUTE and hangs the channel up with
+//!   DESTINATION_OUT_OF_ORDER (`switch_core_session_execute_application`).
 //! - `bridge` / `originate` dial strings (parsed with [`crate::esl::dialstring`]): `{}` `[]` `<>`
 //!   variables, `,` (first answer wins, LOSE_RACE for the rest), `|` (next group on failure),
 //!   `:_:`, `leg_timeout` (ALLOTTED_TIMEOUT, also for an answered leg still confirming),
@@ -41,10 +42,18 @@
 //!   [`Engine::schedule_hangup`] (a caller abandoning at a given time).
 //!
 //! # How it is held to FreeSWITCH
-//! `tests/sim_engine_conformance.rs` replays seven captures' commands and compares, channel by
-//! channel, every modelled event (name, Answer-State, Channel-State, Hangup-Cause, DTMF digit,
-//! application and response, originate_disposition, Other-Leg), the non-variable header names
-//! in order, the set of variables each event carries, BACKGROUND_JOB bodies, and the CDR shape.
+//! `tests/sim_engine_conformance.rs` replays seven captures' commands at their recorded times
+//! and compares, channel by channel, every modelled event (name, Answer-State, Channel-State,
+//! Hangup-Cause, DTMF digit, application and response, originate_disposition, Other-Leg) and the
+//! BACKGROUND_JOB bodies; for the five bridge scenarios also each event's non-variable header
+//! names in order, the set of variables it carries, and the times of answer, bridge, DTMF and
+//! hangup (within 150 ms); plus the CDR shape, `show` columns and the outbound connect data.
+//! Real thread races are forgiven only where a capture shows them (`Races::LegStart` for the
+//! two uuid_bridge captures). `inbound_json` shows another race (the caller's originate
+//! completing after, not before, the answer) and is not compared.
+//!
+//! The one input the engine reads itself is a WAV file's header (`playback` of a file, with
+//! hound), from [`EngineConfig::sounds_dir`].
 //!
 //! # What is not modelled yet
 //! `group_confirm_key=<digits>` (the buyer pressing a key to accept; only `exec` is modelled),
