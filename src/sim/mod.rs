@@ -1,11 +1,15 @@
-//! A simulated FreeSWITCH on a real loopback socket.
+//! A simulated FreeSWITCH.
 //!
-//! For now this is the event-socket peer ([`peer`]): it speaks ESL byte-for-byte as the captures
-//! in `tests/data/` show (auth, replies, `api/response`, plain/json events, background jobs,
-//! disconnect notices, outbound `connect`) and can be told to misbehave (drop the socket, also
-//! mid-frame; stall; send garbage; hold and reorder job results; answer `api` slowly; refuse by
-//! ACL). Calls, dial strings and whisper playback grow on top of it.
+//! Two halves that the socket server joins:
+//! - [`engine`]: a deterministic switch (channels, dialplan, applications, dial strings with
+//!   simultaneous and sequential legs, whisper playback, api commands, CDRs), driven in virtual
+//!   time with a seed and held to the real captures in `tests/data/`;
+//! - [`peer`]: the event-socket side, which speaks ESL byte for byte as the captures show (auth,
+//!   replies, `api/response`, plain/json events, background jobs, disconnect notices, outbound
+//!   `connect`) and can be told to misbehave (drop the socket, also mid-frame; stall; send
+//!   garbage; hold and reorder job results; answer `api` slowly; refuse by ACL).
 
+pub mod engine;
 pub mod peer;
 mod session;
 pub mod wire;

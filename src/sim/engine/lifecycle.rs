@@ -1,0 +1,469 @@
+//! How a channel lives: creation, state changes, ring / early media / answer (passed across a
+//! loopback pair the way mod_loopback does), DTMF delivery, hangup and the reporting sequence.
+
+use std::collections::VecDeque;
+
+use super::channel::{
+    AnswerState, AppCall, CallDirection, CallState, Cause, ChanId, Channel, ChannelState,
+    OtherType, Profile, Vars, Wait,
+};
+use super::headers::{self, Extra};
+use super::{Engine, Work};
+
+/// What a new channel is.
+pub(crate) struct NewChannel {
+    pub name: String,
+    pub uuid: Option<String>,
+    pub direction: CallDirection,
+    pub profile: Profile,
+}
+
+/// A level of progress a channel reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mark {
+    Ring,
+    Early,
+    Answer,
+}
+
+impl Engine {
+    /// Allocates a channel (no events yet).
+    pub(crate) fn alloc_channel(&mut self, spec: NewChannel) -> ChanId {
+        let id = self.next_chan;
+        self.next_chan += 1;
+        self.sessions += 1;
+        let uuid = spec.uuid.unwrap_or_else(|| self.rng.uuid());
+        let mut profile = spec.profile;
+        profile.created = self.clock.wall_us();
+        let channel = Channel {
+            id,
+            uuid: uuid.clone(),
+            name: spec.name,
+            direction: spec.direction,
+            running_state: ChannelState::New,
+            state: ChannelState::New,
+            call_state: CallState::Down,
+            answer_state: AnswerState::Ringing,
+            hit_dialplan: false,
+            call_uuid: uuid.clone(),
+            profile,
+            vars: Vars::default(),
+            other: None,
+            loopback_peer: None,
+            bridged_to: None,
+            hangup_cause: None,
+            stack: Vec::new(),
+            program: VecDeque::new(),
+            queued: VecDeque::new(),
+            app_log: Vec::new(),
+            park_timer: None,
+            leg_of: None,
+            job: None,
+            app_response: None,
+            pending_up: false,
+            hidden: false,
+            digits: String::new(),
+            destroyed: false,
+            created_at: self.clock.now,
+        };
+        self.channels.insert(id, channel);
+        self.by_uuid.insert(uuid, id);
+        id
+    }
+
+    pub(crate) fn set_var(&mut self, id: ChanId, name: &str, value: &str) {
+        if let Some(c) = self.chan_mut(id) {
+            c.vars.set(name, value);
+        }
+    }
+
+    /// Moves the channel's thread to `state` and raises CHANNEL_STATE.
+    pub(crate) fn set_state(&mut self, id: ChanId, state: ChannelState) {
+        let Some(c) = self.chan_mut(id) else { return };
+        c.running_state = state;
+        if c.hangup_cause.is_none() || state >= ChannelState::Hangup {
+            c.state = state;
+        }
+        self.emit("CHANNEL_STATE", id, headers::STATE, Extra::default());
+    }
+
+    pub(crate) fn set_callstate(&mut self, id: ChanId, cs: CallState) {
+        let Some(c) = self.chan_mut(id) else { return };
+        let orig = c.call_state;
+        if orig == cs {
+            return;
+        }
+        c.call_state = cs;
+        let extra = Extra::default()
+            .pre("Original-Channel-Call-State", orig.name())
+            .pre("Channel-Call-State-Number", cs.number().to_string());
+        self.emit("CHANNEL_CALLSTATE", id, headers::CALLSTATE, extra);
+    }
+
+    /// Ring, early media or answer on a channel: a loopback `-b` leg passes it to its `-a` leg
+    /// first (the order of the captures), then the origination or job waiting on the `-a` leg
+    /// hears of it.
+    pub(crate) fn mark(&mut self, id: ChanId, mark: Mark) {
+        let Some(c) = self.chan(id) else { return };
+        if c.is_hungup() {
+            return;
+        }
+        if c.direction == CallDirection::Inbound
+            && let Some(peer) = c.loopback_peer
+        {
+            // The `-a` leg's thread is taken to be up before its far end answers (the captures
+            // mostly show that; `originate_uuid_bridge` shows the other order once: a race).
+            self.leg_up(peer);
+            self.mark_one(peer, mark);
+        }
+        self.mark_one(id, mark);
+    }
+
+    fn mark_one(&mut self, id: ChanId, mark: Mark) {
+        let wall = self.clock.wall_us();
+        let Some(c) = self.chan_mut(id) else { return };
+        if c.is_hungup() {
+            return;
+        }
+        match mark {
+            Mark::Ring => {
+                if c.profile.progress != 0 || c.answer_state != AnswerState::Ringing {
+                    return;
+                }
+                c.profile.progress = wall;
+                self.emit("CHANNEL_PROGRESS", id, headers::PROGRESS, Extra::default());
+                self.set_callstate(id, CallState::Ringing);
+            }
+            Mark::Early => {
+                if c.answer_state != AnswerState::Ringing {
+                    return;
+                }
+                c.answer_state = AnswerState::Early;
+                c.profile.progress_media = wall;
+                c.vars.set("endpoint_disposition", "EARLY MEDIA");
+                self.emit(
+                    "CHANNEL_PROGRESS_MEDIA",
+                    id,
+                    headers::PROGRESS_MEDIA,
+                    Extra::default(),
+                );
+                self.set_callstate(id, CallState::Early);
+            }
+            Mark::Answer => {
+                if c.answer_state == AnswerState::Answered {
+                    return;
+                }
+                c.answer_state = AnswerState::Answered;
+                c.profile.answered = wall;
+                self.emit("CHANNEL_ANSWER", id, headers::ANSWER, Extra::default());
+                self.set_var(id, "endpoint_disposition", "ANSWER");
+                self.set_callstate(id, CallState::Active);
+            }
+        }
+        let (leg_of, job) = match self.chan(id) {
+            Some(c) => (c.leg_of, c.job),
+            None => return,
+        };
+        if let Some(orig) = leg_of.or(job) {
+            self.leg_marked(orig, id, mark);
+        }
+    }
+
+    /// A channel writes a DTMF digit: its loopback peer reads it (DTMF event there), and if the
+    /// peer is bridged the digit is written on to the far side.
+    pub(crate) fn write_dtmf(&mut self, id: ChanId, digit: char, depth: u8) {
+        if depth > 4 {
+            return;
+        }
+        let Some(peer) = self.chan(id).and_then(|c| c.loopback_peer) else {
+            return;
+        };
+        if self.chan(peer).is_none_or(|c| c.is_hungup()) {
+            return;
+        }
+        // A digit from a SIP user agent arrives as RTP (RFC 2833); one written by a channel of
+        // the switch itself has no source FreeSWITCH knows.
+        let source = if self.chan(id).is_some_and(|c| c.hidden) {
+            "RTP"
+        } else {
+            "UNKNOWN"
+        };
+        let extra = Extra::default()
+            .post("DTMF-Digit", digit.to_string())
+            .post("DTMF-Duration", "2000")
+            .post("DTMF-Source", source);
+        self.emit("DTMF", peer, headers::DTMF, extra);
+        if let Some(c) = self.chan_mut(peer) {
+            c.digits.push(digit);
+        }
+        if let Some(far) = self.chan(peer).and_then(|c| c.bridged_to) {
+            self.write_dtmf(far, digit, depth + 1);
+        }
+    }
+
+    /// Hangs a channel up: CHANNEL_HANGUP now, the rest of its teardown as deferred work.
+    pub(crate) fn hangup(&mut self, id: ChanId, cause: Cause) {
+        let wall = self.clock.wall_us();
+        let Some(c) = self.chan_mut(id) else { return };
+        if c.is_hungup() || c.destroyed {
+            return;
+        }
+        c.hangup_cause = Some(cause);
+        c.answer_state = AnswerState::Hangup;
+        c.state = ChannelState::Hangup;
+        c.profile.hangup = wall;
+        let park_timer = c.park_timer.take();
+        let peer = c.loopback_peer;
+        let bridged = c.bridged_to;
+        let leg_of = c.leg_of;
+        let job = c.job;
+        if let Some(t) = park_timer {
+            self.cancel_timer(t);
+        }
+        // A loopback `-a` leg hung up before its thread came up has not set `loopback_leg` yet.
+        let early = self.chan_mut(id).filter(|c| c.pending_up).and_then(|c| {
+            let v = c.vars.get("loopback_leg").map(str::to_owned);
+            c.vars.set("loopback_leg", "");
+            v
+        });
+        self.emit("CHANNEL_HANGUP", id, headers::HANGUP, Extra::default());
+        if let Some(v) = early {
+            self.set_var(id, "loopback_leg", &v);
+        }
+        if let Some(orig) = leg_of.or(job) {
+            self.leg_hungup(orig, id, cause);
+        }
+        if let Some(owner) = bridged
+            && self.chan(owner).is_some_and(|o| {
+                o.stack
+                    .last()
+                    .is_some_and(|r| matches!(r.wait, Wait::Bridge { .. }))
+            })
+        {
+            self.bridge_ended(owner, id, cause);
+        }
+        self.work.push_back(Work::Finish(id));
+        if let Some(peer) = peer {
+            self.hangup(peer, cause);
+        }
+    }
+
+    /// The hangup of a channel's thread: applications complete, then CS_HANGUP, CS_REPORTING,
+    /// HANGUP_COMPLETE, the CDR, DESTROY and CS_DESTROY.
+    pub(crate) fn finish(&mut self, id: ChanId) {
+        if self.chan(id).is_none_or(|c| c.destroyed) {
+            return;
+        }
+        self.leg_up(id);
+        while let Some(running) = self.chan_mut(id).and_then(|c| c.stack.pop()) {
+            self.unwind_app(id, running);
+        }
+        let Some(c) = self.chan_mut(id) else { return };
+        c.program.clear();
+        c.queued.clear();
+        let bridged = c.bridged_to.take();
+        if let Some(other) = bridged {
+            let still = self.chan(other).is_some_and(|o| !o.is_hungup());
+            if let Some(o) = self.chan_mut(other) {
+                o.bridged_to = None;
+            }
+            if still {
+                self.work
+                    .push_back(Work::Hangup(other, Cause::NORMAL_CLEARING));
+            }
+        }
+        self.set_state(id, ChannelState::Hangup);
+        self.set_callstate(id, CallState::Hangup);
+        self.set_state(id, ChannelState::Reporting);
+        self.set_end_variables(id);
+        let cause = self
+            .chan(id)
+            .and_then(|c| c.hangup_cause)
+            .unwrap_or(Cause::NORMAL_CLEARING);
+        self.emit(
+            "CHANNEL_HANGUP_COMPLETE",
+            id,
+            headers::HANGUP_COMPLETE,
+            Extra::default().pre("Hangup-Cause", cause.name),
+        );
+        self.write_cdr(id);
+        self.emit("CHANNEL_DESTROY", id, headers::DESTROY, Extra::default());
+        self.set_state(id, ChannelState::Destroy);
+        if let Some(c) = self.chan_mut(id) {
+            c.destroyed = true;
+        }
+    }
+
+    /// The channel's thread takes its next piece of work: a queued command while parked or
+    /// between applications, else the next dialplan application; a dialplan that runs out hangs
+    /// the channel up.
+    pub(crate) fn step(&mut self, id: ChanId) {
+        loop {
+            let Some(c) = self.chan_mut(id) else { return };
+            if c.destroyed || c.is_hungup() {
+                return;
+            }
+            let top = c.stack.last().map(|r| r.wait == Wait::Park);
+            match top {
+                Some(true) => match c.queued.pop_front() {
+                    Some(call) => {
+                        self.execute(id, call);
+                        continue;
+                    }
+                    None => return,
+                },
+                Some(false) => return,
+                None => {}
+            }
+            if let Some(call) = c.queued.pop_front().or_else(|| c.program.pop_front()) {
+                self.execute(id, call);
+                continue;
+            }
+            if c.running_state == ChannelState::Execute {
+                self.hangup(id, Cause::NORMAL_CLEARING);
+            } else if let Some(orig) = c.leg_of {
+                self.leg_idle(orig, id);
+            }
+            return;
+        }
+    }
+
+    /// Queues an application for the channel (a `sendmsg` execute) and lets it run.
+    pub(crate) fn enqueue(&mut self, id: ChanId, call: AppCall) {
+        if let Some(c) = self.chan_mut(id) {
+            c.queued.push_back(call);
+        }
+        self.work.push_back(Work::Step(id));
+    }
+
+    /// A loopback `-a` leg's thread comes up: CHANNEL_CREATE, CHANNEL_ORIGINATE, then (unless
+    /// it was hung up meanwhile, as a busy buyer does at once) CS_ROUTING and CS_CONSUME_MEDIA.
+    pub(crate) fn leg_up(&mut self, id: ChanId) {
+        let Some(c) = self.chan_mut(id) else { return };
+        if !std::mem::take(&mut c.pending_up) {
+            return;
+        }
+        self.created(id);
+        self.emit(
+            "CHANNEL_ORIGINATE",
+            id,
+            headers::ORIGINATE,
+            Extra::default(),
+        );
+        if self.chan(id).is_some_and(|c| !c.is_hungup()) {
+            self.set_state(id, ChannelState::Routing);
+            self.set_state(id, ChannelState::ConsumeMedia);
+        }
+    }
+
+    /// Links a bridge's B leg to the channel that originated it.
+    pub(crate) fn link_other(&mut self, id: ChanId, other: ChanId, kind: OtherType) {
+        if let Some(c) = self.chan_mut(id) {
+            c.other = Some((kind, other));
+        }
+    }
+
+    /// The variables FreeSWITCH adds when a channel reports (`switch_channel_set_timestamps`),
+    /// in its order.
+    fn set_end_variables(&mut self, id: ChanId) {
+        let end = self.clock.wall_us();
+        let Some(c) = self.chan_mut(id) else { return };
+        let p = c.profile.clone();
+        let cause = c.hangup_cause.unwrap_or(Cause::NORMAL_CLEARING);
+        let digits = if c.digits.is_empty() {
+            "none".to_owned()
+        } else {
+            c.digits.clone()
+        };
+        let last = c.app_log.last().cloned();
+        let caller_id = format!("\"{}\" <{}>", p.caller_id_name, p.caller_id_number);
+        let loopback = c.name.starts_with("loopback/");
+        let v = &mut c.vars;
+        v.set("hangup_cause", cause.name);
+        if let Some(q) = cause.q850() {
+            v.set("hangup_cause_q850", &q.to_string());
+        }
+        v.set("digits_dialed", &digits);
+        let stamp = |us: u64| super::clock::date_local(us);
+        v.set("start_stamp", &stamp(p.created));
+        v.set("profile_start_stamp", &stamp(p.created));
+        for (name, us) in [
+            ("answer_stamp", p.answered),
+            ("bridge_stamp", p.bridged),
+            ("progress_stamp", p.progress),
+            ("progress_media_stamp", p.progress_media),
+        ] {
+            if us != 0 {
+                v.set(name, &stamp(us));
+            }
+        }
+        v.set("end_stamp", &stamp(end));
+        let mut epoch = |name: &str, us: u64| {
+            v.set(&format!("{name}_epoch"), &(us / 1_000_000).to_string());
+            v.set(&format!("{name}_uepoch"), &us.to_string());
+        };
+        epoch("start", p.created);
+        epoch("profile_start", p.created);
+        epoch("answer", p.answered);
+        epoch("bridge", p.bridged);
+        epoch("last_hold", 0);
+        v.set("hold_accum_seconds", "0");
+        v.set("hold_accum_usec", "0");
+        v.set("hold_accum_ms", "0");
+        let mut epoch = |name: &str, us: u64| {
+            v.set(&format!("{name}_epoch"), &(us / 1_000_000).to_string());
+            v.set(&format!("{name}_uepoch"), &us.to_string());
+        };
+        epoch("resurrect", 0);
+        epoch("progress", p.progress);
+        epoch("progress_media", p.progress_media);
+        epoch("end", end);
+        if let Some((name, arg, _)) = last {
+            v.set("last_app", &name);
+            v.set("last_arg", &arg);
+        }
+        v.set("caller_id", &caller_id);
+        // Durations: (name, from, to) in microseconds; 0 when the `from` never happened.
+        let since = |at: u64| {
+            if at == 0 {
+                0
+            } else {
+                at.saturating_sub(p.created)
+            }
+        };
+        let bill = if p.answered == 0 { 0 } else { end - p.answered };
+        let values = [
+            ("duration", end - p.created, "sec"),
+            ("billsec", bill, "sec"),
+            ("progresssec", since(p.progress), "sec"),
+            ("answersec", since(p.answered), "sec"),
+            ("waitsec", since(p.answered), "sec"),
+            ("progress_mediasec", since(p.progress_media), "sec"),
+            ("flow_billsec", end - p.created, "sec"),
+        ];
+        for (name, us, _) in values {
+            v.set(name, &(us / 1_000_000).to_string());
+        }
+        for (name, us, _) in values {
+            let base = name.trim_end_matches("sec");
+            let ms_name = if base == "duration" {
+                "mduration".to_owned()
+            } else {
+                format!("{base}msec")
+            };
+            v.set(&ms_name, &(us / 1_000).to_string());
+        }
+        for (name, us, _) in values {
+            let base = name.trim_end_matches("sec");
+            let us_name = if base == "duration" {
+                "uduration".to_owned()
+            } else {
+                format!("{base}usec")
+            };
+            v.set(&us_name, &us.to_string());
+        }
+        if loopback {
+            v.set("is_loopback", "1");
+        }
+    }
+}

@@ -1,0 +1,821 @@
+//! Conformance of the simulated switch's engine with real FreeSWITCH captures: each scenario's
+//! commands (from `tests/data/<name>.sent`, at the times its `.md` gives) are replayed into the
+//! engine, and for every channel (identified by its role: the channel name, which the captures
+//! make unique) the sequence of (event, Answer-State, Channel-State, Hangup-Cause, DTMF-Digit,
+//! Application, Application-Response, originate_disposition, Other-Leg role) must equal the one
+//! decoded from the real `.recv`.
+//!
+//! Not modelled, so left out of both sides: CODEC, CALL_UPDATE, PRIVATE_COMMAND,
+//! RECV_RTCP_MESSAGE, HEARTBEAT, RE_SCHEDULE, RECV_INFO, API (global). BACKGROUND_JOB results are
+//! compared on their own (in order). Cross-channel interleaving is not compared: FreeSWITCH's
+//! threads interleave events differently from run to run.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use bytes::{Bytes, BytesMut};
+use parkway::esl::codec::EslCodec;
+use parkway::esl::command::{Command, CommandKind};
+use parkway::esl::event::Event;
+use parkway::esl::message::Message;
+use parkway::sim::engine::{Engine, EngineConfig, SEC};
+use tokio_util::codec::Decoder;
+
+const NOT_MODELLED: &[&str] = &[
+    "CODEC",
+    "CALL_UPDATE",
+    "PRIVATE_COMMAND",
+    "RECV_RTCP_MESSAGE",
+    "HEARTBEAT",
+    "RE_SCHEDULE",
+    "RECV_INFO",
+    "API",
+    "BACKGROUND_JOB",
+];
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn real_events(name: &str) -> Vec<Event> {
+    let bytes = std::fs::read(data(&format!("{name}.recv"))).expect("capture");
+    let mut codec = EslCodec::new();
+    let mut buf = BytesMut::from(&bytes[..]);
+    let mut out = Vec::new();
+    while let Some(frame) = codec.decode(&mut buf).expect("frames") {
+        if let Message::Event(e) = Message::from_frame(frame).expect("message") {
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// One comparable step of a channel's life.
+type Step = [String; 9];
+
+fn step(e: &Event, names: &HashMap<String, String>) -> Step {
+    let h = |n: &str| e.header(n).map(|v| v.into_owned()).unwrap_or_default();
+    let name = h("Event-Name");
+    let complete = name == "CHANNEL_EXECUTE_COMPLETE";
+    let bridge_complete = complete && h("Application") == "bridge";
+    let other = e
+        .other_leg_unique_id()
+        .map(|u| names.get(u.as_ref()).cloned().unwrap_or_else(|| "?".into()))
+        .unwrap_or_default();
+    [
+        name,
+        h("Answer-State"),
+        h("Channel-State"),
+        h("Hangup-Cause"),
+        h("DTMF-Digit"),
+        h("Application"),
+        if complete {
+            h("Application-Response")
+        } else {
+            String::new()
+        },
+        if bridge_complete {
+            h("variable_originate_disposition")
+        } else {
+            String::new()
+        },
+        other,
+    ]
+}
+
+/// Per channel name, its steps; plus BACKGROUND_JOB bodies (uuids replaced by roles).
+fn by_role(events: &[Event]) -> (BTreeMap<String, Vec<Step>>, Vec<String>) {
+    let mut names = HashMap::new();
+    for e in events {
+        if let (Some(u), Some(n)) = (e.unique_id(), e.channel_name()) {
+            names.insert(u.into_owned(), n.into_owned());
+        }
+    }
+    let mut roles: BTreeMap<String, Vec<Step>> = BTreeMap::new();
+    let mut jobs = Vec::new();
+    for e in events {
+        let name = e.name();
+        if name == "BACKGROUND_JOB" {
+            let mut body = e.body_text().unwrap_or_default().into_owned();
+            for (u, n) in &names {
+                body = body.replace(u, n);
+            }
+            jobs.push(body);
+        }
+        if NOT_MODELLED.contains(&name.as_ref()) {
+            continue;
+        }
+        let Some(chan) = e.channel_name() else {
+            continue;
+        };
+        roles
+            .entry(chan.into_owned())
+            .or_default()
+            .push(step(e, &names));
+    }
+    (roles, jobs)
+}
+
+/// The times of the commands, from the `.md` steps (`- t=  0.007 sent …`).
+fn send_times(name: &str) -> Vec<f64> {
+    let md = std::fs::read_to_string(data(&format!("{name}.md"))).expect("md");
+    md.lines()
+        .filter(|l| l.starts_with("- t=") && l.contains(" sent "))
+        .filter_map(|l| l[4..].trim_start().split(' ').next()?.parse().ok())
+        .collect()
+}
+
+fn commands(name: &str) -> Vec<Command> {
+    let sent = std::fs::read_to_string(data(&format!("{name}.sent"))).expect("sent");
+    sent.split("\n\n")
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| Command::parse(c.as_bytes(), None::<Bytes>).expect("command"))
+        .collect()
+}
+
+/// The sounds directory (whisper.wav 1 s, fallback.wav 2 s), written once per test process.
+fn sounds() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(write_sounds).clone()
+}
+
+fn write_sounds() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("parkway-sim-sounds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    for (file, secs) in [("whisper.wav", 1), ("fallback.wav", 2)] {
+        let mut w = hound::WavWriter::create(dir.join(file), spec).expect("wav");
+        for _ in 0..8000 * secs {
+            w.write_sample(0i16).expect("sample");
+        }
+        w.finalize().expect("wav");
+    }
+    dir
+}
+
+/// Replays a scenario into a fresh engine; returns its events.
+fn replay(name: &str, seed: u64) -> Vec<Event> {
+    replay_full(name, seed).0
+}
+
+/// Replays a scenario; returns its events and the CDRs it produced.
+fn replay_full(name: &str, seed: u64) -> (Vec<Event>, Vec<serde_json::Value>) {
+    let real = real_events(name);
+    let mut real_names = HashMap::new();
+    for e in &real {
+        if let (Some(u), Some(n)) = (e.unique_id(), e.channel_name()) {
+            real_names.insert(u.into_owned(), n.into_owned());
+        }
+    }
+    // Align the simulated wall clock with the real one (FreeSWITCH's originate timeouts count
+    // whole epoch seconds, so the fraction of a second matters): the first channel event of
+    // the capture happened when the first originate was sent.
+    let cmds = commands(name);
+    let times = send_times(name);
+    let first_originate = cmds
+        .iter()
+        .zip(&times)
+        .find(|(c, _)| matches!(c.kind(), CommandKind::BgApi { .. }))
+        .map_or(0.0, |(_, t)| *t);
+    let first_event_us = real
+        .iter()
+        .filter(|e| e.channel_name().is_some())
+        .filter_map(|e| e.header("Event-Date-Timestamp")?.parse::<u64>().ok())
+        .min()
+        .unwrap_or(EngineConfig::default().epoch_us);
+    let mut engine = Engine::new(EngineConfig {
+        seed,
+        sounds_dir: sounds(),
+        epoch_us: first_event_us - (first_originate * SEC as f64) as u64,
+        ..EngineConfig::default()
+    });
+    let mut sim_uuids: HashMap<String, String> = HashMap::new();
+    let mut out = Vec::new();
+    assert_eq!(cmds.len(), times.len(), "{name}: commands vs timed steps");
+    let collect = |engine: &mut Engine, out: &mut Vec<Event>, sim: &mut HashMap<String, String>| {
+        for e in engine.take_events() {
+            if let (Some(u), Some(n)) = (e.unique_id(), e.channel_name()) {
+                sim.insert(n.into_owned(), u.into_owned());
+            }
+            out.push(e);
+        }
+    };
+    for (cmd, t) in cmds.iter().zip(times) {
+        engine.advance_to((t * SEC as f64) as u64);
+        collect(&mut engine, &mut out, &mut sim_uuids);
+        let map = |text: &str| {
+            let mut text = text.to_owned();
+            for (real_uuid, chan) in &real_names {
+                if let Some(sim) = sim_uuids.get(chan) {
+                    text = text.replace(real_uuid, sim);
+                }
+            }
+            text
+        };
+        match cmd.kind() {
+            CommandKind::Api { cmd, args } => {
+                engine.api(&cmd, &map(args.as_deref().unwrap_or("")));
+            }
+            CommandKind::BgApi {
+                cmd,
+                args,
+                job_uuid,
+            } => {
+                engine.bgapi(
+                    &cmd,
+                    &map(args.as_deref().unwrap_or("")),
+                    job_uuid.as_deref(),
+                );
+            }
+            CommandKind::SendMsg(m) => {
+                let uuid = map(m.uuid.as_deref().unwrap_or(""));
+                match m.call_command.as_deref() {
+                    Some("hangup") => {
+                        let _ = engine.sendmsg_hangup(&uuid, m.hangup_cause.as_deref());
+                    }
+                    _ => {
+                        let _ = engine.sendmsg_execute(
+                            &uuid,
+                            m.app_name.as_deref().unwrap_or(""),
+                            &map(m.app_arg.as_deref().unwrap_or("")),
+                            m.event_uuid.as_deref(),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+        collect(&mut engine, &mut out, &mut sim_uuids);
+    }
+    let end = engine.now() + 300 * SEC;
+    engine.run_until_idle(end);
+    collect(&mut engine, &mut out, &mut sim_uuids);
+    (out, engine.take_cdrs())
+}
+
+fn render(steps: &[Step]) -> String {
+    steps
+        .iter()
+        .map(|s| {
+            s.iter()
+                .filter(|f| !f.is_empty())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Which known thread races a comparison forgives.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Races {
+    /// None: the sequences must be equal.
+    Strict,
+    /// A loopback `-a` leg's own thread (CREATE, ORIGINATE, CS_ROUTING, CS_CONSUME_MEDIA) races
+    /// with its `-b` leg answering or hanging up at once; these steps are dropped and the
+    /// start-up states read alike.
+    LegStart,
+}
+
+fn forgive(roles: &mut BTreeMap<String, Vec<Step>>, races: Races) {
+    if races == Races::Strict {
+        return;
+    }
+    for (role, steps) in roles.iter_mut() {
+        if !(role.starts_with("loopback/") && role.ends_with("-a")) {
+            continue;
+        }
+        steps.retain(|s| {
+            let startup_state = s[0] == "CHANNEL_STATE"
+                && matches!(s[2].as_str(), "CS_ROUTING" | "CS_CONSUME_MEDIA");
+            !(startup_state || matches!(s[0].as_str(), "CHANNEL_CREATE" | "CHANNEL_ORIGINATE"))
+        });
+        for s in steps.iter_mut() {
+            if matches!(s[2].as_str(), "CS_INIT" | "CS_ROUTING" | "CS_CONSUME_MEDIA") {
+                s[2] = "CS_(start-up)".into();
+            }
+        }
+    }
+}
+
+fn conforms(name: &str) {
+    conforms_with(name, Races::Strict);
+}
+
+fn conforms_with(name: &str, races: Races) {
+    let (mut real, real_jobs) = by_role(&real_events(name));
+    let (mut sim, sim_jobs) = by_role(&replay(name, 1));
+    forgive(&mut real, races);
+    forgive(&mut sim, races);
+    let mut report = String::new();
+    let roles: std::collections::BTreeSet<&String> = real.keys().chain(sim.keys()).collect();
+    for role in roles {
+        let (r, s) = (real.get(role), sim.get(role));
+        if r != s {
+            report.push_str(&format!(
+                "\n=== {role}\n--- real\n{}\n--- sim\n{}\n",
+                render(r.map_or(&[][..], Vec::as_slice)),
+                render(s.map_or(&[][..], Vec::as_slice))
+            ));
+        }
+    }
+    if real_jobs != sim_jobs {
+        report.push_str(&format!(
+            "\n=== jobs\nreal {real_jobs:?}\nsim  {sim_jobs:?}\n"
+        ));
+    }
+    assert!(report.is_empty(), "{name} differs:{report}");
+}
+
+#[test]
+fn inbound_plain_conforms() {
+    conforms("inbound_plain");
+}
+
+#[test]
+fn group_simultaneous_conforms() {
+    conforms("group_simultaneous");
+}
+
+#[test]
+fn group_sequential_conforms() {
+    conforms("group_sequential");
+}
+
+#[test]
+fn all_fail_conforms() {
+    conforms("all_fail");
+}
+
+#[test]
+fn caller_abandon_conforms() {
+    conforms("caller_abandon");
+}
+
+#[test]
+fn same_seed_same_bytes() {
+    let encode = |events: Vec<Event>| {
+        let mut out = BytesMut::new();
+        for e in events {
+            e.encode_plain(&mut out);
+        }
+        out
+    };
+    let a = encode(replay("group_simultaneous", 42));
+    let b = encode(replay("group_simultaneous", 42));
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
+    let c = encode(replay("group_simultaneous", 43));
+    assert_ne!(a, c, "a different seed draws different ids");
+}
+
+/// Header names (without `variable_*`) of each channel's events, in order.
+fn header_names(events: &[Event]) -> BTreeMap<String, Vec<(String, Vec<String>)>> {
+    let mut names = HashMap::new();
+    for e in events {
+        if let (Some(u), Some(n)) = (e.unique_id(), e.channel_name()) {
+            names.insert(u.into_owned(), n.into_owned());
+        }
+    }
+    let mut out: BTreeMap<String, Vec<(String, Vec<String>)>> = BTreeMap::new();
+    for e in events {
+        if NOT_MODELLED.contains(&e.name().as_ref()) {
+            continue;
+        }
+        let Some(chan) = e.channel_name() else {
+            continue;
+        };
+        let list = e
+            .headers()
+            .iter()
+            .map(|(n, _)| n.to_owned())
+            .filter(|n| !n.starts_with("variable_"))
+            .collect();
+        out.entry(chan.into_owned())
+            .or_default()
+            .push((e.name().into_owned(), list));
+    }
+    out
+}
+
+fn same_header_blocks(name: &str) {
+    let real = header_names(&real_events(name));
+    let sim = header_names(&replay(name, 1));
+    let mut report = String::new();
+    let mut compared = 0;
+    for (role, events) in &real {
+        let Some(sim_events) = sim.get(role) else {
+            continue;
+        };
+        for ((ev, r), (_, s)) in events.iter().zip(sim_events) {
+            compared += 1;
+            if r != s {
+                report.push_str(&format!("\n{role} {ev}:\n  real {r:?}\n  sim  {s:?}\n"));
+            }
+        }
+    }
+    assert!(compared > 50, "{name}: only {compared} events compared");
+    assert!(report.is_empty(), "{name} header blocks differ:{report}");
+}
+
+#[test]
+fn header_blocks_match_inbound_plain() {
+    same_header_blocks("inbound_plain");
+}
+
+#[test]
+fn header_blocks_match_group_and_failure_scenarios() {
+    for name in [
+        "group_simultaneous",
+        "group_sequential",
+        "all_fail",
+        "caller_abandon",
+    ] {
+        same_header_blocks(name);
+    }
+}
+
+#[test]
+#[ignore = "exploration: prints where variable order still differs"]
+fn variable_order_explore() {
+    let pick = |events: &[Event]| {
+        let mut names = HashMap::new();
+        for e in events {
+            if let (Some(u), Some(n)) = (e.unique_id(), e.channel_name()) {
+                names.insert(u.into_owned(), n.into_owned());
+            }
+        }
+        let mut out: BTreeMap<String, Vec<(String, Vec<String>)>> = BTreeMap::new();
+        for e in events {
+            if NOT_MODELLED.contains(&e.name().as_ref()) {
+                continue;
+            }
+            let Some(chan) = e.channel_name() else {
+                continue;
+            };
+            let list = e
+                .headers()
+                .iter()
+                .map(|(n, _)| n.to_owned())
+                .filter(|n| n.starts_with("variable_"))
+                .collect();
+            out.entry(chan.into_owned())
+                .or_default()
+                .push((e.name().into_owned(), list));
+        }
+        out
+    };
+    for name in [
+        "inbound_plain",
+        "group_simultaneous",
+        "group_sequential",
+        "all_fail",
+        "caller_abandon",
+    ] {
+        let real = pick(&real_events(name));
+        let sim = pick(&replay(name, 1));
+        for (role, events) in &real {
+            for ((ev, r), (_, s)) in events.iter().zip(&sim[role]) {
+                if r != s {
+                    let at = r
+                        .iter()
+                        .zip(s)
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(r.len().min(s.len()));
+                    println!(
+                        "{name} {role} {ev} @{at}: real {:?} sim {:?}",
+                        &r[at.saturating_sub(1)..(at + 3).min(r.len())],
+                        &s[at.saturating_sub(1)..(at + 3).min(s.len())]
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Per channel, the set of `variable_*` names each event carries.
+fn variable_sets(events: &[Event]) -> BTreeMap<String, Vec<(String, Vec<String>)>> {
+    let mut out: BTreeMap<String, Vec<(String, Vec<String>)>> = BTreeMap::new();
+    for e in events {
+        if NOT_MODELLED.contains(&e.name().as_ref()) {
+            continue;
+        }
+        let Some(chan) = e.channel_name() else {
+            continue;
+        };
+        let mut list: Vec<String> = e
+            .headers()
+            .iter()
+            .map(|(n, _)| n.to_owned())
+            .filter(|n| n.starts_with("variable_"))
+            .collect();
+        list.sort();
+        out.entry(chan.into_owned())
+            .or_default()
+            .push((e.name().into_owned(), list));
+    }
+    out
+}
+
+fn variable_report(name: &str) -> String {
+    let real = variable_sets(&real_events(name));
+    let sim = variable_sets(&replay(name, 1));
+    let mut report = String::new();
+    for (role, events) in &real {
+        let Some(sim_events) = sim.get(role) else {
+            continue;
+        };
+        for ((ev, r), (_, s)) in events.iter().zip(sim_events) {
+            if r != s {
+                let missing: Vec<_> = r.iter().filter(|n| !s.contains(n)).collect();
+                let extra: Vec<_> = s.iter().filter(|n| !r.contains(n)).collect();
+                report.push_str(&format!(
+                    "\n{role} {ev}: missing {missing:?} extra {extra:?}"
+                ));
+            }
+        }
+    }
+    report
+}
+
+#[test]
+fn variable_sets_match_inbound_plain() {
+    let report = variable_report("inbound_plain");
+    assert!(report.is_empty(), "{report}");
+}
+
+#[test]
+fn variable_sets_match_group_and_failure_scenarios() {
+    for name in [
+        "group_simultaneous",
+        "group_sequential",
+        "all_fail",
+        "caller_abandon",
+    ] {
+        let report = variable_report(name);
+        assert!(report.is_empty(), "{name}:{report}");
+    }
+}
+
+#[test]
+fn originate_uuid_bridge_conforms() {
+    conforms_with("originate_uuid_bridge", Races::LegStart);
+}
+
+#[test]
+fn uuid_bridge_unanswered_conforms() {
+    conforms_with("uuid_bridge_unanswered", Races::LegStart);
+}
+
+/// The shape of a JSON document: object keys (recursively), the first element of arrays.
+fn shape(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        Value::Array(a) => Value::Array(a.first().map(shape).into_iter().collect()),
+        _ => Value::Null,
+    }
+}
+
+#[test]
+fn json_cdrs_have_mod_json_cdr_shape() {
+    let (_, cdrs) = replay_full("inbound_plain", 1);
+    assert_eq!(cdrs.len(), 4, "one CDR per channel");
+    for (real_file, chan, prefix) in [
+        (
+            "a_44405c6c-4a87-499c-8d43-55c530c0583b.cdr.json",
+            "loopback/18005550199-b",
+            "a_",
+        ),
+        (
+            "2073a403-7f1b-4f0e-a65b-c27f13630d40.cdr.json",
+            "loopback/answer_dtmf-a",
+            "",
+        ),
+    ] {
+        let real: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(data(&format!("json_cdr/{real_file}"))).expect("cdr"),
+        )
+        .expect("json");
+        let sim = cdrs
+            .iter()
+            .find(|d| d["cdr"]["callflow"][0]["caller_profile"]["chan_name"] == chan)
+            .unwrap_or_else(|| panic!("no CDR for {chan}"));
+        let file = sim["file"].as_str().unwrap_or_default();
+        assert!(
+            file.starts_with(prefix) && file.ends_with(".cdr.json"),
+            "{file}"
+        );
+        let sim = &sim["cdr"];
+        let mut real_shape = shape(&real);
+        let mut sim_shape = shape(sim);
+        let real_vars = real_shape["variables"].take();
+        let sim_vars = sim_shape["variables"].take();
+        assert_eq!(sim_shape, real_shape, "{chan}: document shape");
+        let keys = |v: &serde_json::Value| {
+            let mut k: Vec<String> = v
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&sim_vars), keys(&real_vars), "{chan}: variable names");
+        for field in [
+            "hangup_cause",
+            "originate_disposition",
+            "bridge_hangup_cause",
+            "sip_h_X-Campaign",
+            "billsec",
+        ] {
+            assert_eq!(
+                sim["variables"][field], real["variables"][field],
+                "{chan}: {field}"
+            );
+        }
+    }
+}
+
+/// Per channel, (event name, milliseconds since the scenario's first channel event).
+fn timings(events: &[Event]) -> BTreeMap<String, Vec<(String, i64)>> {
+    let ts = |e: &Event| -> Option<i64> { e.header("Event-Date-Timestamp")?.parse().ok() };
+    let start = events
+        .iter()
+        .filter(|e| e.channel_name().is_some())
+        .filter_map(ts)
+        .min()
+        .unwrap_or(0);
+    let mut out: BTreeMap<String, Vec<(String, i64)>> = BTreeMap::new();
+    for e in events {
+        let name = e.name();
+        if !matches!(
+            name.as_ref(),
+            "CHANNEL_ANSWER" | "CHANNEL_BRIDGE" | "CHANNEL_UNBRIDGE" | "DTMF" | "CHANNEL_HANGUP"
+        ) {
+            continue;
+        }
+        if let (Some(chan), Some(t)) = (e.channel_name(), ts(e)) {
+            out.entry(chan.into_owned())
+                .or_default()
+                .push((name.into_owned(), (t - start) / 1_000));
+        }
+    }
+    out
+}
+
+/// Answer, bridge, DTMF and hangup happen when they did on the real switch (within 150 ms:
+/// the real one adds thread and media latency; the simulated one only the scenario's delays).
+#[test]
+fn key_events_happen_at_the_real_times() {
+    for name in [
+        "inbound_plain",
+        "group_simultaneous",
+        "group_sequential",
+        "all_fail",
+        "caller_abandon",
+    ] {
+        let real = timings(&real_events(name));
+        let sim = timings(&replay(name, 1));
+        for (role, events) in &real {
+            let sim_events = &sim[role];
+            assert_eq!(events.len(), sim_events.len(), "{name} {role}");
+            for ((ev, r), (_, s)) in events.iter().zip(sim_events) {
+                assert!(
+                    (r - s).abs() <= 150,
+                    "{name} {role} {ev}: real {r} ms, sim {s} ms"
+                );
+            }
+        }
+    }
+}
+
+/// The api/response bodies of a capture.
+fn api_bodies(name: &str) -> Vec<String> {
+    let bytes = std::fs::read(data(&format!("{name}.recv"))).expect("capture");
+    let mut codec = EslCodec::new();
+    let mut buf = BytesMut::from(&bytes[..]);
+    let mut out = Vec::new();
+    while let Some(frame) = codec.decode(&mut buf).expect("frames") {
+        if let Message::ApiResponse(body) = Message::from_frame(frame).expect("message") {
+            out.push(String::from_utf8_lossy(&body).into_owned());
+        }
+    }
+    out
+}
+
+fn columns(body: &str) -> Vec<String> {
+    // serde_json's map is sorted, so read the first row's keys in order by hand.
+    let row = body.split("\"rows\":[{").nth(1).unwrap_or_default();
+    let row = row.split('}').next().unwrap_or_default();
+    row.split(",\"")
+        .filter_map(|kv| kv.trim_start_matches('"').split("\":").next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn show_channels_and_calls_have_freeswitch_columns() {
+    let real = api_bodies("show_channels");
+    let real_channels = real
+        .iter()
+        .find(|b| b.contains("\"initial_context\""))
+        .expect("channels");
+    let real_calls = real
+        .iter()
+        .find(|b| b.contains("\"b_uuid\""))
+        .expect("calls");
+    let mut e = Engine::new(EngineConfig::default());
+    assert_eq!(e.api("show", "channels as json"), "{\"row_count\": 0}\n");
+    assert_eq!(e.api("show", "channels as json"), real[0]);
+    let call = parkway::sim::engine::api::InboundCall {
+        caller_number: "+13055550120".into(),
+        caller_name: "Maria Lopez".into(),
+        destination: "18005550199".into(),
+        context: "public".into(),
+        sip_headers: vec![],
+        variables: vec![],
+        sip: None,
+    };
+    e.inbound_call(&call);
+    let c = e.inbound_call(&call);
+    e.sendmsg_execute(&c.parked, "bridge", "loopback/slow_hangup/buyers", None)
+        .expect("bridge");
+    let channels = e.api("show", "channels as json");
+    let calls = e.api("show", "calls as json");
+    assert_eq!(columns(&channels), columns(real_channels));
+    assert_eq!(columns(&calls), columns(real_calls));
+    assert!(channels.starts_with("{\"row_count\":6,") && !channels.ends_with('\n'));
+    assert!(calls.starts_with("{\"row_count\":5,"), "{calls}");
+    assert_eq!(e.api("show", "channels count"), "\n6 total.\n");
+}
+
+#[test]
+fn outbound_socket_request_and_connect_data() {
+    // The real connect reply: channel data, then the reply's own headers.
+    let bytes = std::fs::read(data("outbound_plain.recv")).expect("capture");
+    let mut codec = EslCodec::new();
+    let mut buf = BytesMut::from(&bytes[..]);
+    let mut real_names = Vec::new();
+    while let Some(frame) = codec.decode(&mut buf).expect("frames") {
+        if let Message::CommandReply(r) = Message::from_frame(frame).expect("message") {
+            real_names = r
+                .headers
+                .iter()
+                .map(|(n, _)| n.to_owned())
+                .filter(|n| !n.starts_with("variable_"))
+                .take_while(|n| n != "Content-Type")
+                .collect();
+            break;
+        }
+    }
+    let mut e = Engine::new(EngineConfig::default());
+    let c = e.inbound_call(&parkway::sim::engine::api::InboundCall {
+        caller_number: "+13055550123".into(),
+        caller_name: "Maria Lopez".into(),
+        destination: "socket_8084".into(),
+        context: "public".into(),
+        sip_headers: vec![],
+        variables: vec![],
+        sip: None,
+    });
+    let requests = e.take_outbound_requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].uuid, c.parked);
+    assert_eq!(requests[0].address, "127.0.0.1:8084");
+    assert!(requests[0].async_mode && requests[0].full);
+    let data = e.channel_data(&c.parked).expect("channel data");
+    let names: Vec<String> = data
+        .headers()
+        .iter()
+        .map(|(n, _)| n.to_owned())
+        .filter(|n| !n.starts_with("variable_"))
+        .collect();
+    assert_eq!(names, real_names);
+    assert_eq!(
+        data.header("Channel-Channel-Name").as_deref(),
+        Some("loopback/socket_8084-b")
+    );
+    e.sendmsg_execute(&c.parked, "answer", "", None)
+        .expect("answer");
+    e.outbound_closed(&c.parked).expect("closed");
+    let events = e.take_events();
+    assert!(
+        events
+            .iter()
+            .any(|ev| ev.application().as_deref() == Some("socket")
+                && ev.name() == "CHANNEL_EXECUTE_COMPLETE")
+    );
+    assert_eq!(
+        e.live_channels().count(),
+        0,
+        "nothing left in the dialplan: hung up"
+    );
+}
