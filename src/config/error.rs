@@ -50,6 +50,16 @@ pub enum ConfigError {
     NegativeCap { what: String, value: String },
     #[error("{0}")]
     Money(#[from] MoneyError),
+    #[error(
+        "cap slot {start}–{end} overlaps slot {other_start}–{other_end}: an hour takes the first \
+         slot that covers it, so this one would never apply there"
+    )]
+    OverlappingSlots {
+        start: u8,
+        end: u8,
+        other_start: u8,
+        other_end: u8,
+    },
     #[error("whisper: {0}")]
     Whisper(String),
     #[error(

@@ -231,6 +231,19 @@ impl Builder<'_> {
                 .as_ref()
                 .and_then(|v| self.count(v, "slot.concurrency".into()));
             if let Some(&(start, end)) = ranges.first() {
+                // The first slot covering an hour wins, so an overlapping one would never apply.
+                if let Some(other) = spec.slots.iter().find(|s| start < s.end && s.start < end) {
+                    self.problem(
+                        slot.hours.span(),
+                        ConfigError::OverlappingSlots {
+                            start,
+                            end,
+                            other_start: other.start,
+                            other_end: other.end,
+                        },
+                    );
+                    continue;
+                }
                 spec.slots.push(SlotCaps {
                     start,
                     end,
@@ -283,6 +296,15 @@ impl Builder<'_> {
                     c.span(),
                     ConfigError::Shape(
                         "a conversion with both talk_seconds and digit needs when = \"any\" or \"all\"",
+                    ),
+                );
+                fallback
+            }
+            (Some(_), None, Some(w)) | (None, Some(_), Some(w)) => {
+                self.problem(
+                    w.span(),
+                    ConfigError::Shape(
+                        "when = \"any\" / \"all\" needs both talk_seconds and digit",
                     ),
                 );
                 fallback

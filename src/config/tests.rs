@@ -267,3 +267,36 @@ fn durations() {
         assert_eq!(parse_duration(bad), None, "{bad}");
     }
 }
+
+#[test]
+fn when_without_both_parts_is_reported_not_silently_replaced() {
+    for conversion in [
+        r#"conversion = { digit = "1", when = "any" }"#,
+        r#"conversion = { talk_seconds = 60, when = "all" }"#,
+    ] {
+        let text = MINIMAL.replace(
+            "destination = { sip = \"sip:a@b\" }",
+            &format!("destination = {{ sip = \"sip:a@b\" }}\n{conversion}"),
+        );
+        let got = problems(&text);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].0, 5, "{got:?}");
+        assert!(
+            got[0].2.contains("needs both talk_seconds and digit"),
+            "{got:?}"
+        );
+    }
+}
+
+#[test]
+fn overlapping_cap_slots_are_reported() {
+    let text = MINIMAL.replace(
+        "destination = { sip = \"sip:a@b\" }",
+        "destination = { sip = \"sip:a@b\" }\n\
+         caps = { slot = [{ hours = [9, 17], hourly = { attempts = 10 } }, \
+         { hours = [12, 14], hourly = { attempts = 1 } }] }",
+    );
+    let got = problems(&text);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].2.contains("overlaps slot 9–17"), "{got:?}");
+}
