@@ -16,6 +16,7 @@ fn whisper(c: &mut Criterion) {
         rate: 8000,
         cache_dir: dir.clone(),
         cache_max_bytes: 64 << 20,
+        cache_min_age: parkway::whisper::DEFAULT_CACHE_MIN_AGE,
         shape: Shape::default(),
         tts: None,
     })

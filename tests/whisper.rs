@@ -18,6 +18,7 @@ fn whisperer(tag: &str, rate: u32, max_bytes: u64) -> Whisperer {
         rate,
         cache_dir: temp_dir(tag),
         cache_max_bytes: max_bytes,
+        cache_min_age: parkway::whisper::DEFAULT_CACHE_MIN_AGE,
         shape: Shape::default(),
         tts: None,
     })
@@ -119,6 +120,7 @@ fn hostile_tokens_cannot_escape_the_cache_or_grow_a_file() {
         rate: 8000,
         cache_dir: dir.clone(),
         cache_max_bytes: 10 << 20,
+        cache_min_age: parkway::whisper::DEFAULT_CACHE_MIN_AGE,
         shape: Shape::default(),
         tts: None,
     })
@@ -144,4 +146,55 @@ fn hostile_tokens_cannot_escape_the_cache_or_grow_a_file() {
             "{name}"
         );
     }
+}
+
+/// Words the library lacks go to the operator's text-to-speech command; a failing command leaves
+/// the word out and is not run again for the same word straight away.
+#[cfg(unix)]
+#[test]
+fn text_to_speech_fills_gaps_and_failures_are_not_retried_at_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("tts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let clip = shipped_sounds().join("clips/solar.wav");
+    let runs = dir.join("runs");
+    let script = dir.join("tts.sh");
+    // Speaks any word as the "solar" clip, except "zebra", which fails; counts its runs.
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho run >> {runs}\n[ \"$2\" = zebra ] && exit 1\ncp {clip} \"$1\"\n",
+            runs = runs.display(),
+            clip = clip.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let w = Whisperer::new(Settings {
+        sounds_dir: shipped_sounds().to_owned(),
+        rate: 8000,
+        cache_dir: dir.join("cache"),
+        cache_max_bytes: 10 << 20,
+        cache_min_age: parkway::whisper::DEFAULT_CACHE_MIN_AGE,
+        shape: Shape::default(),
+        tts: Some(
+            parkway::whisper::TtsCommand::parse(&format!("{} {{out}} {{text}}", script.display()))
+                .unwrap(),
+        ),
+    })
+    .unwrap();
+    let t = Template::parse("{name} call.").unwrap();
+    let out = w.whisper(&t, &tokens(&[("name", "quokka")])).unwrap();
+    assert!(out.missing.is_empty(), "{:?}", out.missing);
+    let out = w.whisper(&t, &tokens(&[("name", "zebra")])).unwrap();
+    assert_eq!(out.missing, ["zebra"]);
+    let again = w
+        .render(&w.speak(&t, &tokens(&[("name", "zebra")])))
+        .unwrap();
+    assert_eq!(again.1, ["zebra"]);
+    let count = std::fs::read_to_string(&runs).unwrap().lines().count();
+    assert_eq!(count, 2, "zebra was retried at once");
+    let leftovers = std::fs::read_dir(dir.join("cache/.tts")).unwrap().count();
+    assert_eq!(leftovers, 0, "text-to-speech output files left behind");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -11,6 +11,11 @@ use super::WhisperError;
 const TARGET_RMS: f64 = 0.1;
 /// No sample louder than -1 dBFS after normalising.
 const PEAK_LIMIT: f64 = 0.89;
+/// Sample rates a clip may have (a WAV header can claim anything, 0 Hz included).
+const MIN_RATE: u32 = 4000;
+const MAX_RATE: u32 = 192_000;
+/// Longest clip accepted: a phrase is a second or two, not a song.
+const MAX_CLIP_SECONDS: u32 = 30;
 /// Fade at each clip edge, so joins never click.
 const FADE_MS: u32 = 5;
 
@@ -19,6 +24,14 @@ const FADE_MS: u32 = 5;
 pub fn read_wav(bytes: &[u8]) -> Result<(Vec<f64>, u32), WhisperError> {
     let mut reader = hound::WavReader::new(Cursor::new(bytes))?;
     let spec = reader.spec();
+    if !(MIN_RATE..=MAX_RATE).contains(&spec.sample_rate) {
+        return Err(WhisperError::Rate(spec.sample_rate));
+    }
+    if reader.duration() as u64 > MAX_CLIP_SECONDS as u64 * spec.sample_rate as u64 {
+        return Err(WhisperError::ClipTooLong {
+            limit_secs: MAX_CLIP_SECONDS,
+        });
+    }
     let channels = spec.channels.max(1) as usize;
     let interleaved: Vec<f64> = match spec.sample_format {
         hound::SampleFormat::Float => reader
@@ -210,6 +223,35 @@ mod tests {
             out.iter()
                 .all(|&s| (s as f64) <= PEAK_LIMIT * 32767.0 + 1.0)
         );
+    }
+
+    #[test]
+    fn hostile_wav_headers_are_refused_not_a_panic() {
+        // Written at 8 kHz, then the header's rate (offset 24) and byte rate (28) are patched, as
+        // a hostile file would have them.
+        let wav = |rate: u32, samples: u32| {
+            let spec = hound::WavSpec {
+                channels: 1,
+                sample_rate: 8000,
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            };
+            let mut out = Cursor::new(Vec::new());
+            let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+            for _ in 0..samples {
+                w.write_sample(0i16).unwrap();
+            }
+            w.finalize().unwrap();
+            let mut bytes = out.into_inner();
+            bytes[24..28].copy_from_slice(&rate.to_le_bytes());
+            bytes[28..32].copy_from_slice(&(rate * 2).to_le_bytes());
+            bytes
+        };
+        assert!(matches!(read_wav(&wav(0, 10)), Err(WhisperError::Rate(0))));
+        assert!(matches!(read_wav(&wav(1, 10)), Err(WhisperError::Rate(1))));
+        assert!(read_wav(&wav(8000, 8000 * 31)).is_err());
+        assert_eq!(read_wav(&wav(8000, 0)).unwrap().0.len(), 0);
+        assert!(normalise(&[], 8000).is_empty());
     }
 
     #[test]

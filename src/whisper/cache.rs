@@ -2,12 +2,18 @@
 //! can read. Files are written atomically (temporary file, then rename), so FreeSWITCH never plays
 //! half a file, and the directory is kept under a size bound by dropping the least recently used.
 //!
+//! A whisper handed to FreeSWITCH is played only when the buyer answers, up to a ring timeout
+//! later, so nothing used within `min_age` is removed: when every file is that young the directory
+//! stays over its bound for a while (and says so in the log) rather than pull a file from under a
+//! ringing call.
+//!
 //! File names come only from the hash, never from token values, so nothing a caller sends can
 //! name a path outside the directory.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -35,7 +41,10 @@ pub fn fnv1a(parts: &[&[u8]]) -> u64 {
 #[derive(Debug)]
 struct Entry {
     size: u64,
+    /// Logical clock of the last use (orders the LRU).
     last_used: u64,
+    /// When it was last used (protects young files).
+    used_at: Instant,
 }
 
 #[derive(Debug, Default)]
@@ -50,14 +59,19 @@ struct Index {
 pub struct WhisperCache {
     dir: PathBuf,
     max_bytes: u64,
+    min_age: Duration,
     index: Mutex<Index>,
     temp_counter: AtomicU64,
 }
 
 impl WhisperCache {
     /// Opens (creating it if needed) the cache directory and indexes the whispers already there,
-    /// oldest first.
-    pub fn open(dir: &Path, max_bytes: u64) -> Result<WhisperCache, WhisperError> {
+    /// oldest first. Files used within `min_age` are never evicted.
+    pub fn open(
+        dir: &Path,
+        max_bytes: u64,
+        min_age: Duration,
+    ) -> Result<WhisperCache, WhisperError> {
         let io = |source| WhisperError::Io {
             path: dir.to_owned(),
             source,
@@ -75,20 +89,24 @@ impl WhisperCache {
         }
         found.sort();
         let mut index = Index::default();
+        // Files from before this process are as old as can be: no call of ours is playing them.
+        let long_ago = Instant::now()
+            .checked_sub(min_age)
+            .unwrap_or_else(Instant::now);
         for (_, key, size) in found {
             index.clock += 1;
             index.total += size;
-            index.entries.insert(
-                key,
-                Entry {
-                    size,
-                    last_used: index.clock,
-                },
-            );
+            let entry = Entry {
+                size,
+                last_used: index.clock,
+                used_at: long_ago,
+            };
+            index.entries.insert(key, entry);
         }
         let cache = WhisperCache {
             dir: dir.to_owned(),
             max_bytes,
+            min_age,
             index: Mutex::new(index),
             temp_counter: AtomicU64::new(0),
         };
@@ -107,6 +125,7 @@ impl WhisperCache {
         let now = index.clock;
         let entry = index.entries.get_mut(&key)?;
         entry.last_used = now;
+        entry.used_at = Instant::now();
         Some(self.path_of(key))
     }
 
@@ -132,7 +151,12 @@ impl WhisperCache {
             index.clock += 1;
             let last_used = index.clock;
             let size = wav.len() as u64;
-            if let Some(old) = index.entries.insert(key, Entry { size, last_used }) {
+            let entry = Entry {
+                size,
+                last_used,
+                used_at: Instant::now(),
+            };
+            if let Some(old) = index.entries.insert(key, entry) {
                 index.total -= old.size;
             }
             index.total += size;
@@ -146,8 +170,8 @@ impl WhisperCache {
         self.index.lock().total
     }
 
-    /// Drops least recently used whispers until the directory is within its bound (never `keep`,
-    /// the one just written, unless it alone is over the bound).
+    /// Drops least recently used whispers until the directory is within its bound, never `keep`
+    /// (the one just written) and never one used within `min_age`.
     fn evict(&self, keep: Option<u64>) -> Result<(), WhisperError> {
         loop {
             let victim = {
@@ -158,10 +182,17 @@ impl WhisperCache {
                 let victim = index
                     .entries
                     .iter()
-                    .filter(|(k, _)| Some(**k) != keep || index.entries.len() == 1)
+                    .filter(|(k, e)| Some(**k) != keep && e.used_at.elapsed() >= self.min_age)
                     .min_by_key(|(_, e)| e.last_used)
                     .map(|(k, _)| *k);
-                let Some(victim) = victim else { return Ok(()) };
+                let Some(victim) = victim else {
+                    tracing::warn!(
+                        total = index.total,
+                        bound = self.max_bytes,
+                        "whisper cache over its bound: every file is in use"
+                    );
+                    return Ok(());
+                };
                 if let Some(e) = index.entries.remove(&victim) {
                     index.total -= e.size;
                 }
@@ -195,12 +226,12 @@ mod tests {
     #[test]
     fn put_get_and_reopen() {
         let dir = temp_dir("reopen");
-        let cache = WhisperCache::open(&dir, 1 << 20).unwrap();
+        let cache = WhisperCache::open(&dir, 1 << 20, Duration::ZERO).unwrap();
         assert_eq!(cache.get(7), None);
         let path = cache.put(7, b"RIFF....").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"RIFF....");
         assert_eq!(cache.get(7), Some(path.clone()));
-        let again = WhisperCache::open(&dir, 1 << 20).unwrap();
+        let again = WhisperCache::open(&dir, 1 << 20, Duration::ZERO).unwrap();
         assert_eq!(again.get(7), Some(path));
         assert_eq!(again.total_bytes(), 8);
         let leftovers: Vec<_> = std::fs::read_dir(&dir)
@@ -215,7 +246,7 @@ mod tests {
     #[test]
     fn stays_within_its_bound_dropping_the_least_recently_used() {
         let dir = temp_dir("bound");
-        let cache = WhisperCache::open(&dir, 250).unwrap();
+        let cache = WhisperCache::open(&dir, 250, Duration::ZERO).unwrap();
         cache.put(1, &[0; 100]).unwrap();
         cache.put(2, &[0; 100]).unwrap();
         cache.get(1);
@@ -227,6 +258,24 @@ mod tests {
         let files = std::fs::read_dir(&dir).unwrap().count();
         assert_eq!(files, 2);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn young_files_and_the_one_just_written_are_never_evicted() {
+        let dir = temp_dir("young");
+        let cache = WhisperCache::open(&dir, 150, Duration::from_secs(3600)).unwrap();
+        let a = cache.put(1, &[0; 100]).unwrap();
+        let b = cache.put(2, &[0; 100]).unwrap();
+        assert!(
+            a.exists() && b.exists(),
+            "a ringing call's whisper was removed"
+        );
+        assert_eq!(cache.total_bytes(), 200);
+        let big = WhisperCache::open(&temp_dir("big"), 10, Duration::ZERO).unwrap();
+        let path = big.put(3, &[0; 100]).unwrap();
+        assert!(path.exists(), "put returned the path of a file it removed");
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(temp_dir("big")).ok();
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod tts;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -44,15 +45,29 @@ pub enum WhisperError {
     Clip { path: PathBuf, problem: String },
     #[error("{path}: clip of {size} bytes is too large")]
     ClipTooLarge { path: PathBuf, size: u64 },
+    #[error("clip longer than {limit_secs} s")]
+    ClipTooLong { limit_secs: u32 },
     #[error("wav: {0}")]
     Wav(#[from] hound::Error),
     #[error("text-to-speech: {0}")]
     Tts(String),
     #[error("template: {0}")]
     Template(#[from] template::TemplateError),
-    #[error("unsupported sample rate {0} (FreeSWITCH runs at 8000 or 16000)")]
+    #[error("unsupported sample rate {0} Hz")]
     Rate(u32),
 }
+
+/// Most time text-to-speech may add to rendering one whisper; words still unspoken then are left
+/// out, so a slow or hanging command delays a call by at most this.
+pub const TTS_BUDGET: Duration = Duration::from_secs(2);
+/// Words text-to-speech has spoken, kept in memory (token values are open-ended).
+pub const MAX_TTS_WORDS: usize = 10_000;
+/// How long a word text-to-speech failed on is not tried again.
+pub const TTS_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// How long a rendered whisper is protected from eviction: longer than a buyer rings plus the
+/// whisper plays.
+pub const DEFAULT_CACHE_MIN_AGE: Duration = Duration::from_secs(300);
 
 /// How whispers are made on this switch.
 #[derive(Debug, Clone)]
@@ -64,6 +79,8 @@ pub struct Settings {
     /// Where rendered whispers go (FreeSWITCH must be able to read it).
     pub cache_dir: PathBuf,
     pub cache_max_bytes: u64,
+    /// Whispers used more recently than this are never evicted (they may be about to play).
+    pub cache_min_age: Duration,
     pub shape: Shape,
     pub tts: Option<TtsCommand>,
 }
@@ -85,7 +102,10 @@ pub struct Whisperer {
     shape: Shape,
     cache: cache::WhisperCache,
     tts: Option<TtsCommand>,
-    tts_clips: Mutex<HashMap<String, Option<Arc<[i16]>>>>,
+    /// Words spoken by text-to-speech so far (bounded by [`MAX_TTS_WORDS`]).
+    tts_clips: Mutex<HashMap<String, Arc<[i16]>>>,
+    /// Words text-to-speech failed on, and when: not retried for [`TTS_RETRY_AFTER`].
+    tts_failed: Mutex<HashMap<String, Instant>>,
     tts_dir: PathBuf,
 }
 
@@ -97,10 +117,15 @@ impl Whisperer {
         Ok(Whisperer {
             library: PhraseLibrary::load(&settings.sounds_dir, settings.rate)?,
             shape: settings.shape,
-            cache: cache::WhisperCache::open(&settings.cache_dir, settings.cache_max_bytes)?,
+            cache: cache::WhisperCache::open(
+                &settings.cache_dir,
+                settings.cache_max_bytes,
+                settings.cache_min_age,
+            )?,
             tts_dir: settings.cache_dir.join(".tts"),
             tts: settings.tts,
             tts_clips: Mutex::new(HashMap::new()),
+            tts_failed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -127,7 +152,13 @@ impl Whisperer {
 
     /// Renders a whisper to WAV bytes (no cache).
     pub fn render(&self, speech: &Speech) -> Result<(Vec<u8>, Vec<String>), WhisperError> {
-        let rendered = render::render(speech, &self.library, &|p| self.tts_clip(p), &self.shape);
+        let deadline = Instant::now() + TTS_BUDGET;
+        let rendered = render::render(
+            speech,
+            &self.library,
+            &|p| self.tts_clip(p, deadline),
+            &self.shape,
+        );
         let wav = audio::wav_bytes(&rendered.samples, self.library.rate())?;
         Ok((wav, rendered.missing))
     }
@@ -142,10 +173,16 @@ impl Whisperer {
         let key = self.key(&speech);
         if let Some(path) = self.cache.get(key) {
             if path.exists() {
+                let spoken = self.tts_clips.lock();
+                let missing = speech
+                    .phrases()
+                    .filter(|p| !self.library.contains(p) && !spoken.contains_key(*p))
+                    .map(str::to_owned)
+                    .collect();
                 return Ok(Whisper {
                     path,
                     cached: true,
-                    missing: Vec::new(),
+                    missing,
                 });
             }
         }
@@ -158,22 +195,38 @@ impl Whisperer {
         })
     }
 
-    fn tts_clip(&self, phrase: &str) -> Option<Arc<[i16]>> {
+    /// A clip for a word the library lacks, from text-to-speech while this whisper's budget
+    /// lasts. Successes are kept (up to [`MAX_TTS_WORDS`], then the memo starts over); a failure
+    /// is not retried for [`TTS_RETRY_AFTER`].
+    fn tts_clip(&self, phrase: &str, deadline: Instant) -> Option<Arc<[i16]>> {
         let tts = self.tts.as_ref()?;
-        if let Some(known) = self.tts_clips.lock().get(phrase) {
-            return known.clone();
+        if let Some(clip) = self.tts_clips.lock().get(phrase) {
+            return Some(clip.clone());
         }
-        let clip = match tts.speak(phrase, &self.tts_dir, self.library.rate()) {
-            Ok(clip) => Some(clip),
+        let failed_at = self.tts_failed.lock().get(phrase).copied();
+        if failed_at.is_some_and(|at| at.elapsed() < TTS_RETRY_AFTER) {
+            return None;
+        }
+        let left = deadline.checked_duration_since(Instant::now())?;
+        match tts.speak(phrase, &self.tts_dir, self.library.rate(), left) {
+            Ok(clip) => {
+                let mut clips = self.tts_clips.lock();
+                if clips.len() >= MAX_TTS_WORDS {
+                    clips.clear();
+                }
+                clips.insert(phrase.to_owned(), clip.clone());
+                Some(clip)
+            }
             Err(e) => {
                 tracing::warn!(phrase, error = %e, "text-to-speech failed; phrase left out");
+                let mut failed = self.tts_failed.lock();
+                if failed.len() >= MAX_TTS_WORDS {
+                    failed.clear();
+                }
+                failed.insert(phrase.to_owned(), Instant::now());
                 None
             }
-        };
-        self.tts_clips
-            .lock()
-            .insert(phrase.to_owned(), clip.clone());
-        clip
+        }
     }
 }
 
@@ -208,6 +261,7 @@ impl Settings {
             rate: w.rate,
             cache_dir: w.cache_dir.clone(),
             cache_max_bytes: w.cache_max_bytes,
+            cache_min_age: DEFAULT_CACHE_MIN_AGE,
             shape: Shape {
                 beep: w.beep.map(|(hz, ms)| Beep {
                     freq_hz: hz as f64,

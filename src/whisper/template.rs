@@ -7,11 +7,11 @@
 /// Why a template could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
-    #[error("unclosed `{{` at character {at}")]
+    #[error("unclosed `{{` at byte {at}")]
     Unclosed { at: usize },
-    #[error("`}}` without `{{` at character {at}")]
+    #[error("`}}` without `{{` at byte {at}")]
     Unopened { at: usize },
-    #[error("empty token name at character {at}")]
+    #[error("empty token name at byte {at}")]
     EmptyName { at: usize },
     #[error("token name {name:?} may hold only letters, digits, `_`, `-` and `.`")]
     BadName { name: String },
@@ -76,6 +76,12 @@ impl Template {
                     });
                 }
                 '}' => return Err(TemplateError::Unopened { at }),
+                // A point between digits ("12.50") is part of a number, not a sentence end.
+                '.' if literal.ends_with(|c: char| c.is_ascii_digit())
+                    && text[at + 1..].starts_with(|c: char| c.is_ascii_digit()) =>
+                {
+                    literal.push(c)
+                }
                 '.' | '!' | '?' => {
                     flush(&mut literal, &mut sentence);
                     if !sentence.is_empty() {
@@ -139,6 +145,13 @@ mod tests {
             }
         );
         assert_eq!(t.tokens().collect::<Vec<_>>(), ["campaign", "state", "age"]);
+    }
+
+    #[test]
+    fn a_decimal_point_does_not_end_a_sentence() {
+        let t = Template::parse("Pays 12.50 dollars. Next.").unwrap();
+        assert_eq!(t.sentences.len(), 2);
+        assert_eq!(t.sentences[0], [Part::Text("Pays 12.50 dollars".into())]);
     }
 
     #[test]

@@ -7,12 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::WhisperError;
 use super::library::load_clip;
 
-/// Longest a text-to-speech run may take before it is killed.
+/// Longest one text-to-speech run may take before it is killed.
 const TTS_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,12 +38,14 @@ impl TtsCommand {
         Ok(TtsCommand { program, args })
     }
 
-    /// Speaks `word` into a clip at `rate` Hz, using `work_dir` for the command's output file.
+    /// Speaks `word` into a clip at `rate` Hz, using `work_dir` for the command's output file,
+    /// waiting at most `timeout` for the command.
     pub fn speak(
         &self,
         word: &str,
         work_dir: &Path,
         rate: u32,
+        timeout: Duration,
     ) -> Result<Arc<[i16]>, WhisperError> {
         if word.is_empty()
             || !word
@@ -55,11 +58,14 @@ impl TtsCommand {
             path: work_dir.to_owned(),
             source,
         })?;
-        let out: PathBuf = work_dir.join(format!(
-            "tts-{:016x}.wav",
-            super::cache::fnv1a(&[word.as_bytes()])
-        ));
-        let out_str = out.to_string_lossy();
+        // One file per run (two calls may speak the same word at once), removed on every path.
+        let run = RUNS.fetch_add(1, Ordering::Relaxed);
+        let out = TempFile(work_dir.join(format!(
+            "tts-{:016x}-{}-{run}.wav",
+            super::cache::fnv1a(&[word.as_bytes()]),
+            std::process::id()
+        )));
+        let out_str = out.0.to_string_lossy();
         let args: Vec<String> = self
             .args
             .iter()
@@ -76,7 +82,7 @@ impl TtsCommand {
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
-                Ok(None) if started.elapsed() > TTS_TIMEOUT => {
+                Ok(None) if started.elapsed() > timeout.min(TTS_TIMEOUT) => {
                     let _ = child.kill();
                     let _ = child.wait();
                     return Err(WhisperError::Tts(format!("{} timed out", self.program)));
@@ -91,9 +97,18 @@ impl TtsCommand {
                 self.program
             )));
         }
-        let clip = load_clip(&out, rate);
-        let _ = std::fs::remove_file(&out);
-        clip
+        load_clip(&out.0, rate)
+    }
+}
+
+static RUNS: AtomicU64 = AtomicU64::new(0);
+
+/// A file removed when dropped.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -112,9 +127,10 @@ mod tests {
     fn refuses_hostile_words_and_reports_failures() {
         let cmd = TtsCommand::parse("false {out} {text}").unwrap();
         let dir = std::env::temp_dir();
-        assert!(cmd.speak("a;rm -rf /", &dir, 8000).is_err());
-        assert!(cmd.speak("hello", &dir, 8000).is_err());
+        let t = Duration::from_secs(1);
+        assert!(cmd.speak("a;rm -rf /", &dir, 8000, t).is_err());
+        assert!(cmd.speak("hello", &dir, 8000, t).is_err());
         let missing = TtsCommand::parse("/nonexistent/tts {out} {text}").unwrap();
-        assert!(missing.speak("hello", &dir, 8000).is_err());
+        assert!(missing.speak("hello", &dir, 8000, t).is_err());
     }
 }
