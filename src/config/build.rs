@@ -143,6 +143,7 @@ impl<'a> Builder<'a> {
         if !self.problems.is_empty() {
             return None;
         }
+        let hot = crate::routing::hot::HotView::new(&buyers);
         Some(Config {
             currency: self.currency,
             timezone,
@@ -154,6 +155,7 @@ impl<'a> Builder<'a> {
             buyer_index,
             group_index,
             router_index,
+            hot,
         })
     }
 

@@ -11,15 +11,15 @@ use chrono_tz::Tz;
 use super::decision::{Algorithm, Decision, LeftOut, Reason, Scope, Step};
 use super::duplicate::{DuplicateAction, DuplicateCheck, NoDuplicates};
 use super::fasthash::FxHashMap;
-use super::filter::first_failure;
+use super::filter::keyed_value;
+use super::hot::{self, HotBuyer, HotView};
 use super::rank::{Ranked, best, compare, epc_ratio, plan_order, random_key};
 use super::rng::RandomSource;
-use super::schedule::Schedule;
 use super::suppression::normalize;
 use super::tokens::Tokens;
-use super::usage::UsageSnapshot;
+use super::usage::{Metric, Usage, UsageSnapshot};
 use super::zonetime::{ZoneNow, in_zone};
-use crate::config::{Buyer, Config, Entry, Group, Router};
+use crate::config::{Config, Entry, Group, Router};
 
 /// Decides the dial plan for a call on `router` with no duplicate history.
 pub fn decide(
@@ -43,20 +43,31 @@ pub fn decide_with(
     rng: &mut dyn RandomSource,
     duplicates: &dyn DuplicateCheck,
 ) -> Decision {
+    let rebuilt;
+    let hot = if config.hot.fits(&config.buyers) {
+        &config.hot
+    } else {
+        rebuilt = HotView::new(&config.buyers);
+        &rebuilt
+    };
     let mut ctx = Ctx {
         config,
+        hot,
         router,
         tokens,
         usage,
         now,
         duplicates,
-        zones: Vec::new(),
+        zones: vec![None; hot.zones.len()],
+        other_zones: Vec::new(),
+        filter_memo: vec![UNKNOWN; hot.filters.len()],
         opens_at: FxHashMap::default(),
         caller: tokens.caller_number().and_then(normalize),
         router_suppressed: None,
         epc_cutoff: now
             .checked_sub_signed(config.epc.window)
             .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        no_usage: Usage::default(),
     };
     ctx.router_suppressed = ctx.caller.and_then(|c| {
         router
@@ -73,30 +84,26 @@ pub fn decide_with(
     let mut keys: Vec<Ranked<'_>> = Vec::with_capacity(router.entries.len());
     for entry in &router.entries {
         match *entry {
-            Entry::Buyer(i) => {
-                let buyer = &config.buyers[i];
-                match ctx.check(buyer, None) {
-                    Ok(()) => {
-                        keys.push(ctx.ranked(buyer, None, rng));
-                        steps.push(Candidate::Buyer(i));
-                    }
-                    Err(reason) => left_out.push(LeftOut {
-                        buyer: buyer.id.clone(),
-                        reason,
-                    }),
+            Entry::Buyer(i) => match ctx.check(i, None) {
+                Ok(()) => {
+                    keys.push(ctx.ranked(i, None, rng));
+                    steps.push(Candidate::Buyer(i));
                 }
-            }
+                Err(reason) => left_out.push(LeftOut {
+                    buyer: hot.buyers[i].id.clone(),
+                    reason,
+                }),
+            },
             Entry::Group(g) => {
                 let group = &config.groups[g];
                 let mut gate = GroupGate::new(group);
                 let member_alg = group.route_by.unwrap_or(alg);
                 let mut members = Vec::new();
                 for &m in &group.members {
-                    let buyer = &config.buyers[m];
-                    match ctx.check(buyer, Some(&mut gate)) {
-                        Ok(()) => members.push((m, ctx.ranked(buyer, Some(member_alg), rng))),
+                    match ctx.check(m, Some(&mut gate)) {
+                        Ok(()) => members.push((m, ctx.ranked(m, Some(member_alg), rng))),
                         Err(reason) => left_out.push(LeftOut {
-                            buyer: buyer.id.clone(),
+                            buyer: hot.buyers[m].id.clone(),
                             reason,
                         }),
                     }
@@ -122,7 +129,7 @@ pub fn decide_with(
             let key = &keys[i as usize];
             match &steps[i as usize] {
                 Candidate::Buyer(b) => Step::Buyer {
-                    id: config.buyers[*b].id.clone(),
+                    id: hot.buyers[*b].id.clone(),
                     rank: key.rank(),
                 },
                 Candidate::Group(g, members) => {
@@ -132,7 +139,7 @@ pub fn decide_with(
                         mode: group.mode,
                         members: members
                             .iter()
-                            .map(|(m, _)| config.buyers[*m].id.clone())
+                            .map(|(m, _)| hot.buyers[*m].id.clone())
                             .collect(),
                         rank: key.rank(),
                     }
@@ -167,35 +174,66 @@ impl<'a> GroupGate<'a> {
     }
 }
 
+/// What a filter evaluated to in this decision.
+const UNKNOWN: u8 = 0;
+const HOLDS: u8 = 1;
+const FAILS: u8 = 2;
+
 struct Ctx<'a> {
     config: &'a Config,
+    hot: &'a HotView,
     router: &'a Router,
     tokens: &'a Tokens,
     usage: &'a UsageSnapshot,
     now: DateTime<Utc>,
     duplicates: &'a dyn DuplicateCheck,
-    /// `now` in each zone seen so far (few zones, many buyers: a short list beats a map).
-    zones: Vec<ZoneNow>,
-    opens_at: FxHashMap<(usize, Schedule), Option<DateTime<FixedOffset>>>,
+    /// `now` in each zone of the hot view, computed on first use.
+    zones: Vec<Option<ZoneNow>>,
+    /// `now` in group zones no buyer uses (few zones: a short list beats a map).
+    other_zones: Vec<ZoneNow>,
+    /// Per distinct filter of the hot view: `UNKNOWN`, `HOLDS` or `FAILS`.
+    filter_memo: Vec<u8>,
+    /// Keyed by (hot zone, hot schedule).
+    opens_at: FxHashMap<(u16, u32), Option<DateTime<FixedOffset>>>,
     caller: Option<u64>,
     router_suppressed: Option<Arc<str>>,
     epc_cutoff: DateTime<Utc>,
+    no_usage: Usage,
 }
 
-impl Ctx<'_> {
-    fn zone(&mut self, tz: Tz) -> usize {
-        match self.zones.iter().position(|z| z.tz == tz) {
+/// `now` in hot zone `z`, computed on first use.
+fn zone_now<'z>(
+    zones: &'z mut [Option<ZoneNow>],
+    hot: &HotView,
+    z: u16,
+    now: DateTime<Utc>,
+) -> &'z ZoneNow {
+    let tz = hot.zones[usize::from(z)];
+    zones[usize::from(z)].get_or_insert_with(|| ZoneNow::new(tz, now))
+}
+
+impl<'a> Ctx<'a> {
+    /// `now` in a group's zone.
+    fn group_zone(&mut self, tz: Tz) -> &ZoneNow {
+        if let Some(z) = self.hot.zones.iter().position(|z| *z == tz) {
+            let z = u16::try_from(z).unwrap_or(u16::MAX);
+            return zone_now(&mut self.zones, self.hot, z, self.now);
+        }
+        let i = match self.other_zones.iter().position(|z| z.tz == tz) {
             Some(i) => i,
             None => {
-                self.zones.push(ZoneNow::new(tz, self.now));
-                self.zones.len() - 1
+                self.other_zones.push(ZoneNow::new(tz, self.now));
+                self.other_zones.len() - 1
             }
-        }
+        };
+        &self.other_zones[i]
     }
 
-    /// `Ok` when the buyer may be dialled; otherwise the first reason it may not.
-    fn check(&mut self, buyer: &Buyer, group: Option<&mut GroupGate<'_>>) -> Result<(), Reason> {
-        if buyer.paused {
+    /// `Ok` when buyer `bi` may be dialled; otherwise the first reason it may not.
+    fn check(&mut self, bi: usize, group: Option<&mut GroupGate<'_>>) -> Result<(), Reason> {
+        let hot = self.hot;
+        let hb = &hot.buyers[bi];
+        if hb.flags & hot::PAUSED != 0 {
             return Err(Reason::Paused { by: Scope::Buyer });
         }
         if let Some(g) = group.as_deref()
@@ -208,73 +246,98 @@ impl Ctx<'_> {
         if let Some(list) = &self.router_suppressed {
             return Err(Reason::Suppressed { list: list.clone() });
         }
-        if let Some(c) = self.caller
-            && let Some(l) = buyer.suppress.iter().find(|l| l.contains(c))
+        if hb.flags & hot::SUPPRESS != 0
+            && let Some(c) = self.caller
+            && let Some(l) = self.config.buyers[bi]
+                .suppress
+                .iter()
+                .find(|l| l.contains(c))
         {
             return Err(Reason::Suppressed {
                 list: l.name.clone(),
             });
         }
-        let zi = self.zone(buyer.tz);
-        let zone = &self.zones[zi];
-        if let Some((f, actual)) = first_failure(&buyer.filters, self.tokens, zone) {
-            return Err(Reason::TokenMismatch {
-                token: f.token.clone(),
-                op: f.op(),
-                expected: f.expected.clone(),
-                actual,
-            });
+        let zone = zone_now(&mut self.zones, hot, hb.zone, self.now);
+        for (k, &fid) in hot.filters_of(hb).iter().enumerate() {
+            let memo = &mut self.filter_memo[fid as usize];
+            if *memo == UNKNOWN {
+                // Interned filters test the same token the same way (and read the same zone), so
+                // the first buyer's copy answers for all of them.
+                let r = hot.filters[fid as usize];
+                let f = &self.config.buyers[r.buyer as usize].filters[r.index as usize];
+                let held = f.holds(keyed_value(self.tokens, zone, f.key, &f.token));
+                *memo = if held { HOLDS } else { FAILS };
+            }
+            if *memo == FAILS {
+                let f = &self.config.buyers[bi].filters[k];
+                let actual = keyed_value(self.tokens, zone, f.key, &f.token);
+                return Err(Reason::TokenMismatch {
+                    token: f.token.clone(),
+                    op: f.op(),
+                    expected: f.expected.clone(),
+                    actual: actual.map(str::to_string),
+                });
+            }
         }
-        if !buyer.schedule.is_open(zone) {
+        let schedule = &hot.schedules[hb.schedule as usize];
+        if !schedule.is_open(zone) {
             // Many buyers share a few schedules: compute each opening once per zone.
-            let key = (zi, buyer.schedule);
+            let key = (hb.zone, hb.schedule);
             let opens_at = match self.opens_at.get(&key) {
                 Some(t) => *t,
                 None => {
-                    let t = buyer.schedule.next_open(zone);
+                    let t = schedule.next_open(zone);
                     self.opens_at.insert(key, t);
                     t
                 }
             };
             return Err(Reason::OutsideHours { opens_at });
         }
-        if !buyer.caps.is_empty() {
-            buyer
+        if hb.flags & hot::CAPS_SIMPLE != 0 {
+            let usage = self.usage.buyer(&hb.id).unwrap_or(&self.no_usage);
+            check_simple_caps(hot, hb, usage, zone)?;
+        } else if hb.flags & hot::CAPS_GENERAL != 0 {
+            self.config.buyers[bi]
                 .caps
-                .check(self.usage.buyer(&buyer.id), zone, &Scope::Buyer)?;
+                .check(self.usage.buyer(&hb.id), zone, &Scope::Buyer)?;
         }
         if let Some(gate) = group {
             if gate.caps.is_none() {
-                let gz = self.zone(gate.group.tz);
                 let scope = Scope::Group(gate.group.id.clone());
-                gate.caps = Some(gate.group.caps.check(
-                    self.usage.group(&gate.group.id),
-                    &self.zones[gz],
-                    &scope,
-                ));
+                let usage = self.usage;
+                let zone = self.group_zone(gate.group.tz);
+                gate.caps = Some(
+                    gate.group
+                        .caps
+                        .check(usage.group(&gate.group.id), zone, &scope),
+                );
             }
             if let Some(Err(reason)) = &gate.caps {
                 return Err(reason.clone());
             }
         }
-        if let (Some(rule), Some(caller)) = (buyer.duplicate, self.caller)
-            && rule.action == DuplicateAction::Reroute
-        {
-            let window = Duration::try_seconds(i64::try_from(rule.window_secs).unwrap_or(i64::MAX))
-                .unwrap_or(Duration::MAX);
-            let since = self
-                .now
-                .checked_sub_signed(window)
-                .unwrap_or(DateTime::<Utc>::MIN_UTC);
-            if let Some(prev) =
-                self.duplicates
-                    .previous(caller, &buyer.id, &self.router.id, rule.scope, since)
+        if hb.flags & hot::DUPLICATE != 0 {
+            let buyer = &self.config.buyers[bi];
+            if let (Some(rule), Some(caller)) = (buyer.duplicate, self.caller)
+                && rule.action == DuplicateAction::Reroute
             {
-                return Err(Reason::Duplicate {
-                    scope: rule.scope,
-                    previous_at: in_zone(buyer.tz, prev),
-                    window_secs: rule.window_secs,
-                });
+                let window =
+                    Duration::try_seconds(i64::try_from(rule.window_secs).unwrap_or(i64::MAX))
+                        .unwrap_or(Duration::MAX);
+                let since = self
+                    .now
+                    .checked_sub_signed(window)
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC);
+                if let Some(prev) =
+                    self.duplicates
+                        .previous(caller, &buyer.id, &self.router.id, rule.scope, since)
+                {
+                    return Err(Reason::Duplicate {
+                        scope: rule.scope,
+                        previous_at: in_zone(buyer.tz, prev),
+                        window_secs: rule.window_secs,
+                    });
+                }
             }
         }
         Ok(())
@@ -282,33 +345,35 @@ impl Ctx<'_> {
 
     /// The ranking key of an eligible buyer. `member_alg` is the algorithm that orders it inside its
     /// group, if it is in one: the random key and EPC are only computed when an algorithm uses them.
-    fn ranked<'b>(
+    fn ranked(
         &self,
-        buyer: &'b Buyer,
+        bi: usize,
         member_alg: Option<Algorithm>,
         rng: &mut dyn RandomSource,
-    ) -> Ranked<'b> {
+    ) -> Ranked<'a> {
+        let hot: &'a HotView = self.hot;
+        let hb = &hot.buyers[bi];
         let epc = &self.config.epc;
         let uses = |a: Algorithm| self.router.algorithm == a || member_alg == Some(a);
         let (epc_num, epc_den) = if uses(Algorithm::Epc) {
             let (earnings, calls) = self
                 .usage
-                .buyer(&buyer.id)
+                .buyer(&hb.id)
                 .map_or((0, 0), |u| u.epc_since(self.epc_cutoff));
             epc_ratio(earnings, calls, epc.prior.minor, epc.prior_calls)
         } else {
             (epc.prior.minor, 1)
         };
         let random_key = if uses(Algorithm::Tier) {
-            random_key(rng.next_unit_open(), buyer.weight)
+            random_key(rng.next_unit_open(), hb.weight)
         } else {
             0.0
         };
         Ranked {
-            id: buyer.id.as_str(),
-            tier: buyer.tier,
-            weight: buyer.weight,
-            bid: buyer.bid.minor,
+            id: hb.id.as_str(),
+            tier: hb.tier,
+            weight: hb.weight,
+            bid: hb.bid,
             epc_num,
             epc_den,
             random_key,
@@ -316,5 +381,46 @@ impl Ctx<'_> {
     }
 }
 
+/// [`CapSpec::check`](super::caps::CapSpec::check) for caps without time slots or even pacing:
+/// concurrency, then the flat rules in the same order, with the same reasons.
+fn check_simple_caps(
+    hot: &HotView,
+    hb: &HotBuyer,
+    usage: &Usage,
+    zone: &ZoneNow,
+) -> Result<(), Reason> {
+    if let Some(limit) = hb.concurrency {
+        let used = i64::from(usage.concurrency);
+        if used >= limit {
+            return Err(Reason::OverCap {
+                scope: Scope::Buyer,
+                metric: Metric::Concurrency,
+                window: None,
+                used,
+                limit,
+                resets_at: None,
+            });
+        }
+    }
+    for rule in hot.cap_rules_of(hb) {
+        let used = usage.used_with(rule.window, rule.metric, || zone.bounds(rule.window).start);
+        if used >= rule.limit {
+            return Err(Reason::OverCap {
+                scope: Scope::Buyer,
+                metric: rule.metric,
+                window: Some(rule.window),
+                used,
+                limit: rule.limit,
+                resets_at: zone.resets_at(rule.window),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod equivalence;
+#[cfg(test)]
+mod reference;
 #[cfg(test)]
 mod tests;

@@ -18,6 +18,7 @@ pub mod duplicate;
 pub mod explain;
 pub mod fasthash;
 pub mod filter;
+pub mod hot;
 pub mod rank;
 pub mod rng;
 pub mod schedule;
