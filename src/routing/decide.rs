@@ -60,7 +60,7 @@ pub fn decide_with(
         duplicates,
         zones: vec![None; hot.zones.len()],
         other_zones: Vec::new(),
-        filter_memo: vec![UNKNOWN; hot.filters.len()],
+        filter_memo: FilterMemo::new(hot.filters.len()),
         opens_at: FxHashMap::default(),
         caller: tokens.caller_number().and_then(normalize),
         router_suppressed: None,
@@ -78,7 +78,8 @@ pub fn decide_with(
     });
 
     let alg = router.algorithm;
-    let mut left_out = Vec::new();
+    // Sized for a quarter of the entries left out, so typical decisions never regrow it.
+    let mut left_out = Vec::with_capacity(router.entries.len() / 4 + 4);
     // Eligible steps and, in parallel, the key each is ranked by.
     let mut steps: Vec<Candidate<'_>> = Vec::with_capacity(router.entries.len());
     let mut keys: Vec<Ranked<'_>> = Vec::with_capacity(router.entries.len());
@@ -174,10 +175,48 @@ impl<'a> GroupGate<'a> {
     }
 }
 
-/// What a filter evaluated to in this decision.
+/// What each distinct filter of the hot view evaluated to in this decision: two bit sets when the
+/// config has at most 64 distinct filters (no allocation), else one byte per filter.
+enum FilterMemo {
+    Bits { known: u64, held: u64 },
+    Bytes(Vec<u8>),
+}
+
 const UNKNOWN: u8 = 0;
 const HOLDS: u8 = 1;
 const FAILS: u8 = 2;
+
+impl FilterMemo {
+    fn new(filters: usize) -> FilterMemo {
+        if filters <= 64 {
+            FilterMemo::Bits { known: 0, held: 0 }
+        } else {
+            FilterMemo::Bytes(vec![UNKNOWN; filters])
+        }
+    }
+
+    fn get(&self, fid: u32) -> Option<bool> {
+        match self {
+            FilterMemo::Bits { known, held } => {
+                (known >> fid & 1 == 1).then_some(held >> fid & 1 == 1)
+            }
+            FilterMemo::Bytes(v) => match v[fid as usize] {
+                UNKNOWN => None,
+                b => Some(b == HOLDS),
+            },
+        }
+    }
+
+    fn set(&mut self, fid: u32, value: bool) {
+        match self {
+            FilterMemo::Bits { known, held } => {
+                *known |= 1 << fid;
+                *held |= u64::from(value) << fid;
+            }
+            FilterMemo::Bytes(v) => v[fid as usize] = if value { HOLDS } else { FAILS },
+        }
+    }
+}
 
 struct Ctx<'a> {
     config: &'a Config,
@@ -191,8 +230,7 @@ struct Ctx<'a> {
     zones: Vec<Option<ZoneNow>>,
     /// `now` in group zones no buyer uses (few zones: a short list beats a map).
     other_zones: Vec<ZoneNow>,
-    /// Per distinct filter of the hot view: `UNKNOWN`, `HOLDS` or `FAILS`.
-    filter_memo: Vec<u8>,
+    filter_memo: FilterMemo,
     /// Keyed by (hot zone, hot schedule).
     opens_at: FxHashMap<(u16, u32), Option<DateTime<FixedOffset>>>,
     caller: Option<u64>,
@@ -259,16 +297,19 @@ impl<'a> Ctx<'a> {
         }
         let zone = zone_now(&mut self.zones, hot, hb.zone, self.now);
         for (k, &fid) in hot.filters_of(hb).iter().enumerate() {
-            let memo = &mut self.filter_memo[fid as usize];
-            if *memo == UNKNOWN {
-                // Interned filters test the same token the same way (and read the same zone), so
-                // the first buyer's copy answers for all of them.
-                let r = hot.filters[fid as usize];
-                let f = &self.config.buyers[r.buyer as usize].filters[r.index as usize];
-                let held = f.holds(keyed_value(self.tokens, zone, f.key, &f.token));
-                *memo = if held { HOLDS } else { FAILS };
-            }
-            if *memo == FAILS {
+            let held = match self.filter_memo.get(fid) {
+                Some(held) => held,
+                None => {
+                    // Interned filters test the same token the same way (and read the same zone),
+                    // so the first buyer's copy answers for all of them.
+                    let r = hot.filters[fid as usize];
+                    let f = &self.config.buyers[r.buyer as usize].filters[r.index as usize];
+                    let held = f.holds(keyed_value(self.tokens, zone, f.key, &f.token));
+                    self.filter_memo.set(fid, held);
+                    held
+                }
+            };
+            if !held {
                 let f = &self.config.buyers[bi].filters[k];
                 let actual = keyed_value(self.tokens, zone, f.key, &f.token);
                 return Err(Reason::TokenMismatch {

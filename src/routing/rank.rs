@@ -49,7 +49,12 @@ impl Ranked<'_> {
             tier: self.tier,
             weight: self.weight,
             bid: self.bid,
-            epc: self.epc_num.div_euclid(self.epc_den.max(1)),
+            // Routers that do not rank by EPC carry the prior over 1: skip the division.
+            epc: if self.epc_den == 1 {
+                self.epc_num
+            } else {
+                self.epc_num.div_euclid(self.epc_den.max(1))
+            },
         }
     }
 }
