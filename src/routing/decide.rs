@@ -17,7 +17,8 @@ use super::rank::{Ranked, best, compare, epc_ratio, plan_order, random_key};
 use super::rng::RandomSource;
 use super::suppression::normalize;
 use super::tokens::Tokens;
-use super::usage::{Metric, Usage, UsageSnapshot};
+use super::usage::{Counter, Metric, Usage, UsageSnapshot, counted};
+use super::usage_index::ResolvedUsage;
 use super::zonetime::{ZoneNow, in_zone};
 use crate::config::{Config, Entry, Group, Router};
 
@@ -43,6 +44,44 @@ pub fn decide_with(
     rng: &mut dyn RandomSource,
     duplicates: &dyn DuplicateCheck,
 ) -> Decision {
+    run(router, config, tokens, usage, None, now, rng, duplicates)
+}
+
+/// [`decide_with`] on a snapshot already resolved against `config` (see [`ResolvedUsage`]): the
+/// same decision, without a map lookup per capped buyer. A snapshot resolved for another config is
+/// read as a plain snapshot.
+pub fn decide_resolved(
+    router: &Router,
+    config: &Config,
+    tokens: &Tokens,
+    usage: &ResolvedUsage<'_>,
+    now: DateTime<Utc>,
+    rng: &mut dyn RandomSource,
+    duplicates: &dyn DuplicateCheck,
+) -> Decision {
+    run(
+        router,
+        config,
+        tokens,
+        usage.snapshot,
+        Some(usage),
+        now,
+        rng,
+        duplicates,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    router: &Router,
+    config: &Config,
+    tokens: &Tokens,
+    usage: &UsageSnapshot,
+    resolved: Option<&ResolvedUsage<'_>>,
+    now: DateTime<Utc>,
+    rng: &mut dyn RandomSource,
+    duplicates: &dyn DuplicateCheck,
+) -> Decision {
     let rebuilt;
     let hot = if config.hot.fits(&config.buyers) {
         &config.hot
@@ -56,6 +95,7 @@ pub fn decide_with(
         router,
         tokens,
         usage,
+        resolved: resolved.filter(|r| r.fits(hot)),
         now,
         duplicates,
         zones: vec![None; hot.zones.len()],
@@ -224,6 +264,8 @@ struct Ctx<'a> {
     router: &'a Router,
     tokens: &'a Tokens,
     usage: &'a UsageSnapshot,
+    /// `usage` laid out for `hot`, when the caller resolved it.
+    resolved: Option<&'a ResolvedUsage<'a>>,
     now: DateTime<Utc>,
     duplicates: &'a dyn DuplicateCheck,
     /// `now` in each zone of the hot view, computed on first use.
@@ -335,12 +377,27 @@ impl<'a> Ctx<'a> {
             return Err(Reason::OutsideHours { opens_at });
         }
         if hb.flags & hot::CAPS_SIMPLE != 0 {
-            let usage = self.usage.buyer(&hb.id).unwrap_or(&self.no_usage);
-            check_simple_caps(hot, hb, usage, zone)?;
+            match self.resolved {
+                Some(r) => {
+                    check_simple_caps(hot, hb, r.concurrency[bi], |k| r.rule_counters[k], zone)?
+                }
+                None => {
+                    let usage = self.usage.buyer(&hb.id).unwrap_or(&self.no_usage);
+                    let counter = |k: usize| {
+                        let rule = &hot.cap_rules[k];
+                        usage.window(rule.window).get(rule.metric)
+                    };
+                    check_simple_caps(hot, hb, usage.concurrency, counter, zone)?
+                }
+            }
         } else if hb.flags & hot::CAPS_GENERAL != 0 {
+            let usage = match self.resolved {
+                Some(r) => r.buyers[bi],
+                None => self.usage.buyer(&hb.id),
+            };
             self.config.buyers[bi]
                 .caps
-                .check(self.usage.buyer(&hb.id), zone, &Scope::Buyer)?;
+                .check(usage, zone, &Scope::Buyer)?;
         }
         if let Some(gate) = group {
             if gate.caps.is_none() {
@@ -397,10 +454,11 @@ impl<'a> Ctx<'a> {
         let epc = &self.config.epc;
         let uses = |a: Algorithm| self.router.algorithm == a || member_alg == Some(a);
         let (epc_num, epc_den) = if uses(Algorithm::Epc) {
-            let (earnings, calls) = self
-                .usage
-                .buyer(&hb.id)
-                .map_or((0, 0), |u| u.epc_since(self.epc_cutoff));
+            let usage = match self.resolved {
+                Some(r) => r.buyers[bi],
+                None => self.usage.buyer(&hb.id),
+            };
+            let (earnings, calls) = usage.map_or((0, 0), |u| u.epc_since(self.epc_cutoff));
             epc_ratio(earnings, calls, epc.prior.minor, epc.prior_calls)
         } else {
             (epc.prior.minor, 1)
@@ -423,15 +481,17 @@ impl<'a> Ctx<'a> {
 }
 
 /// [`CapSpec::check`](super::caps::CapSpec::check) for caps without time slots or even pacing:
-/// concurrency, then the flat rules in the same order, with the same reasons.
+/// concurrency, then the flat rules in the same order, with the same reasons. `counter(k)` is the
+/// usage counter of the view's cap rule `k`.
 fn check_simple_caps(
     hot: &HotView,
     hb: &HotBuyer,
-    usage: &Usage,
+    concurrency: u32,
+    counter: impl Fn(usize) -> Option<Counter>,
     zone: &ZoneNow,
 ) -> Result<(), Reason> {
     if let Some(limit) = hb.concurrency {
-        let used = i64::from(usage.concurrency);
+        let used = i64::from(concurrency);
         if used >= limit {
             return Err(Reason::OverCap {
                 scope: Scope::Buyer,
@@ -443,8 +503,10 @@ fn check_simple_caps(
             });
         }
     }
-    for rule in hot.cap_rules_of(hb) {
-        let used = usage.used_with(rule.window, rule.metric, || zone.bounds(rule.window).start);
+    let start = hb.caps_start as usize;
+    for k in start..start + hb.caps_len as usize {
+        let rule = &hot.cap_rules[k];
+        let used = counted(counter(k), || zone.bounds(rule.window).start);
         if used >= rule.limit {
             return Err(Reason::OverCap {
                 scope: Scope::Buyer,

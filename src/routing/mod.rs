@@ -25,12 +25,14 @@ pub mod schedule;
 pub mod suppression;
 pub mod tokens;
 pub mod usage;
+pub mod usage_index;
 pub mod zonetime;
 
-pub use decide::{decide, decide_with};
+pub use decide::{decide, decide_resolved, decide_with};
 pub use decision::{Algorithm, Decision, GroupMode, Id, LeftOut, Rank, Reason, Scope, Step};
 pub use duplicate::{DuplicateCheck, InMemoryDuplicates, NoDuplicates};
 pub use rng::{RandomSource, SplitMix64};
 pub use tokens::{CallerFields, Tokens};
 pub use usage::{Metric, UsageSnapshot};
+pub use usage_index::ResolvedUsage;
 pub use zonetime::Window;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use regex::Regex;
 
-use super::{decide_with, reference};
+use super::{decide_resolved, decide_with, reference};
 use crate::config::{Buyer, Config, Currency, EpcSettings, Group, Money};
 use crate::config::{Entry, Router};
 use crate::routing::caps::{Limits, Pacing, SlotCaps};
@@ -269,13 +269,19 @@ fn hot_view_decides_like_the_reference() {
         let (config, snapshot, dups) = world(seed, now);
         let t = tokens(seed);
         let router = &config.routers[0];
+        let resolved = snapshot.resolve(&config);
         for draw in 0..3 {
             let mut a = SplitMix64::new(seed * 7 + draw);
             let mut b = a.clone();
+            let mut c = a.clone();
             let fast = decide_with(router, &config, &t, &snapshot, now, &mut a, &dups);
             let slow = reference::decide_with(router, &config, &t, &snapshot, now, &mut b, &dups);
+            let res = decide_resolved(router, &config, &t, &resolved, now, &mut c, &dups);
             assert_eq!(fast, slow, "seed {seed} draw {draw}");
-            assert_eq!(a.next_u64(), b.next_u64(), "same draws, seed {seed}");
+            assert_eq!(res, slow, "resolved, seed {seed} draw {draw}");
+            let next = b.next_u64();
+            assert_eq!(a.next_u64(), next, "same draws, seed {seed}");
+            assert_eq!(c.next_u64(), next, "same draws (resolved), seed {seed}");
         }
     }
 }
@@ -309,4 +315,35 @@ fn a_config_edited_without_reindex_still_decides_right() {
         &dups,
     );
     assert_eq!(fast, slow);
+}
+
+#[test]
+fn usage_resolved_for_another_config_is_read_as_a_snapshot() {
+    let now: DateTime<Utc> = "2026-11-25T15:30:00Z".parse().unwrap();
+    for seed in 0..40 {
+        let (config, snapshot, dups) = world(seed, now);
+        let (other, _, _) = world(seed + 1000, now);
+        let stale = snapshot.resolve(&other);
+        let t = tokens(seed);
+        let router = &config.routers[0];
+        let got = decide_resolved(
+            router,
+            &config,
+            &t,
+            &stale,
+            now,
+            &mut SplitMix64::new(9),
+            &dups,
+        );
+        let want = reference::decide_with(
+            router,
+            &config,
+            &t,
+            &snapshot,
+            now,
+            &mut SplitMix64::new(9),
+            &dups,
+        );
+        assert_eq!(got, want, "seed {seed}");
+    }
 }
