@@ -5,8 +5,9 @@
 //! reports means, not tails), then criterion measures the mean time per decision.
 //!
 //! Two paths are measured: `decide` on the id-keyed `UsageSnapshot` (one map lookup per capped
-//! buyer), and `decide_resolved` on the same snapshot resolved once against the config
-//! (`UsageSnapshot::resolve`, timed on its own). Both build the whole plan and every reason.
+//! buyer, fresh working memory per call), and a `Decider` (kept per config, reusing its working
+//! memory) on the same snapshot resolved once against the config (`UsageSnapshot::resolve`, timed
+//! on its own). Both build the whole plan and every reason in every decision.
 
 use std::hint::black_box;
 use std::time::{Duration as StdDuration, Instant};
@@ -22,8 +23,8 @@ use parkway::routing::schedule::Schedule;
 use parkway::routing::suppression::SuppressionList;
 use parkway::routing::usage::{Counter, Usage};
 use parkway::routing::{
-    Algorithm, CallerFields, NoDuplicates, SplitMix64, Tokens, UsageSnapshot, Window, decide,
-    decide_resolved,
+    Algorithm, CallerFields, Decider, NoDuplicates, SplitMix64, Tokens, UsageSnapshot, Window,
+    decide,
 };
 
 const USD: Currency = Currency::USD;
@@ -187,16 +188,9 @@ fn latency_report() {
         let resolve_start = Instant::now();
         let resolved = usage.resolve(&config);
         let resolve_took = resolve_start.elapsed();
+        let mut decider = Decider::new(&config);
         let (times, total) = time_decisions(iters, || {
-            decide_resolved(
-                router,
-                &config,
-                &t,
-                &resolved,
-                at(),
-                &mut rng,
-                &NoDuplicates,
-            )
+            decider.decide_resolved(router, &t, &resolved, at(), &mut rng, &NoDuplicates)
         });
         row("resolved", &times, total);
         let plan = decide(router, &config, &t, &usage, at(), &mut rng);
@@ -257,24 +251,17 @@ fn main() {
         });
     }
     group.finish();
-    let mut group = c.benchmark_group("decide_resolved");
+    let mut group = c.benchmark_group("decider_resolved");
     for n in sizes() {
         let (config, usage) = world(n);
         let resolved = usage.resolve(&config);
+        let mut decider = Decider::new(&config);
         let router = &config.routers[0];
         let mut rng = SplitMix64::new(1);
         group.throughput(Throughput::Elements(1));
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| {
-                decide_resolved(
-                    router,
-                    &config,
-                    &t,
-                    &resolved,
-                    at(),
-                    &mut rng,
-                    &NoDuplicates,
-                )
+                decider.decide_resolved(router, &t, &resolved, at(), &mut rng, &NoDuplicates)
             });
         });
     }

@@ -13,7 +13,7 @@ use super::duplicate::{DuplicateAction, DuplicateCheck, NoDuplicates};
 use super::fasthash::FxHashMap;
 use super::filter::keyed_value;
 use super::hot::{self, HotBuyer, HotView};
-use super::rank::{Ranked, best, compare, epc_ratio, plan_order, random_key};
+use super::rank::{Ranked, best, compare, epc_ratio, plan_order_into, random_key};
 use super::rng::RandomSource;
 use super::suppression::normalize;
 use super::tokens::Tokens;
@@ -44,7 +44,7 @@ pub fn decide_with(
     rng: &mut dyn RandomSource,
     duplicates: &dyn DuplicateCheck,
 ) -> Decision {
-    run(router, config, tokens, usage, None, now, rng, duplicates)
+    Decider::new(config).decide(router, tokens, usage, now, rng, duplicates)
 }
 
 /// [`decide_with`] on a snapshot already resolved against `config` (see [`ResolvedUsage`]): the
@@ -59,36 +59,134 @@ pub fn decide_resolved(
     rng: &mut dyn RandomSource,
     duplicates: &dyn DuplicateCheck,
 ) -> Decision {
-    run(
-        router,
-        config,
-        tokens,
-        usage.snapshot,
-        Some(usage),
-        now,
-        rng,
-        duplicates,
-    )
+    Decider::new(config).decide_resolved(router, tokens, usage, now, rng, duplicates)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run(
-    router: &Router,
-    config: &Config,
-    tokens: &Tokens,
-    usage: &UsageSnapshot,
-    resolved: Option<&ResolvedUsage<'_>>,
+/// Decides calls on one config, reusing its working memory from one decision to the next (the
+/// ranking keys, candidate steps and sort buffers of a 10,000-buyer router are about a megabyte;
+/// allocating it afresh per call costs page faults whenever the allocator has handed it back to
+/// the system). Each decision is computed from its own inputs only: the buffers are cleared
+/// first, and the result is what [`decide_with`] returns.
+pub struct Decider<'c> {
+    config: &'c Config,
+    scratch: Scratch<'c>,
+}
+
+/// Working memory of a decision.
+#[derive(Default)]
+struct Scratch<'c> {
+    /// Eligible steps and, in parallel, the key each is ranked by.
+    steps: Vec<Candidate<'c>>,
+    keys: Vec<Ranked<'c>>,
+    tagged: Vec<u64>,
+    order: Vec<u32>,
+}
+
+impl<'c> Decider<'c> {
+    pub fn new(config: &'c Config) -> Self {
+        Decider {
+            config,
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// [`decide_with`] on this decider's config.
+    pub fn decide(
+        &mut self,
+        router: &Router,
+        tokens: &Tokens,
+        usage: &UsageSnapshot,
+        now: DateTime<Utc>,
+        rng: &mut dyn RandomSource,
+        duplicates: &dyn DuplicateCheck,
+    ) -> Decision {
+        self.run(router, tokens, usage, None, now, rng, duplicates)
+    }
+
+    /// [`decide_resolved`] on this decider's config.
+    pub fn decide_resolved(
+        &mut self,
+        router: &Router,
+        tokens: &Tokens,
+        usage: &ResolvedUsage<'_>,
+        now: DateTime<Utc>,
+        rng: &mut dyn RandomSource,
+        duplicates: &dyn DuplicateCheck,
+    ) -> Decision {
+        self.run(
+            router,
+            tokens,
+            usage.snapshot,
+            Some(usage),
+            now,
+            rng,
+            duplicates,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &mut self,
+        router: &Router,
+        tokens: &Tokens,
+        usage: &UsageSnapshot,
+        resolved: Option<&ResolvedUsage<'_>>,
+        now: DateTime<Utc>,
+        rng: &mut dyn RandomSource,
+        duplicates: &dyn DuplicateCheck,
+    ) -> Decision {
+        let config = self.config;
+        if config.hot.fits(&config.buyers) {
+            let inputs = Inputs {
+                router,
+                tokens,
+                usage,
+                resolved,
+                now,
+                duplicates,
+            };
+            run_on(&config.hot, config, &mut self.scratch, inputs, rng)
+        } else {
+            // Edited by hand without `reindex`: decide on a view built for this call.
+            let hot = HotView::new(&config.buyers);
+            let inputs = Inputs {
+                router,
+                tokens,
+                usage,
+                resolved,
+                now,
+                duplicates,
+            };
+            run_on(&hot, config, &mut Scratch::default(), inputs, rng)
+        }
+    }
+}
+
+/// A decision's inputs besides the config.
+struct Inputs<'x> {
+    router: &'x Router,
+    tokens: &'x Tokens,
+    usage: &'x UsageSnapshot,
+    resolved: Option<&'x ResolvedUsage<'x>>,
     now: DateTime<Utc>,
+    duplicates: &'x dyn DuplicateCheck,
+}
+
+fn run_on<'h>(
+    hot: &'h HotView,
+    config: &'h Config,
+    scratch: &mut Scratch<'h>,
+    inputs: Inputs<'_>,
     rng: &mut dyn RandomSource,
-    duplicates: &dyn DuplicateCheck,
 ) -> Decision {
-    let rebuilt;
-    let hot = if config.hot.fits(&config.buyers) {
-        &config.hot
-    } else {
-        rebuilt = HotView::new(&config.buyers);
-        &rebuilt
-    };
+    let Inputs {
+        router,
+        tokens,
+        usage,
+        resolved,
+        now,
+        duplicates,
+    } = inputs;
     let mut ctx = Ctx {
         config,
         hot,
@@ -120,9 +218,16 @@ fn run(
     let alg = router.algorithm;
     // Sized for a quarter of the entries left out, so typical decisions never regrow it.
     let mut left_out = Vec::with_capacity(router.entries.len() / 4 + 4);
-    // Eligible steps and, in parallel, the key each is ranked by.
-    let mut steps: Vec<Candidate<'_>> = Vec::with_capacity(router.entries.len());
-    let mut keys: Vec<Ranked<'_>> = Vec::with_capacity(router.entries.len());
+    let Scratch {
+        steps,
+        keys,
+        tagged,
+        order,
+    } = scratch;
+    steps.clear();
+    keys.clear();
+    steps.reserve(router.entries.len());
+    keys.reserve(router.entries.len());
     for entry in &router.entries {
         match *entry {
             Entry::Buyer(i) => match ctx.check(i, None) {
@@ -164,9 +269,10 @@ fn run(
         }
     }
 
-    let plan = plan_order(alg, &keys)
-        .into_iter()
-        .map(|i| {
+    plan_order_into(alg, keys, tagged, order);
+    let plan = order
+        .iter()
+        .map(|&i| {
             let key = &keys[i as usize];
             match &steps[i as usize] {
                 Candidate::Buyer(b) => Step::Buyer {
@@ -258,9 +364,10 @@ impl FilterMemo {
     }
 }
 
-struct Ctx<'a> {
-    config: &'a Config,
-    hot: &'a HotView,
+/// One decision in progress: the config and its hot view (`'h`), the call's inputs (`'a`).
+struct Ctx<'h, 'a> {
+    config: &'h Config,
+    hot: &'h HotView,
     router: &'a Router,
     tokens: &'a Tokens,
     usage: &'a UsageSnapshot,
@@ -292,7 +399,7 @@ fn zone_now<'z>(
     zones[usize::from(z)].get_or_insert_with(|| ZoneNow::new(tz, now))
 }
 
-impl<'a> Ctx<'a> {
+impl<'h> Ctx<'h, '_> {
     /// `now` in a group's zone.
     fn group_zone(&mut self, tz: Tz) -> &ZoneNow {
         if let Some(z) = self.hot.zones.iter().position(|z| *z == tz) {
@@ -448,8 +555,8 @@ impl<'a> Ctx<'a> {
         bi: usize,
         member_alg: Option<Algorithm>,
         rng: &mut dyn RandomSource,
-    ) -> Ranked<'a> {
-        let hot: &'a HotView = self.hot;
+    ) -> Ranked<'h> {
+        let hot: &'h HotView = self.hot;
         let hb = &hot.buyers[bi];
         let epc = &self.config.epc;
         let uses = |a: Algorithm| self.router.algorithm == a || member_alg == Some(a);

@@ -119,20 +119,39 @@ fn packed(algorithm: Algorithm, r: &Ranked<'_>) -> Option<u64> {
 /// the sort moves and compares single words). Steps whose packed keys agree above those bits form
 /// runs, which are then ordered exactly: by the whole packed key, and by id where that is equal.
 pub fn plan_order(algorithm: Algorithm, keys: &[Ranked<'_>]) -> Vec<u32> {
+    let mut order = Vec::new();
+    plan_order_into(algorithm, keys, &mut Vec::new(), &mut order);
+    order
+}
+
+/// [`plan_order`] into `order`, with `tagged` as working memory (both are cleared first).
+pub fn plan_order_into(
+    algorithm: Algorithm,
+    keys: &[Ranked<'_>],
+    tagged: &mut Vec<u64>,
+    order: &mut Vec<u32>,
+) {
     let index_bits = usize::BITS - keys.len().leading_zeros();
     let low: u64 = (1u64 << index_bits.min(63)) - 1;
-    let tagged: Option<Vec<u64>> = keys
+    tagged.clear();
+    order.clear();
+    let all_packed = keys
         .iter()
         .enumerate()
-        .map(|(i, r)| packed(algorithm, r).map(|k| (k & !low) | i as u64))
-        .collect();
-    let Some(mut tagged) = tagged else {
-        let mut idx: Vec<u32> = (0..keys.len() as u32).collect();
-        idx.sort_unstable_by(|a, b| compare(algorithm, &keys[*a as usize], &keys[*b as usize]));
-        return idx;
-    };
+        .all(|(i, r)| match packed(algorithm, r) {
+            Some(k) => {
+                tagged.push((k & !low) | i as u64);
+                true
+            }
+            None => false,
+        });
+    if !all_packed {
+        order.extend(0..keys.len() as u32);
+        order.sort_unstable_by(|a, b| compare(algorithm, &keys[*a as usize], &keys[*b as usize]));
+        return;
+    }
     tagged.sort_unstable();
-    let mut order: Vec<u32> = tagged.iter().map(|k| (*k & low) as u32).collect();
+    order.extend(tagged.iter().map(|k| (*k & low) as u32));
     let full = |i: u32| packed(algorithm, &keys[i as usize]).unwrap_or(0);
     let mut start = 0;
     while start < tagged.len() {
@@ -161,7 +180,6 @@ pub fn plan_order(algorithm: Algorithm, keys: &[Ranked<'_>]) -> Vec<u32> {
         }
         start = end;
     }
-    order
 }
 
 /// The best of a non-empty slice under `algorithm`.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use regex::Regex;
 
-use super::{decide_resolved, decide_with, reference};
+use super::{Decider, decide_resolved, decide_with, reference};
 use crate::config::{Buyer, Config, Currency, EpcSettings, Group, Money};
 use crate::config::{Entry, Router};
 use crate::routing::caps::{Limits, Pacing, SlotCaps};
@@ -345,5 +345,39 @@ fn usage_resolved_for_another_config_is_read_as_a_snapshot() {
             &dups,
         );
         assert_eq!(got, want, "seed {seed}");
+    }
+}
+
+/// One decider, reused across configs' calls with different tokens, times and seeds, decides each
+/// call as if it were the first.
+#[test]
+fn a_reused_decider_decides_each_call_afresh() {
+    let times = ["2026-11-25T15:30:00Z", "2026-11-28T03:10:00Z"];
+    for seed in 0..60u64 {
+        let now0: DateTime<Utc> = times[0].parse().unwrap();
+        let (config, snapshot, dups) = world(seed, now0);
+        let resolved = snapshot.resolve(&config);
+        let mut decider = Decider::new(&config);
+        let router = &config.routers[0];
+        for call in 0..6u64 {
+            let now: DateTime<Utc> = times[(call % 2) as usize].parse().unwrap();
+            let t = tokens(seed + call);
+            let mut a = SplitMix64::new(call);
+            let got = if call % 3 == 0 {
+                decider.decide(router, &t, &snapshot, now, &mut a, &dups)
+            } else {
+                decider.decide_resolved(router, &t, &resolved, now, &mut a, &dups)
+            };
+            let want = reference::decide_with(
+                router,
+                &config,
+                &t,
+                &snapshot,
+                now,
+                &mut SplitMix64::new(call),
+                &dups,
+            );
+            assert_eq!(got, want, "seed {seed} call {call}");
+        }
     }
 }
