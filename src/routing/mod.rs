@@ -8,7 +8,9 @@
 //! Files, one idea each: `tokens` and `area_codes` (what the call carries), `filter` (token filters),
 //! `schedule` and `zonetime` (hours and windows in the buyer's zone), `caps` (caps and pacing),
 //! `usage` (counters), `suppression` and `duplicate` (caller lists and the repeat-caller hook),
-//! `rank` (ordering), `decide` (the pipeline), `decision` (its output), `explain` (text).
+//! `rank` (ordering), `decide` (the pipeline; `decide/check` one buyer), `hot` (the buyers as a
+//! decision reads them, built at config load), `usage_index` (usage resolved by buyer index),
+//! `decision` (its output), `explain` (text).
 
 pub mod area_codes;
 pub mod caps;
