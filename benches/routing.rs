@@ -3,6 +3,11 @@
 //!
 //! Run: `cargo bench --bench routing`. The custom loop prints p50/p99 per size first (criterion
 //! reports means, not tails), then criterion measures the mean time per decision.
+//!
+//! Two paths are measured: `decide` on the id-keyed `UsageSnapshot` (one map lookup per capped
+//! buyer, fresh working memory per call), and a `Decider` (kept per config, reusing its working
+//! memory) on the same snapshot resolved once against the config (`UsageSnapshot::resolve`, timed
+//! on its own). Both build the whole plan and every reason in every decision.
 
 use std::hint::black_box;
 use std::time::{Duration as StdDuration, Instant};
@@ -18,7 +23,8 @@ use parkway::routing::schedule::Schedule;
 use parkway::routing::suppression::SuppressionList;
 use parkway::routing::usage::{Counter, Usage};
 use parkway::routing::{
-    Algorithm, CallerFields, SplitMix64, Tokens, UsageSnapshot, Window, decide,
+    Algorithm, CallerFields, Decider, NoDuplicates, SplitMix64, Tokens, UsageSnapshot, Window,
+    decide,
 };
 
 const USD: Currency = Currency::USD;
@@ -119,43 +125,81 @@ fn percentile(sorted: &[StdDuration], p: f64) -> StdDuration {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// Times `iters` decisions one by one (after a tenth as many to warm up): (sorted durations,
+/// wall time of the timed loop).
+fn time_decisions<D>(
+    iters: usize,
+    mut decision: impl FnMut() -> D,
+) -> (Vec<StdDuration>, StdDuration) {
+    for _ in 0..iters / 10 {
+        black_box(decision());
+    }
+    let mut times = Vec::with_capacity(iters);
+    let wall = Instant::now();
+    for _ in 0..iters {
+        let start = Instant::now();
+        let d = decision();
+        times.push(start.elapsed());
+        black_box(d);
+    }
+    let total = wall.elapsed();
+    times.sort_unstable();
+    (times, total)
+}
+
+/// Sizes to run: all, or the comma-separated list in `ROUTING_BENCH_SIZES` (for profiling one).
+fn sizes() -> Vec<usize> {
+    match std::env::var("ROUTING_BENCH_SIZES") {
+        Ok(v) => v.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+        Err(_) => SIZES.to_vec(),
+    }
+}
+
 /// The custom latency loop: every decision timed on its own, then sorted.
 fn latency_report() {
     println!("routing decision latency (custom loop, one Instant per decision)");
     println!(
-        "{:>8} {:>10} {:>12} {:>12} {:>12} {:>14}",
-        "buyers", "decisions", "p50", "p99", "max", "decisions/s"
+        "{:>8} {:>9} {:>10} {:>12} {:>12} {:>12} {:>14}",
+        "buyers", "usage", "decisions", "p50", "p99", "max", "decisions/s"
     );
     let t = tokens();
-    for n in SIZES {
+    for n in sizes() {
         let (config, usage) = world(n);
         let router = &config.routers[0];
         let iters = (2_000_000 / n).clamp(500, 50_000);
         let mut rng = SplitMix64::new(1);
-        for _ in 0..iters / 10 {
-            black_box(decide(router, &config, &t, &usage, at(), &mut rng));
-        }
-        let mut times = Vec::with_capacity(iters);
-        let wall = Instant::now();
-        for _ in 0..iters {
-            let start = Instant::now();
-            let d = decide(router, &config, &t, &usage, at(), &mut rng);
-            times.push(start.elapsed());
-            black_box(d);
-        }
-        let total = wall.elapsed();
-        times.sort_unstable();
+        let (times, total) = time_decisions(iters, || {
+            decide(router, &config, &t, &usage, at(), &mut rng)
+        });
+        let row = |label: &str, times: &[StdDuration], total: StdDuration| {
+            println!(
+                "{:>8} {:>9} {:>10} {:>12?} {:>12?} {:>12?} {:>14.0}",
+                n,
+                label,
+                iters,
+                percentile(times, 0.50),
+                percentile(times, 0.99),
+                times[times.len() - 1],
+                iters as f64 / total.as_secs_f64(),
+            )
+        };
+        row("snapshot", &times, total);
+
+        let resolve_start = Instant::now();
+        let resolved = usage.resolve(&config);
+        let resolve_took = resolve_start.elapsed();
+        let mut decider = Decider::new(&config);
+        let (times, total) = time_decisions(iters, || {
+            decider.decide_resolved(router, &t, &resolved, at(), &mut rng, &NoDuplicates)
+        });
+        row("resolved", &times, total);
         let plan = decide(router, &config, &t, &usage, at(), &mut rng);
         println!(
-            "{:>8} {:>10} {:>12?} {:>12?} {:>12?} {:>14.0}   (plan {} steps, {} left out)",
-            n,
-            iters,
-            percentile(&times, 0.50),
-            percentile(&times, 0.99),
-            times[times.len() - 1],
-            iters as f64 / total.as_secs_f64(),
+            "{:>8} (plan {} steps, {} left out; resolving the snapshot once took {:?})",
+            "",
             plan.plan.len(),
-            plan.left_out.len()
+            plan.left_out.len(),
+            resolve_took
         );
     }
 }
@@ -197,13 +241,28 @@ fn main() {
         .configure_from_args();
     let t = tokens();
     let mut group = c.benchmark_group("decide");
-    for n in SIZES {
+    for n in sizes() {
         let (config, usage) = world(n);
         let router = &config.routers[0];
         let mut rng = SplitMix64::new(1);
         group.throughput(Throughput::Elements(1));
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| decide(router, &config, &t, &usage, at(), &mut rng));
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("decider_resolved");
+    for n in sizes() {
+        let (config, usage) = world(n);
+        let resolved = usage.resolve(&config);
+        let mut decider = Decider::new(&config);
+        let router = &config.routers[0];
+        let mut rng = SplitMix64::new(1);
+        group.throughput(Throughput::Elements(1));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| {
+                decider.decide_resolved(router, &t, &resolved, at(), &mut rng, &NoDuplicates)
+            });
         });
     }
     group.finish();

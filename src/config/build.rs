@@ -149,6 +149,7 @@ impl<'a> Builder<'a> {
         if !self.problems.is_empty() {
             return None;
         }
+        let hot = crate::routing::hot::HotView::new(&buyers);
         Some(Config {
             currency: self.currency,
             timezone,
@@ -161,6 +162,7 @@ impl<'a> Builder<'a> {
             buyer_index,
             group_index,
             router_index,
+            hot,
         })
     }
 

@@ -3,23 +3,21 @@
 //! Pure: the call's tokens, the usage snapshot, `now` and the random source come in as arguments;
 //! nothing here reads a clock, a file or a socket.
 
-use std::sync::Arc;
+use chrono::{DateTime, Utc};
 
-use chrono::{DateTime, Duration, FixedOffset, Utc};
-use chrono_tz::Tz;
+use check::{Ctx, FilterMemo, GroupGate};
 
-use super::decision::{Algorithm, Decision, LeftOut, Reason, Scope, Step};
-use super::duplicate::{DuplicateAction, DuplicateCheck, NoDuplicates};
+use super::decision::{Decision, LeftOut, Step};
+use super::duplicate::{DuplicateCheck, NoDuplicates};
 use super::fasthash::FxHashMap;
-use super::filter::first_failure;
-use super::rank::{Ranked, best, compare, epc_ratio, plan_order, random_key};
+use super::hot::HotView;
+use super::rank::{Ranked, best, compare, plan_order_into};
 use super::rng::RandomSource;
-use super::schedule::Schedule;
 use super::suppression::normalize;
 use super::tokens::Tokens;
-use super::usage::UsageSnapshot;
-use super::zonetime::{ZoneNow, in_zone};
-use crate::config::{Buyer, Config, Entry, Group, Router};
+use super::usage::{Usage, UsageSnapshot};
+use super::usage_index::ResolvedUsage;
+use crate::config::{Config, Entry, Router};
 
 /// Decides the dial plan for a call on `router` with no duplicate history.
 pub fn decide(
@@ -43,20 +41,168 @@ pub fn decide_with(
     rng: &mut dyn RandomSource,
     duplicates: &dyn DuplicateCheck,
 ) -> Decision {
-    let mut ctx = Ctx {
-        config,
+    Decider::new(config).decide(router, tokens, usage, now, rng, duplicates)
+}
+
+/// [`decide_with`] on a snapshot already resolved against `config` (see [`ResolvedUsage`]): the
+/// same decision, without a map lookup per capped buyer. A snapshot resolved for another config is
+/// read as a plain snapshot.
+pub fn decide_resolved(
+    router: &Router,
+    config: &Config,
+    tokens: &Tokens,
+    usage: &ResolvedUsage<'_>,
+    now: DateTime<Utc>,
+    rng: &mut dyn RandomSource,
+    duplicates: &dyn DuplicateCheck,
+) -> Decision {
+    Decider::new(config).decide_resolved(router, tokens, usage, now, rng, duplicates)
+}
+
+/// Decides calls on one config, reusing its working memory from one decision to the next (the
+/// ranking keys, candidate steps and sort buffers of a 10,000-buyer router are about a megabyte;
+/// allocating it afresh per call costs page faults whenever the allocator has handed it back to
+/// the system). Each decision is computed from its own inputs only: the buffers are cleared
+/// first, and the result is what [`decide_with`] returns.
+pub struct Decider<'c> {
+    config: &'c Config,
+    scratch: Scratch<'c>,
+}
+
+/// Working memory of a decision.
+#[derive(Default)]
+struct Scratch<'c> {
+    /// Eligible steps and, in parallel, the key each is ranked by.
+    steps: Vec<Candidate<'c>>,
+    keys: Vec<Ranked<'c>>,
+    tagged: Vec<u64>,
+    order: Vec<u32>,
+}
+
+impl<'c> Decider<'c> {
+    pub fn new(config: &'c Config) -> Self {
+        Decider {
+            config,
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// [`decide_with`] on this decider's config.
+    pub fn decide(
+        &mut self,
+        router: &Router,
+        tokens: &Tokens,
+        usage: &UsageSnapshot,
+        now: DateTime<Utc>,
+        rng: &mut dyn RandomSource,
+        duplicates: &dyn DuplicateCheck,
+    ) -> Decision {
+        self.run(router, tokens, usage, None, now, rng, duplicates)
+    }
+
+    /// [`decide_resolved`] on this decider's config.
+    pub fn decide_resolved(
+        &mut self,
+        router: &Router,
+        tokens: &Tokens,
+        usage: &ResolvedUsage<'_>,
+        now: DateTime<Utc>,
+        rng: &mut dyn RandomSource,
+        duplicates: &dyn DuplicateCheck,
+    ) -> Decision {
+        self.run(
+            router,
+            tokens,
+            usage.snapshot,
+            Some(usage),
+            now,
+            rng,
+            duplicates,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &mut self,
+        router: &Router,
+        tokens: &Tokens,
+        usage: &UsageSnapshot,
+        resolved: Option<&ResolvedUsage<'_>>,
+        now: DateTime<Utc>,
+        rng: &mut dyn RandomSource,
+        duplicates: &dyn DuplicateCheck,
+    ) -> Decision {
+        let config = self.config;
+        if config.hot.fits(&config.buyers) {
+            let inputs = Inputs {
+                router,
+                tokens,
+                usage,
+                resolved,
+                now,
+                duplicates,
+            };
+            run_on(&config.hot, config, &mut self.scratch, inputs, rng)
+        } else {
+            // Edited by hand without `reindex`: decide on a view built for this call.
+            let hot = HotView::new(&config.buyers);
+            let inputs = Inputs {
+                router,
+                tokens,
+                usage,
+                resolved,
+                now,
+                duplicates,
+            };
+            run_on(&hot, config, &mut Scratch::default(), inputs, rng)
+        }
+    }
+}
+
+/// A decision's inputs besides the config.
+struct Inputs<'x> {
+    router: &'x Router,
+    tokens: &'x Tokens,
+    usage: &'x UsageSnapshot,
+    resolved: Option<&'x ResolvedUsage<'x>>,
+    now: DateTime<Utc>,
+    duplicates: &'x dyn DuplicateCheck,
+}
+
+fn run_on<'h>(
+    hot: &'h HotView,
+    config: &'h Config,
+    scratch: &mut Scratch<'h>,
+    inputs: Inputs<'_>,
+    rng: &mut dyn RandomSource,
+) -> Decision {
+    let Inputs {
         router,
         tokens,
         usage,
+        resolved,
         now,
         duplicates,
-        zones: Vec::new(),
+    } = inputs;
+    let mut ctx = Ctx {
+        config,
+        hot,
+        router,
+        tokens,
+        usage,
+        resolved: resolved.filter(|r| r.fits(hot)),
+        now,
+        duplicates,
+        zones: vec![None; hot.zones.len()],
+        other_zones: Vec::new(),
+        filter_memo: FilterMemo::new(hot.filters.len()),
         opens_at: FxHashMap::default(),
         caller: tokens.caller_number().and_then(normalize),
         router_suppressed: None,
         epc_cutoff: now
             .checked_sub_signed(config.epc.window)
             .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        no_usage: Usage::default(),
     };
     ctx.router_suppressed = ctx.caller.and_then(|c| {
         router
@@ -67,36 +213,40 @@ pub fn decide_with(
     });
 
     let alg = router.algorithm;
-    let mut left_out = Vec::new();
-    // Eligible steps and, in parallel, the key each is ranked by.
-    let mut steps: Vec<Candidate<'_>> = Vec::with_capacity(router.entries.len());
-    let mut keys: Vec<Ranked<'_>> = Vec::with_capacity(router.entries.len());
+    // Sized for a quarter of the entries left out, so typical decisions never regrow it.
+    let mut left_out = Vec::with_capacity(router.entries.len() / 4 + 4);
+    let Scratch {
+        steps,
+        keys,
+        tagged,
+        order,
+    } = scratch;
+    steps.clear();
+    keys.clear();
+    steps.reserve(router.entries.len());
+    keys.reserve(router.entries.len());
     for entry in &router.entries {
         match *entry {
-            Entry::Buyer(i) => {
-                let buyer = &config.buyers[i];
-                match ctx.check(buyer, None) {
-                    Ok(()) => {
-                        keys.push(ctx.ranked(buyer, None, rng));
-                        steps.push(Candidate::Buyer(i));
-                    }
-                    Err(reason) => left_out.push(LeftOut {
-                        buyer: buyer.id.clone(),
-                        reason,
-                    }),
+            Entry::Buyer(i) => match ctx.check(i, None) {
+                Ok(()) => {
+                    keys.push(ctx.ranked(i, None, rng));
+                    steps.push(Candidate::Buyer(i));
                 }
-            }
+                Err(reason) => left_out.push(LeftOut {
+                    buyer: hot.buyers[i].id.clone(),
+                    reason,
+                }),
+            },
             Entry::Group(g) => {
                 let group = &config.groups[g];
                 let mut gate = GroupGate::new(group);
                 let member_alg = group.route_by.unwrap_or(alg);
                 let mut members = Vec::new();
                 for &m in &group.members {
-                    let buyer = &config.buyers[m];
-                    match ctx.check(buyer, Some(&mut gate)) {
-                        Ok(()) => members.push((m, ctx.ranked(buyer, Some(member_alg), rng))),
+                    match ctx.check(m, Some(&mut gate)) {
+                        Ok(()) => members.push((m, ctx.ranked(m, Some(member_alg), rng))),
                         Err(reason) => left_out.push(LeftOut {
-                            buyer: buyer.id.clone(),
+                            buyer: hot.buyers[m].id.clone(),
                             reason,
                         }),
                     }
@@ -116,13 +266,14 @@ pub fn decide_with(
         }
     }
 
-    let plan = plan_order(alg, &keys)
-        .into_iter()
-        .map(|i| {
+    plan_order_into(alg, keys, tagged, order);
+    let plan = order
+        .iter()
+        .map(|&i| {
             let key = &keys[i as usize];
             match &steps[i as usize] {
                 Candidate::Buyer(b) => Step::Buyer {
-                    id: config.buyers[*b].id.clone(),
+                    id: hot.buyers[*b].id.clone(),
                     rank: key.rank(),
                 },
                 Candidate::Group(g, members) => {
@@ -132,7 +283,7 @@ pub fn decide_with(
                         mode: group.mode,
                         members: members
                             .iter()
-                            .map(|(m, _)| config.buyers[*m].id.clone())
+                            .map(|(m, _)| hot.buyers[*m].id.clone())
                             .collect(),
                         rank: key.rank(),
                     }
@@ -155,166 +306,13 @@ enum Candidate<'a> {
     Group(usize, Vec<(usize, Ranked<'a>)>),
 }
 
-/// A group's pause and caps, checked once per decision and shared by its members.
-struct GroupGate<'a> {
-    group: &'a Group,
-    caps: Option<Result<(), Reason>>,
-}
+mod check;
 
-impl<'a> GroupGate<'a> {
-    fn new(group: &'a Group) -> Self {
-        GroupGate { group, caps: None }
-    }
-}
-
-struct Ctx<'a> {
-    config: &'a Config,
-    router: &'a Router,
-    tokens: &'a Tokens,
-    usage: &'a UsageSnapshot,
-    now: DateTime<Utc>,
-    duplicates: &'a dyn DuplicateCheck,
-    /// `now` in each zone seen so far (few zones, many buyers: a short list beats a map).
-    zones: Vec<ZoneNow>,
-    opens_at: FxHashMap<(usize, Schedule), Option<DateTime<FixedOffset>>>,
-    caller: Option<u64>,
-    router_suppressed: Option<Arc<str>>,
-    epc_cutoff: DateTime<Utc>,
-}
-
-impl Ctx<'_> {
-    fn zone(&mut self, tz: Tz) -> usize {
-        match self.zones.iter().position(|z| z.tz == tz) {
-            Some(i) => i,
-            None => {
-                self.zones.push(ZoneNow::new(tz, self.now));
-                self.zones.len() - 1
-            }
-        }
-    }
-
-    /// `Ok` when the buyer may be dialled; otherwise the first reason it may not.
-    fn check(&mut self, buyer: &Buyer, group: Option<&mut GroupGate<'_>>) -> Result<(), Reason> {
-        if buyer.paused {
-            return Err(Reason::Paused { by: Scope::Buyer });
-        }
-        if let Some(g) = group.as_deref()
-            && g.group.paused
-        {
-            return Err(Reason::Paused {
-                by: Scope::Group(g.group.id.clone()),
-            });
-        }
-        if let Some(list) = &self.router_suppressed {
-            return Err(Reason::Suppressed { list: list.clone() });
-        }
-        if let Some(c) = self.caller
-            && let Some(l) = buyer.suppress.iter().find(|l| l.contains(c))
-        {
-            return Err(Reason::Suppressed {
-                list: l.name.clone(),
-            });
-        }
-        let zi = self.zone(buyer.tz);
-        let zone = &self.zones[zi];
-        if let Some((f, actual)) = first_failure(&buyer.filters, self.tokens, zone) {
-            return Err(Reason::TokenMismatch {
-                token: f.token.clone(),
-                op: f.op(),
-                expected: f.expected.clone(),
-                actual,
-            });
-        }
-        if !buyer.schedule.is_open(zone) {
-            // Many buyers share a few schedules: compute each opening once per zone.
-            let key = (zi, buyer.schedule);
-            let opens_at = match self.opens_at.get(&key) {
-                Some(t) => *t,
-                None => {
-                    let t = buyer.schedule.next_open(zone);
-                    self.opens_at.insert(key, t);
-                    t
-                }
-            };
-            return Err(Reason::OutsideHours { opens_at });
-        }
-        if !buyer.caps.is_empty() {
-            buyer
-                .caps
-                .check(self.usage.buyer(&buyer.id), zone, &Scope::Buyer)?;
-        }
-        if let Some(gate) = group {
-            if gate.caps.is_none() {
-                let gz = self.zone(gate.group.tz);
-                let scope = Scope::Group(gate.group.id.clone());
-                gate.caps = Some(gate.group.caps.check(
-                    self.usage.group(&gate.group.id),
-                    &self.zones[gz],
-                    &scope,
-                ));
-            }
-            if let Some(Err(reason)) = &gate.caps {
-                return Err(reason.clone());
-            }
-        }
-        if let (Some(rule), Some(caller)) = (buyer.duplicate, self.caller)
-            && rule.action == DuplicateAction::Reroute
-        {
-            let window = Duration::try_seconds(i64::try_from(rule.window_secs).unwrap_or(i64::MAX))
-                .unwrap_or(Duration::MAX);
-            let since = self
-                .now
-                .checked_sub_signed(window)
-                .unwrap_or(DateTime::<Utc>::MIN_UTC);
-            if let Some(prev) =
-                self.duplicates
-                    .previous(caller, &buyer.id, &self.router.id, rule.scope, since)
-            {
-                return Err(Reason::Duplicate {
-                    scope: rule.scope,
-                    previous_at: in_zone(buyer.tz, prev),
-                    window_secs: rule.window_secs,
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// The ranking key of an eligible buyer. `member_alg` is the algorithm that orders it inside its
-    /// group, if it is in one: the random key and EPC are only computed when an algorithm uses them.
-    fn ranked<'b>(
-        &self,
-        buyer: &'b Buyer,
-        member_alg: Option<Algorithm>,
-        rng: &mut dyn RandomSource,
-    ) -> Ranked<'b> {
-        let epc = &self.config.epc;
-        let uses = |a: Algorithm| self.router.algorithm == a || member_alg == Some(a);
-        let (epc_num, epc_den) = if uses(Algorithm::Epc) {
-            let (earnings, calls) = self
-                .usage
-                .buyer(&buyer.id)
-                .map_or((0, 0), |u| u.epc_since(self.epc_cutoff));
-            epc_ratio(earnings, calls, epc.prior.minor, epc.prior_calls)
-        } else {
-            (epc.prior.minor, 1)
-        };
-        let random_key = if uses(Algorithm::Tier) {
-            random_key(rng.next_unit_open(), buyer.weight)
-        } else {
-            0.0
-        };
-        Ranked {
-            id: buyer.id.as_str(),
-            tier: buyer.tier,
-            weight: buyer.weight,
-            bid: buyer.bid.minor,
-            epc_num,
-            epc_den,
-            random_key,
-        }
-    }
-}
-
+#[cfg(test)]
+use super::decision::{Reason, Scope};
+#[cfg(test)]
+mod equivalence;
+#[cfg(test)]
+mod reference;
 #[cfg(test)]
 mod tests;

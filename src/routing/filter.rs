@@ -158,7 +158,8 @@ pub fn token_value<'a>(tokens: &'a Tokens, zone: &'a ZoneNow, name: &str) -> Opt
     keyed_value(tokens, zone, TokenKey::of(name), name)
 }
 
-fn keyed_value<'a>(
+/// [`token_value`] with the name already resolved.
+pub fn keyed_value<'a>(
     tokens: &'a Tokens,
     zone: &'a ZoneNow,
     key: TokenKey,

@@ -49,7 +49,12 @@ impl Ranked<'_> {
             tier: self.tier,
             weight: self.weight,
             bid: self.bid,
-            epc: self.epc_num.div_euclid(self.epc_den.max(1)),
+            // Routers that do not rank by EPC carry the prior over 1: skip the division.
+            epc: if self.epc_den == 1 {
+                self.epc_num
+            } else {
+                self.epc_num.div_euclid(self.epc_den.max(1))
+            },
         }
     }
 }
@@ -108,35 +113,73 @@ fn packed(algorithm: Algorithm, r: &Ranked<'_>) -> Option<u64> {
 }
 
 /// The plan order of `keys` under `algorithm`, as indices into `keys`: the order of sorting with
-/// [`compare`], computed by sorting one `u128` per step (packed key, index) so large plans move
-/// and compare little; runs of equal packed keys are then ordered by id.
+/// [`compare`].
+///
+/// Sorts one `u64` per step: the packed key with its lowest bits replaced by the step's index (so
+/// the sort moves and compares single words). Steps whose packed keys agree above those bits form
+/// runs, which are then ordered exactly: by the whole packed key, and by id where that is equal.
 pub fn plan_order(algorithm: Algorithm, keys: &[Ranked<'_>]) -> Vec<u32> {
-    let packed_keys: Option<Vec<u128>> = keys
+    let mut order = Vec::new();
+    plan_order_into(algorithm, keys, &mut Vec::new(), &mut order);
+    order
+}
+
+/// [`plan_order`] into `order`, with `tagged` as working memory (both are cleared first).
+pub fn plan_order_into(
+    algorithm: Algorithm,
+    keys: &[Ranked<'_>],
+    tagged: &mut Vec<u64>,
+    order: &mut Vec<u32>,
+) {
+    let index_bits = usize::BITS - keys.len().leading_zeros();
+    let low: u64 = (1u64 << index_bits.min(63)) - 1;
+    tagged.clear();
+    order.clear();
+    let all_packed = keys
         .iter()
         .enumerate()
-        .map(|(i, r)| packed(algorithm, r).map(|k| (u128::from(k) << 64) | i as u128))
-        .collect();
-    let Some(mut packed_keys) = packed_keys else {
-        let mut idx: Vec<u32> = (0..keys.len() as u32).collect();
-        idx.sort_unstable_by(|a, b| compare(algorithm, &keys[*a as usize], &keys[*b as usize]));
-        return idx;
-    };
-    packed_keys.sort_unstable();
-    let mut order: Vec<u32> = packed_keys.iter().map(|k| *k as u32).collect();
+        .all(|(i, r)| match packed(algorithm, r) {
+            Some(k) => {
+                tagged.push((k & !low) | i as u64);
+                true
+            }
+            None => false,
+        });
+    if !all_packed {
+        order.extend(0..keys.len() as u32);
+        order.sort_unstable_by(|a, b| compare(algorithm, &keys[*a as usize], &keys[*b as usize]));
+        return;
+    }
+    tagged.sort_unstable();
+    order.extend(tagged.iter().map(|k| (*k & low) as u32));
+    let full = |i: u32| packed(algorithm, &keys[i as usize]).unwrap_or(0);
     let mut start = 0;
-    while start < packed_keys.len() {
-        let high = packed_keys[start] >> 64;
+    while start < tagged.len() {
+        let high = tagged[start] & !low;
         let mut end = start + 1;
-        while end < packed_keys.len() && packed_keys[end] >> 64 == high {
+        while end < tagged.len() && tagged[end] & !low == high {
             end += 1;
         }
         if end - start > 1 {
-            order[start..end]
-                .sort_unstable_by(|a, b| keys[*a as usize].id.cmp(keys[*b as usize].id));
+            let run = &mut order[start..end];
+            run.sort_unstable_by_key(|i| (full(*i), *i));
+            // Equal packed keys, in index order: by id.
+            let mut a = 0;
+            while a < run.len() {
+                let k = full(run[a]);
+                let mut b = a + 1;
+                while b < run.len() && full(run[b]) == k {
+                    b += 1;
+                }
+                if b - a > 1 {
+                    run[a..b]
+                        .sort_unstable_by(|x, y| keys[*x as usize].id.cmp(keys[*y as usize].id));
+                }
+                a = b;
+            }
         }
         start = end;
     }
-    order
 }
 
 /// The best of a non-empty slice under `algorithm`.
@@ -259,6 +302,62 @@ mod tests {
                 .collect();
             let want: Vec<usize> = want.iter().map(|x| x.1).collect();
             assert_eq!(got, want, "{alg:?}");
+        }
+    }
+
+    /// The order as first written: sort (packed key, index) as `u128`, then runs of equal packed
+    /// keys by id.
+    fn plan_order_u128(algorithm: Algorithm, keys: &[Ranked<'_>]) -> Vec<u32> {
+        let mut p: Vec<u128> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (u128::from(packed(algorithm, r).unwrap()) << 64) | i as u128)
+            .collect();
+        p.sort_unstable();
+        let mut order: Vec<u32> = p.iter().map(|k| *k as u32).collect();
+        let mut start = 0;
+        while start < p.len() {
+            let mut end = start + 1;
+            while end < p.len() && p[end] >> 64 == p[start] >> 64 {
+                end += 1;
+            }
+            order[start..end]
+                .sort_unstable_by(|a, b| keys[*a as usize].id.cmp(keys[*b as usize].id));
+            start = end;
+        }
+        order
+    }
+
+    #[test]
+    fn word_sort_matches_the_u128_sort() {
+        use crate::routing::rng::{RandomSource, SplitMix64};
+        let mut rng = SplitMix64::new(5);
+        let ids: Vec<String> = (0..3000).map(|i| format!("x{}", i % 1700)).collect();
+        for n in [0usize, 1, 2, 3, 7, 64, 65, 300, 3000] {
+            for alg in [Algorithm::Tier, Algorithm::Revenue] {
+                let keys: Vec<Ranked<'_>> = (0..n)
+                    .map(|i| {
+                        // Keys that collide outright, differ only in their lowest bits, or not.
+                        let base = -((rng.next_u64() % 5) as f64) / 7.0;
+                        let key = match rng.next_u64() % 3 {
+                            0 => base,
+                            1 => f64::from_bits(base.to_bits() + (rng.next_u64() % 4096)),
+                            _ => random_key(rng.next_unit_open(), 1 + (i % 9) as u32),
+                        };
+                        r(
+                            &ids[i],
+                            (rng.next_u64() % 3) as u32,
+                            (rng.next_u64() % 4) as i64,
+                            key,
+                        )
+                    })
+                    .collect();
+                assert_eq!(
+                    plan_order(alg, &keys),
+                    plan_order_u128(alg, &keys),
+                    "{alg:?} {n}"
+                );
+            }
         }
     }
 

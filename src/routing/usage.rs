@@ -177,13 +177,7 @@ impl Usage {
         metric: Metric,
         start: impl FnOnce() -> Option<DateTime<Utc>>,
     ) -> i64 {
-        match self.window(window).get(metric) {
-            None => 0,
-            Some(c) => match c.since {
-                Some(since) if start().is_some_and(|s| since < s) => 0,
-                _ => c.value,
-            },
-        }
+        counted(self.window(window).get(metric), start)
     }
 
     /// Earnings (minor units) and calls in the buckets that start at or after `cutoff`.
@@ -194,6 +188,18 @@ impl Usage {
             .fold((0i64, 0u64), |(e, c), b| {
                 (e.saturating_add(b.earnings), c.saturating_add(b.calls))
             })
+    }
+}
+
+/// What a counter counts in the current window instance, which started at `start()` (`None` =
+/// never resets): 0 for a missing counter or one stamped before the start.
+pub fn counted(counter: Option<Counter>, start: impl FnOnce() -> Option<DateTime<Utc>>) -> i64 {
+    match counter {
+        None => 0,
+        Some(c) => match c.since {
+            Some(since) if start().is_some_and(|s| since < s) => 0,
+            _ => c.value,
+        },
     }
 }
 
