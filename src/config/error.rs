@@ -60,6 +60,8 @@ pub enum ConfigError {
         other_start: u8,
         other_end: u8,
     },
+    #[error("destination cannot be dialled: {0}")]
+    Destination(String),
     #[error("whisper: {0}")]
     Whisper(String),
     #[error(

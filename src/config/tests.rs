@@ -300,3 +300,23 @@ fn overlapping_cap_slots_are_reported() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(got[0].2.contains("overlaps slot 9–17"), "{got:?}");
 }
+
+#[test]
+fn destinations_that_could_never_be_dialled_are_reported() {
+    for destination in [
+        r#"{ sip = "" }"#,
+        r#"{ sip = "sip:a,b@c" }"#,
+        r#"{ number = "1800 555 0100", gateway = "gw" }"#,
+        r#"{ dial_string = "{x=1" }"#,
+    ] {
+        let text = MINIMAL.replace(r#"{ sip = "sip:a@b" }"#, destination);
+        let got = problems(&text);
+        assert!(!got.is_empty(), "{destination} accepted");
+        assert_eq!(got[0].0, 4, "{destination}: {got:?}");
+    }
+    let ok = MINIMAL.replace(
+        r#"{ sip = "sip:a@b" }"#,
+        r#"{ number = "+18005550100", gateway = "carrier" }"#,
+    );
+    assert!(parse_str(&ok).is_ok());
+}
