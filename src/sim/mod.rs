@@ -9,9 +9,17 @@
 //!   `connect`) and can be told to misbehave (drop the socket, also mid-frame; stall; send
 //!   garbage; hold and reorder job results; answer `api` slowly; refuse by ACL).
 
+//! - [`server`]: the two joined on a real socket ([`SimSwitch`]), with [`scenario`]s placing
+//!   calls; `parkway sim` runs it standalone.
+
+mod driver;
 pub mod engine;
 pub mod peer;
+pub mod scenario;
+pub mod server;
 mod session;
 pub mod wire;
 
+pub use driver::TimeMode;
 pub use peer::{Behaviour, DropMode, JobOrder, PeerConfig, PeerHandle, ReceivedCommand, TestPeer};
+pub use server::{SimConfig, SimHandle, SimSwitch};

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use super::driver::Request;
 use super::session::{Session, SessionKind};
 use crate::esl::client::SplitMix64;
 use crate::esl::command::Command;
@@ -114,6 +115,8 @@ pub(crate) struct SessionEntry {
     control: mpsc::Sender<Control>,
     kill: CancellationToken,
     pub(crate) kill_mode: Arc<AtomicU8>,
+    /// Events that found this session's queue full (see [`PeerHandle::deliver_now`]).
+    failed_enqueues: u32,
 }
 
 pub(crate) struct Shared {
@@ -128,6 +131,13 @@ pub(crate) struct Shared {
     changes: watch::Sender<u64>,
     cancel: CancellationToken,
     tracker: TaskTracker,
+    /// The simulated switch's engine, when this peer is a [`super::SimSwitch`]: `api`, `bgapi`
+    /// and `sendmsg` go to it instead of the canned answers.
+    pub(crate) engine: Option<mpsc::Sender<Request>>,
+    /// Keep every received command (tests); a long-running server does not.
+    record: bool,
+    /// Capacity of each session's control queue.
+    control_capacity: usize,
 }
 
 impl Shared {
@@ -136,7 +146,9 @@ impl Shared {
     }
 
     pub(crate) fn record(&self, conn: u64, command: Command) {
-        self.received.lock().push(ReceivedCommand { conn, command });
+        if self.record {
+            self.received.lock().push(ReceivedCommand { conn, command });
+        }
         self.changes.send_modify(|n| *n += 1);
     }
 
@@ -158,6 +170,19 @@ impl TestPeer {
     /// [`shutdown`](PeerHandle::shutdown).
     pub async fn start(config: PeerConfig) -> std::io::Result<(SocketAddr, PeerHandle)> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
+        PeerHandle::serve(listener, config, None, true, CONTROL_CAPACITY)
+    }
+}
+
+impl PeerHandle {
+    /// Serves `listener`; with `engine`, commands are answered by the simulated switch's engine.
+    pub(crate) fn serve(
+        listener: TcpListener,
+        config: PeerConfig,
+        engine: Option<mpsc::Sender<Request>>,
+        record: bool,
+        control_capacity: usize,
+    ) -> std::io::Result<(SocketAddr, PeerHandle)> {
         let addr = listener.local_addr()?;
         let handle = PeerHandle {
             shared: Arc::new(Shared {
@@ -171,6 +196,9 @@ impl TestPeer {
                 changes: watch::channel(0).0,
                 cancel: CancellationToken::new(),
                 tracker: TaskTracker::new(),
+                engine,
+                record,
+                control_capacity: control_capacity.max(1),
             }),
         };
         let accept = handle.clone();
@@ -206,7 +234,7 @@ impl PeerHandle {
 
     fn spawn_session(&self, stream: TcpStream, kind: SessionKind) -> u64 {
         let conn = self.shared.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
-        let (control, control_rx) = mpsc::channel(CONTROL_CAPACITY);
+        let (control, control_rx) = mpsc::channel(self.shared.control_capacity);
         let kill = self.shared.cancel.child_token();
         let kill_mode = Arc::new(AtomicU8::new(DropMode::Clean as u8));
         self.shared.sessions.lock().insert(
@@ -215,6 +243,7 @@ impl PeerHandle {
                 control,
                 kill: kill.clone(),
                 kill_mode: kill_mode.clone(),
+                failed_enqueues: 0,
             },
         );
         self.shared.changes.send_modify(|n| *n += 1);
@@ -256,6 +285,46 @@ impl PeerHandle {
         for control in self.controls() {
             let _ = control.send(make()).await;
         }
+    }
+
+    /// Offers `event` to every session without waiting, as FreeSWITCH's event thread does: a
+    /// session whose queue is full loses the event, and after `max_failures` such losses it is
+    /// dropped (FreeSWITCH kills a listener after 500 failed enqueues). Returns how many
+    /// sessions were dropped.
+    pub(crate) fn deliver_now(&self, event: &Arc<Event>, max_failures: u32) -> usize {
+        let mut dropped = 0;
+        for (conn, session) in self.shared.sessions.lock().iter_mut() {
+            match session.control.try_send(Control::Event(event.clone())) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    session.failed_enqueues += 1;
+                    if session.failed_enqueues == max_failures {
+                        tracing::warn!(conn, "listener too far behind; dropping it");
+                        session.kill.cancel();
+                        dropped += 1;
+                    }
+                }
+            }
+        }
+        dropped
+    }
+
+    /// Sends a control message to one session without waiting (false: gone or full).
+    pub(crate) fn control_now(&self, conn: u64, control: Control) -> bool {
+        self.shared
+            .sessions
+            .lock()
+            .get(&conn)
+            .is_some_and(|s| s.control.try_send(control).is_ok())
+    }
+
+    pub(crate) fn tracker(&self) -> &TaskTracker {
+        &self.shared.tracker
+    }
+
+    pub(crate) fn cancel_token(&self) -> &CancellationToken {
+        &self.shared.cancel
     }
 
     /// Sends `event` to every authenticated session subscribed to it (subscriptions and filters

@@ -12,6 +12,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::driver::Request;
 use super::peer::{Behaviour, Control, DropMode, JobOrder, Shared};
 use super::wire;
 use crate::esl::codec::{Frame, Framer, RawFrame};
@@ -19,6 +20,9 @@ use crate::esl::command::{Command, CommandKind, EventFormat};
 use crate::esl::event::Event;
 
 /// What `api status` answers unless a canned response says otherwise.
+/// Frames a stalled or held session keeps before it is dropped as too far behind.
+const MAX_QUEUED: usize = 100_000;
+
 const STATUS: &str = "UP 0 years, 0 days, 0 hours, 1 minute, 21 seconds, 824 milliseconds, 784 microseconds\nFreeSWITCH (Version 1.10.12-release  64bit) is ready\n0 session(s) since startup\n";
 
 pub(crate) enum SessionKind {
@@ -87,6 +91,8 @@ pub(crate) struct Session {
     linger: Option<i64>,
     /// Outbound: the channel's Unique-ID and Channel-Name, from the connect reply.
     channel: (String, String),
+    /// More than [`MAX_QUEUED`] frames waited: the session is dropped.
+    overflow: bool,
 }
 
 impl Session {
@@ -124,6 +130,7 @@ impl Session {
             held_jobs: Vec::new(),
             linger: None,
             channel,
+            overflow: false,
         }
     }
 
@@ -138,6 +145,10 @@ impl Session {
         }
         let _ = self.write.shutdown().await;
         tracing::debug!(conn = self.conn, killed, "session ended");
+        if let (Some(engine), SessionKind::Outbound { .. }) = (&self.shared.engine, &self.kind) {
+            let uuid = self.channel.0.clone();
+            let _ = engine.send(Request::OutboundEnded { uuid }).await;
+        }
         self.shared.session_ended(self.conn);
     }
 
@@ -155,6 +166,13 @@ impl Session {
             self.send(wire::auth_request()).await;
         }
         loop {
+            if self.overflow {
+                tracing::warn!(
+                    conn = self.conn,
+                    "too many frames waiting; dropping the session"
+                );
+                return;
+            }
             tokio::select! {
                 biased;
                 control = self.control.recv() => match control {
@@ -190,6 +208,7 @@ impl Session {
     async fn send(&mut self, bytes: Bytes) {
         if self.hold || self.stalled {
             self.queued.push(bytes);
+            self.overflow |= self.queued.len() > MAX_QUEUED;
         } else {
             let _ = self.write.write_all(&bytes).await;
         }
@@ -333,6 +352,9 @@ impl Session {
                 self.subs.format = Some(format);
                 self.reply(&format!("+OK event listener enabled {}", format.as_str()))
                     .await;
+                if let Some(engine) = &self.shared.engine {
+                    let _ = engine.send(Request::Subscribed).await;
+                }
             }
             CommandKind::MyEvents { uuid, format } => {
                 self.subs.all = true;
@@ -366,7 +388,19 @@ impl Session {
                 if !behaviour.api_delay.is_zero() {
                     tokio::time::sleep(behaviour.api_delay).await;
                 }
-                let output = api_output(&behaviour, &cmd, args.as_deref());
+                let output = match (
+                    canned(&behaviour, &cmd, args.as_deref()),
+                    &self.shared.engine,
+                ) {
+                    (Some(out), _) => out,
+                    (None, Some(engine)) => {
+                        let args = args.unwrap_or_default();
+                        ask(engine, |reply| Request::Api { cmd, args, reply })
+                            .await
+                            .unwrap_or_default()
+                    }
+                    (None, None) => api_output(&behaviour, &cmd, args.as_deref()),
+                };
                 self.send(wire::api_response(output.as_bytes())).await;
             }
             CommandKind::BgApi {
@@ -374,6 +408,26 @@ impl Session {
                 args,
                 job_uuid,
             } => {
+                if let (None, Some(engine)) = (
+                    canned(&behaviour, &cmd, args.as_deref()),
+                    &self.shared.engine,
+                ) {
+                    let args = args.unwrap_or_default();
+                    let job = ask(engine, |reply| Request::BgApi {
+                        cmd,
+                        args,
+                        job_uuid,
+                        reply,
+                    })
+                    .await
+                    .unwrap_or_default();
+                    self.send(wire::reply(
+                        &format!("+OK Job-UUID: {job}"),
+                        &[("Job-UUID", &job)],
+                    ))
+                    .await;
+                    return Flow::Continue;
+                }
                 let job = job_uuid.unwrap_or_else(|| self.shared.ids.uuid_v4());
                 self.send(wire::reply(
                     &format!("+OK Job-UUID: {job}"),
@@ -394,7 +448,25 @@ impl Session {
                     self.deliver(&event).await;
                 }
             }
-            CommandKind::SendMsg(_) => self.reply("+OK").await,
+            CommandKind::SendMsg(msg) => match &self.shared.engine {
+                Some(engine) => {
+                    let uuid = msg.uuid.clone().unwrap_or_else(|| self.channel.0.clone());
+                    let ok = ask(engine, |reply| Request::SendMsg {
+                        uuid: uuid.clone(),
+                        msg,
+                        reply,
+                    })
+                    .await
+                    .unwrap_or(false);
+                    if ok {
+                        self.reply("+OK").await;
+                    } else {
+                        self.reply(&format!("-ERR invalid session id [{uuid}]"))
+                            .await;
+                    }
+                }
+                None => self.reply("+OK").await,
+            },
             CommandKind::Linger { secs } => {
                 self.linger = Some(secs.unwrap_or(-1));
                 self.reply("+OK will linger").await;
@@ -415,14 +487,32 @@ impl Session {
     }
 }
 
-/// An `api` command's output: canned responses first, then the few commands the peer knows.
-fn api_output(behaviour: &Behaviour, cmd: &str, args: Option<&str>) -> String {
+/// Asks the engine task and waits for its answer (`None`: the engine is gone).
+async fn ask<T>(
+    engine: &mpsc::Sender<Request>,
+    make: impl FnOnce(tokio::sync::oneshot::Sender<T>) -> Request,
+) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    engine.send(make(tx)).await.ok()?;
+    rx.await.ok()
+}
+
+/// A canned response for this command (a fault injected with [`Behaviour::api_responses`]).
+fn canned(behaviour: &Behaviour, cmd: &str, args: Option<&str>) -> Option<String> {
+    if behaviour.api_responses.is_empty() {
+        return None;
+    }
     let full = match args {
         Some(a) => format!("{cmd} {a}"),
         None => cmd.to_owned(),
     };
-    if let Some(canned) = behaviour.api_responses.get(&full) {
-        return canned.clone();
+    behaviour.api_responses.get(&full).cloned()
+}
+
+/// An `api` command's output: canned responses first, then the few commands the peer knows.
+fn api_output(behaviour: &Behaviour, cmd: &str, args: Option<&str>) -> String {
+    if let Some(canned) = canned(behaviour, cmd, args) {
+        return canned;
     }
     match cmd {
         "echo" => args.unwrap_or_default().to_owned(),

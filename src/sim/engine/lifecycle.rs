@@ -303,7 +303,12 @@ impl Engine {
             if c.destroyed || c.is_hungup() {
                 return;
             }
-            let top = c.stack.last().map(|r| r.wait == Wait::Park);
+            // An async outbound `socket` parks the channel too (mod_event_socket runs
+            // `switch_ivr_park`): queued `sendmsg` applications run on top of it.
+            let top = c
+                .stack
+                .last()
+                .map(|r| matches!(r.wait, Wait::Park | Wait::Socket));
             match top {
                 Some(true) => match c.queued.pop_front() {
                     Some(call) => {

@@ -1,0 +1,120 @@
+//! Simulated switch benchmarks: complete call lifecycles per second the engine drives on one
+//! core — a caller arrives and parks, is bridged (`sendmsg` execute `bridge`) to a buyer that
+//! answers, presses a key and hangs up after a short talk; every channel is destroyed and its
+//! CDR made. Measured with the events only drained, and with every event also encoded as
+//! plain text (what the server writes to a subscriber of `ALL`).
+//!
+//! Run: `cargo bench --bench sim`. A custom loop prints lifecycles/s and events per lifecycle
+//! first; then criterion measures the mean time per lifecycle.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use criterion::{Criterion, Throughput};
+
+use parkway::sim::engine::api::InboundCall;
+use parkway::sim::engine::{Behaviour, Engine, EngineConfig, MS, SEC};
+
+fn engine() -> Engine {
+    let mut e = Engine::new(EngineConfig {
+        seed: 42,
+        ..EngineConfig::default()
+    });
+    e.dialplan_mut().add_behaviour(
+        "acme",
+        &Behaviour::Answer {
+            ring_ms: 0,
+            digits: vec![(100, '1')],
+            talk_ms: 300,
+        },
+    );
+    e
+}
+
+fn call() -> InboundCall {
+    InboundCall {
+        caller_number: "+13055550123".into(),
+        caller_name: "Maria Lopez".into(),
+        destination: "18005550199".into(),
+        context: "public".into(),
+        sip_headers: vec![("X-Campaign".into(), "solar".into())],
+        variables: vec![("parkway_call_id".into(), "pk-1".into())],
+        sip: None,
+    }
+}
+
+/// One lifecycle; returns (events, bytes encoded).
+fn lifecycle(e: &mut Engine, call: &InboundCall, encode: Option<&mut BytesMut>) -> (usize, usize) {
+    let handles = e.inbound_call(call);
+    e.sendmsg_execute(&handles.parked, "set", "hangup_after_bridge=true", None)
+        .expect("parked");
+    e.sendmsg_execute(
+        &handles.parked,
+        "bridge",
+        "{ignore_early_media=true}[leg_timeout=20]loopback/acme/buyers",
+        Some("b1"),
+    )
+    .expect("parked");
+    let limit = e.now() + 10 * SEC;
+    e.run_until_idle(limit);
+    e.advance_by(MS);
+    let events = e.take_events();
+    let cdrs = e.take_cdrs();
+    black_box(&cdrs);
+    let mut bytes = 0;
+    if let Some(buf) = encode {
+        for ev in &events {
+            buf.clear();
+            ev.encode_plain(buf);
+            bytes += buf.len();
+        }
+    }
+    (events.len(), bytes)
+}
+
+fn report() {
+    let call = call();
+    for encode in [false, true] {
+        let mut e = engine();
+        let mut buf = BytesMut::with_capacity(8192);
+        let n = 20_000;
+        let (mut events, mut bytes) = (0, 0);
+        let start = Instant::now();
+        for _ in 0..n {
+            let (ev, b) = lifecycle(&mut e, &call, encode.then_some(&mut buf));
+            events += ev;
+            bytes += b;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(e.live_channels().count(), 0, "every call is over");
+        println!(
+            "sim engine{}: {n} lifecycles in {secs:.3} s = {:.0} lifecycles/s, {} events each{}",
+            if encode { " + plain encoding" } else { "" },
+            n as f64 / secs,
+            events / n,
+            if encode {
+                format!(", {} bytes each", bytes / n)
+            } else {
+                String::new()
+            }
+        );
+    }
+}
+
+fn main() {
+    report();
+    let mut c = Criterion::default().configure_from_args();
+    let mut group = c.benchmark_group("sim_engine");
+    group.throughput(Throughput::Elements(1));
+    let call = call();
+    let mut e = engine();
+    group.bench_function("lifecycle", |b| b.iter(|| lifecycle(&mut e, &call, None)));
+    let mut e = engine();
+    let mut buf = BytesMut::with_capacity(8192);
+    group.bench_function("lifecycle_plain_encoded", |b| {
+        b.iter(|| lifecycle(&mut e, &call, Some(&mut buf)))
+    });
+    group.finish();
+    c.final_summary();
+}
