@@ -190,12 +190,45 @@ impl EslClient {
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, EslError>>) -> Request,
     ) -> Result<T, EslError> {
+        let rx = self.enqueue(make).await?;
+        rx.await.unwrap_or(Err(EslError::Disconnected))
+    }
+
+    /// Hands a request to the actor (its place in the FIFO is taken from here) without waiting
+    /// for the answer.
+    async fn enqueue<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, EslError>>) -> Request,
+    ) -> Result<oneshot::Receiver<Result<T, EslError>>, EslError> {
         let (tx, rx) = oneshot::channel();
         self.tx
             .send(make(tx))
             .await
             .map_err(|_| EslError::Disconnected)?;
-        rx.await.unwrap_or(Err(EslError::Disconnected))
+        Ok(rx)
+    }
+
+    /// Queues `command` and returns a future of its reply (`-ERR` as
+    /// [`EslError::CommandFailed`]): everything sent through this handle afterwards is answered
+    /// after it.
+    pub(crate) async fn queue_command_ok(
+        &self,
+        command: Command,
+    ) -> Result<impl Future<Output = Result<Reply, EslError>> + use<>, EslError> {
+        let bytes = command.to_bytes();
+        let rx = self
+            .enqueue(|reply| Request::Command { bytes, reply })
+            .await?;
+        Ok(async move {
+            let reply = rx.await.unwrap_or(Err(EslError::Disconnected))?;
+            if reply.is_ok() {
+                Ok(reply)
+            } else {
+                Err(EslError::CommandFailed {
+                    reply: reply.text(),
+                })
+            }
+        })
     }
 
     /// `api <cmd>`: the body of its `api/response` (which may not end with a newline; an

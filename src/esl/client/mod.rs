@@ -95,8 +95,11 @@ pub enum ClientEvent {
     /// A `text/disconnect-notice`. `linger: true`: the channel hung up, its last events are still
     /// coming and the socket stays open; otherwise the connection is about to close.
     Notice(DisconnectNotice),
-    /// Supervisor only: connection `generation` is authenticated and subscribed. Anything learned
-    /// before is stale: reconcile live calls (`show channels as json`) before acting.
+    /// Supervisor only: connection `generation` is authenticated and its subscriptions are
+    /// queued (their replies may still be on the way); [`Supervisor`] calls already reach it and
+    /// are answered after the subscriptions. Anything learned before is stale: reconcile live
+    /// calls (`show channels as json`) before acting. If a subscription is refused,
+    /// `Disconnected` for this generation follows.
     Connected { generation: u64 },
     /// Supervisor only: connection `generation` is gone; its pending calls and jobs have failed.
     Disconnected {

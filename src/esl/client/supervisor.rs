@@ -30,7 +30,7 @@ use tracing::Instrument;
 use super::handle::connect_inbound;
 use super::{
     ClientEvent, ClientOptions, ClientStats, CloseReason, EslClient, EslError, EventStream,
-    JobResult, SplitMix64, StatsSnapshot,
+    JobResult, Reply, SplitMix64, StatsSnapshot,
 };
 use crate::esl::command::Command;
 
@@ -140,7 +140,8 @@ pub fn connect_supervised(config: SupervisorConfig) -> (Supervisor, EventStream)
 }
 
 impl Supervisor {
-    /// The live connection once it is authenticated and subscribed, if there is one.
+    /// The live connection, if there is one: authenticated, its subscriptions queued ahead of
+    /// anything sent through it (set before `Connected` is emitted).
     pub fn client(&self) -> Option<EslClient> {
         self.current.borrow().as_ref().map(|(_, c)| c.clone())
     }
@@ -150,7 +151,8 @@ impl Supervisor {
         self.current.borrow().as_ref().map_or(0, |(g, _)| *g)
     }
 
-    /// Waits for a live (subscribed) connection; `Disconnected` once the supervisor has stopped.
+    /// Waits for a live connection (as [`client`](Supervisor::client)); `Disconnected` once the
+    /// supervisor has stopped.
     pub async fn wait_connected(&self) -> Result<EslClient, EslError> {
         let mut current = self.current.clone();
         let found = current
@@ -252,21 +254,37 @@ async fn run(
             config.options.stats.count_reconnect();
         }
         let up_since = Instant::now();
+        // The subscriptions are queued before the connection is published, so whatever a
+        // consumer sends on `Connected` (reconciling with `show channels as json`) is answered
+        // after them: the actor keeps commands in FIFO order.
+        let queued = tokio::time::timeout(
+            config.options.connect_timeout,
+            queue_subscriptions(&client, &config.subscriptions),
+        )
+        .await
+        .unwrap_or(Err(EslError::Timeout { stage: "subscribe" }));
+        if queued.is_ok() {
+            current.send_replace(Some((generation, client.clone())));
+        }
         if !emit(ClientEvent::Connected { generation }).await {
             client.shutdown();
             break;
         }
-        let subscribed = tokio::time::timeout(
-            config.options.connect_timeout,
-            subscribe(&client, &config.subscriptions),
-        )
-        .instrument(span.clone())
-        .await
-        .unwrap_or(Err(EslError::Timeout { stage: "subscribe" }));
+        let subscribed = match queued {
+            Ok(replies) => tokio::time::timeout(config.options.connect_timeout, async {
+                for reply in replies {
+                    reply.await?;
+                }
+                Ok(())
+            })
+            .instrument(span.clone())
+            .await
+            .unwrap_or(Err(EslError::Timeout { stage: "subscribe" })),
+            Err(error) => Err(error),
+        };
         let reason = match subscribed {
             Ok(()) => {
                 tracing::info!(parent: &span, "connected and subscribed");
-                current.send_replace(Some((generation, client.clone())));
                 tokio::select! {
                     _ = cancel.cancelled() => { client.shutdown(); client.closed().await }
                     reason = watch_connection(&client, config.heartbeat) => reason,
@@ -326,11 +344,16 @@ async fn watch_connection(client: &EslClient, heartbeat: Option<Heartbeat>) -> C
     }
 }
 
-async fn subscribe(client: &EslClient, commands: &[Command]) -> Result<(), EslError> {
+/// Queues every subscription command; the returned futures resolve with their replies.
+async fn queue_subscriptions(
+    client: &EslClient,
+    commands: &[Command],
+) -> Result<Vec<impl Future<Output = Result<Reply, EslError>> + use<>>, EslError> {
+    let mut replies = Vec::with_capacity(commands.len());
     for command in commands {
-        client.command_ok(command.clone()).await?;
+        replies.push(client.queue_command_ok(command.clone()).await?);
     }
-    Ok(())
+    Ok(replies)
 }
 
 #[cfg(test)]
