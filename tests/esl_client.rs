@@ -731,3 +731,79 @@ async fn supervisor_api_works_as_soon_as_connected_is_seen() {
     })
     .await
 }
+
+/// A job whose BACKGROUND_JOB never comes (here: held by the switch) ends with a typed
+/// `JobTimeout` at the connection's `job_timeout`, and the actor forgets it: the late result is
+/// then an ordinary event, and the connection carries on.
+#[tokio::test]
+async fn a_job_without_its_background_job_times_out_and_is_forgotten() {
+    within(async {
+        let (addr, peer) = peer_with(Behaviour {
+            hold_jobs: true,
+            ..Behaviour::default()
+        })
+        .await;
+        let (client, mut events) = connect(
+            addr,
+            "ClueCon",
+            ClientOptions {
+                job_timeout: Duration::from_millis(200),
+                ..options()
+            },
+        )
+        .await
+        .unwrap();
+        client.subscribe(&["BACKGROUND_JOB"]).await.unwrap();
+        let job = client.bgapi_job("echo late").await.unwrap();
+        let job_uuid = job.job_uuid().to_owned();
+        match job.result().await {
+            Err(EslError::JobTimeout {
+                job_uuid: id,
+                after,
+            }) => {
+                assert_eq!(id, job_uuid);
+                assert_eq!(after, Duration::from_millis(200));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            client.bgapi("echo late too").await,
+            Err(EslError::JobTimeout { .. })
+        ));
+        // The results come late: nobody claims them, they are events, not errors.
+        peer.release_jobs(JobOrder::AsSubmitted).await;
+        let late = events.next_event().await.unwrap();
+        assert_eq!(late.name(), "BACKGROUND_JOB");
+        assert_eq!(late.job_uuid().as_deref(), Some(job_uuid.as_str()));
+        assert_eq!(client.api_text("echo still up").await.unwrap(), "still up");
+        assert!(!client.is_closed());
+    })
+    .await
+}
+
+/// `result_within` gives up at the caller's limit, well before the connection's deadline.
+#[tokio::test]
+async fn result_within_gives_up_at_the_callers_limit() {
+    within(async {
+        let (addr, _peer) = peer_with(Behaviour {
+            hold_jobs: true,
+            ..Behaviour::default()
+        })
+        .await;
+        let (client, _events) = connected(addr).await;
+        client.subscribe(&["BACKGROUND_JOB"]).await.unwrap();
+        let job = client.bgapi_job("echo slow").await.unwrap();
+        let job_uuid = job.job_uuid().to_owned();
+        match job.result_within(Duration::from_millis(50)).await {
+            Err(EslError::JobTimeout {
+                job_uuid: id,
+                after,
+            }) => {
+                assert_eq!(id, job_uuid);
+                assert_eq!(after, Duration::from_millis(50));
+            }
+            other => panic!("{other:?}"),
+        }
+    })
+    .await
+}

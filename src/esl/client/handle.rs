@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -55,10 +56,24 @@ impl BackgroundJob {
         &self.job_uuid
     }
 
-    /// Waits for the job's BACKGROUND_JOB event; `Disconnected` if the connection dies first
-    /// (a job of a lost connection never completes).
+    /// Waits for the job's BACKGROUND_JOB event (which must be subscribed); `Disconnected` if the
+    /// connection dies first (a job of a lost connection never completes); `JobTimeout` once
+    /// `ClientOptions::job_timeout` has passed since the job was sent.
     pub async fn result(self) -> Result<JobResult, EslError> {
         self.result.await.unwrap_or(Err(EslError::Disconnected))
+    }
+
+    /// [`result`](BackgroundJob::result), giving up with `JobTimeout` after `limit` (or the
+    /// connection's `job_timeout`, whichever comes first). The actor drops the job at its own
+    /// deadline; a result that comes after is not an error.
+    pub async fn result_within(self, limit: Duration) -> Result<JobResult, EslError> {
+        match tokio::time::timeout(limit, self.result).await {
+            Ok(result) => result.unwrap_or(Err(EslError::Disconnected)),
+            Err(_) => Err(EslError::JobTimeout {
+                job_uuid: self.job_uuid,
+                after: limit,
+            }),
+        }
     }
 }
 
@@ -166,7 +181,8 @@ pub(crate) fn spawn_connection(
         options.stats.clone(),
         state_tx,
         cancel.clone(),
-    );
+    )
+    .with_job_timeout(options.job_timeout);
     let span = tracing::info_span!("esl_connection", peer = %peer);
     options.tracker.spawn(actor.run().instrument(span));
     let ids = match options.uuid_seed {
@@ -268,7 +284,8 @@ impl EslClient {
         Ok(BackgroundJob { job_uuid, result })
     }
 
-    /// `bgapi <cmd>` and its result. Needs `BACKGROUND_JOB` (or `ALL`) subscribed.
+    /// `bgapi <cmd>` and its result. Needs `BACKGROUND_JOB` (or `ALL`) subscribed and not
+    /// filtered out; otherwise it ends with `JobTimeout` after `ClientOptions::job_timeout`.
     pub async fn bgapi(&self, cmd: &str) -> Result<JobResult, EslError> {
         self.bgapi_job(cmd).await?.result().await
     }
