@@ -807,3 +807,36 @@ async fn result_within_gives_up_at_the_callers_limit() {
     })
     .await
 }
+
+/// With a fixed `uuid_seed`, a new generation must not hand out the ids of the old one: a late
+/// BACKGROUND_JOB of generation 1 would resolve generation 2's job with the same Job-UUID.
+#[tokio::test]
+async fn seeded_generations_never_repeat_an_id() {
+    within(async {
+        let (addr, peer) = peer().await;
+        let (supervisor, mut events) = connect_supervised(supervisor_config(addr, "ClueCon"));
+        assert!(matches!(
+            next_marker(&mut events).await,
+            ClientEvent::Connected { generation: 1 }
+        ));
+        let first = supervisor.wait_connected().await.unwrap();
+        let mut seen: std::collections::HashSet<String> =
+            (0..1000).map(|_| first.new_uuid()).collect();
+        peer.drop_connections(DropMode::MidFrame);
+        assert!(matches!(
+            next_marker(&mut events).await,
+            ClientEvent::Disconnected { generation: 1, .. }
+        ));
+        assert!(matches!(
+            next_marker(&mut events).await,
+            ClientEvent::Connected { generation: 2 }
+        ));
+        let second = supervisor.wait_connected().await.unwrap();
+        for _ in 0..1000 {
+            let id = second.new_uuid();
+            assert!(seen.insert(id.clone()), "generation 2 repeated {id}");
+        }
+        supervisor.shutdown();
+    })
+    .await
+}

@@ -71,6 +71,8 @@ pub struct ClientOptions {
     /// default (10 minutes): an `originate` can ring for minutes.
     pub job_timeout: Duration,
     /// Seed for Job-UUIDs and Event-UUIDs; `None` seeds from the OS hasher keys and the clock.
+    /// A supervisor gives each generation its own stream of this seed
+    /// ([`SplitMix64::stream_seed`]), so generations never repeat an id.
     pub uuid_seed: Option<u64>,
     /// Cancelling it closes the connection (pending calls fail with `Disconnected`).
     pub cancel: CancellationToken,

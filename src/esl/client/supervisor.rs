@@ -215,9 +215,19 @@ async fn run(
     loop {
         attempt = attempt.saturating_add(1);
         let span = tracing::info_span!("esl_generation", generation = generation + 1, attempt);
+        // Each generation draws its Job-UUIDs and Event-UUIDs from its own window of the seeded
+        // sequence: FreeSWITCH still fires an old generation's BACKGROUND_JOB at every
+        // listener, and it must not resolve a new job that happens to have the same id.
+        let options = ClientOptions {
+            uuid_seed: config
+                .options
+                .uuid_seed
+                .map(|seed| SplitMix64::stream_seed(seed, generation + 1)),
+            ..config.options.clone()
+        };
         let connected = tokio::select! {
             _ = cancel.cancelled() => break,
-            c = connect_inbound(&config.addr, &config.password, &config.options, events.clone()).instrument(span.clone()) => c,
+            c = connect_inbound(&config.addr, &config.password, &options, events.clone()).instrument(span.clone()) => c,
         };
         let client = match connected {
             Ok(client) => client,
