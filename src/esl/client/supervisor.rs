@@ -107,7 +107,11 @@ impl SupervisorConfig {
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
             .min(self.backoff_max);
         let half = exp / 2;
-        half + Duration::from_nanos(rng.below(half.as_nanos() as u64 + 1))
+        // Past ~584 years of nanoseconds the jitter saturates instead of wrapping.
+        let bound = u64::try_from(half.as_nanos())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        half.saturating_add(Duration::from_nanos(rng.below(bound)))
     }
 }
 
@@ -392,5 +396,28 @@ mod tests {
             .map(|n| config.backoff(n, &SplitMix64::new(9)))
             .collect();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn huge_backoff_max_saturates_the_jitter_instead_of_wrapping() {
+        // Half of the first is exactly u64::MAX ns (`+ 1` used to wrap to 0: no jitter at all);
+        // the others' halves do not fit in u64 ns (the cast used to truncate them).
+        for max in [
+            Duration::from_nanos(u64::MAX).saturating_mul(2),
+            Duration::from_nanos(u64::MAX).saturating_mul(2) + Duration::from_nanos(10),
+            Duration::MAX,
+        ] {
+            let mut config = SupervisorConfig::new("127.0.0.1:1", "x");
+            config.backoff_base = max;
+            config.backoff_max = max;
+            let half = max / 2;
+            let mut widest = Duration::ZERO;
+            for seed in 0..64 {
+                let d = config.backoff(3, &SplitMix64::new(seed));
+                assert!(d >= half && d <= max, "{max:?}: {d:?}");
+                widest = widest.max(d - half);
+            }
+            assert!(widest > Duration::from_secs(3600), "{max:?}: {widest:?}");
+        }
     }
 }
