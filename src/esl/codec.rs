@@ -137,6 +137,9 @@ fn skipped_content_length(bytes: &[u8], line_start: bool) -> Option<usize> {
         .ok()
 }
 
+/// Most room reserved ahead of a body's bytes.
+const RESERVE_AHEAD: usize = 64 * 1024;
+
 /// Longest unfinished line of an oversized head kept back for the next scan (never more than the
 /// head limit), so that a `Content-Length` split between reads is still seen whole.
 const KEEP_LINE: usize = 64;
@@ -269,7 +272,10 @@ impl Framer {
                 }
                 State::Body { len } => {
                     if buf.len() < len {
-                        buf.reserve(len - buf.len());
+                        // A peer's word is not memory: at most RESERVE_AHEAD at a time, the
+                        // buffer grows as the bytes really come (the outbound listener accepts
+                        // unauthenticated peers, and a header of 40 bytes can announce 16 MiB).
+                        buf.reserve((len - buf.len()).min(RESERVE_AHEAD));
                         return Ok(None);
                     }
                     let body = self.take(buf, len);
@@ -663,5 +669,27 @@ mod tests {
                 assert_eq!(frame.body.as_deref(), Some(&b"hi"[..]));
             }
         }
+    }
+
+    #[test]
+    fn an_announced_body_does_not_reserve_its_whole_length_up_front() {
+        let mut codec = EslCodec::new();
+        let len = MAX_BODY;
+        let mut buf = BytesMut::from(format!("Content-Length: {len}\n\n").as_bytes());
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(
+            buf.capacity() <= 2 * RESERVE_AHEAD,
+            "reserved {} bytes before any body byte",
+            buf.capacity()
+        );
+        // The bytes still make the frame as they come.
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..len / chunk.len() - 1 {
+            buf.extend_from_slice(&chunk);
+            assert!(codec.decode(&mut buf).unwrap().is_none());
+        }
+        buf.extend_from_slice(&chunk);
+        let frame = codec.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(frame.body.map(|b| b.len()), Some(len));
     }
 }
