@@ -99,17 +99,21 @@ impl Default for Framer {
     }
 }
 
-/// Finds the end of a header block in `buf[from..]`: returns (head length, terminator length).
-/// A head ends at `\n\n` or `\n\r\n`.
-fn find_blank_line(buf: &[u8], from: usize) -> Option<(usize, usize)> {
-    for i in memchr::memchr_iter(b'\n', &buf[from..]).map(|i| i + from) {
-        match buf.get(i + 1) {
-            Some(b'\n') => return Some((i + 1, 1)),
-            Some(b'\r') if buf.get(i + 2) == Some(&b'\n') => return Some((i + 1, 2)),
-            _ => {}
-        }
+/// Finds the end of a header block in `buf[from..]`: returns (head length, terminator length),
+/// both counted from `buf[0]`. A head ends at `\n\n` or `\n\r\n`, whichever comes first. Also
+/// splits a plain event's own header block from its body (`esl::event`).
+pub(crate) fn find_blank_line(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    static LF: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\n"));
+    static CRLF: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\r\n"));
+    let buf = buf.get(from..)?;
+    let lf = LF.find(buf);
+    let before = lf.map_or(buf.len(), |i| (i + 2).min(buf.len()));
+    match CRLF.find(&buf[..before]) {
+        Some(i) => Some((from + i + 1, 2)),
+        None => lf.map(|i| (from + i + 1, 1)),
     }
-    None
 }
 
 /// The `Content-Length` announced by a head, looked up case-insensitively (clients write it
