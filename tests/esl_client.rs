@@ -426,15 +426,17 @@ async fn mid_frame_drop_fails_pending_calls_then_supervisor_reconnects_and_resub
         ));
         let client = supervisor.wait_connected().await.unwrap();
         assert_eq!(supervisor.generation(), 2);
+        // Answered after the replayed subscriptions, which were queued first.
+        assert_eq!(client.api_text("echo again").await.unwrap(), "again");
         let subscriptions = [
             "auth ClueCon",
             "event plain CHANNEL_PARK BACKGROUND_JOB",
             "filter Event-Name CHANNEL_PARK",
             "filter Event-Name BACKGROUND_JOB",
         ];
-        assert_eq!(peer.lines_of(2), subscriptions);
+        assert_eq!(peer.lines_of(2)[..4], subscriptions);
+        assert_eq!(peer.lines_of(2)[4], "api echo again");
         assert_eq!(&peer.lines_of(1)[..4], subscriptions);
-        assert_eq!(client.api_text("echo again").await.unwrap(), "again");
         assert_eq!(
             supervisor.bgapi("echo job").await.unwrap(),
             JobResult::Ok("job".into())
@@ -664,6 +666,177 @@ async fn a_final_disconnect_notice_ends_the_connection_with_that_reason() {
             client.api("echo x").await,
             Err(EslError::Disconnected)
         ));
+    })
+    .await
+}
+
+/// A consumer that reconciles as soon as it sees `Connected` reaches the switch through the
+/// supervisor, even while the replayed subscriptions are still unanswered: they were queued first
+/// and are answered first.
+#[tokio::test]
+async fn supervisor_api_works_as_soon_as_connected_is_seen() {
+    within(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = supervisor_config(addr, "ClueCon");
+        config.subscriptions =
+            vec![Command::event(EventFormat::Plain, &["CHANNEL_PARK", "BACKGROUND_JOB"]).unwrap()];
+        config.heartbeat = None;
+        let (supervisor, mut events) = connect_supervised(config);
+        let (mut raw, _) = listener.accept().await.unwrap();
+        raw.write_all(b"Content-Type: auth/request\n\n")
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !String::from_utf8_lossy(&seen).contains("auth ClueCon\n\n") {
+            let n = raw.read(&mut buf).await.unwrap();
+            assert!(n > 0, "client closed");
+            seen.extend_from_slice(&buf[..n]);
+        }
+        raw.write_all(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
+            .await
+            .unwrap();
+        // The subscription is not answered yet.
+        assert!(matches!(
+            next_marker(&mut events).await,
+            ClientEvent::Connected { generation: 1 }
+        ));
+        assert!(supervisor.client().is_some(), "no live client at Connected");
+        assert_eq!(supervisor.generation(), 1);
+        let reconcile = {
+            let supervisor = supervisor.clone();
+            tokio::spawn(async move { supervisor.api("show channels as json").await })
+        };
+        let want = "event plain CHANNEL_PARK BACKGROUND_JOB\n\napi show channels as json\n\n";
+        while !String::from_utf8_lossy(&seen).contains(want) {
+            let n = raw.read(&mut buf).await.unwrap();
+            assert!(n > 0, "client closed: {}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&buf[..n]);
+        }
+        let body = r#"{"row_count":0}"#;
+        raw.write_all(
+            format!(
+                "Content-Type: command/reply\nReply-Text: +OK event listener enabled plain\n\n\
+                 Content-Type: api/response\nContent-Length: {}\n\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(reconcile.await.unwrap().unwrap(), Bytes::from(body));
+        assert!(supervisor.wait_connected().await.is_ok());
+        supervisor.shutdown();
+    })
+    .await
+}
+
+/// A job whose BACKGROUND_JOB never comes (here: held by the switch) ends with a typed
+/// `JobTimeout` at the connection's `job_timeout`, and the actor forgets it: the late result is
+/// then an ordinary event, and the connection carries on.
+#[tokio::test]
+async fn a_job_without_its_background_job_times_out_and_is_forgotten() {
+    within(async {
+        let (addr, peer) = peer_with(Behaviour {
+            hold_jobs: true,
+            ..Behaviour::default()
+        })
+        .await;
+        let (client, mut events) = connect(
+            addr,
+            "ClueCon",
+            ClientOptions {
+                job_timeout: Duration::from_millis(200),
+                ..options()
+            },
+        )
+        .await
+        .unwrap();
+        client.subscribe(&["BACKGROUND_JOB"]).await.unwrap();
+        let job = client.bgapi_job("echo late").await.unwrap();
+        let job_uuid = job.job_uuid().to_owned();
+        match job.result().await {
+            Err(EslError::JobTimeout {
+                job_uuid: id,
+                after,
+            }) => {
+                assert_eq!(id, job_uuid);
+                assert_eq!(after, Duration::from_millis(200));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            client.bgapi("echo late too").await,
+            Err(EslError::JobTimeout { .. })
+        ));
+        // The results come late: nobody claims them, they are events, not errors.
+        peer.release_jobs(JobOrder::AsSubmitted).await;
+        let late = events.next_event().await.unwrap();
+        assert_eq!(late.name(), "BACKGROUND_JOB");
+        assert_eq!(late.job_uuid().as_deref(), Some(job_uuid.as_str()));
+        assert_eq!(client.api_text("echo still up").await.unwrap(), "still up");
+        assert!(!client.is_closed());
+    })
+    .await
+}
+
+/// `result_within` gives up at the caller's limit, well before the connection's deadline.
+#[tokio::test]
+async fn result_within_gives_up_at_the_callers_limit() {
+    within(async {
+        let (addr, _peer) = peer_with(Behaviour {
+            hold_jobs: true,
+            ..Behaviour::default()
+        })
+        .await;
+        let (client, _events) = connected(addr).await;
+        client.subscribe(&["BACKGROUND_JOB"]).await.unwrap();
+        let job = client.bgapi_job("echo slow").await.unwrap();
+        let job_uuid = job.job_uuid().to_owned();
+        match job.result_within(Duration::from_millis(50)).await {
+            Err(EslError::JobTimeout {
+                job_uuid: id,
+                after,
+            }) => {
+                assert_eq!(id, job_uuid);
+                assert_eq!(after, Duration::from_millis(50));
+            }
+            other => panic!("{other:?}"),
+        }
+    })
+    .await
+}
+
+/// With a fixed `uuid_seed`, a new generation must not hand out the ids of the old one: a late
+/// BACKGROUND_JOB of generation 1 would resolve generation 2's job with the same Job-UUID.
+#[tokio::test]
+async fn seeded_generations_never_repeat_an_id() {
+    within(async {
+        let (addr, peer) = peer().await;
+        let (supervisor, mut events) = connect_supervised(supervisor_config(addr, "ClueCon"));
+        assert!(matches!(
+            next_marker(&mut events).await,
+            ClientEvent::Connected { generation: 1 }
+        ));
+        let first = supervisor.wait_connected().await.unwrap();
+        let mut seen: std::collections::HashSet<String> =
+            (0..1000).map(|_| first.new_uuid()).collect();
+        peer.drop_connections(DropMode::MidFrame);
+        assert!(matches!(
+            next_marker(&mut events).await,
+            ClientEvent::Disconnected { generation: 1, .. }
+        ));
+        assert!(matches!(
+            next_marker(&mut events).await,
+            ClientEvent::Connected { generation: 2 }
+        ));
+        let second = supervisor.wait_connected().await.unwrap();
+        for _ in 0..1000 {
+            let id = second.new_uuid();
+            assert!(seen.insert(id.clone()), "generation 2 repeated {id}");
+        }
+        supervisor.shutdown();
     })
     .await
 }

@@ -72,8 +72,9 @@ enum State {
     Head { scanned: usize },
     /// Head taken; waiting for `len` body bytes.
     Body { len: usize },
-    /// Throwing away an oversized head up to its blank line.
-    SkipHead,
+    /// Throwing away an oversized head up to its blank line, then its body: `body` is the
+    /// `Content-Length` seen so far; `line_start` says the buffer starts at a line's start.
+    SkipHead { line_start: bool, body: usize },
     /// Throwing away `left` bytes of an oversized body.
     SkipBody { left: usize },
 }
@@ -98,17 +99,21 @@ impl Default for Framer {
     }
 }
 
-/// Finds the end of a header block in `buf[from..]`: returns (head length, terminator length).
-/// A head ends at `\n\n` or `\n\r\n`.
-fn find_blank_line(buf: &[u8], from: usize) -> Option<(usize, usize)> {
-    for i in memchr::memchr_iter(b'\n', &buf[from..]).map(|i| i + from) {
-        match buf.get(i + 1) {
-            Some(b'\n') => return Some((i + 1, 1)),
-            Some(b'\r') if buf.get(i + 2) == Some(&b'\n') => return Some((i + 1, 2)),
-            _ => {}
-        }
+/// Finds the end of a header block in `buf[from..]`: returns (head length, terminator length),
+/// both counted from `buf[0]`. A head ends at `\n\n` or `\n\r\n`, whichever comes first. Also
+/// splits a plain event's own header block from its body (`esl::event`).
+pub(crate) fn find_blank_line(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    static LF: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\n"));
+    static CRLF: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\r\n"));
+    let buf = buf.get(from..)?;
+    let lf = LF.find(buf);
+    let before = lf.map_or(buf.len(), |i| (i + 2).min(buf.len()));
+    match CRLF.find(&buf[..before]) {
+        Some(i) => Some((from + i + 1, 2)),
+        None => lf.map(|i| (from + i + 1, 1)),
     }
-    None
 }
 
 /// The `Content-Length` announced by a head, looked up case-insensitively (clients write it
@@ -121,6 +126,27 @@ fn content_length(head: &[u8]) -> Option<&[u8]> {
             .then(|| line[NAME.len()..].trim_ascii())
     })
 }
+
+/// The `Content-Length` among the whole lines of `bytes` (the first counts only if it starts at
+/// a line's start); a value that does not parse counts as none.
+fn skipped_content_length(bytes: &[u8], line_start: bool) -> Option<usize> {
+    let lines = if line_start {
+        bytes
+    } else {
+        &bytes[memchr::memchr(b'\n', bytes)? + 1..]
+    };
+    std::str::from_utf8(content_length(lines)?)
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Most room reserved ahead of a body's bytes.
+const RESERVE_AHEAD: usize = 64 * 1024;
+
+/// Longest unfinished line of an oversized head kept back for the next scan (never more than the
+/// head limit), so that a `Content-Length` split between reads is still seen whole.
+const KEEP_LINE: usize = 64;
 
 impl Framer {
     pub fn new(max_head: usize, max_body: usize) -> Framer {
@@ -149,6 +175,31 @@ impl Framer {
         buf.split_to(n).freeze()
     }
 
+    /// Throws away what can go of an oversized head with no terminator in `buf` yet, noting its
+    /// `Content-Length`. Kept back: the last line's `\n` and the unfinished line after it when
+    /// short (else only the last two bytes, where a terminator can start).
+    fn skip_head_part(&mut self, buf: &mut BytesMut, line_start: bool, body: usize) {
+        let (cut, next_line_start) = match memchr::memrchr(b'\n', buf) {
+            Some(nl) if buf.len() - nl <= KEEP_LINE.min(self.max_head) => (nl, true),
+            _ => (buf.len().saturating_sub(2), false),
+        };
+        let body = skipped_content_length(&buf[..cut], line_start).unwrap_or(body);
+        self.advance(buf, cut);
+        self.state = State::SkipHead {
+            line_start: next_line_start,
+            body,
+        };
+    }
+
+    /// Where the framer goes once an oversized head is gone: its body is skipped too.
+    fn after_skipped_head(body: usize) -> State {
+        if body > 0 {
+            State::SkipBody { left: body }
+        } else {
+            State::Head { scanned: 0 }
+        }
+    }
+
     /// Returns the next complete frame, `Ok(None)` when more bytes are needed, or an error for a
     /// malformed frame (after which the framer is ready for the next frame where it can be found).
     pub fn next_frame(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, CodecError> {
@@ -167,9 +218,7 @@ impl Framer {
                     let Some((head_len, term)) = find_blank_line(buf, scanned) else {
                         if buf.len() > self.max_head {
                             let offset = self.consumed;
-                            let keep = 2.min(buf.len());
-                            self.advance(buf, buf.len() - keep);
-                            self.state = State::SkipHead;
+                            self.skip_head_part(buf, true, 0);
                             return Err(CodecError::HeadTooLarge {
                                 offset,
                                 limit: self.max_head,
@@ -184,8 +233,9 @@ impl Framer {
                     };
                     self.frame_start = self.consumed;
                     if head_len > self.max_head {
+                        let body = skipped_content_length(&buf[..head_len], true).unwrap_or(0);
                         self.advance(buf, head_len + term);
-                        self.state = State::Head { scanned: 0 };
+                        self.state = Self::after_skipped_head(body);
                         return Err(CodecError::HeadTooLarge {
                             offset: self.frame_start,
                             limit: self.max_head,
@@ -226,7 +276,10 @@ impl Framer {
                 }
                 State::Body { len } => {
                     if buf.len() < len {
-                        buf.reserve(len - buf.len());
+                        // A peer's word is not memory: at most RESERVE_AHEAD at a time, the
+                        // buffer grows as the bytes really come (the outbound listener accepts
+                        // unauthenticated peers, and a header of 40 bytes can announce 16 MiB).
+                        buf.reserve((len - buf.len()).min(RESERVE_AHEAD));
                         return Ok(None);
                     }
                     let body = self.take(buf, len);
@@ -237,14 +290,15 @@ impl Framer {
                         body: Some(body),
                     }));
                 }
-                State::SkipHead => match find_blank_line(buf, 0) {
+                State::SkipHead { line_start, body } => match find_blank_line(buf, 0) {
                     Some((head_len, term)) => {
+                        let body =
+                            skipped_content_length(&buf[..head_len], line_start).unwrap_or(body);
                         self.advance(buf, head_len + term);
-                        self.state = State::Head { scanned: 0 };
+                        self.state = Self::after_skipped_head(body);
                     }
                     None => {
-                        let keep = 2.min(buf.len());
-                        self.advance(buf, buf.len() - keep);
+                        self.skip_head_part(buf, line_start, body);
                         return Ok(None);
                     }
                 },
@@ -269,7 +323,7 @@ impl Framer {
         let unfinished = match self.state {
             State::Head { .. } => buf.iter().any(|&c| c != b'\n' && c != b'\r'),
             State::Body { .. } => true,
-            State::SkipHead | State::SkipBody { .. } => false,
+            State::SkipHead { .. } | State::SkipBody { .. } => false,
         };
         let offset = match self.state {
             State::Body { .. } => self.frame_start,
@@ -561,5 +615,85 @@ mod tests {
         let out = decode_all(&mut EslCodec::new(), b"Content-Type: x\n\n\n");
         assert_eq!(out.len(), 1);
         assert!(out[0].is_ok());
+    }
+
+    #[test]
+    fn an_oversized_heads_body_is_skipped_too() {
+        let mut oversized = b"Content-Type: text/event-plain\nContent-Length: 40\nX: ".to_vec();
+        oversized.extend(std::iter::repeat_n(b'a', 100));
+        oversized.extend_from_slice(b"\n\n");
+        // The body looks like a frame of its own: it must not be read as one.
+        oversized.extend_from_slice(b"Content-Type: not/me\n\n0123456789abcdefgh");
+        assert_eq!(oversized.len(), 53 + 100 + 2 + 40);
+        for long_line_first in [false, true] {
+            // The Content-Length comes first, or after a long line the skipper cuts mid-way.
+            let mut wire = if !long_line_first {
+                oversized.clone()
+            } else {
+                let mut w = b"X: ".to_vec();
+                w.extend(std::iter::repeat_n(b'b', 100));
+                w.push(b'\n');
+                w.extend_from_slice(&oversized);
+                w
+            };
+            wire.extend_from_slice(b"Content-Type: ok\nContent-Length: 2\n\nhi");
+            // Whole, and byte by byte (the skipper then sees the head a little at a time).
+            for chunked in [false, true] {
+                let mut codec = EslCodec {
+                    framer: Framer::new(48, 1024),
+                };
+                let out = if chunked {
+                    let mut buf = BytesMut::new();
+                    let mut out = Vec::new();
+                    for &b in &wire {
+                        buf.extend_from_slice(&[b]);
+                        loop {
+                            match codec.decode(&mut buf) {
+                                Ok(Some(f)) => out.push(Ok(f)),
+                                Ok(None) => break,
+                                Err(e) => out.push(Err(e.to_string())),
+                            }
+                        }
+                    }
+                    if let Ok(Some(f)) = codec.decode_eof(&mut buf) {
+                        out.push(Ok(f));
+                    }
+                    out
+                } else {
+                    decode_all(&mut codec, &wire)
+                };
+                assert_eq!(
+                    out.len(),
+                    2,
+                    "chunked {chunked}, long {long_line_first}: {out:?}"
+                );
+                assert!(out[0].as_ref().unwrap_err().contains("header block longer"));
+                let frame = out[1].as_ref().unwrap();
+                assert_eq!(frame.content_type().as_deref(), Some("ok"));
+                assert_eq!(frame.body.as_deref(), Some(&b"hi"[..]));
+            }
+        }
+    }
+
+    #[test]
+    fn an_announced_body_does_not_reserve_its_whole_length_up_front() {
+        let mut codec = EslCodec::new();
+        let len = MAX_BODY;
+        let mut buf = BytesMut::from(format!("Content-Length: {len}\n\n").as_bytes());
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(
+            buf.capacity() <= 2 * RESERVE_AHEAD,
+            "reserved {} bytes before any body byte",
+            buf.capacity()
+        );
+        // The bytes still make the frame as they come.
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..len / chunk.len() - 1 {
+            buf.extend_from_slice(&chunk);
+            assert!(codec.decode(&mut buf).unwrap().is_none());
+        }
+        buf.extend_from_slice(&chunk);
+        let frame = codec.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(frame.body.map(|b| b.len()), Some(len));
     }
 }

@@ -273,6 +273,26 @@ pub(crate) fn check_uuid(field: &'static str, value: &str) -> Result<(), Command
     }
 }
 
+/// The rest of a command line, which FreeSWITCH takes whole (`auth`'s password, a `filter`'s
+/// value: `mod_event_socket.c` reads `cmd + 5` and everything after the header name): printable
+/// ASCII with inner spaces, no line break, and no blank at either end (it would not survive a
+/// round trip through [`Command::kind`]).
+pub(crate) fn check_line_value(field: &'static str, value: &str) -> Result<(), CommandError> {
+    check_no_line_break(field, value)?;
+    let ok = !value.is_empty()
+        && !value.starts_with(' ')
+        && !value.ends_with(' ')
+        && value.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+    if ok {
+        Ok(())
+    } else {
+        Err(CommandError::InvalidToken {
+            field,
+            value: value.to_owned(),
+        })
+    }
+}
+
 /// One printable token without blanks (an app name, a cause, a header name in a filter, …).
 pub(crate) fn check_token(field: &'static str, value: &str) -> Result<(), CommandError> {
     check_no_line_break(field, value)?;

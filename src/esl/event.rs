@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::codec::find_blank_line;
 use super::headers::{ARRAY_PREFIX, HeaderError, Headers, percent_encode};
 
 /// Why an event body could not be read.
@@ -81,7 +82,7 @@ impl Event {
 
     /// Parses the body of a `text/event-plain` frame without copying it.
     pub fn parse_plain(frame_body: Bytes) -> Result<Event, EventError> {
-        let (head_len, body_start) = match find_blank(&frame_body) {
+        let (head_len, body_start) = match find_blank_line(&frame_body, 0) {
             Some((at, term)) => (at, at + term),
             None => (frame_body.len(), frame_body.len()),
         };
@@ -308,22 +309,6 @@ impl Event {
     }
 }
 
-/// Finds the blank line that ends an event's header block: returns (head length, terminator
-/// length). Two vectorised searches instead of a search per line: the first `\n\n`, then a
-/// `\n\r\n` before it.
-fn find_blank(buf: &[u8]) -> Option<(usize, usize)> {
-    use memchr::memmem::Finder;
-    use std::sync::LazyLock;
-    static LF: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\n"));
-    static CRLF: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\r\n"));
-    let lf = LF.find(buf);
-    let before = lf.map_or(buf.len(), |i| (i + 2).min(buf.len()));
-    match CRLF.find(&buf[..before]) {
-        Some(i) => Some((i + 1, 2)),
-        None => lf.map(|i| (i + 1, 1)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,13 +411,20 @@ mod tests {
 
     #[test]
     fn the_first_blank_line_ends_the_head_whatever_its_line_ends() {
-        assert_eq!(find_blank(b"A: 1\nB: 2\n\nbody\n\n"), Some((10, 1)));
-        assert_eq!(find_blank(b"A: 1\r\nB: 2\r\n\r\nx\n\n"), Some((12, 2)));
-        assert_eq!(find_blank(b"A: 1\n\nB\n\r\n"), Some((5, 1)));
-        assert_eq!(find_blank(b"A: 1\n\r\nB\n\n"), Some((5, 2)));
-        assert_eq!(find_blank(b"A: 1\nB: 2\n"), None);
-        assert_eq!(find_blank(b"\n"), None);
-        assert_eq!(find_blank(b"\n\n"), Some((1, 1)));
+        assert_eq!(find_blank_line(b"A: 1\nB: 2\n\nbody\n\n", 0), Some((10, 1)));
+        assert_eq!(
+            find_blank_line(b"A: 1\r\nB: 2\r\n\r\nx\n\n", 0),
+            Some((12, 2))
+        );
+        assert_eq!(find_blank_line(b"A: 1\n\nB\n\r\n", 0), Some((5, 1)));
+        assert_eq!(find_blank_line(b"A: 1\n\r\nB\n\n", 0), Some((5, 2)));
+        assert_eq!(find_blank_line(b"A: 1\nB: 2\n", 0), None);
+        assert_eq!(find_blank_line(b"\n", 0), None);
+        assert_eq!(find_blank_line(b"\n\n", 0), Some((1, 1)));
+        // The framer resumes where it stopped; offsets still count from the start.
+        assert_eq!(find_blank_line(b"\n\nA\n\n", 1), Some((4, 1)));
+        assert_eq!(find_blank_line(b"A\n\r\nB\n\n", 2), Some((6, 1)));
+        assert_eq!(find_blank_line(b"A\n", 5), None);
     }
 
     #[test]

@@ -72,6 +72,10 @@ pub(crate) struct Actor {
     out: BytesMut,
     pending: VecDeque<Slot>,
     jobs: HashMap<String, JobTx>,
+    /// Deadlines of the jobs in registration order (one `job_timeout` for all, so they are
+    /// sorted); an entry whose job already finished is skipped when it comes due.
+    job_deadlines: VecDeque<(Instant, String)>,
+    job_timeout: Duration,
     prune_jobs_at: usize,
     drops_unreported: u64,
     last_drop_warn: Option<Instant>,
@@ -98,10 +102,18 @@ impl Actor {
             out: BytesMut::new(),
             pending: VecDeque::new(),
             jobs: HashMap::new(),
+            job_deadlines: VecDeque::new(),
+            job_timeout: Duration::from_secs(600),
             prune_jobs_at: JOB_PRUNE_AT,
             drops_unreported: 0,
             last_drop_warn: None,
         }
+    }
+
+    /// How long a `bgapi` job waits for its BACKGROUND_JOB before it fails with `JobTimeout`.
+    pub(crate) fn with_job_timeout(mut self, job_timeout: Duration) -> Actor {
+        self.job_timeout = job_timeout;
+        self
     }
 
     /// Runs until the connection ends; every waiting caller then fails with `Disconnected`
@@ -124,6 +136,7 @@ impl Actor {
     async fn serve(&mut self) -> CloseReason {
         loop {
             let take_requests = self.out.len() < MAX_OUT;
+            let next_deadline = self.job_deadlines.front().map(|(at, _)| *at);
             // Writes and requests before reads: a flood of events must not hold commands back
             // (each branch is bounded: writes by the buffer, requests by MAX_OUT and by callers
             // waiting for their replies, which needs reads).
@@ -142,6 +155,9 @@ impl Actor {
                     None => return CloseReason::Shutdown,
                     Some(request) => self.on_request(request),
                 },
+                _ = tokio::time::sleep_until(next_deadline.unwrap_or_else(Instant::now)), if next_deadline.is_some() => {
+                    self.expire_jobs(Instant::now());
+                }
                 frame = self.frames.next() => match frame {
                     None => return CloseReason::Eof,
                     Some(Err(e)) => return CloseReason::Error(e.into()),
@@ -172,18 +188,49 @@ impl Actor {
                 accepted,
                 result,
             } => {
-                if self.jobs.len() >= self.prune_jobs_at {
+                if self.jobs.len() >= self.prune_jobs_at
+                    || self.job_deadlines.len() >= 2 * self.prune_jobs_at
+                {
                     // Jobs whose caller dropped its `BackgroundJob` would otherwise wait here
-                    // for a result nobody reads.
+                    // for a result nobody reads; deadlines of finished jobs would wait for their
+                    // turn to be skipped.
                     self.jobs.retain(|_, tx| !tx.is_closed());
+                    let jobs = &self.jobs;
+                    self.job_deadlines.retain(|(_, id)| jobs.contains_key(id));
                     self.prune_jobs_at = (self.jobs.len() * 2).max(JOB_PRUNE_AT);
                 }
+                let now = Instant::now();
+                // A huge `job_timeout` means "never" (about 30 years, as tokio's own far future).
+                let deadline = now
+                    .checked_add(self.job_timeout)
+                    .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30));
+                self.job_deadlines.push_back((deadline, job_uuid.clone()));
                 self.jobs.insert(job_uuid.clone(), result);
                 self.pending.push_back(Slot::Bgapi { job_uuid, accepted });
                 bytes
             }
         };
         self.out.extend_from_slice(&bytes);
+    }
+
+    /// Fails and forgets the jobs whose deadline has passed. A BACKGROUND_JOB that comes for one
+    /// later finds no job and goes to the event stream (not an error).
+    fn expire_jobs(&mut self, now: Instant) {
+        while let Some((at, _)) = self.job_deadlines.front() {
+            if *at > now {
+                break;
+            }
+            let Some((_, job_uuid)) = self.job_deadlines.pop_front() else {
+                break;
+            };
+            if let Some(tx) = self.jobs.remove(&job_uuid) {
+                tracing::warn!(job.uuid = %job_uuid, timeout = ?self.job_timeout, "background job timed out: is BACKGROUND_JOB subscribed and not filtered out?");
+                let _ = tx.send(Err(EslError::JobTimeout {
+                    job_uuid,
+                    after: self.job_timeout,
+                }));
+            }
+        }
     }
 
     fn on_frame(&mut self, frame: Frame) -> Result<(), CloseReason> {

@@ -35,6 +35,14 @@ pub enum EslError {
     /// FreeSWITCH refused a command (`-ERR …` in a `command/reply`).
     #[error("command refused: {reply}")]
     CommandFailed { reply: String },
+    /// No BACKGROUND_JOB came for job `job_uuid` within `after` (BACKGROUND_JOB not
+    /// subscribed, filtered out, or the job is still running). The job is forgotten; the
+    /// connection is fine.
+    #[error("no result for background job {job_uuid} within {after:?}")]
+    JobTimeout {
+        job_uuid: String,
+        after: std::time::Duration,
+    },
     /// The connection is gone (EOF, I/O error, protocol out of step, shutdown): the call was not
     /// answered and never will be. The reason is in [`crate::esl::client::CloseReason`].
     #[error("connection to FreeSWITCH lost")]

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -55,10 +56,24 @@ impl BackgroundJob {
         &self.job_uuid
     }
 
-    /// Waits for the job's BACKGROUND_JOB event; `Disconnected` if the connection dies first
-    /// (a job of a lost connection never completes).
+    /// Waits for the job's BACKGROUND_JOB event (which must be subscribed); `Disconnected` if the
+    /// connection dies first (a job of a lost connection never completes); `JobTimeout` once
+    /// `ClientOptions::job_timeout` has passed since the job was sent.
     pub async fn result(self) -> Result<JobResult, EslError> {
         self.result.await.unwrap_or(Err(EslError::Disconnected))
+    }
+
+    /// [`result`](BackgroundJob::result), giving up with `JobTimeout` after `limit` (or the
+    /// connection's `job_timeout`, whichever comes first). The actor drops the job at its own
+    /// deadline; a result that comes after is not an error.
+    pub async fn result_within(self, limit: Duration) -> Result<JobResult, EslError> {
+        match tokio::time::timeout(limit, self.result).await {
+            Ok(result) => result.unwrap_or(Err(EslError::Disconnected)),
+            Err(_) => Err(EslError::JobTimeout {
+                job_uuid: self.job_uuid,
+                after: limit,
+            }),
+        }
     }
 }
 
@@ -166,7 +181,8 @@ pub(crate) fn spawn_connection(
         options.stats.clone(),
         state_tx,
         cancel.clone(),
-    );
+    )
+    .with_job_timeout(options.job_timeout);
     let span = tracing::info_span!("esl_connection", peer = %peer);
     options.tracker.spawn(actor.run().instrument(span));
     let ids = match options.uuid_seed {
@@ -190,12 +206,45 @@ impl EslClient {
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, EslError>>) -> Request,
     ) -> Result<T, EslError> {
+        let rx = self.enqueue(make).await?;
+        rx.await.unwrap_or(Err(EslError::Disconnected))
+    }
+
+    /// Hands a request to the actor (its place in the FIFO is taken from here) without waiting
+    /// for the answer.
+    async fn enqueue<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, EslError>>) -> Request,
+    ) -> Result<oneshot::Receiver<Result<T, EslError>>, EslError> {
         let (tx, rx) = oneshot::channel();
         self.tx
             .send(make(tx))
             .await
             .map_err(|_| EslError::Disconnected)?;
-        rx.await.unwrap_or(Err(EslError::Disconnected))
+        Ok(rx)
+    }
+
+    /// Queues `command` and returns a future of its reply (`-ERR` as
+    /// [`EslError::CommandFailed`]): everything sent through this handle afterwards is answered
+    /// after it.
+    pub(crate) async fn queue_command_ok(
+        &self,
+        command: Command,
+    ) -> Result<impl Future<Output = Result<Reply, EslError>> + use<>, EslError> {
+        let bytes = command.to_bytes();
+        let rx = self
+            .enqueue(|reply| Request::Command { bytes, reply })
+            .await?;
+        Ok(async move {
+            let reply = rx.await.unwrap_or(Err(EslError::Disconnected))?;
+            if reply.is_ok() {
+                Ok(reply)
+            } else {
+                Err(EslError::CommandFailed {
+                    reply: reply.text(),
+                })
+            }
+        })
     }
 
     /// `api <cmd>`: the body of its `api/response` (which may not end with a newline; an
@@ -235,7 +284,8 @@ impl EslClient {
         Ok(BackgroundJob { job_uuid, result })
     }
 
-    /// `bgapi <cmd>` and its result. Needs `BACKGROUND_JOB` (or `ALL`) subscribed.
+    /// `bgapi <cmd>` and its result. Needs `BACKGROUND_JOB` (or `ALL`) subscribed and not
+    /// filtered out; otherwise it ends with `JobTimeout` after `ClientOptions::job_timeout`.
     pub async fn bgapi(&self, cmd: &str) -> Result<JobResult, EslError> {
         self.bgapi_job(cmd).await?.result().await
     }

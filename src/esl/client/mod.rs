@@ -12,7 +12,9 @@
 //! - `bgapi` picks its own `Job-UUID`, registers the job before sending, and resolves from the
 //!   `BACKGROUND_JOB` event with that id (results come back in any order). The event is consumed by
 //!   the job and not delivered to the stream. FreeSWITCH only sends it when `BACKGROUND_JOB` (or
-//!   `ALL`) is subscribed.
+//!   `ALL`) is subscribed, and a `filter` on a header the event lacks (`Unique-ID`, say) drops it:
+//!   such a job never completes. Every job has a deadline (`ClientOptions::job_timeout`, or
+//!   [`BackgroundJob::result_within`]) after which its caller gets [`EslError::JobTimeout`].
 //! - When the socket dies (EOF, I/O error, a frame cut short, out of step, final disconnect
 //!   notice, shutdown) every pending `api`/`command`/`bgapi` fails with
 //!   [`EslError::Disconnected`]; the reason is in [`EslClient::closed`].
@@ -63,7 +65,14 @@ pub struct ClientOptions {
     /// Capacity of the handle → actor request queue. When it is full, callers wait (their own
     /// timeout bounds the wait); the actor drains it as fast as the socket takes bytes.
     pub request_capacity: usize,
+    /// How long a `bgapi` job may wait for its BACKGROUND_JOB (counted from when it is queued).
+    /// After that the caller gets [`EslError::JobTimeout`] and the job is forgotten; a result
+    /// that comes later goes to the event stream like any unclaimed BACKGROUND_JOB. Generous by
+    /// default (10 minutes): an `originate` can ring for minutes.
+    pub job_timeout: Duration,
     /// Seed for Job-UUIDs and Event-UUIDs; `None` seeds from the OS hasher keys and the clock.
+    /// A supervisor gives each generation its own stream of this seed
+    /// ([`SplitMix64::stream_seed`]), so generations never repeat an id.
     pub uuid_seed: Option<u64>,
     /// Cancelling it closes the connection (pending calls fail with `Disconnected`).
     pub cancel: CancellationToken,
@@ -79,6 +88,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(5),
             event_capacity: 10_000,
             request_capacity: 1024,
+            job_timeout: Duration::from_secs(600),
             uuid_seed: None,
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
@@ -95,8 +105,11 @@ pub enum ClientEvent {
     /// A `text/disconnect-notice`. `linger: true`: the channel hung up, its last events are still
     /// coming and the socket stays open; otherwise the connection is about to close.
     Notice(DisconnectNotice),
-    /// Supervisor only: connection `generation` is authenticated and subscribed. Anything learned
-    /// before is stale: reconcile live calls (`show channels as json`) before acting.
+    /// Supervisor only: connection `generation` is authenticated and its subscriptions are
+    /// queued (their replies may still be on the way); [`Supervisor`] calls already reach it and
+    /// are answered after the subscriptions. Anything learned before is stale: reconcile live
+    /// calls (`show channels as json`) before acting. If a subscription is refused,
+    /// `Disconnected` for this generation follows.
     Connected { generation: u64 },
     /// Supervisor only: connection `generation` is gone; its pending calls and jobs have failed.
     Disconnected {

@@ -30,7 +30,7 @@ use tracing::Instrument;
 use super::handle::connect_inbound;
 use super::{
     ClientEvent, ClientOptions, ClientStats, CloseReason, EslClient, EslError, EventStream,
-    JobResult, SplitMix64, StatsSnapshot,
+    JobResult, Reply, SplitMix64, StatsSnapshot,
 };
 use crate::esl::command::Command;
 
@@ -107,7 +107,11 @@ impl SupervisorConfig {
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
             .min(self.backoff_max);
         let half = exp / 2;
-        half + Duration::from_nanos(rng.below(half.as_nanos() as u64 + 1))
+        // Past ~584 years of nanoseconds the jitter saturates instead of wrapping.
+        let bound = u64::try_from(half.as_nanos())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        half.saturating_add(Duration::from_nanos(rng.below(bound)))
     }
 }
 
@@ -140,7 +144,8 @@ pub fn connect_supervised(config: SupervisorConfig) -> (Supervisor, EventStream)
 }
 
 impl Supervisor {
-    /// The live connection once it is authenticated and subscribed, if there is one.
+    /// The live connection, if there is one: authenticated, its subscriptions queued ahead of
+    /// anything sent through it (set before `Connected` is emitted).
     pub fn client(&self) -> Option<EslClient> {
         self.current.borrow().as_ref().map(|(_, c)| c.clone())
     }
@@ -150,7 +155,8 @@ impl Supervisor {
         self.current.borrow().as_ref().map_or(0, |(g, _)| *g)
     }
 
-    /// Waits for a live (subscribed) connection; `Disconnected` once the supervisor has stopped.
+    /// Waits for a live connection (as [`client`](Supervisor::client)); `Disconnected` once the
+    /// supervisor has stopped.
     pub async fn wait_connected(&self) -> Result<EslClient, EslError> {
         let mut current = self.current.clone();
         let found = current
@@ -213,9 +219,19 @@ async fn run(
     loop {
         attempt = attempt.saturating_add(1);
         let span = tracing::info_span!("esl_generation", generation = generation + 1, attempt);
+        // Each generation draws its Job-UUIDs and Event-UUIDs from its own window of the seeded
+        // sequence: FreeSWITCH still fires an old generation's BACKGROUND_JOB at every
+        // listener, and it must not resolve a new job that happens to have the same id.
+        let options = ClientOptions {
+            uuid_seed: config
+                .options
+                .uuid_seed
+                .map(|seed| SplitMix64::stream_seed(seed, generation + 1)),
+            ..config.options.clone()
+        };
         let connected = tokio::select! {
             _ = cancel.cancelled() => break,
-            c = connect_inbound(&config.addr, &config.password, &config.options, events.clone()).instrument(span.clone()) => c,
+            c = connect_inbound(&config.addr, &config.password, &options, events.clone()).instrument(span.clone()) => c,
         };
         let client = match connected {
             Ok(client) => client,
@@ -252,21 +268,37 @@ async fn run(
             config.options.stats.count_reconnect();
         }
         let up_since = Instant::now();
+        // The subscriptions are queued before the connection is published, so whatever a
+        // consumer sends on `Connected` (reconciling with `show channels as json`) is answered
+        // after them: the actor keeps commands in FIFO order.
+        let queued = tokio::time::timeout(
+            config.options.connect_timeout,
+            queue_subscriptions(&client, &config.subscriptions),
+        )
+        .await
+        .unwrap_or(Err(EslError::Timeout { stage: "subscribe" }));
+        if queued.is_ok() {
+            current.send_replace(Some((generation, client.clone())));
+        }
         if !emit(ClientEvent::Connected { generation }).await {
             client.shutdown();
             break;
         }
-        let subscribed = tokio::time::timeout(
-            config.options.connect_timeout,
-            subscribe(&client, &config.subscriptions),
-        )
-        .instrument(span.clone())
-        .await
-        .unwrap_or(Err(EslError::Timeout { stage: "subscribe" }));
+        let subscribed = match queued {
+            Ok(replies) => tokio::time::timeout(config.options.connect_timeout, async {
+                for reply in replies {
+                    reply.await?;
+                }
+                Ok(())
+            })
+            .instrument(span.clone())
+            .await
+            .unwrap_or(Err(EslError::Timeout { stage: "subscribe" })),
+            Err(error) => Err(error),
+        };
         let reason = match subscribed {
             Ok(()) => {
                 tracing::info!(parent: &span, "connected and subscribed");
-                current.send_replace(Some((generation, client.clone())));
                 tokio::select! {
                     _ = cancel.cancelled() => { client.shutdown(); client.closed().await }
                     reason = watch_connection(&client, config.heartbeat) => reason,
@@ -326,11 +358,16 @@ async fn watch_connection(client: &EslClient, heartbeat: Option<Heartbeat>) -> C
     }
 }
 
-async fn subscribe(client: &EslClient, commands: &[Command]) -> Result<(), EslError> {
+/// Queues every subscription command; the returned futures resolve with their replies.
+async fn queue_subscriptions(
+    client: &EslClient,
+    commands: &[Command],
+) -> Result<Vec<impl Future<Output = Result<Reply, EslError>> + use<>>, EslError> {
+    let mut replies = Vec::with_capacity(commands.len());
     for command in commands {
-        client.command_ok(command.clone()).await?;
+        replies.push(client.queue_command_ok(command.clone()).await?);
     }
-    Ok(())
+    Ok(replies)
 }
 
 #[cfg(test)]
@@ -359,5 +396,28 @@ mod tests {
             .map(|n| config.backoff(n, &SplitMix64::new(9)))
             .collect();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn huge_backoff_max_saturates_the_jitter_instead_of_wrapping() {
+        // Half of the first is exactly u64::MAX ns (`+ 1` used to wrap to 0: no jitter at all);
+        // the others' halves do not fit in u64 ns (the cast used to truncate them).
+        for max in [
+            Duration::from_nanos(u64::MAX).saturating_mul(2),
+            Duration::from_nanos(u64::MAX).saturating_mul(2) + Duration::from_nanos(10),
+            Duration::MAX,
+        ] {
+            let mut config = SupervisorConfig::new("127.0.0.1:1", "x");
+            config.backoff_base = max;
+            config.backoff_max = max;
+            let half = max / 2;
+            let mut widest = Duration::ZERO;
+            for seed in 0..64 {
+                let d = config.backoff(3, &SplitMix64::new(seed));
+                assert!(d >= half && d <= max, "{max:?}: {d:?}");
+                widest = widest.max(d - half);
+            }
+            assert!(widest > Duration::from_secs(3600), "{max:?}: {widest:?}");
+        }
     }
 }

@@ -28,6 +28,14 @@ impl SplitMix64 {
         }
     }
 
+    /// The seed of stream `stream` (a supervisor's generation) of one splitmix64 sequence: stream
+    /// `k` starts `k·2^40` steps into the sequence of `seed`, so streams never share a state (nor
+    /// an output, `mix` being a bijection) while each draws fewer than 2^40 values (2^39 uuids)
+    /// and `k < 2^24`.
+    pub fn stream_seed(seed: u64, stream: u64) -> u64 {
+        seed.wrapping_add((stream << 40).wrapping_mul(GAMMA))
+    }
+
     /// Seeded from the process's random hasher keys and the clock (different on every run).
     pub fn from_os() -> SplitMix64 {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -89,6 +97,20 @@ mod tests {
             assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"), "{u}");
             assert!(seen.insert(u));
         }
+    }
+
+    #[test]
+    fn streams_of_one_seed_are_disjoint_windows_of_its_sequence() {
+        let whole = SplitMix64::new(5);
+        let second = SplitMix64::new(SplitMix64::stream_seed(5, 1));
+        // Stream 1 is the sequence 2^40 steps on.
+        let skipped = SplitMix64 {
+            state: AtomicU64::new(5u64.wrapping_add((1u64 << 40).wrapping_mul(GAMMA))),
+        };
+        assert_eq!(second.next_u64(), skipped.next_u64());
+        let first: std::collections::HashSet<_> = (0..10_000).map(|_| whole.uuid_v4()).collect();
+        let other = SplitMix64::new(SplitMix64::stream_seed(5, 2));
+        assert!((0..10_000).all(|_| !first.contains(&other.uuid_v4())));
     }
 
     #[test]

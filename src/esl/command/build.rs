@@ -3,12 +3,15 @@
 
 use bytes::Bytes;
 
-use super::{Command, CommandError, EventFormat, check_no_line_break, check_token, check_uuid};
+use super::{
+    Command, CommandError, EventFormat, check_line_value, check_no_line_break, check_token,
+    check_uuid,
+};
 
 impl Command {
-    /// `auth <password>`.
+    /// `auth <password>`: FreeSWITCH compares the rest of the line, so inner spaces are fine.
     pub fn auth(password: &str) -> Result<Command, CommandError> {
-        check_token("password", password)?;
+        check_line_value("password", password)?;
         Command::raw(format!("auth {password}"))
     }
 
@@ -24,7 +27,8 @@ impl Command {
         Command::raw(line)
     }
 
-    /// `filter <header> <value>` (positive filters are OR'ed by FreeSWITCH).
+    /// `filter <header> <value>` (positive filters are OR'ed by FreeSWITCH); the value may hold
+    /// inner spaces.
     pub fn filter(header: &str, value: &str) -> Result<Command, CommandError> {
         check_token("filter header", header)?;
         if header.eq_ignore_ascii_case("delete") || header.eq_ignore_ascii_case("add") {
@@ -33,7 +37,8 @@ impl Command {
                 value: header.to_owned(),
             });
         }
-        check_token("filter value", value)?;
+        // FreeSWITCH takes everything after the header name as the value.
+        check_line_value("filter value", value)?;
         Command::raw(format!("filter {header} {value}"))
     }
 

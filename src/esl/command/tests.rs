@@ -328,7 +328,9 @@ proptest! {
             Ok(cmd) => {
                 prop_assert_eq!(reparse(&cmd).kind(), CommandKind::Auth { password: pw });
             }
-            Err(_) => prop_assert!(pw.is_empty() || pw.contains([' ', '\n', '\r'])),
+            Err(_) => prop_assert!(
+                pw.is_empty() || pw.contains(['\n', '\r']) || pw.starts_with(' ') || pw.ends_with(' ')
+            ),
         }
     }
 
@@ -344,8 +346,13 @@ proptest! {
 
     #[test]
     fn filter_round_trips(h in "[ -~\n]{1,12}", v in "[ -~\r]{1,12}") {
-        if let Ok(cmd) = Command::filter(&h, &v) {
-            prop_assert_eq!(reparse(&cmd).kind(), CommandKind::Filter { header: h.clone(), value: v.clone() });
+        match Command::filter(&h, &v) {
+            Ok(cmd) => prop_assert_eq!(reparse(&cmd).kind(), CommandKind::Filter { header: h.clone(), value: v.clone() }),
+            // The header is one token; the value is the rest of the line.
+            Err(_) => prop_assert!(
+                h.contains([' ', '\n']) || ["add", "delete"].iter().any(|w| h.eq_ignore_ascii_case(w))
+                    || v.contains('\r') || v.starts_with(' ') || v.ends_with(' ')
+            ),
         }
         if let Ok(cmd) = Command::filter_delete(&h, Some(&v)) {
             prop_assert_eq!(reparse(&cmd).kind(), CommandKind::FilterDelete { header: h, value: Some(v) });
@@ -438,4 +445,31 @@ proptest! {
             prop_assert_eq!(back.header(&name), Some(value.as_str()));
         }
     }
+}
+
+/// `mod_event_socket.c` takes the rest of the line as `auth`'s password and as a filter's value.
+#[test]
+fn auth_and_filter_values_keep_inner_spaces() {
+    let auth = Command::auth("Clue Con 2").unwrap();
+    assert_eq!(wire(&auth), "auth Clue Con 2\n\n");
+    assert_eq!(
+        reparse(&auth).kind(),
+        CommandKind::Auth {
+            password: "Clue Con 2".into()
+        }
+    );
+    let filter = Command::filter("Caller-Caller-ID-Name", "John Smith").unwrap();
+    assert_eq!(wire(&filter), "filter Caller-Caller-ID-Name John Smith\n\n");
+    assert_eq!(
+        reparse(&filter).kind(),
+        CommandKind::Filter {
+            header: "Caller-Caller-ID-Name".into(),
+            value: "John Smith".into()
+        }
+    );
+    for bad in ["", " lead", "trail ", "a\rb", "a\nb"] {
+        assert!(Command::auth(bad).is_err(), "{bad:?}");
+        assert!(Command::filter("H", bad).is_err(), "{bad:?}");
+    }
+    assert!(Command::filter("Two words", "v").is_err());
 }
