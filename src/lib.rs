@@ -8,4 +8,5 @@ pub mod config;
 pub mod esl;
 pub mod routing;
 pub mod sim;
+pub mod splitmix;
 pub mod whisper;

@@ -7,13 +7,7 @@
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
-
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+use crate::splitmix::{GAMMA, mix};
 
 /// splitmix64 over an atomic counter: cheap to share, same sequence for the same seed.
 #[derive(Debug)]
@@ -65,20 +59,8 @@ impl SplitMix64 {
 
     /// A random (version 4, RFC 4122 variant) uuid in its 36-character lowercase form.
     pub fn uuid_v4(&self) -> String {
-        let mut b = [0u8; 16];
-        b[..8].copy_from_slice(&self.next_u64().to_be_bytes());
-        b[8..].copy_from_slice(&self.next_u64().to_be_bytes());
-        b[6] = (b[6] & 0x0f) | 0x40;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        let mut out = String::with_capacity(36);
-        for (i, byte) in b.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                out.push('-');
-            }
-            out.push(char::from(b"0123456789abcdef"[(byte >> 4) as usize]));
-            out.push(char::from(b"0123456789abcdef"[(byte & 15) as usize]));
-        }
-        out
+        let hi = self.next_u64();
+        crate::splitmix::uuid_v4(hi, self.next_u64())
     }
 }
 

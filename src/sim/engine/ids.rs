@@ -14,26 +14,15 @@ impl Rng {
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.state = self.state.wrapping_add(crate::splitmix::GAMMA);
+        crate::splitmix::mix(self.state)
     }
 
     /// A version-4 style uuid (`8-4-4-4-12` lowercase hex, version and variant bits set), the
     /// shape FreeSWITCH's ids have.
     pub fn uuid(&mut self) -> String {
-        let hi = (self.next_u64() & !0xF000) | 0x4000;
-        let lo = (self.next_u64() & !(0b11 << 62)) | (0b10 << 62);
-        format!(
-            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-            hi >> 32,
-            (hi >> 16) & 0xFFFF,
-            hi & 0xFFFF,
-            lo >> 48,
-            lo & 0xFFFF_FFFF_FFFF
-        )
+        let hi = self.next_u64();
+        crate::splitmix::uuid_v4(hi, self.next_u64())
     }
 }
 
