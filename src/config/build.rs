@@ -12,7 +12,6 @@ use super::error::{ConfigError, Problem, line_col};
 use super::model::*;
 use super::money::{Currency, Money};
 use super::raw::*;
-use crate::esl::dialstring::{self, DialString, Endpoint, Leg};
 use crate::routing::decision::Id;
 use crate::routing::duplicate::DuplicateRule;
 use crate::routing::fasthash::FxHashMap;
@@ -315,67 +314,6 @@ impl<'a> Builder<'a> {
             payout,
             duplicate,
             whisper: b.whisper.as_ref().map(|w| w.get_ref().clone()),
-        }
-    }
-
-    /// Reports a destination the dial-string encoder would refuse, so a config that could never
-    /// be dialled fails `parkway check` rather than every call.
-    fn dialable(&mut self, d: &S<RawDestination>, endpoint: Endpoint) {
-        let leg = Leg::new(Vec::new(), endpoint);
-        let dial = DialString::new(Vec::new(), vec![dialstring::Group::of(vec![leg])]);
-        if let Err(e) = dial.encode() {
-            self.problem(d.span(), ConfigError::Destination(e.to_string()));
-        }
-    }
-
-    fn destination(&mut self, d: &S<RawDestination>) -> Destination {
-        let r = d.get_ref();
-        match (&r.sip, &r.number, &r.gateway, &r.dial_string) {
-            (Some(sip), None, None, None) => {
-                self.dialable(
-                    d,
-                    Endpoint::Sofia {
-                        profile: "external".into(),
-                        dest: sip.clone(),
-                    },
-                );
-                Destination::Sip(sip.clone())
-            }
-            (None, Some(number), Some(gateway), None) => {
-                let digits = number.strip_prefix('+').unwrap_or(number);
-                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                    self.problem(
-                        d.span(),
-                        ConfigError::Shape("number must be digits, optionally after a leading +"),
-                    );
-                }
-                self.dialable(
-                    d,
-                    Endpoint::SofiaGateway {
-                        gateway: gateway.clone(),
-                        number: number.clone(),
-                    },
-                );
-                Destination::Number {
-                    number: number.clone(),
-                    gateway: gateway.clone(),
-                }
-            }
-            (None, None, None, Some(ds)) => {
-                if let Err(e) = DialString::parse(ds) {
-                    self.problem(d.span(), ConfigError::Destination(e.to_string()));
-                }
-                Destination::DialString(ds.clone())
-            }
-            _ => {
-                self.problem(
-                    d.span(),
-                    ConfigError::Shape(
-                        "destination needs exactly one of: sip, number with gateway, dial_string",
-                    ),
-                );
-                Destination::DialString(String::new())
-            }
         }
     }
 

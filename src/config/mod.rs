@@ -6,6 +6,7 @@
 //! works); all semantic problems (unknown zones, bad regexes, missing ids, …) are collected.
 
 pub mod build;
+mod destination;
 pub mod error;
 pub mod model;
 pub mod money;
