@@ -495,7 +495,7 @@ mod tests {
         let mut pieces: Vec<Result<Frame, String>> = Vec::new();
         for &b in wire {
             buf.put_u8(b);
-            while let Some(f) = codec.decode(&mut buf).unwrap() {
+            while let Some(f) = codec.decode(&mut buf).expect("test input") {
                 pieces.push(Ok(f));
             }
         }
@@ -510,7 +510,7 @@ mod tests {
         let mut types = Vec::new();
         for &b in wire {
             buf.put_u8(b);
-            while let Some(f) = codec.decode(&mut buf).unwrap() {
+            while let Some(f) = codec.decode(&mut buf).expect("test input") {
                 types.push(f.content_type().map(|t| t.into_owned()));
             }
         }
@@ -527,11 +527,15 @@ mod tests {
         assert!(
             out[0]
                 .as_ref()
-                .unwrap_err()
+                .expect_err("test input is refused")
                 .contains("over the 8-byte limit")
         );
         assert_eq!(
-            out[1].as_ref().unwrap().content_type().as_deref(),
+            out[1]
+                .as_ref()
+                .expect("test input")
+                .content_type()
+                .as_deref(),
             Some("next")
         );
         assert_eq!(out.len(), 2);
@@ -549,11 +553,15 @@ mod tests {
         assert!(
             out[0]
                 .as_ref()
-                .unwrap_err()
+                .expect_err("test input is refused")
                 .starts_with("at byte 0: header block longer")
         );
         assert_eq!(
-            out[1].as_ref().unwrap().content_type().as_deref(),
+            out[1]
+                .as_ref()
+                .expect("test input")
+                .content_type()
+                .as_deref(),
             Some("ok")
         );
         assert_eq!(out.len(), 2);
@@ -564,17 +572,21 @@ mod tests {
         let wire = b"Content-Length: ten\n\nnot a header\n\nContent-Type: ok\n\n";
         let out = decode_all(&mut EslCodec::new(), wire);
         assert_eq!(
-            out[0].as_ref().unwrap_err(),
+            out[0].as_ref().expect_err("test input is refused"),
             "at byte 0: Content-Length \"ten\" is not a byte count"
         );
         assert!(
             out[1]
                 .as_ref()
-                .unwrap_err()
+                .expect_err("test input is refused")
                 .starts_with("at byte 21: header line 1")
         );
         assert_eq!(
-            out[2].as_ref().unwrap().content_type().as_deref(),
+            out[2]
+                .as_ref()
+                .expect("test input")
+                .content_type()
+                .as_deref(),
             Some("ok")
         );
     }
@@ -609,7 +621,7 @@ mod tests {
     fn truncated_stream_is_an_error_at_eof() {
         let out = decode_all(&mut EslCodec::new(), b"Content-Length: 10\n\nabc");
         assert_eq!(
-            out[0].as_ref().unwrap_err(),
+            out[0].as_ref().expect_err("test input is refused"),
             "at byte 0: stream ended inside a frame (23 bytes pending)"
         );
         let out = decode_all(&mut EslCodec::new(), b"Content-Type: x\n\n\n");
@@ -667,8 +679,13 @@ mod tests {
                     2,
                     "chunked {chunked}, long {long_line_first}: {out:?}"
                 );
-                assert!(out[0].as_ref().unwrap_err().contains("header block longer"));
-                let frame = out[1].as_ref().unwrap();
+                assert!(
+                    out[0]
+                        .as_ref()
+                        .expect_err("test input is refused")
+                        .contains("header block longer")
+                );
+                let frame = out[1].as_ref().expect("test input");
                 assert_eq!(frame.content_type().as_deref(), Some("ok"));
                 assert_eq!(frame.body.as_deref(), Some(&b"hi"[..]));
             }
@@ -680,7 +697,7 @@ mod tests {
         let mut codec = EslCodec::new();
         let len = MAX_BODY;
         let mut buf = BytesMut::from(format!("Content-Length: {len}\n\n").as_bytes());
-        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(codec.decode(&mut buf).expect("test input").is_none());
         assert!(
             buf.capacity() <= 2 * RESERVE_AHEAD,
             "reserved {} bytes before any body byte",
@@ -690,10 +707,13 @@ mod tests {
         let chunk = vec![b'x'; 1 << 20];
         for _ in 0..len / chunk.len() - 1 {
             buf.extend_from_slice(&chunk);
-            assert!(codec.decode(&mut buf).unwrap().is_none());
+            assert!(codec.decode(&mut buf).expect("test input").is_none());
         }
         buf.extend_from_slice(&chunk);
-        let frame = codec.decode(&mut buf).unwrap().unwrap();
+        let frame = codec
+            .decode(&mut buf)
+            .expect("test input")
+            .expect("test input");
         assert_eq!(frame.body.map(|b| b.len()), Some(len));
     }
 }

@@ -551,7 +551,7 @@ mod tests {
                 },
             )])],
         );
-        let text = dial.encode().unwrap();
+        let text = dial.encode().expect("test input");
         assert_eq!(
             text,
             "{name=O\\\\\\\\\\\\'Brien\\\\, Pat | x}[tag=a\\\\,b\\\\|c \"d\"]sofia/internal/1000@10.0.0.1:5080"
@@ -560,7 +560,7 @@ mod tests {
         // Without a quote nothing triggers expansion and the escapes stay single.
         let mut plain = dial;
         plain.branches[0].global_vars[0].1 = "Pat, x".into();
-        let text = plain.encode().unwrap();
+        let text = plain.encode().expect("test input");
         assert!(text.starts_with("{name=Pat\\, x}[tag=a\\,b\\|c"), "{text}");
         assert_eq!(DialString::parse_app_arg(&text), Ok(plain));
     }

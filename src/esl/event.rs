@@ -317,7 +317,7 @@ mod tests {
 
     #[test]
     fn plain_background_job_with_inner_body() {
-        let e = Event::parse_plain(Bytes::from_static(BG_JOB)).unwrap();
+        let e = Event::parse_plain(Bytes::from_static(BG_JOB)).expect("test input");
         assert_eq!(e.name(), "BACKGROUND_JOB");
         assert_eq!(e.job_uuid().as_deref(), Some("7a92"));
         assert_eq!(
@@ -333,8 +333,8 @@ mod tests {
     #[test]
     fn json_matches_plain() {
         let json = br#"{"Event-Name":"BACKGROUND_JOB","Core-UUID":"f8","Job-UUID":"7a92","Job-Command":"originate","Job-Command-Arg":"{origination_uuid=e21f}","Content-Length":"41","_body":"+OK e21f6ab9-01d2-4b3a-85a2-8b554eeabd6c\n"}"#;
-        let j = Event::parse_json(&Bytes::from_static(json)).unwrap();
-        let p = Event::parse_plain(Bytes::from_static(BG_JOB)).unwrap();
+        let j = Event::parse_json(&Bytes::from_static(json)).expect("test input");
+        let p = Event::parse_plain(Bytes::from_static(BG_JOB)).expect("test input");
         let jh: Vec<_> = j
             .headers()
             .iter()
@@ -354,9 +354,11 @@ mod tests {
         let j = Event::parse_json(&Bytes::from_static(
             br#"{"Event-Name":"X","variable_DP_MATCH":["1","2"]}"#,
         ))
-        .unwrap();
+        .expect("test input");
         assert_eq!(
-            j.headers().get_array("variable_DP_MATCH").unwrap(),
+            j.headers()
+                .get_array("variable_DP_MATCH")
+                .expect("test input"),
             ["1", "2"]
         );
         assert_eq!(j.variables()["DP_MATCH"], "ARRAY::1|:2");
@@ -367,7 +369,7 @@ mod tests {
         let e = Event::parse_plain(Bytes::from_static(
             b"Event-Name: DTMF\nUnique-ID: u1\nCall-Direction: outbound\nDTMF-Digit: 1\nDTMF-Source: RTP\nOther-Leg-Unique-ID: _undef_\nvariable_sip_h_X-Campaign: solar\nEvent-Sequence: 42\n\n",
         ))
-        .unwrap();
+        .expect("test input");
         assert_eq!(e.dtmf_digit().as_deref(), Some("1"));
         assert_eq!(e.dtmf_source().as_deref(), Some("RTP"));
         assert_eq!(e.call_direction(), Some(Direction::Outbound));
@@ -397,15 +399,15 @@ mod tests {
 
     #[test]
     fn plain_round_trip() {
-        let e = Event::parse_plain(Bytes::from_static(BG_JOB)).unwrap();
+        let e = Event::parse_plain(Bytes::from_static(BG_JOB)).expect("test input");
         let mut out = BytesMut::new();
         e.encode_plain(&mut out);
         assert_eq!(&out[..], BG_JOB);
         let mut json = BytesMut::new();
         e.encode_json(&mut json);
         assert_eq!(
-            Event::parse_json(&json.freeze()).unwrap(),
-            Event::parse_plain(out.freeze()).unwrap()
+            Event::parse_json(&json.freeze()).expect("test input"),
+            Event::parse_plain(out.freeze()).expect("test input")
         );
     }
 

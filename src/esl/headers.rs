@@ -317,15 +317,16 @@ mod tests {
     fn arrays_split() {
         let h = parse("variable_DP_MATCH: ARRAY::18005550199|:18005550199\nOne: x\n");
         assert_eq!(
-            h.get_array("variable_DP_MATCH").unwrap(),
+            h.get_array("variable_DP_MATCH").expect("test input"),
             ["18005550199", "18005550199"]
         );
-        assert_eq!(h.get_array("One").unwrap(), ["x"]);
+        assert_eq!(h.get_array("One").expect("test input"), ["x"]);
     }
 
     #[test]
     fn malformed_line_is_an_error_with_its_number() {
-        let err = Headers::parse(Bytes::from_static(b"A: 1\nno colon here\n"), true).unwrap_err();
+        let err = Headers::parse(Bytes::from_static(b"A: 1\nno colon here\n"), true)
+            .expect_err("test input is refused");
         assert_eq!(
             err,
             HeaderError::Malformed {

@@ -142,8 +142,8 @@ mod tests {
         let mut codec = EslCodec::new();
         let mut buf = BytesMut::from(wire);
         let mut out = Vec::new();
-        while let Some(frame) = codec.decode(&mut buf).unwrap() {
-            out.push(Message::from_frame(frame).unwrap());
+        while let Some(frame) = codec.decode(&mut buf).expect("test input") {
+            out.push(Message::from_frame(frame).expect("test input"));
         }
         out
     }

@@ -38,8 +38,11 @@ fn reparse(cmd: &Command) -> Command {
 
 #[test]
 fn encodes_simple_commands() {
-    assert_eq!(wire(&Command::auth("ClueCon").unwrap()), "auth ClueCon\n\n");
-    let ev = Command::event(EventFormat::Plain, &["ALL"]).unwrap();
+    assert_eq!(
+        wire(&Command::auth("ClueCon").expect("test input")),
+        "auth ClueCon\n\n"
+    );
+    let ev = Command::event(EventFormat::Plain, &["ALL"]).expect("test input");
     assert_eq!(wire(&ev), "event plain ALL\n\n");
     assert_eq!(wire(&Command::exit()), "exit\n\n");
     assert_eq!(wire(&Command::linger(None)), "linger\n\n");
@@ -53,7 +56,7 @@ fn encodes_simple_commands() {
 
 #[test]
 fn encodes_bgapi_with_job_uuid() {
-    let cmd = Command::bgapi("status", "7a92e529-07c6-4d23-bdfe-bf72dd1c7639").unwrap();
+    let cmd = Command::bgapi("status", "7a92e529-07c6-4d23-bdfe-bf72dd1c7639").expect("test input");
     assert_eq!(
         wire(&cmd),
         "bgapi status\nJob-UUID: 7a92e529-07c6-4d23-bdfe-bf72dd1c7639\n\n"
@@ -62,8 +65,8 @@ fn encodes_bgapi_with_job_uuid() {
 
 #[test]
 fn encodes_sendmsg_execute_in_capture_order() {
-    let cmd =
-        Command::sendmsg_execute(Some(UUID), "set", Some("hangup_after_bridge=true"), EV).unwrap();
+    let cmd = Command::sendmsg_execute(Some(UUID), "set", Some("hangup_after_bridge=true"), EV)
+        .expect("test input");
     assert_eq!(
         wire(&cmd),
         format!(
@@ -71,7 +74,7 @@ fn encodes_sendmsg_execute_in_capture_order() {
              execute-app-arg: hangup_after_bridge=true\nevent-lock: true\nEvent-UUID: {EV}\n\n"
         )
     );
-    let answer = Command::sendmsg_execute(None, "answer", None, EV).unwrap();
+    let answer = Command::sendmsg_execute(None, "answer", None, EV).expect("test input");
     assert_eq!(
         wire(&answer),
         format!(
@@ -82,7 +85,7 @@ fn encodes_sendmsg_execute_in_capture_order() {
 
 #[test]
 fn multi_line_app_arg_travels_as_body() {
-    let cmd = Command::sendmsg_execute(Some(UUID), "log", Some("a\nb"), EV).unwrap();
+    let cmd = Command::sendmsg_execute(Some(UUID), "log", Some("a\nb"), EV).expect("test input");
     assert_eq!(
         wire(&cmd),
         format!(
@@ -99,7 +102,7 @@ fn multi_line_app_arg_travels_as_body() {
 
 #[test]
 fn encodes_sendmsg_hangup() {
-    let cmd = Command::sendmsg_hangup(Some(UUID), "NORMAL_TEMPORARY_FAILURE").unwrap();
+    let cmd = Command::sendmsg_hangup(Some(UUID), "NORMAL_TEMPORARY_FAILURE").expect("test input");
     assert_eq!(
         wire(&cmd),
         format!("sendmsg {UUID}\ncall-command: hangup\nhangup-cause: NORMAL_TEMPORARY_FAILURE\n\n")
@@ -142,7 +145,7 @@ fn parses_crlf_and_kinds() {
         b"sendmsg abc\r\ncall-command: hangup\r\nhangup-cause:  USER_BUSY\r",
         None,
     )
-    .unwrap();
+    .expect("test input");
     assert_eq!(
         cmd.kind(),
         CommandKind::SendMsg(SendMsg {
@@ -152,7 +155,11 @@ fn parses_crlf_and_kinds() {
             ..SendMsg::default()
         })
     );
-    let kind = |t: &str| Command::parse(t.as_bytes(), None).unwrap().kind();
+    let kind = |t: &str| {
+        Command::parse(t.as_bytes(), None)
+            .expect("test input")
+            .kind()
+    };
     assert_eq!(
         kind("parkway_no_such_command"),
         CommandKind::Unknown {
@@ -273,7 +280,7 @@ fn parse_rejects_bad_input() {
 fn api_helpers_follow_mod_commands_syntax() {
     let a = "b35470be-34d1-4a0f-b099-6d4cc9610cde";
     let b = "00746fd5-c064-4f0c-b4a0-2d81a8dedc9c";
-    let text = |c: Result<ApiCommand, CommandError>| c.unwrap().as_str().to_owned();
+    let text = |c: Result<ApiCommand, CommandError>| c.expect("test input").as_str().to_owned();
     assert_eq!(
         text(ApiCommand::uuid_bridge(a, b)),
         format!("uuid_bridge {a} {b}")
@@ -317,8 +324,8 @@ proptest! {
     /// A setvar value, however hostile, comes back as one argument.
     #[test]
     fn setvar_value_stays_one_argument(value in "[ -~]{1,24}") {
-        let cmd = ApiCommand::uuid_setvar(UUID, "v", Some(&value)).unwrap();
-        let args = split_api_args(cmd.as_str().strip_prefix("uuid_setvar ").unwrap());
+        let cmd = ApiCommand::uuid_setvar(UUID, "v", Some(&value)).expect("test input");
+        let args = split_api_args(cmd.as_str().strip_prefix("uuid_setvar ").expect("test input"));
         prop_assert_eq!(args, vec![UUID.to_owned(), "v".to_owned(), value]);
     }
 
@@ -399,7 +406,7 @@ proptest! {
             }
             Err(_) => prop_assert!(app.contains([' ', '\n'])),
         }
-        let cmd = Command::sendmsg_hangup(uuid.as_deref(), &cause).unwrap();
+        let cmd = Command::sendmsg_hangup(uuid.as_deref(), &cause).expect("test input");
         let expected = SendMsg {
             uuid,
             call_command: Some("hangup".into()),
@@ -418,7 +425,7 @@ proptest! {
             CommandKind::MyEvents { uuid: None, format: format.unwrap_or(EventFormat::Plain) }
         );
         prop_assert_eq!(
-            reparse(&Command::myevents_uuid(&uuid, format).unwrap()).kind(),
+            reparse(&Command::myevents_uuid(&uuid, format).expect("test input")).kind(),
             CommandKind::MyEvents { uuid: Some(uuid), format: format.unwrap_or(EventFormat::Plain) }
         );
         for (cmd, kind) in [
@@ -430,8 +437,8 @@ proptest! {
             (Command::nolog(), CommandKind::NoLog),
             (Command::divert_events(true), CommandKind::DivertEvents { on: true }),
             (Command::divert_events(false), CommandKind::DivertEvents { on: false }),
-            (Command::log("debug").unwrap(), CommandKind::Log { level: Some("debug".into()) }),
-            (Command::nixevent(&["DTMF", "CHANNEL_PARK"]).unwrap(), CommandKind::NixEvent { events: vec!["DTMF".into(), "CHANNEL_PARK".into()] }),
+            (Command::log("debug").expect("test input"), CommandKind::Log { level: Some("debug".into()) }),
+            (Command::nixevent(&["DTMF", "CHANNEL_PARK"]).expect("test input"), CommandKind::NixEvent { events: vec!["DTMF".into(), "CHANNEL_PARK".into()] }),
         ] {
             prop_assert_eq!(reparse(&cmd).kind(), kind);
         }
@@ -450,7 +457,7 @@ proptest! {
 /// `mod_event_socket.c` takes the rest of the line as `auth`'s password and as a filter's value.
 #[test]
 fn auth_and_filter_values_keep_inner_spaces() {
-    let auth = Command::auth("Clue Con 2").unwrap();
+    let auth = Command::auth("Clue Con 2").expect("test input");
     assert_eq!(wire(&auth), "auth Clue Con 2\n\n");
     assert_eq!(
         reparse(&auth).kind(),
@@ -458,7 +465,7 @@ fn auth_and_filter_values_keep_inner_spaces() {
             password: "Clue Con 2".into()
         }
     );
-    let filter = Command::filter("Caller-Caller-ID-Name", "John Smith").unwrap();
+    let filter = Command::filter("Caller-Caller-ID-Name", "John Smith").expect("test input");
     assert_eq!(wire(&filter), "filter Caller-Caller-ID-Name John Smith\n\n");
     assert_eq!(
         reparse(&filter).kind(),
