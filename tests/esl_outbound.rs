@@ -178,3 +178,25 @@ fn the_peer_writes_the_linger_notice_as_freeswitch_does() {
         linger_notice()
     );
 }
+
+/// With a seed, each outbound session draws its ids from its own stream of it, so two calls'
+/// sessions never repeat an Event-UUID.
+#[tokio::test]
+async fn seeded_sessions_get_their_own_id_streams() {
+    let options = ClientOptions {
+        uuid_seed: Some(3),
+        ..ClientOptions::default()
+    };
+    let listener = OutboundListener::bind("127.0.0.1:0", options)
+        .await
+        .expect("binds");
+    let seeds: Vec<Option<u64>> = (0..3)
+        .map(|_| listener.session_options().uuid_seed)
+        .collect();
+    use parkway::esl::client::SplitMix64;
+    let expected: Vec<Option<u64>> = (0..3)
+        .map(|n| Some(SplitMix64::stream_seed(3, n)))
+        .collect();
+    assert_eq!(seeds, expected);
+    assert!(seeds[0] != seeds[1] && seeds[1] != seeds[2]);
+}

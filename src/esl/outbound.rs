@@ -92,6 +92,9 @@ pub struct OutboundSession {
 pub struct OutboundListener {
     listener: TcpListener,
     options: ClientOptions,
+    /// Sessions handed out so far: with a `uuid_seed`, session `n` draws its ids from stream `n`
+    /// of the seed, so two sessions never repeat an Event-UUID.
+    sessions: std::sync::atomic::AtomicU64,
 }
 
 impl OutboundListener {
@@ -102,7 +105,11 @@ impl OutboundListener {
         options: ClientOptions,
     ) -> Result<OutboundListener, EslError> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(OutboundListener { listener, options })
+        Ok(OutboundListener {
+            listener,
+            options,
+            sessions: std::sync::atomic::AtomicU64::new(0),
+        })
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr, EslError> {
@@ -118,7 +125,23 @@ impl OutboundListener {
     /// [`OutboundSession::start`] in a task per connection.
     pub async fn accept(&self) -> Result<OutboundSession, EslError> {
         let stream = self.accept_stream().await?;
-        OutboundSession::start(stream, &self.options).await
+        OutboundSession::start(stream, &self.session_options()).await
+    }
+
+    /// The options for the next session: the listener's, with that session's own id stream when
+    /// `uuid_seed` is set. Pass them to [`OutboundSession::start`] after
+    /// [`accept_stream`](OutboundListener::accept_stream).
+    pub fn session_options(&self) -> ClientOptions {
+        let n = self
+            .sessions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ClientOptions {
+            uuid_seed: self
+                .options
+                .uuid_seed
+                .map(|seed| crate::esl::client::SplitMix64::stream_seed(seed, n)),
+            ..self.options.clone()
+        }
     }
 
     /// The next TCP connection, before `connect`.
