@@ -11,24 +11,8 @@ use parkway::esl::event::{Direction, Event, JobResult};
 use parkway::esl::message::Message;
 use tokio_util::codec::Decoder;
 
-const CAPTURES: [&str; 16] = [
-    "all_fail",
-    "auth_fail",
-    "burst",
-    "caller_abandon",
-    "dtmf_variants",
-    "group_sequential",
-    "group_simultaneous",
-    "inbound_json",
-    "inbound_plain",
-    "noauth_command",
-    "originate_uuid_bridge",
-    "outbound_json",
-    "outbound_plain",
-    "show_channels",
-    "sip_leg",
-    "uuid_bridge_unanswered",
-];
+mod common;
+use common::CAPTURES;
 
 fn data(name: &str, ext: &str) -> Vec<u8> {
     let path = format!("{}/tests/data/{name}.{ext}", env!("CARGO_MANIFEST_DIR"));

@@ -11,24 +11,8 @@ use parkway::esl::dialstring::{
 };
 use proptest::prelude::*;
 
-const CAPTURES: &[&str] = &[
-    "all_fail",
-    "auth_fail",
-    "burst",
-    "caller_abandon",
-    "dtmf_variants",
-    "group_sequential",
-    "group_simultaneous",
-    "inbound_json",
-    "inbound_plain",
-    "noauth_command",
-    "originate_uuid_bridge",
-    "outbound_json",
-    "outbound_plain",
-    "show_channels",
-    "sip_leg",
-    "uuid_bridge_unanswered",
-];
+mod common;
+use common::CAPTURES;
 
 fn sent(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/data/{name}.sent", env!("CARGO_MANIFEST_DIR"));
