@@ -55,20 +55,8 @@
 //! The one input the engine reads itself is a WAV file's header (`playback` of a file, with
 //! hound), from [`EngineConfig::sounds_dir`].
 //!
-//! # What is not modelled yet
-//! `group_confirm_key=<digits>` (the buyer pressing a key to accept; only `exec` is modelled),
-//! `transfer` to another dialplan than the built-in contexts, `uuid_broadcast` legs other than
-//! the named one, `originate` through `api` (only `bgapi`: the engine cannot block), variable
-//! expansion (`${…}`) in application arguments, the order of some variables inside the
-//! `variable_*` block (the set matches the captures; see the ignored `variable_order_explore`
-//! test), sessions-per-second and max-sessions limits.
-//!
-//! # What is never emitted
-//! CODEC, CALL_UPDATE, PRIVATE_COMMAND, RECV_RTCP_MESSAGE, HEARTBEAT, RE_SCHEDULE, RECV_INFO,
-//! PRESENCE_*, MEDIA_BUG_*; the temporary `loopback/<ext>/<ctx>-a` name (channels are created
-//! under their final name); SIP signalling and RTP. Events of different channels are raised in
-//! one deterministic order, whereas FreeSWITCH's threads interleave them (and its
-//! Event-Sequence is not monotonic in delivery order; here it is).
+//! # What is not modelled
+//! Listed in `src/sim/README.md`.
 
 pub mod api;
 mod apps;
