@@ -282,10 +282,10 @@ fn check_reset(
     let mut u = Usage::default();
     u.window_mut(window).set(
         Metric::Connections,
-        Counter {
+        Some(Counter {
             value: 5,
             since: Some(start),
-        },
+        }),
     );
     usage.set_buyer("b", u);
     let r = &config.routers[0];

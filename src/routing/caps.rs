@@ -17,39 +17,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::decision::{Reason, Scope};
-use super::usage::{Metric, Usage};
+use super::usage::{Metric, PerMetric, Usage};
 use super::zonetime::{Window, ZoneNow};
 
 /// Limits per counted metric (`None` = no limit); revenue in minor units.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Limits {
-    pub attempts: Option<i64>,
-    pub connections: Option<i64>,
-    pub conversions: Option<i64>,
-    pub revenue: Option<i64>,
-}
+pub type Limits = PerMetric<i64>;
 
 impl Limits {
-    pub fn get(&self, metric: Metric) -> Option<i64> {
-        match metric {
-            Metric::Attempts => self.attempts,
-            Metric::Connections => self.connections,
-            Metric::Conversions => self.conversions,
-            Metric::Revenue => self.revenue,
-            Metric::Concurrency => None,
-        }
-    }
-
-    pub fn set(&mut self, metric: Metric, limit: Option<i64>) {
-        match metric {
-            Metric::Attempts => self.attempts = limit,
-            Metric::Connections => self.connections = limit,
-            Metric::Conversions => self.conversions = limit,
-            Metric::Revenue => self.revenue = limit,
-            Metric::Concurrency => {}
-        }
-    }
-
     pub fn is_empty(&self) -> bool {
         Metric::COUNTED.iter().all(|m| self.get(*m).is_none())
     }
@@ -224,7 +198,7 @@ mod tests {
 
     fn usage(window: Window, metric: Metric, value: i64) -> Usage {
         let mut u = Usage::default();
-        u.window_mut(window).set(metric, Counter::from(value));
+        u.window_mut(window).set(metric, Some(Counter::from(value)));
         u
     }
 

@@ -87,18 +87,32 @@ impl From<i64> for Counter {
     }
 }
 
-/// The counters of one window.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// One optional value per counted metric: the counters of a window here, the limits of a window
+/// in [`super::caps::Limits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Counters {
-    pub attempts: Option<Counter>,
-    pub connections: Option<Counter>,
-    pub conversions: Option<Counter>,
-    pub revenue: Option<Counter>,
+pub struct PerMetric<T> {
+    pub attempts: Option<T>,
+    pub connections: Option<T>,
+    pub conversions: Option<T>,
+    pub revenue: Option<T>,
 }
 
-impl Counters {
-    pub fn get(&self, metric: Metric) -> Option<Counter> {
+/// Nothing set (no bound on `T`, unlike a derived `Default`).
+impl<T> Default for PerMetric<T> {
+    fn default() -> Self {
+        PerMetric {
+            attempts: None,
+            connections: None,
+            conversions: None,
+            revenue: None,
+        }
+    }
+}
+
+impl<T: Copy> PerMetric<T> {
+    /// The value for `metric` (concurrency is not counted per window: always `None`).
+    pub fn get(&self, metric: Metric) -> Option<T> {
         match metric {
             Metric::Attempts => self.attempts,
             Metric::Connections => self.connections,
@@ -108,7 +122,8 @@ impl Counters {
         }
     }
 
-    pub fn set(&mut self, metric: Metric, counter: Counter) {
+    /// Sets the value for `metric` (ignored for concurrency).
+    pub fn set(&mut self, metric: Metric, value: Option<T>) {
         let slot = match metric {
             Metric::Attempts => &mut self.attempts,
             Metric::Connections => &mut self.connections,
@@ -116,9 +131,12 @@ impl Counters {
             Metric::Revenue => &mut self.revenue,
             Metric::Concurrency => return,
         };
-        *slot = Some(counter);
+        *slot = value;
     }
 }
+
+/// The counters of one window.
+pub type Counters = PerMetric<Counter>;
 
 /// Earnings and calls of one period (a day, say), for EPC ranking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -109,10 +109,10 @@ fn usage(r: &mut SplitMix64, now: DateTime<Utc>) -> Usage {
         };
         u.window_mut(w).set(
             m,
-            Counter {
+            Some(Counter {
                 value: (r.next_u64() % 9) as i64,
                 since,
-            },
+            }),
         );
     }
     if chance(r, 50) {
