@@ -119,12 +119,15 @@ impl Builder<'_> {
     }
 }
 
+/// A built-in token other than the time of day (which depends on the buyer's zone and is for
+/// filters), or a declared name.
 fn is_known(token: &str, declared: &BTreeSet<String>) -> bool {
-    let time = matches!(
-        TokenKey::of(token),
-        TokenKey::LocalHour | TokenKey::LocalTime | TokenKey::LocalWeekday
-    );
-    (!time && TokenKey::of(token) != TokenKey::Variable) || declared.contains(token)
+    match TokenKey::of(token) {
+        TokenKey::LocalHour | TokenKey::LocalTime | TokenKey::LocalWeekday | TokenKey::Variable => {
+            declared.contains(token)
+        }
+        _ => true,
+    }
 }
 
 #[cfg(test)]
