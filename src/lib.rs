@@ -4,6 +4,7 @@
 //! into a validated model, `routing` is the pure decision core, and `sim` is a simulated FreeSWITCH
 //! that the demo, the tests and the benchmarks run against.
 
+pub mod billing;
 pub mod config;
 pub mod esl;
 pub mod routing;
