@@ -29,7 +29,9 @@
 //! (counters; `ledger/windows` caches the window bounds per zone).
 
 pub mod conversion;
+pub mod duplicates;
 pub mod payout;
 
 pub use conversion::{Conversion, ConvertedBy, TalkFacts, evaluate};
+pub use duplicates::{DuplicateHistory, DuplicateHit};
 pub use payout::{payout, started_minutes};
