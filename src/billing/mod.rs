@@ -30,8 +30,10 @@
 
 pub mod conversion;
 pub mod duplicates;
+pub mod ledger;
 pub mod payout;
 
 pub use conversion::{Conversion, ConvertedBy, TalkFacts, evaluate};
 pub use duplicates::{DuplicateHistory, DuplicateHit};
+pub use ledger::{CountKind, Ledger, Totals};
 pub use payout::{payout, started_minutes};

@@ -1,0 +1,448 @@
+//! The ledger: in-memory counters per buyer and group, in the windows routing reads.
+//!
+//! [`Ledger::count`] takes one event of one call for one buyer and updates, in place, the
+//! [`UsageSnapshot`] routing decides against:
+//!
+//! - the buyer's counters and those of every group it belongs to (each in its own zone) in the
+//!   hourly, daily, weekly, monthly and total windows. A resetting window's counter is stamped with
+//!   `since` = the start of the window instance it counts; when the current instance starts after
+//!   `since`, the counter restarts from 0 with the new `since` (and routing, reading a stale
+//!   counter, already sees 0). An event dated before a counter's `since` (out of order across a
+//!   boundary) is added to that counter: it is never lost, and never reopens an old window.
+//! - concurrency (`LegUp` +1, `LegDown` −1, never below 0);
+//! - the buyer's daily EPC buckets (UTC days): a connection adds a call, revenue adds earnings;
+//!   buckets older than the EPC window plus a day are dropped.
+//!
+//! Each `(call, buyer, kind)` counts once: a repeat returns `false` and changes nothing, so the
+//! call driver may replay events after a reconnect. The keys of a call are kept while it is live
+//! and for `keep` (default 1 hour) after [`Ledger::finish_call`]; [`Ledger::prune`] drops them
+//! after that. A call that is never finished is forgotten `stale` (default 24 hours) after its
+//! first event. Legs still up when a call finishes or is forgotten are put down, so a lost
+//! `LegDown` cannot hold a buyer's concurrency forever. Memory is about 100 bytes per call
+//! remembered: live calls plus the calls finished in the last `keep`.
+//!
+//! A ledger belongs to the config it was built from: buyer indices, group membership and ids are
+//! read from it once; `count` reads the zones and the EPC window from the config it is given.
+
+mod windows;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use serde::Serialize;
+
+use crate::config::model::Config;
+use crate::routing::decision::Id;
+use crate::routing::fasthash::FxHashMap;
+use crate::routing::usage::{Counter, EpcBucket, Metric, Usage, UsageSnapshot};
+use crate::routing::zonetime::Window;
+use windows::{RESETTING, WindowStarts};
+
+/// What happened, as the ledger counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountKind {
+    /// The buyer was dialled.
+    Attempt,
+    /// The buyer was bridged to the caller.
+    Connection,
+    /// The call converted for the buyer.
+    Conversion,
+    /// The buyer owes `amount` minor units for the call.
+    Revenue,
+    /// A leg to the buyer is up (concurrency +1).
+    LegUp,
+    /// That leg is down (concurrency −1).
+    LegDown,
+}
+
+impl CountKind {
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+
+    /// The counted metric, for the kinds that count over windows.
+    fn metric(self) -> Option<Metric> {
+        match self {
+            CountKind::Attempt => Some(Metric::Attempts),
+            CountKind::Connection => Some(Metric::Connections),
+            CountKind::Conversion => Some(Metric::Conversions),
+            CountKind::Revenue => Some(Metric::Revenue),
+            CountKind::LegUp | CountKind::LegDown => None,
+        }
+    }
+}
+
+/// All-time figures of one buyer, for reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub attempts: u64,
+    pub connections: u64,
+    pub conversions: u64,
+    /// Minor units.
+    pub revenue: i64,
+}
+
+#[derive(Debug, Clone)]
+struct BuyerSlot {
+    id: Id,
+    /// Indices of the groups the buyer is a member of (each once).
+    groups: Vec<usize>,
+    windows: WindowStarts,
+    totals: Totals,
+}
+
+#[derive(Debug, Clone)]
+struct GroupSlot {
+    id: Id,
+    windows: WindowStarts,
+}
+
+/// The dedup keys of one call.
+#[derive(Debug, Clone)]
+struct CallKeys {
+    id: Arc<str>,
+    /// Per buyer index: the kinds counted (one bit per [`CountKind`]).
+    seen: Vec<(u32, u8)>,
+    first_seen: DateTime<Utc>,
+    /// When the keys may go (set by `finish_call`).
+    expires: Option<DateTime<Utc>>,
+}
+
+/// How often `prune` looks for calls that were never finished.
+const SWEEP_EVERY: Duration = Duration::minutes(10);
+
+/// Counters per buyer and group, kept as the [`UsageSnapshot`] routing reads.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    snapshot: UsageSnapshot,
+    buyers: Vec<BuyerSlot>,
+    groups: Vec<GroupSlot>,
+    calls: FxHashMap<Arc<str>, CallKeys>,
+    /// Finished calls in `finish_call` order, with the time their keys expire.
+    finished: VecDeque<(DateTime<Utc>, Arc<str>)>,
+    keep: Duration,
+    stale: Duration,
+    next_sweep: Option<DateTime<Utc>>,
+}
+
+impl Ledger {
+    /// An empty ledger for `config`'s buyers and groups.
+    pub fn new(config: &Config) -> Ledger {
+        let mut buyers: Vec<BuyerSlot> = config
+            .buyers
+            .iter()
+            .map(|b| BuyerSlot {
+                id: b.id.clone(),
+                groups: Vec::new(),
+                windows: WindowStarts::new(b.tz),
+                totals: Totals::default(),
+            })
+            .collect();
+        for (gi, g) in config.groups.iter().enumerate() {
+            for &m in &g.members {
+                if let Some(slot) = buyers.get_mut(m)
+                    && !slot.groups.contains(&gi)
+                {
+                    slot.groups.push(gi);
+                }
+            }
+        }
+        let groups = config
+            .groups
+            .iter()
+            .map(|g| GroupSlot {
+                id: g.id.clone(),
+                windows: WindowStarts::new(g.tz),
+            })
+            .collect();
+        Ledger {
+            snapshot: UsageSnapshot::default(),
+            buyers,
+            groups,
+            calls: FxHashMap::default(),
+            finished: VecDeque::new(),
+            keep: Duration::hours(1),
+            stale: Duration::hours(24),
+            next_sweep: None,
+        }
+    }
+
+    /// Keeps a finished call's keys for `keep` (default 1 hour) and forgets an unfinished call
+    /// `stale` (default 24 hours) after its first event.
+    pub fn with_retention(mut self, keep: Duration, stale: Duration) -> Ledger {
+        self.keep = keep;
+        self.stale = stale;
+        self
+    }
+
+    /// Counts one event for `buyer` (index into `config.buyers`) on call `call` at `now`; see the
+    /// module docs. `amount` is read for `Revenue` only. Returns whether anything changed: `false`
+    /// for a repeat of `(call, buyer, kind)`, a `LegDown` without a `LegUp`, or an unknown buyer.
+    pub fn count(
+        &mut self,
+        config: &Config,
+        call: &str,
+        buyer: usize,
+        kind: CountKind,
+        amount: i64,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let (Some(b), Some(slot), Ok(bi)) = (
+            config.buyers.get(buyer),
+            self.buyers.get_mut(buyer),
+            u32::try_from(buyer),
+        ) else {
+            return false;
+        };
+        if !self.calls.contains_key(call) {
+            let id: Arc<str> = Arc::from(call);
+            let keys = CallKeys {
+                id: id.clone(),
+                seen: Vec::with_capacity(1),
+                first_seen: now,
+                expires: None,
+            };
+            self.calls.insert(id, keys);
+        }
+        let Some(keys) = self.calls.get_mut(call) else {
+            return false;
+        };
+        let mask = match keys.seen.iter_mut().find(|(i, _)| *i == bi) {
+            Some((_, mask)) => mask,
+            None => {
+                keys.seen.push((bi, 0));
+                match keys.seen.last_mut() {
+                    Some((_, mask)) => mask,
+                    None => return false,
+                }
+            }
+        };
+        if *mask & kind.bit() != 0
+            || (kind == CountKind::LegDown && *mask & CountKind::LegUp.bit() == 0)
+        {
+            return false;
+        }
+        *mask |= kind.bit();
+
+        let amount = if kind == CountKind::Revenue {
+            amount
+        } else {
+            1
+        };
+        let Some(metric) = kind.metric() else {
+            let up = kind == CountKind::LegUp;
+            move_concurrency(&mut self.snapshot, slot, &self.groups, up);
+            return true;
+        };
+        let t = &mut slot.totals;
+        match kind {
+            CountKind::Attempt => t.attempts = t.attempts.saturating_add(1),
+            CountKind::Connection => t.connections = t.connections.saturating_add(1),
+            CountKind::Conversion => t.conversions = t.conversions.saturating_add(1),
+            _ => t.revenue = t.revenue.saturating_add(amount),
+        }
+        let starts = slot.windows.starts(b.tz, now);
+        let usage = usage_mut(&mut self.snapshot.buyers, &slot.id);
+        add_to_windows(usage, starts, metric, amount);
+        if matches!(kind, CountKind::Connection | CountKind::Revenue) {
+            let (calls, earnings) = if kind == CountKind::Connection {
+                (1, 0)
+            } else {
+                (0, amount)
+            };
+            let keep = config
+                .epc
+                .window
+                .checked_add(&Duration::days(1))
+                .unwrap_or(Duration::MAX);
+            feed_epc(&mut usage.epc, now, calls, earnings, keep);
+        }
+        for &gi in &slot.groups {
+            let (Some(group), Some(gslot)) = (config.groups.get(gi), self.groups.get_mut(gi))
+            else {
+                continue;
+            };
+            let starts = gslot.windows.starts(group.tz, now);
+            let usage = usage_mut(&mut self.snapshot.groups, &gslot.id);
+            add_to_windows(usage, starts, metric, amount);
+        }
+        true
+    }
+
+    /// The usage routing decides against.
+    pub fn snapshot(&self) -> &UsageSnapshot {
+        &self.snapshot
+    }
+
+    /// The call is over: legs still up are put down, and its dedup keys expire `keep` after `now`
+    /// ([`Ledger::prune`] drops them). Finishing a call twice, or one never counted, does nothing.
+    pub fn finish_call(&mut self, call: &str, now: DateTime<Utc>) {
+        let Some(keys) = self.calls.get_mut(call) else {
+            return;
+        };
+        if keys.expires.is_some() {
+            return;
+        }
+        put_down(&mut self.snapshot, &self.buyers, &self.groups, keys);
+        let due = now
+            .checked_add_signed(self.keep)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        keys.expires = Some(due);
+        self.finished.push_back((due, keys.id.clone()));
+    }
+
+    /// Drops the keys of calls finished more than `keep` ago, and (every few minutes) forgets calls
+    /// never finished within `stale`, putting their legs down.
+    pub fn prune(&mut self, now: DateTime<Utc>) {
+        while let Some((due, _)) = self.finished.front() {
+            if *due > now {
+                break;
+            }
+            let Some((due, id)) = self.finished.pop_front() else {
+                break;
+            };
+            if self.calls.get(&id).is_some_and(|k| k.expires == Some(due)) {
+                self.calls.remove(&id);
+            }
+        }
+        if self.next_sweep.is_some_and(|t| now < t) {
+            return;
+        }
+        self.next_sweep = now.checked_add_signed(SWEEP_EVERY);
+        let cutoff = now.checked_sub_signed(self.stale);
+        let (snapshot, buyers, groups) = (&mut self.snapshot, &self.buyers, &self.groups);
+        self.calls.retain(|_, keys| {
+            let stale = keys.expires.is_none() && cutoff.is_some_and(|c| keys.first_seen <= c);
+            if stale {
+                put_down(snapshot, buyers, groups, keys);
+            }
+            !stale
+        });
+    }
+
+    /// Legs up to `buyer` right now.
+    pub fn concurrency(&self, buyer: usize) -> u32 {
+        self.buyers
+            .get(buyer)
+            .and_then(|b| self.snapshot.buyer(&b.id))
+            .map_or(0, |u| u.concurrency)
+    }
+
+    /// All-time attempts, connections, conversions and revenue of `buyer` (zero if unknown).
+    pub fn totals(&self, buyer: usize) -> Totals {
+        self.buyers
+            .get(buyer)
+            .map_or_else(Totals::default, |b| b.totals)
+    }
+
+    /// Calls whose keys are held (live, or finished within `keep` and not yet pruned).
+    pub fn calls_held(&self) -> usize {
+        self.calls.len()
+    }
+}
+
+/// The entry for `id`, created empty on first use.
+fn usage_mut<'a>(map: &'a mut FxHashMap<String, Box<Usage>>, id: &str) -> &'a mut Usage {
+    // Two probes on first use only; `entry` would allocate the key on every count.
+    if !map.contains_key(id) {
+        map.insert(id.to_owned(), Box::default());
+    }
+    map.get_mut(id).expect("the entry was inserted above")
+}
+
+/// Adds `amount` of `metric` to the resetting windows (which started at `starts`) and the total.
+fn add_to_windows(usage: &mut Usage, starts: [DateTime<Utc>; 4], metric: Metric, amount: i64) {
+    for (window, start) in RESETTING.into_iter().zip(starts) {
+        let counters = usage.window_mut(window);
+        let next = match counters.get(metric) {
+            Some(c) if c.since.is_some_and(|since| since >= start) => Counter {
+                value: c.value.saturating_add(amount),
+                since: c.since,
+            },
+            _ => Counter {
+                value: amount,
+                since: Some(start),
+            },
+        };
+        counters.set(metric, Some(next));
+    }
+    let total = usage.window_mut(Window::Total);
+    let value = total
+        .get(metric)
+        .map_or(0, |c| c.value)
+        .saturating_add(amount);
+    total.set(metric, Some(Counter { value, since: None }));
+}
+
+/// Adds to the EPC bucket of `now`'s UTC day and drops buckets not younger than `keep`.
+fn feed_epc(
+    epc: &mut Vec<EpcBucket>,
+    now: DateTime<Utc>,
+    calls: u64,
+    earnings: i64,
+    keep: Duration,
+) {
+    let start = now.date_naive().and_time(NaiveTime::MIN).and_utc();
+    match epc.iter_mut().rev().find(|b| b.start == start) {
+        Some(b) => {
+            b.calls = b.calls.saturating_add(calls);
+            b.earnings = b.earnings.saturating_add(earnings);
+        }
+        None => {
+            epc.push(EpcBucket {
+                start,
+                calls,
+                earnings,
+            });
+            epc.sort_by_key(|b| b.start);
+        }
+    }
+    if let Some(cutoff) = now.checked_sub_signed(keep) {
+        epc.retain(|b| b.start > cutoff);
+    }
+}
+
+/// Moves the concurrency of a buyer and its groups by one (never below 0).
+fn move_concurrency(
+    snapshot: &mut UsageSnapshot,
+    slot: &BuyerSlot,
+    groups: &[GroupSlot],
+    up: bool,
+) {
+    let step = |c: &mut u32| {
+        *c = if up {
+            c.saturating_add(1)
+        } else {
+            c.saturating_sub(1)
+        }
+    };
+    step(&mut usage_mut(&mut snapshot.buyers, &slot.id).concurrency);
+    for &gi in &slot.groups {
+        if let Some(g) = groups.get(gi) {
+            step(&mut usage_mut(&mut snapshot.groups, &g.id).concurrency);
+        }
+    }
+}
+
+/// Puts down every leg of the call that is up (marking its `LegDown` counted).
+fn put_down(
+    snapshot: &mut UsageSnapshot,
+    buyers: &[BuyerSlot],
+    groups: &[GroupSlot],
+    keys: &mut CallKeys,
+) {
+    let (up, down) = (CountKind::LegUp.bit(), CountKind::LegDown.bit());
+    for (bi, mask) in &mut keys.seen {
+        if *mask & up != 0 && *mask & down == 0 {
+            *mask |= down;
+            if let Some(slot) = buyers.get(*bi as usize) {
+                move_concurrency(snapshot, slot, groups, false);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

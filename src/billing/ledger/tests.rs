@@ -1,0 +1,421 @@
+use chrono::Duration;
+use chrono_tz::Tz;
+
+use super::*;
+use crate::config::model::{Buyer, EpcSettings, Group};
+use crate::config::money::{Currency, Money};
+use crate::routing::caps::CapSpec;
+use crate::routing::decision::GroupMode;
+
+const USD: Currency = Currency::USD;
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+/// b0 (New York) and b1 (UTC) in group g0 (Los Angeles); b2 (UTC) alone.
+fn config() -> Config {
+    let mut b0 = Buyer::basic("b0", USD);
+    b0.tz = chrono_tz::America::New_York;
+    let b1 = Buyer::basic("b1", USD);
+    let b2 = Buyer::basic("b2", USD);
+    let g0 = Group {
+        id: Id::new("g0"),
+        mode: GroupMode::Simultaneous,
+        members: vec![0, 1],
+        tz: chrono_tz::America::Los_Angeles,
+        caps: CapSpec::default(),
+        paused: false,
+        route_by: None,
+    };
+    let epc = EpcSettings {
+        window: Duration::days(7),
+        prior: Money::zero(USD),
+        prior_calls: 10,
+    };
+    Config::new(USD, Tz::UTC, epc, vec![b0, b1, b2], vec![g0], vec![])
+}
+
+fn counter(u: &Usage, window: Window, metric: Metric) -> Option<Counter> {
+    u.window(window).get(metric)
+}
+
+#[test]
+fn counts_once_per_call_buyer_and_kind() {
+    let c = config();
+    let mut l = Ledger::new(&c);
+    let now = t("2026-11-25T15:00:00Z");
+    assert!(l.count(&c, "call-1", 0, CountKind::Attempt, 0, now));
+    assert!(
+        !l.count(&c, "call-1", 0, CountKind::Attempt, 0, now),
+        "repeat"
+    );
+    assert!(
+        l.count(&c, "call-1", 1, CountKind::Attempt, 0, now),
+        "other buyer"
+    );
+    assert!(
+        l.count(&c, "call-2", 0, CountKind::Attempt, 0, now),
+        "other call"
+    );
+    assert!(
+        l.count(&c, "call-1", 0, CountKind::Connection, 0, now),
+        "other kind"
+    );
+    assert!(l.count(&c, "call-1", 0, CountKind::Revenue, 700, now));
+    let before = l.snapshot().clone();
+    assert!(!l.count(&c, "call-1", 0, CountKind::Revenue, 900, now));
+    assert_eq!(l.snapshot(), &before, "a repeat changes nothing");
+    assert_eq!(
+        l.totals(0),
+        Totals {
+            attempts: 2,
+            connections: 1,
+            conversions: 0,
+            revenue: 700
+        }
+    );
+    assert!(
+        !l.count(&c, "call-1", 9, CountKind::Attempt, 0, now),
+        "unknown buyer"
+    );
+    assert_eq!(l.totals(9), Totals::default());
+}
+
+#[test]
+fn every_count_goes_to_the_groups_in_their_zone() {
+    let c = config();
+    let mut l = Ledger::new(&c);
+    // 03:30 UTC: 22:30 the day before in New York, 19:30 the day before in Los Angeles.
+    let now = t("2026-11-25T03:30:00Z");
+    l.count(&c, "a", 0, CountKind::Conversion, 0, now);
+    l.count(&c, "b", 1, CountKind::Conversion, 0, now);
+    l.count(&c, "c", 2, CountKind::Conversion, 0, now);
+    let s = l.snapshot();
+    let day = |u: &Usage| counter(u, Window::Daily, Metric::Conversions).unwrap();
+    let b0 = s.buyer("b0").unwrap();
+    assert_eq!(day(b0).value, 1);
+    assert_eq!(
+        day(b0).since,
+        Some(t("2026-11-24T05:00:00Z")),
+        "NY midnight"
+    );
+    assert_eq!(
+        day(s.buyer("b1").unwrap()).since,
+        Some(t("2026-11-25T00:00:00Z"))
+    );
+    let g0 = s.group("g0").unwrap();
+    assert_eq!(day(g0).value, 2, "b0 and b1, not b2");
+    assert_eq!(
+        day(g0).since,
+        Some(t("2026-11-24T08:00:00Z")),
+        "LA midnight"
+    );
+    assert_eq!(
+        counter(g0, Window::Total, Metric::Conversions)
+            .unwrap()
+            .value,
+        2
+    );
+    assert_eq!(
+        counter(g0, Window::Total, Metric::Conversions)
+            .unwrap()
+            .since,
+        None
+    );
+    assert!(s.groups.len() == 1 && s.buyers.len() == 3);
+}
+
+#[test]
+fn all_windows_are_stamped_with_their_start() {
+    let c = config();
+    let mut l = Ledger::new(&c);
+    let now = t("2026-11-25T15:30:00Z"); // Wednesday 10:30 in New York
+    l.count(&c, "a", 0, CountKind::Revenue, 1250, now);
+    let u = l.snapshot().buyer("b0").unwrap();
+    let since = |w| counter(u, w, Metric::Revenue).unwrap().since;
+    assert_eq!(since(Window::Hourly), Some(t("2026-11-25T15:00:00Z")));
+    assert_eq!(since(Window::Daily), Some(t("2026-11-25T05:00:00Z")));
+    assert_eq!(since(Window::Weekly), Some(t("2026-11-23T05:00:00Z")));
+    assert_eq!(since(Window::Monthly), Some(t("2026-11-01T04:00:00Z")));
+    for w in Window::ALL {
+        assert_eq!(counter(u, w, Metric::Revenue).unwrap().value, 1250, "{w:?}");
+        assert_eq!(counter(u, w, Metric::Attempts), None);
+    }
+}
+
+#[test]
+fn daily_rolls_over_at_local_midnight_on_a_dst_day() {
+    // 2026-03-08 is 23 hours long in New York: midnight 05:00Z, the next midnight 04:00Z.
+    let c = config();
+    let mut l = Ledger::new(&c);
+    let daily = |l: &Ledger| {
+        counter(
+            l.snapshot().buyer("b0").unwrap(),
+            Window::Daily,
+            Metric::Attempts,
+        )
+        .unwrap()
+    };
+    l.count(&c, "a", 0, CountKind::Attempt, 0, t("2026-03-08T05:00:00Z"));
+    l.count(&c, "b", 0, CountKind::Attempt, 0, t("2026-03-09T03:59:59Z"));
+    assert_eq!(daily(&l).value, 2, "still the 8th locally");
+    assert_eq!(daily(&l).since, Some(t("2026-03-08T05:00:00Z")));
+    l.count(&c, "c", 0, CountKind::Attempt, 0, t("2026-03-09T04:00:00Z"));
+    assert_eq!(daily(&l).value, 1, "the 9th began at 04:00Z");
+    assert_eq!(daily(&l).since, Some(t("2026-03-09T04:00:00Z")));
+    let total = counter(
+        l.snapshot().buyer("b0").unwrap(),
+        Window::Total,
+        Metric::Attempts,
+    );
+    assert_eq!(total.unwrap().value, 3);
+    // Hourly: 01:59 EST → 03:00 EDT is one hour later in UTC and a new window.
+    l.count(&c, "d", 0, CountKind::Attempt, 0, t("2026-03-09T06:59:00Z"));
+    let h = |l: &Ledger| {
+        counter(
+            l.snapshot().buyer("b0").unwrap(),
+            Window::Hourly,
+            Metric::Attempts,
+        )
+        .unwrap()
+    };
+    assert_eq!(h(&l).since, Some(t("2026-03-09T06:00:00Z")));
+    l.count(&c, "e", 0, CountKind::Attempt, 0, t("2026-03-09T07:00:00Z"));
+    assert_eq!(h(&l).value, 1);
+}
+
+#[test]
+fn out_of_order_event_joins_the_newer_window() {
+    let c = config();
+    let mut l = Ledger::new(&c);
+    l.count(&c, "a", 2, CountKind::Attempt, 0, t("2026-11-25T10:00:00Z"));
+    l.count(&c, "b", 2, CountKind::Attempt, 0, t("2026-11-25T09:59:59Z"));
+    let h = counter(
+        l.snapshot().buyer("b2").unwrap(),
+        Window::Hourly,
+        Metric::Attempts,
+    )
+    .unwrap();
+    assert_eq!(h.value, 2);
+    assert_eq!(h.since, Some(t("2026-11-25T10:00:00Z")));
+}
+
+#[test]
+fn routing_reads_a_stale_counter_as_zero() {
+    let c = config();
+    let mut l = Ledger::new(&c);
+    l.count(
+        &c,
+        "a",
+        2,
+        CountKind::Connection,
+        0,
+        t("2026-11-25T10:00:00Z"),
+    );
+    let u = l.snapshot().buyer("b2").unwrap();
+    let tomorrow = Some(t("2026-11-26T00:00:00Z"));
+    assert_eq!(u.used(Window::Daily, Metric::Connections, tomorrow), 0);
+    assert_eq!(
+        u.used(
+            Window::Daily,
+            Metric::Connections,
+            Some(t("2026-11-25T00:00:00Z"))
+        ),
+        1
+    );
+}
+
+#[test]
+fn concurrency_moves_with_legs_and_never_goes_negative() {
+    let c = config();
+    let mut l = Ledger::new(&c);
+    let now = t("2026-11-25T10:00:00Z");
+    assert!(
+        !l.count(&c, "x", 0, CountKind::LegDown, 0, now),
+        "no LegUp yet"
+    );
+    assert_eq!(l.concurrency(0), 0);
+    assert!(l.count(&c, "x", 0, CountKind::LegUp, 0, now));
+    assert!(!l.count(&c, "x", 0, CountKind::LegUp, 0, now));
+    assert!(l.count(&c, "y", 0, CountKind::LegUp, 0, now));
+    assert!(l.count(&c, "y", 1, CountKind::LegUp, 0, now));
+    assert_eq!((l.concurrency(0), l.concurrency(1)), (2, 1));
+    assert_eq!(l.snapshot().group("g0").unwrap().concurrency, 3);
+    assert!(l.count(&c, "x", 0, CountKind::LegDown, 0, now));
+    assert!(!l.count(&c, "x", 0, CountKind::LegDown, 0, now));
+    assert_eq!(l.concurrency(0), 1);
+    assert_eq!(l.snapshot().group("g0").unwrap().concurrency, 2);
+    assert_eq!(l.concurrency(2), 0);
+    assert_eq!(l.concurrency(99), 0);
+}
+
+#[test]
+fn finishing_a_call_puts_its_legs_down() {
+    let c = config();
+    let mut l = Ledger::new(&c);
+    let now = t("2026-11-25T10:00:00Z");
+    l.count(&c, "x", 0, CountKind::LegUp, 0, now);
+    l.count(&c, "x", 1, CountKind::LegUp, 0, now);
+    l.count(&c, "x", 1, CountKind::LegDown, 0, now);
+    l.finish_call("x", now);
+    assert_eq!((l.concurrency(0), l.concurrency(1)), (0, 0));
+    assert_eq!(l.snapshot().group("g0").unwrap().concurrency, 0);
+    assert!(
+        !l.count(&c, "x", 0, CountKind::LegDown, 0, now),
+        "already down"
+    );
+    l.finish_call("x", now);
+    l.finish_call("never-seen", now);
+    assert_eq!(l.concurrency(0), 0);
+}
+
+#[test]
+fn prune_drops_keys_after_keep() {
+    let c = config();
+    let mut l = Ledger::new(&c);
+    let now = t("2026-11-25T10:00:00Z");
+    l.count(&c, "x", 0, CountKind::Attempt, 0, now);
+    l.count(&c, "y", 0, CountKind::Attempt, 0, now);
+    l.finish_call("x", now);
+    l.prune(now + Duration::minutes(59));
+    assert_eq!(l.calls_held(), 2);
+    assert!(
+        !l.count(&c, "x", 0, CountKind::Attempt, 0, now),
+        "still deduplicated"
+    );
+    l.prune(now + Duration::hours(1));
+    assert_eq!(l.calls_held(), 1, "y is live");
+    assert_eq!(l.finished.len(), 0);
+    assert!(
+        l.count(&c, "x", 0, CountKind::Attempt, 0, now),
+        "keys gone: counts again"
+    );
+}
+
+#[test]
+fn prune_forgets_calls_never_finished() {
+    let c = config();
+    let mut l = Ledger::new(&c).with_retention(Duration::minutes(5), Duration::hours(2));
+    let now = t("2026-11-25T10:00:00Z");
+    l.count(&c, "lost", 0, CountKind::LegUp, 0, now);
+    l.prune(now); // first sweep
+    l.count(&c, "live", 1, CountKind::LegUp, 0, now + Duration::hours(2));
+    l.prune(now + Duration::hours(2));
+    assert_eq!(l.calls_held(), 1, "the lost call is forgotten");
+    assert_eq!(l.concurrency(0), 0, "and its leg put down");
+    assert_eq!(l.concurrency(1), 1);
+    assert_eq!(l.snapshot().group("g0").unwrap().concurrency, 1);
+}
+
+#[test]
+fn memory_stays_bounded_under_steady_load() {
+    let c = config();
+    let mut l = Ledger::new(&c).with_retention(Duration::seconds(60), Duration::hours(1));
+    let start = t("2026-11-25T10:00:00Z");
+    // 10,000 live calls, each lasting 100 s; one new call per 10 ms.
+    for i in 0..200_000i64 {
+        let now = start + Duration::milliseconds(i * 10);
+        let call = format!("c{i}");
+        l.count(&c, &call, (i % 3) as usize, CountKind::LegUp, 0, now);
+        if i >= 10_000 {
+            let old = format!("c{}", i - 10_000);
+            let b = ((i - 10_000) % 3) as usize;
+            l.count(&c, &old, b, CountKind::LegDown, 0, now);
+            l.finish_call(&old, now);
+        }
+        if i % 100 == 0 {
+            l.prune(now);
+        }
+    }
+    // Live 10,000 plus 60 s of finished calls (6,000), plus up to one prune interval.
+    assert!(l.calls_held() <= 16_200, "{}", l.calls_held());
+    assert!(l.finished.len() <= 6_200);
+    let up: u32 = (0..3).map(|b| l.concurrency(b)).sum();
+    assert_eq!(up, 10_000);
+}
+
+#[test]
+fn epc_buckets_by_utc_day_and_expire() {
+    let c = config(); // EPC window 7 days: buckets younger than 8 days are kept.
+    let mut l = Ledger::new(&c);
+    let day0 = t("2026-11-10T23:00:00Z");
+    l.count(&c, "a", 2, CountKind::Connection, 0, day0);
+    l.count(&c, "a", 2, CountKind::Revenue, 500, day0);
+    l.count(
+        &c,
+        "b",
+        2,
+        CountKind::Connection,
+        0,
+        day0 + Duration::hours(2),
+    );
+    l.count(&c, "b", 2, CountKind::Attempt, 0, day0 + Duration::hours(2));
+    let epc = &l.snapshot().buyer("b2").unwrap().epc;
+    assert_eq!(
+        epc,
+        &vec![
+            EpcBucket {
+                start: t("2026-11-10T00:00:00Z"),
+                calls: 1,
+                earnings: 500
+            },
+            EpcBucket {
+                start: t("2026-11-11T00:00:00Z"),
+                calls: 1,
+                earnings: 0
+            }
+        ]
+    );
+    assert!(l.snapshot().group("g0").is_none(), "groups have no EPC");
+    l.count(
+        &c,
+        "c",
+        2,
+        CountKind::Revenue,
+        100,
+        t("2026-11-18T00:00:00Z"),
+    );
+    let starts: Vec<_> = l
+        .snapshot()
+        .buyer("b2")
+        .unwrap()
+        .epc
+        .iter()
+        .map(|b| b.start)
+        .collect();
+    assert_eq!(
+        starts,
+        vec![t("2026-11-11T00:00:00Z"), t("2026-11-18T00:00:00Z")],
+        "the 10th is 8 days old"
+    );
+}
+
+#[test]
+fn revenue_adds_amounts_and_saturates() {
+    let c = config();
+    let mut l = Ledger::new(&c);
+    let now = t("2026-11-25T10:00:00Z");
+    l.count(&c, "a", 1, CountKind::Revenue, i64::MAX - 1, now);
+    l.count(&c, "b", 1, CountKind::Revenue, 5, now);
+    assert_eq!(l.totals(1).revenue, i64::MAX);
+    let g = l.snapshot().group("g0").unwrap();
+    assert_eq!(
+        counter(g, Window::Daily, Metric::Revenue).unwrap().value,
+        i64::MAX
+    );
+}
+
+#[test]
+fn totals_serialize() {
+    let tot = Totals {
+        attempts: 3,
+        connections: 2,
+        conversions: 1,
+        revenue: 1250,
+    };
+    assert_eq!(
+        serde_json::to_string(&tot).unwrap(),
+        r#"{"attempts":3,"connections":2,"conversions":1,"revenue":1250}"#
+    );
+}
