@@ -9,7 +9,9 @@
 //!   `since`, the counter restarts from 0 with the new `since` (and routing, reading a stale
 //!   counter, already sees 0). An event dated before a counter's `since` (out of order across a
 //!   boundary) is added to that counter: it is never lost, and never reopens an old window.
-//! - concurrency (`LegUp` +1, `LegDown` −1, never below 0);
+//! - concurrency (`LegUp` +1, `LegDown` −1, never below 0). A `LegDown` without a prior `LegUp`
+//!   changes nothing but is remembered: that leg is over, so a `LegUp` arriving after it changes
+//!   nothing either (a replayed or reordered pair can never leave a leg counted as up);
 //! - the buyer's daily EPC buckets (UTC days): a connection adds a call, revenue adds earnings;
 //!   buckets older than the EPC window plus a day are dropped.
 //!
@@ -179,7 +181,8 @@ impl Ledger {
 
     /// Counts one event for `buyer` (index into `config.buyers`) on call `call` at `now`; see the
     /// module docs. `amount` is read for `Revenue` only. Returns whether anything changed: `false`
-    /// for a repeat of `(call, buyer, kind)`, a `LegDown` without a `LegUp`, or an unknown buyer.
+    /// for a repeat of `(call, buyer, kind)`, a `LegDown` without a `LegUp` (or a `LegUp` after the
+    /// leg's `LegDown`), or an unknown buyer.
     pub fn count(
         &mut self,
         config: &Config,
@@ -219,12 +222,21 @@ impl Ledger {
                 }
             }
         };
-        if *mask & kind.bit() != 0
-            || (kind == CountKind::LegDown && *mask & CountKind::LegUp.bit() == 0)
-        {
+        if *mask & kind.bit() != 0 {
             return false;
         }
+        let (up, down) = (CountKind::LegUp.bit(), CountKind::LegDown.bit());
+        let unmatched = match kind {
+            // A leg that never came up: nothing to put down.
+            CountKind::LegDown => *mask & up == 0,
+            // The leg is already over (its LegDown came first): nothing to bring up.
+            CountKind::LegUp => *mask & down != 0,
+            _ => false,
+        };
         *mask |= kind.bit();
+        if unmatched {
+            return false;
+        }
 
         let amount = if kind == CountKind::Revenue {
             amount

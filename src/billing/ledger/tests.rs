@@ -232,8 +232,8 @@ fn concurrency_moves_with_legs_and_never_goes_negative() {
     let mut l = Ledger::new(&c);
     let now = t("2026-11-25T10:00:00Z");
     assert!(
-        !l.count(&c, "x", 0, CountKind::LegDown, 0, now),
-        "no LegUp yet"
+        !l.count(&c, "w", 0, CountKind::LegDown, 0, now),
+        "no LegUp on that call"
     );
     assert_eq!(l.concurrency(0), 0);
     assert!(l.count(&c, "x", 0, CountKind::LegUp, 0, now));
@@ -248,6 +248,20 @@ fn concurrency_moves_with_legs_and_never_goes_negative() {
     assert_eq!(l.snapshot().group("g0").unwrap().concurrency, 2);
     assert_eq!(l.concurrency(2), 0);
     assert_eq!(l.concurrency(99), 0);
+}
+
+#[test]
+fn a_leg_down_before_its_up_keeps_the_leg_down() {
+    let c = config();
+    let mut l = Ledger::new(&c);
+    let now = t("2026-11-25T10:00:00Z");
+    assert!(!l.count(&c, "x", 2, CountKind::LegDown, 0, now));
+    assert!(
+        !l.count(&c, "x", 2, CountKind::LegUp, 0, now),
+        "the leg is over"
+    );
+    assert!(!l.count(&c, "x", 2, CountKind::LegDown, 0, now));
+    assert_eq!(l.concurrency(2), 0);
 }
 
 #[test]
