@@ -14,9 +14,14 @@
 //! - `loopback/<ext>[/<context>]` endpoints as pairs (`-a` outbound, `-b` inbound running the
 //!   context's dialplan), propagating ring, early media, answer, DTMF and hangup like
 //!   mod_loopback. Callers in the captures are such pairs (see [`dialplan`]).
-//! - `sofia/<profile>/<user>@<host>` legs: one visible outbound channel whose far end (the SIP
-//!   user agent) is a hidden channel running the `sip` (else `buyers`) extension named by the
-//!   user part; its DTMF arrives with `DTMF-Source: RTP`. An [`api::InboundCall`] with `sip` set
+//! - `sofia/<profile>/<user>@<host>` legs (also written `sip:…` / `sips:…`): one visible
+//!   outbound channel whose far end (the SIP user agent) is a hidden channel running the `sip`
+//!   (else `buyers`) extension named by the user part; its DTMF arrives with
+//!   `DTMF-Source: RTP`. `sofia/gateway/<gw>/<number>` legs likewise, named
+//!   `sofia/<gw>/<number>@<gw>` (see `loopback::PairKind::SipOut`), running the extension
+//!   named by the number, else by the number without its leading `+`. A user with no extension
+//!   fails the leg with UNALLOCATED_NUMBER (the far end's `404 Not Found`); a loopback
+//!   destination with none, with NO_ROUTE_DESTINATION. An [`api::InboundCall`] with `sip` set
 //!   arrives as `sofia/<profile>/<caller>@<host>`. No SIP variables (`sip_*` other than the
 //!   X-headers given), no CALL_UPDATE / RECV_INFO, no RTP statistics.
 //! - Dialplan contexts `public` (`set park_timeout=60:NORMAL_CLEARING`, `park`) and `buyers`
