@@ -351,6 +351,9 @@ pub struct Channel {
     pub hidden: bool,
     /// Digits this channel read (`digits_dialed`).
     pub digits: String,
+    /// The extension this channel was given when its destination's behaviour is drawn per
+    /// call (the CDR shows it instead of the dialplan's representative one).
+    pub drawn_extension: Option<Vec<AppCall>>,
     /// Set once CHANNEL_DESTROY is sent.
     pub destroyed: bool,
     pub created_at: Micros,

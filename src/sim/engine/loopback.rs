@@ -296,12 +296,15 @@ impl Engine {
 
     /// [`Engine::route`], hanging up with `no_route` when nothing matches.
     pub(crate) fn route_or(&mut self, id: ChanId, ctx: &str, dest: &str, no_route: Cause) {
-        let ext = self.dialplan.resolve(ctx, dest);
+        let ext = self.dialplan.resolve_drawn(ctx, dest, &mut self.draws);
         let pattern = !self.dialplan.has_exact(ctx, dest);
         match ext {
-            Some(apps) => {
+            Some((apps, drawn)) => {
                 if let Some(c) = self.chan_mut(id) {
                     c.hit_dialplan = true;
+                    if drawn {
+                        c.drawn_extension = Some(apps.clone());
+                    }
                     if pattern {
                         // The catch-all extension matches with a capture group.
                         c.vars.set("DP_MATCH", &format!("ARRAY::{dest}|:{dest}"));
