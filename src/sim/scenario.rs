@@ -16,9 +16,22 @@
 //! [[buyer]]                        # reached as loopback/acme/buyers
 //! destination = "acme"
 //! behaviour = "answer"             # answer | busy | reject | never_answer | unreachable
-//! ring_ms = 2000
-//! talk_ms = 30000
+//! ring_ms = 2000                   # or a range drawn per call: [2000, 8000]
+//! talk_ms = 30000                  # likewise
 //! digits = [{ at_ms = 1000, digits = "1" }] # keys the buyer presses (ms after answer)
+//!
+//! [[buyer]]                        # sofia/…/sip:inbound@host; drawn per call
+//! destination = "inbound"
+//! context = "buyers"               # default; `sip` is looked at first by SIP legs
+//! mix = [
+//!   { weight = 30, behaviour = "answer", ring_ms = [2000, 8000], talk_ms = [20000, 300000],
+//!     digits = [{ at_ms = 30000, digits = "1" }] },
+//!   { weight = 30, behaviour = "answer", ring_ms = [2000, 8000], talk_ms = [20000, 300000] },
+//!   { weight = 15, behaviour = "never_answer" },
+//!   { weight = 10, behaviour = "busy" },
+//!   { weight = 10, behaviour = "reject", cause = "CALL_REJECTED", ring_ms = [1000, 5000] },
+//!   { weight = 5, behaviour = "unreachable" },
+//! ]
 //!
 //! [generator]                      # or `parkway sim --cps N`
 //! cps = 5.0
@@ -34,7 +47,7 @@ use serde::Deserialize;
 
 use super::engine::api::InboundCall;
 use super::engine::ids::Rng;
-use super::engine::{Behaviour, Cause, MS, Micros, SEC};
+use super::engine::{Behaviour, Cause, MS, Micros, MsRange, SEC};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -94,27 +107,133 @@ pub enum BuyerKind {
     Unreachable,
 }
 
+/// Milliseconds: a number, or `[min, max]` drawn per call.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Ms {
+    Fixed(u64),
+    Range(u64, u64),
+}
+
+impl Ms {
+    fn range(self) -> MsRange {
+        match self {
+            Ms::Fixed(ms) => MsRange::fixed(ms),
+            Ms::Range(min, max) => MsRange::between(min, max),
+        }
+    }
+}
+
+fn no_ring() -> Ms {
+    Ms::Fixed(0)
+}
+
+fn default_talk() -> Ms {
+    Ms::Fixed(60_000)
+}
+
+fn buyers() -> String {
+    "buyers".into()
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Buyer {
     pub destination: String,
-    pub behaviour: BuyerKind,
-    /// Ring time before answering (`answer`) or rejecting (`reject`).
+    /// The dialplan context (`buyers`; SIP and gateway legs look in `sip` first).
+    #[serde(default = "buyers")]
+    pub context: String,
+    /// One behaviour for every call; or give `mix`.
     #[serde(default)]
-    pub ring_ms: u64,
+    pub behaviour: Option<BuyerKind>,
+    /// Ring time before answering (`answer`) or rejecting (`reject`).
+    #[serde(default = "no_ring")]
+    pub ring_ms: Ms,
     /// `answer`: hang up this long after answering.
     #[serde(default = "default_talk")]
-    pub talk_ms: u64,
+    pub talk_ms: Ms,
     /// `answer`: keys pressed, `at_ms` after answering.
     #[serde(default)]
     pub digits: Vec<Press>,
     /// `reject`: the hangup cause (default CALL_REJECTED).
     #[serde(default)]
     pub cause: Option<String>,
+    /// Behaviours drawn per call by weight (instead of `behaviour`).
+    #[serde(default)]
+    pub mix: Vec<MixEntry>,
 }
 
-fn default_talk() -> u64 {
-    60_000
+/// One entry of a buyer's `mix`: the fields of a buyer's behaviour, and a weight.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MixEntry {
+    pub weight: u32,
+    pub behaviour: BuyerKind,
+    #[serde(default = "no_ring")]
+    pub ring_ms: Ms,
+    #[serde(default = "default_talk")]
+    pub talk_ms: Ms,
+    #[serde(default)]
+    pub digits: Vec<Press>,
+    #[serde(default)]
+    pub cause: Option<String>,
+}
+
+/// A behaviour from a kind and its times; a range wider than one value makes a drawn one.
+fn behaviour_of(
+    kind: BuyerKind,
+    ring: Ms,
+    talk: Ms,
+    digits: &[Press],
+    cause: Option<&str>,
+) -> Result<Behaviour, String> {
+    for (name, ms) in [("ring_ms", ring), ("talk_ms", talk)] {
+        if let Ms::Range(min, max) = ms
+            && min > max
+        {
+            return Err(format!("{name} [{min}, {max}] is empty"));
+        }
+    }
+    let (ring, talk) = (ring.range(), talk.range());
+    Ok(match kind {
+        BuyerKind::Answer => {
+            let digits = digits
+                .iter()
+                .flat_map(|p| p.digits.chars().map(move |d| (p.at_ms, d)))
+                .collect();
+            if ring.min == ring.max && talk.min == talk.max {
+                Behaviour::Answer {
+                    ring_ms: ring.min,
+                    digits,
+                    talk_ms: talk.min,
+                }
+            } else {
+                Behaviour::AnswerWithin {
+                    ring_ms: ring,
+                    digits,
+                    talk_ms: talk,
+                }
+            }
+        }
+        BuyerKind::Busy => Behaviour::Busy,
+        BuyerKind::Reject => {
+            let name = cause.unwrap_or("CALL_REJECTED");
+            let cause = Cause::parse(name).ok_or_else(|| format!("unknown cause `{name}`"))?;
+            if ring.min == ring.max {
+                Behaviour::Reject {
+                    after_ms: ring.min,
+                    cause,
+                }
+            } else {
+                Behaviour::RejectWithin {
+                    after_ms: ring,
+                    cause,
+                }
+            }
+        }
+        BuyerKind::NeverAnswer => Behaviour::NeverAnswer,
+        BuyerKind::Unreachable => Behaviour::Unreachable,
+    })
 }
 
 impl Buyer {
@@ -123,29 +242,36 @@ impl Buyer {
             buyer: self.destination.clone(),
             problem: p,
         };
-        Ok(match self.behaviour {
-            BuyerKind::Answer => Behaviour::Answer {
-                ring_ms: self.ring_ms,
-                digits: self
-                    .digits
-                    .iter()
-                    .flat_map(|p| p.digits.chars().map(move |d| (p.at_ms, d)))
-                    .collect(),
-                talk_ms: self.talk_ms,
-            },
-            BuyerKind::Busy => Behaviour::Busy,
-            BuyerKind::Reject => {
-                let name = self.cause.as_deref().unwrap_or("CALL_REJECTED");
-                let cause =
-                    Cause::parse(name).ok_or_else(|| problem(format!("unknown cause `{name}`")))?;
-                Behaviour::Reject {
-                    after_ms: self.ring_ms,
-                    cause,
+        match (self.behaviour, self.mix.is_empty()) {
+            (Some(kind), true) => behaviour_of(
+                kind,
+                self.ring_ms,
+                self.talk_ms,
+                &self.digits,
+                self.cause.as_deref(),
+            )
+            .map_err(problem),
+            (None, false) => {
+                let mut entries = Vec::new();
+                for (i, e) in self.mix.iter().enumerate() {
+                    let b = behaviour_of(
+                        e.behaviour,
+                        e.ring_ms,
+                        e.talk_ms,
+                        &e.digits,
+                        e.cause.as_deref(),
+                    )
+                    .map_err(|p| problem(format!("mix entry {}: {p}", i + 1)))?;
+                    entries.push((e.weight, b));
                 }
+                if entries.iter().all(|(w, _)| *w == 0) {
+                    return Err(problem("mix weights are all 0".into()));
+                }
+                Ok(Behaviour::Mix(entries))
             }
-            BuyerKind::NeverAnswer => Behaviour::NeverAnswer,
-            BuyerKind::Unreachable => Behaviour::Unreachable,
-        })
+            (Some(_), false) => Err(problem("give `behaviour` or `mix`, not both".into())),
+            (None, true) => Err(problem("give `behaviour` or `mix`".into())),
+        }
     }
 }
 
@@ -243,11 +369,17 @@ impl Scenario {
         Ok(())
     }
 
-    /// The buyer endpoints to add to the dialplan.
-    pub fn behaviours(&self) -> Vec<(String, Behaviour)> {
+    /// The buyer endpoints to add to the dialplan: (context, destination, behaviour).
+    pub fn endpoints(&self) -> Vec<(String, String, Behaviour)> {
         self.buyers
             .iter()
-            .filter_map(|b| Some((b.destination.clone(), b.behaviour().ok()?)))
+            .filter_map(|b| {
+                Some((
+                    b.context.clone(),
+                    b.destination.clone(),
+                    b.behaviour().ok()?,
+                ))
+            })
             .collect()
     }
 }
@@ -392,9 +524,10 @@ abandon_ms = [1000, 2000]
     fn parses_and_merges_arrivals() {
         let s = Scenario::parse(EXAMPLE, "example.toml").expect("valid");
         assert_eq!(s.seed, Some(7));
-        let b = s.behaviours();
+        let b = s.endpoints();
+        assert_eq!(b[0].0, "buyers");
         assert_eq!(
-            b[0].1,
+            b[0].2,
             Behaviour::Answer {
                 ring_ms: 2000,
                 digits: vec![(1000, '1'), (1000, '2')],
@@ -410,6 +543,85 @@ abandon_ms = [1000, 2000]
         assert!((SEC..=2 * SEC).contains(&abandon));
         let again = Arrivals::new(&s, 7).pop().expect("generated");
         assert_eq!(again.call.caller_number, first.call.caller_number);
+    }
+
+    #[test]
+    fn mixes_and_ranges() {
+        let s = Scenario::parse(
+            r#"
+[[buyer]]
+destination = "inbound"
+mix = [
+  { weight = 60, behaviour = "answer", ring_ms = [2000, 8000], talk_ms = [20000, 300000],
+    digits = [{ at_ms = 30000, digits = "1" }] },
+  { weight = 30, behaviour = "reject", ring_ms = [1000, 5000] },
+  { weight = 10, behaviour = "busy" },
+]
+
+[[buyer]]
+destination = "+18175550123"
+context = "sip"
+behaviour = "answer"
+ring_ms = 500
+talk_ms = [1000, 2000]
+"#,
+            "mix.toml",
+        )
+        .expect("valid");
+        let e = s.endpoints();
+        assert_eq!(e[0].0, "buyers");
+        assert_eq!(
+            e[0].2,
+            Behaviour::Mix(vec![
+                (
+                    60,
+                    Behaviour::AnswerWithin {
+                        ring_ms: MsRange::between(2000, 8000),
+                        digits: vec![(30000, '1')],
+                        talk_ms: MsRange::between(20000, 300000),
+                    }
+                ),
+                (
+                    30,
+                    Behaviour::RejectWithin {
+                        after_ms: MsRange::between(1000, 5000),
+                        cause: Cause::parse("CALL_REJECTED").expect("known"),
+                    }
+                ),
+                (10, Behaviour::Busy),
+            ])
+        );
+        assert_eq!(e[1].0, "sip");
+        assert_eq!(
+            e[1].2,
+            Behaviour::AnswerWithin {
+                ring_ms: MsRange::fixed(500),
+                digits: vec![],
+                talk_ms: MsRange::between(1000, 2000),
+            }
+        );
+        for (bad, says) in [
+            ("destination = \"a\"\n", "give `behaviour` or `mix`"),
+            (
+                "destination = \"a\"\nbehaviour = \"busy\"\nmix = [{ weight = 1, behaviour = \"busy\" }]\n",
+                "not both",
+            ),
+            (
+                "destination = \"a\"\nmix = [{ weight = 0, behaviour = \"busy\" }]\n",
+                "all 0",
+            ),
+            (
+                "destination = \"a\"\nbehaviour = \"answer\"\nring_ms = [5, 1]\n",
+                "is empty",
+            ),
+            (
+                "destination = \"a\"\nmix = [{ weight = 1, behaviour = \"reject\", cause = \"NOPE\" }]\n",
+                "mix entry 1: unknown cause",
+            ),
+        ] {
+            let err = Scenario::parse(&format!("[[buyer]]\n{bad}"), "x").unwrap_err();
+            assert!(err.to_string().contains(says), "{err}");
+        }
     }
 
     #[test]

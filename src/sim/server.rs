@@ -86,10 +86,10 @@ impl SimSwitch {
         )?;
         let seed = config.scenario.seed.unwrap_or(config.engine.seed);
         let mut engine = Engine::new(config.engine);
-        for (destination, behaviour) in config.scenario.behaviours() {
+        for (context, destination, behaviour) in config.scenario.endpoints() {
             engine
                 .dialplan_mut()
-                .add_behaviour(&destination, &behaviour);
+                .add_behaviour_in(&context, &destination, &behaviour);
         }
         let driver = Driver {
             engine,

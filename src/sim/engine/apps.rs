@@ -388,7 +388,9 @@ impl Engine {
             self.unwind_app(id, r);
         }
         let wall = self.clock.wall_us();
-        let ext = self.dialplan.resolve(&context, &dest);
+        let ext = self
+            .dialplan
+            .resolve_drawn(&context, &dest, &mut self.draws);
         let Some(c) = self.chan_mut(id) else { return };
         if let Some(t) = c.park_timer.take() {
             self.cancel_timer(t);
@@ -398,8 +400,12 @@ impl Engine {
         c.profile.context = context;
         c.profile.transfer = wall;
         c.program.clear();
+        c.drawn_extension = None;
         match ext {
-            Some(apps) => {
+            Some((apps, drawn)) => {
+                if drawn {
+                    c.drawn_extension = Some(apps.clone());
+                }
                 c.program.extend(apps);
                 self.set_state(id, ChannelState::Routing);
                 self.set_state(id, ChannelState::Execute);

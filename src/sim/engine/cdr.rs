@@ -92,7 +92,10 @@ impl Engine {
                 .extension_of(&p.context, &p.destination_number)
             && let Some(obj) = flow.as_object_mut()
         {
-            let apps: Vec<Value> = apps
+            let apps: Vec<Value> = c
+                .drawn_extension
+                .as_ref()
+                .unwrap_or(apps)
                 .iter()
                 .map(|a| json!({"app_name": a.name, "app_data": a.arg}))
                 .collect();

@@ -140,6 +140,7 @@ const CAUSES: &[(&str, u16)] = &[
     ("NETWORK_OUT_OF_ORDER", 38),
     ("NORMAL_TEMPORARY_FAILURE", 41),
     ("SWITCH_CONGESTION", 42),
+    ("CHAN_NOT_IMPLEMENTED", 66),
     ("RECOVERY_ON_TIMER_EXPIRE", 102),
     ("ORIGINATOR_CANCEL", 487),
     ("SYSTEM_SHUTDOWN", 701),
@@ -155,6 +156,7 @@ impl Cause {
     pub const NORMAL_CLEARING: Cause = Cause::new("NORMAL_CLEARING", 16);
     pub const USER_BUSY: Cause = Cause::new("USER_BUSY", 17);
     pub const NO_ANSWER: Cause = Cause::new("NO_ANSWER", 19);
+    pub const UNALLOCATED_NUMBER: Cause = Cause::new("UNALLOCATED_NUMBER", 1);
     pub const NO_ROUTE_DESTINATION: Cause = Cause::new("NO_ROUTE_DESTINATION", 3);
     pub const DESTINATION_OUT_OF_ORDER: Cause = Cause::new("DESTINATION_OUT_OF_ORDER", 27);
     pub const NORMAL_TEMPORARY_FAILURE: Cause = Cause::new("NORMAL_TEMPORARY_FAILURE", 41);
@@ -349,6 +351,9 @@ pub struct Channel {
     pub hidden: bool,
     /// Digits this channel read (`digits_dialed`).
     pub digits: String,
+    /// The extension this channel was given when its destination's behaviour is drawn per
+    /// call (the CDR shows it instead of the dialplan's representative one).
+    pub drawn_extension: Option<Vec<AppCall>>,
     /// Set once CHANNEL_DESTROY is sent.
     pub destroyed: bool,
     pub created_at: Micros,

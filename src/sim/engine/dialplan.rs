@@ -1,11 +1,14 @@
 //! The dialplan of the switch behind the captures: context `public` parks every call (after
 //! `set park_timeout=60:NORMAL_CLEARING`); context `buyers` holds the buyer endpoints the
 //! captures dial through `loopback/<name>/buyers`. A scenario adds extensions, directly or from
-//! a [`Behaviour`].
+//! a [`Behaviour`]; a drawn behaviour (ranges, mixes) is drawn again each time its destination
+//! is dialled ([`Dialplan::resolve_drawn`]).
 
 use std::collections::BTreeMap;
 
-use super::channel::{AppCall, Cause};
+pub use super::behaviour::{Behaviour, MsRange};
+use super::channel::AppCall;
+use super::ids::Rng;
 
 /// An extension: the applications it runs, in order.
 pub type Extension = Vec<AppCall>;
@@ -14,6 +17,9 @@ pub type Extension = Vec<AppCall>;
 #[derive(Debug, Clone)]
 pub struct Dialplan {
     contexts: BTreeMap<String, BTreeMap<String, Extension>>,
+    /// Destinations whose extension is drawn per call (context → destination → behaviour);
+    /// `contexts` holds a representative extension for them.
+    drawn: BTreeMap<String, BTreeMap<String, Behaviour>>,
 }
 
 fn ext(apps: &[(&str, &str)]) -> Extension {
@@ -24,6 +30,7 @@ impl Default for Dialplan {
     fn default() -> Dialplan {
         let mut d = Dialplan {
             contexts: BTreeMap::new(),
+            drawn: BTreeMap::new(),
         };
         d.add(
             "public",
@@ -72,15 +79,47 @@ impl Default for Dialplan {
 impl Dialplan {
     /// Adds (or replaces) an extension.
     pub fn add(&mut self, context: &str, destination: &str, apps: Extension) {
+        if let Some(drawn) = self.drawn.get_mut(context) {
+            drawn.remove(destination);
+        }
         self.contexts
             .entry(context.to_owned())
             .or_default()
             .insert(destination.to_owned(), apps);
     }
 
-    /// Adds a buyer endpoint in context `buyers` that behaves as described.
+    /// Adds (or replaces) a buyer endpoint in context `buyers` that behaves as described. SIP
+    /// legs reach it by user part (`sofia/<profile>/sip:<destination>@host`) and gateway legs
+    /// by number (`sofia/gateway/<gw>/<destination>`, with or without a leading `+`), loopback
+    /// legs as `loopback/<destination>/buyers`.
     pub fn add_behaviour(&mut self, destination: &str, behaviour: &Behaviour) {
-        self.add("buyers", destination, behaviour.extension());
+        self.add_behaviour_in("buyers", destination, behaviour);
+    }
+
+    /// [`Dialplan::add_behaviour`] in any context (`sip` is looked at before `buyers` by SIP
+    /// and gateway legs).
+    pub fn add_behaviour_in(&mut self, context: &str, destination: &str, behaviour: &Behaviour) {
+        self.add(context, destination, behaviour.extension());
+        if behaviour.is_drawn() {
+            self.drawn
+                .entry(context.to_owned())
+                .or_default()
+                .insert(destination.to_owned(), behaviour.clone());
+        }
+    }
+
+    /// The extension one call runs: [`Dialplan::resolve`], except that a destination with a
+    /// drawn behaviour gets a fresh draw from `rng`; the flag says whether it was drawn.
+    pub fn resolve_drawn(
+        &self,
+        context: &str,
+        destination: &str,
+        rng: &mut Rng,
+    ) -> Option<(Extension, bool)> {
+        match self.drawn.get(context).and_then(|d| d.get(destination)) {
+            Some(behaviour) => Some((behaviour.draw(rng).extension(), true)),
+            None => self.resolve(context, destination).map(|e| (e, false)),
+        }
     }
 
     /// The extension's name (as the XML dialplan names it: the catch-all of `public` is
@@ -103,7 +142,8 @@ impl Dialplan {
             .is_some_and(|c| c.contains_key(destination))
     }
 
-    /// The extension a call runs, owned: like [`Dialplan::lookup`], plus the captures' outbound
+    /// The extension a call runs, owned (a drawn behaviour's representative one): like
+    /// [`Dialplan::lookup`], plus the captures' outbound
     /// socket extensions: `socket_<port>` in `public` runs `socket 127.0.0.1:<port> async full`.
     pub fn resolve(&self, context: &str, destination: &str) -> Option<Extension> {
         if context == "public"
@@ -123,75 +163,6 @@ impl Dialplan {
     pub fn lookup(&self, context: &str, destination: &str) -> Option<&Extension> {
         let ctx = self.contexts.get(context)?;
         ctx.get(destination).or_else(|| ctx.get("*"))
-    }
-}
-
-/// How a buyer endpoint behaves, turned into dialplan applications (so the events are those a
-/// real dialplan would raise).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Behaviour {
-    /// Ring for `ring_ms`, answer, press `digits` (ms after answer, digit), then hang up
-    /// `talk_ms` after answer.
-    Answer {
-        ring_ms: u64,
-        digits: Vec<(u64, char)>,
-        talk_ms: u64,
-    },
-    /// `hangup USER_BUSY` at once.
-    Busy,
-    /// Ring for `after_ms`, then hang up with `cause`.
-    Reject { after_ms: u64, cause: Cause },
-    /// Ring until cancelled.
-    NeverAnswer,
-    /// Not reachable: fails at once with DESTINATION_OUT_OF_ORDER.
-    Unreachable,
-}
-
-impl Behaviour {
-    pub fn extension(&self) -> Extension {
-        let mut apps = Vec::new();
-        let mut push = |n: &str, a: String| apps.push(AppCall::new(n, &a));
-        match self {
-            Behaviour::Answer {
-                ring_ms,
-                digits,
-                talk_ms,
-            } => {
-                if *ring_ms > 0 {
-                    push("ring_ready", String::new());
-                    push("sleep", ring_ms.to_string());
-                }
-                push("answer", String::new());
-                let mut at = 0;
-                let mut digits = digits.clone();
-                digits.sort();
-                for (when, digit) in digits {
-                    if when > at {
-                        push("sleep", (when - at).to_string());
-                        at = when;
-                    }
-                    push("send_dtmf", digit.to_string());
-                }
-                if *talk_ms > at {
-                    push("sleep", (talk_ms - at).to_string());
-                }
-                push("hangup", "NORMAL_CLEARING".into());
-            }
-            Behaviour::Busy => push("hangup", "USER_BUSY".into()),
-            Behaviour::Reject { after_ms, cause } => {
-                push("ring_ready", String::new());
-                if *after_ms > 0 {
-                    push("sleep", after_ms.to_string());
-                }
-                push("hangup", cause.name.into());
-            }
-            Behaviour::NeverAnswer => {
-                push("ring_ready", String::new());
-                push("sleep", "86400000".into());
-            }
-            Behaviour::Unreachable => push("hangup", "DESTINATION_OUT_OF_ORDER".into()),
-        }
-        apps
     }
 }
 

@@ -63,6 +63,7 @@ impl Engine {
             pending_up: false,
             hidden: false,
             digits: String::new(),
+            drawn_extension: None,
             destroyed: false,
             created_at: self.clock.now,
         };

@@ -10,9 +10,18 @@ use super::channel::{CallDirection, Cause, ChanId, ChannelState, OtherType, Prof
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PairKind {
     Loopback,
-    /// The `-a` half is the visible outbound SIP leg; the hidden `-b` runs the behaviour.
+    /// The `-a` half is the visible outbound SIP leg; the hidden `-b` (the far user agent)
+    /// runs the extension `user`. The leg is named as mod_sofia names it,
+    /// `sofia/<profile>/<dest>` with the destination as written up to any `;params`
+    /// (`sofia_glue_set_name`), so `sofia/p/sip:u@h` keeps its `sip:`. A gateway leg
+    /// (`sofia/gateway/<gw>/<number>`) goes out through the gateway's profile as
+    /// `<number>@<host>`; the simulated switch takes the profile and the host to be the
+    /// gateway's name (a gateway without `realm`/`proxy` uses its name as both host fields), so
+    /// the channel is `sofia/<gw>/<number>@<gw>` and carries `sip_gateway_name`.
     SipOut {
         profile: String,
+        user: String,
+        gateway: Option<String>,
     },
     /// The `-b` half is the visible inbound SIP leg; the hidden `-a` is the caller's phone.
     SipIn {
@@ -71,11 +80,14 @@ impl Engine {
                 format!("loopback/{ext}-b"),
                 "mod_loopback",
             ),
-            PairKind::SipOut { profile } => (
-                format!("sofia/{profile}/{ext}"),
-                format!("sofia/{profile}/remote-{ext}"),
-                "mod_sofia",
-            ),
+            PairKind::SipOut { profile, .. } => {
+                let name = ext.split(';').next().unwrap_or(ext);
+                (
+                    format!("sofia/{profile}/{name}"),
+                    format!("sofia/{profile}/remote-{name}"),
+                    "mod_sofia",
+                )
+            }
             PairKind::SipIn { profile, host } => (
                 format!("sofia/{profile}/remote-{ext}"),
                 format!("sofia/{profile}/{number}@{host}"),
@@ -143,6 +155,12 @@ impl Engine {
                 av.set("uuid", &ua);
                 av.set("call_uuid", &ua);
             }
+        }
+        if let PairKind::SipOut {
+            gateway: Some(gw), ..
+        } = kind
+        {
+            av.set("sip_gateway_name", gw);
         }
         // What CHANNEL_UUID carries: the variables before the originate's own.
         let basic = av.clone();
@@ -246,11 +264,14 @@ impl Engine {
         self.set_callstate(b, super::CallState::Ringing);
         self.set_state(b, ChannelState::Routing);
         // A SIP user agent runs the extension of the user part of its address.
-        let target = match kind {
-            PairKind::SipOut { .. } => ext.split('@').next().unwrap_or(ext),
-            _ => ext,
-        };
-        self.route(b, ctx, target);
+        match kind {
+            PairKind::SipOut { user, .. } => {
+                // An unknown user answers `404 Not Found`, which mod_sofia reports as
+                // UNALLOCATED_NUMBER (`sofia_glue_sip_cause_to_freeswitch`).
+                self.route_or(b, ctx, user, Cause::UNALLOCATED_NUMBER)
+            }
+            _ => self.route(b, ctx, ext),
+        }
         self.work.push_back(Work::LegUp(a));
         (a, b)
     }
@@ -267,14 +288,23 @@ impl Engine {
         self.emit("CHANNEL_CREATE", id, headers::CREATE, Extra::default());
     }
 
-    /// Looks the destination up in the context and starts executing it.
+    /// Looks the destination up in the context and starts executing it; with no extension
+    /// the channel hangs up with NO_ROUTE_DESTINATION, as FreeSWITCH's dialplan does.
     pub(crate) fn route(&mut self, id: ChanId, ctx: &str, dest: &str) {
-        let ext = self.dialplan.resolve(ctx, dest);
+        self.route_or(id, ctx, dest, Cause::NO_ROUTE_DESTINATION);
+    }
+
+    /// [`Engine::route`], hanging up with `no_route` when nothing matches.
+    pub(crate) fn route_or(&mut self, id: ChanId, ctx: &str, dest: &str, no_route: Cause) {
+        let ext = self.dialplan.resolve_drawn(ctx, dest, &mut self.draws);
         let pattern = !self.dialplan.has_exact(ctx, dest);
         match ext {
-            Some(apps) => {
+            Some((apps, drawn)) => {
                 if let Some(c) = self.chan_mut(id) {
                     c.hit_dialplan = true;
+                    if drawn {
+                        c.drawn_extension = Some(apps.clone());
+                    }
                     if pattern {
                         // The catch-all extension matches with a capture group.
                         c.vars.set("DP_MATCH", &format!("ARRAY::{dest}|:{dest}"));
@@ -286,7 +316,8 @@ impl Engine {
                 self.set_state(id, ChannelState::Execute);
                 self.work.push_back(Work::Step(id));
             }
-            None => self.hangup(id, Cause::NO_ROUTE_DESTINATION),
+            // From the channel's own thread, after the dial that made it has taken it on.
+            None => self.work.push_back(Work::Hangup(id, no_route)),
         }
     }
 }

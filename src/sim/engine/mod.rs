@@ -14,14 +14,21 @@
 //! - `loopback/<ext>[/<context>]` endpoints as pairs (`-a` outbound, `-b` inbound running the
 //!   context's dialplan), propagating ring, early media, answer, DTMF and hangup like
 //!   mod_loopback. Callers in the captures are such pairs (see [`dialplan`]).
-//! - `sofia/<profile>/<user>@<host>` legs: one visible outbound channel whose far end (the SIP
-//!   user agent) is a hidden channel running the `sip` (else `buyers`) extension named by the
-//!   user part; its DTMF arrives with `DTMF-Source: RTP`. An [`api::InboundCall`] with `sip` set
+//! - `sofia/<profile>/<user>@<host>` legs (also written `sip:…` / `sips:…`): one visible
+//!   outbound channel whose far end (the SIP user agent) is a hidden channel running the `sip`
+//!   (else `buyers`) extension named by the user part; its DTMF arrives with
+//!   `DTMF-Source: RTP`. `sofia/gateway/<gw>/<number>` legs likewise, named
+//!   `sofia/<gw>/<number>@<gw>` (see `loopback::PairKind::SipOut`), running the extension
+//!   named by the number, else by the number without its leading `+`. A user with no extension
+//!   fails the leg with UNALLOCATED_NUMBER (the far end's `404 Not Found`); a loopback
+//!   destination with none, with NO_ROUTE_DESTINATION. An [`api::InboundCall`] with `sip` set
 //!   arrives as `sofia/<profile>/<caller>@<host>`. No SIP variables (`sip_*` other than the
 //!   X-headers given), no CALL_UPDATE / RECV_INFO, no RTP statistics.
 //! - Dialplan contexts `public` (`set park_timeout=60:NORMAL_CLEARING`, `park`) and `buyers`
 //!   (`busy`, `no_answer`, `answer_dtmf`, `answer_talk`, `slow_hangup`), plus extensions a
-//!   scenario adds ([`Dialplan::add`], [`Dialplan::add_behaviour`], [`Behaviour`]).
+//!   scenario adds ([`Dialplan::add`], [`Dialplan::add_behaviour`], [`Behaviour`]). A
+//!   behaviour may be drawn per call (weighted [`Behaviour::Mix`], ring and talk times from
+//!   [`MsRange`]s) from a stream seeded apart from the ids (see [`behaviour`]).
 //! - Applications: `set`, `export`, `unset`, `answer`, `pre_answer`, `ring_ready`, `playback`
 //!   (WAV length read with hound, `tone_stream://%(on,off,freq)` and `silence_stream://ms`),
 //!   `sleep`, `send_dtmf`, `hangup`, `park`, `transfer`, `bridge`, `socket`; an unknown
@@ -60,6 +67,7 @@
 
 pub mod api;
 mod apps;
+pub mod behaviour;
 mod bridge;
 mod cdr;
 pub mod channel;
@@ -80,13 +88,17 @@ use std::path::PathBuf;
 
 use crate::esl::event::Event;
 
+pub use behaviour::{Behaviour, MsRange};
 pub use channel::{AnswerState, CallDirection, CallState, Cause, ChanId, Channel, ChannelState};
 pub use clock::{MS, Micros, SEC};
-pub use dialplan::{Behaviour, Dialplan};
+pub use dialplan::Dialplan;
 
 use channel::Vars;
 use clock::Clock;
 use ids::Rng;
+
+/// Mixed into the seed for the behaviour stream.
+const DRAW_STREAM: u64 = 0xB3A7_1D0E_5EED_D4A3;
 
 /// Who the simulated switch says it is (the common block of every event).
 #[derive(Debug, Clone)]
@@ -207,6 +219,9 @@ pub struct Engine {
     pub(crate) core_uuid: String,
     pub(crate) clock: Clock,
     pub(crate) rng: Rng,
+    /// Draws of buyer behaviours ([`Behaviour::Mix`], ranges): a stream apart from `rng`, so
+    /// draws change no id.
+    pub(crate) draws: Rng,
     pub(crate) seq: u64,
     pub(crate) sounds_dir: PathBuf,
     pub(crate) globals: Vars,
@@ -238,6 +253,7 @@ impl Engine {
             core_uuid,
             clock: Clock::new(config.epoch_us),
             rng,
+            draws: Rng::new(config.seed ^ DRAW_STREAM),
             seq: 0,
             sounds_dir: config.sounds_dir,
             globals,

@@ -146,23 +146,35 @@ impl Engine {
                     (a, ctx)
                 }
                 Endpoint::Sofia { profile, dest } => {
-                    // The far end behaves as the `sip` context (or else `buyers`) says for the
-                    // user part of the address.
-                    let user = dest.split('@').next().unwrap_or(dest);
-                    let ctx = if self.dialplan.has_exact("sip", user) {
-                        "sip"
-                    } else {
-                        "buyers"
-                    };
+                    let (ctx, user) = self.sip_far_end(&[sip_user(dest)]);
                     let kind = PairKind::SipOut {
                         profile: profile.clone(),
+                        user,
+                        gateway: None,
                     };
-                    let (a, _) = self.pair(&kind, dest, ctx, &vars, Some(&leg_first), owner);
-                    (a, ctx.to_owned())
+                    let (a, _) = self.pair(&kind, dest, &ctx, &vars, Some(&leg_first), owner);
+                    (a, ctx)
+                }
+                Endpoint::SofiaGateway { gateway, number } => {
+                    // The number as written, then without a leading `+`.
+                    let mut users = vec![number.as_str()];
+                    if let Some(bare) = number.strip_prefix('+') {
+                        users.push(bare);
+                    }
+                    let (ctx, user) = self.sip_far_end(&users);
+                    // See `PairKind::SipOut` for the channel's name.
+                    let kind = PairKind::SipOut {
+                        profile: gateway.clone(),
+                        user,
+                        gateway: Some(gateway.clone()),
+                    };
+                    let dest = format!("{number}@{gateway}");
+                    let (a, _) = self.pair(&kind, &dest, &ctx, &vars, Some(&leg_first), owner);
+                    (a, ctx)
                 }
                 _ => {
-                    // Only loopback endpoints are simulated so far; others fail as FreeSWITCH
-                    // does for an endpoint module it does not have.
+                    // `user/…` and unknown technologies are not simulated; they fail as
+                    // FreeSWITCH does for an endpoint module it does not have.
                     self.origs.entry(orig).and_modify(|o| {
                         o.causes.push("CHAN_NOT_IMPLEMENTED".into());
                         o.last_cause = Cause::parse("CHAN_NOT_IMPLEMENTED").unwrap_or(Cause::NONE);
@@ -226,6 +238,22 @@ impl Engine {
         if empty {
             self.group_failed(orig);
         }
+    }
+
+    /// Which extension a SIP user agent runs: the first of `users` (candidate user parts, in
+    /// order) with its own extension in context `sip`, else in `buyers`; with none, the first
+    /// candidate in `buyers` (where a catch-all may take it, or the leg fails as an unknown
+    /// user does: see [`Engine::route`]).
+    fn sip_far_end(&self, users: &[&str]) -> (String, String) {
+        for user in users {
+            for ctx in ["sip", "buyers"] {
+                if self.dialplan.has_exact(ctx, user) {
+                    return (ctx.to_owned(), (*user).to_owned());
+                }
+            }
+        }
+        let first = users.first().copied().unwrap_or_default();
+        ("buyers".to_owned(), first.to_owned())
     }
 
     /// When a timeout of `secs` started now expires in `switch_ivr_originate`: it compares whole
@@ -598,5 +626,41 @@ impl Engine {
             extra,
             Some(body.to_owned()),
         );
+    }
+}
+
+/// The user part of a sofia destination: `user@host[:port][;params]`, optionally written as a
+/// `sip:` or `sips:` URI (mod_sofia accepts both after the profile).
+pub(crate) fn sip_user(dest: &str) -> &str {
+    let bare = strip_scheme(dest);
+    let user = bare.split('@').next().unwrap_or(bare);
+    user.split(';').next().unwrap_or(user)
+}
+
+fn strip_scheme(dest: &str) -> &str {
+    for scheme in ["sip:", "sips:"] {
+        if let Some(head) = dest.get(..scheme.len())
+            && head.eq_ignore_ascii_case(scheme)
+        {
+            return &dest[scheme.len()..];
+        }
+    }
+    dest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sip_user;
+
+    #[test]
+    fn user_part_of_sofia_destinations() {
+        assert_eq!(sip_user("answer_dtmf@127.0.0.1:5080"), "answer_dtmf");
+        assert_eq!(sip_user("sip:inbound@acme-cc.example.com"), "inbound");
+        assert_eq!(
+            sip_user("SIPS:inbound@acme-cc.example.com;transport=tls"),
+            "inbound"
+        );
+        assert_eq!(sip_user("sip:+18175550123@gw.example.com"), "+18175550123");
+        assert_eq!(sip_user("bare"), "bare");
     }
 }
