@@ -45,6 +45,9 @@ pub struct SimConfig {
     /// Faults and canned answers (`api_responses` answer a given command, e.g. with `-ERR`;
     /// `api_delay` makes api slow; `reject` refuses connections).
     pub behaviour: Behaviour,
+    /// Keep every command clients send, for [`PeerHandle::received_commands`] (tests; a
+    /// long-running switch leaves it off).
+    pub record_commands: bool,
 }
 
 impl Default for SimConfig {
@@ -60,6 +63,7 @@ impl Default for SimConfig {
             queue_len: 100_000,
             max_failed_enqueues: 500,
             behaviour: Behaviour::default(),
+            record_commands: false,
         }
     }
 }
@@ -81,7 +85,7 @@ impl SimSwitch {
             listener,
             peer_config,
             Some(tx.clone()),
-            false,
+            config.record_commands,
             config.queue_len,
         )?;
         let seed = config.scenario.seed.unwrap_or(config.engine.seed);

@@ -1,0 +1,130 @@
+//! One call's state: the caller, its plan steps, its buyer legs and the record being written.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+use super::dial::{LegPlan, StepMode, StepPlan};
+use super::record::{Attempt, CallRecord, LegOutcome};
+use crate::routing::Tokens;
+
+/// Where a call is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Whispers for this step are being rendered.
+    Rendering(StepPlan),
+    /// A `bridge` with this Event-UUID is running.
+    Dialing { event_uuid: String },
+    /// Bridged to `record.attempts[leg]`.
+    Talking { leg: usize },
+    /// The fallback ran; the caller's hangup ends the call.
+    FallenBack,
+    /// The caller is gone (or the call could not be handled).
+    Over,
+}
+
+/// A buyer leg as the call sees it (parallel to `record.attempts`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LegState {
+    pub buyer: usize,
+    pub digits: Vec<char>,
+    /// Counted as up (concurrency) and not yet down.
+    pub live: bool,
+}
+
+/// A whisper the driver must render before a step is dialled.
+#[derive(Debug, Clone)]
+pub struct WhisperRequest {
+    pub buyer: usize,
+    pub template: String,
+}
+
+/// A rendered whisper handed back to the switchboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedWhisper {
+    pub buyer: usize,
+    pub path: Option<PathBuf>,
+    /// Its length in whole seconds (rounded up).
+    pub secs: u32,
+}
+
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub uuid: String,
+    pub router: usize,
+    pub tokens: Tokens,
+    /// The caller's number, normalised (duplicate rules key on it).
+    pub caller: Option<u64>,
+    pub parked_at: DateTime<Utc>,
+    pub span: tracing::Span,
+    pub phase: Phase,
+    /// Buyers dialled so far (never dialled twice on one call).
+    pub tried: Vec<usize>,
+    pub steps: u32,
+    pub legs: Vec<LegState>,
+    pub record: CallRecord,
+    pub caller_ended: Option<DateTime<Utc>>,
+    /// When the bridged talk ended (the first hangup of either side).
+    pub talk_end: Option<DateTime<Utc>>,
+    /// `hangup_after_bridge` has been set on the caller.
+    pub prepared: bool,
+}
+
+impl Call {
+    /// Adds the legs of a step to the record, as dialled at `now`.
+    pub fn add_attempts(
+        &mut self,
+        step: &StepPlan,
+        group: Option<crate::routing::Id>,
+        now: DateTime<Utc>,
+        ids: &[crate::routing::Id],
+    ) {
+        for (leg, id) in step.legs.iter().zip(ids) {
+            self.tried.push(leg.buyer);
+            self.legs.push(LegState {
+                buyer: leg.buyer,
+                digits: Vec::new(),
+                live: false,
+            });
+            self.record.attempts.push(Attempt {
+                buyer: id.clone(),
+                group: group.clone(),
+                step: step.number,
+                leg_uuid: leg.uuid.clone(),
+                dialled_at: now,
+                answered_at: None,
+                bridged_at: None,
+                ended_at: None,
+                hangup_cause: None,
+                outcome: LegOutcome::Pending,
+            });
+        }
+    }
+
+    /// The index of the leg with this uuid.
+    pub fn leg_index(&self, uuid: &str) -> Option<usize> {
+        self.record.attempts.iter().position(|a| a.leg_uuid == uuid)
+    }
+
+    /// The legs of the step being dialled that are ringing right away (a sequential step rings
+    /// its first member only; the others are counted when their channel appears).
+    pub fn first_legs(step: &StepPlan) -> &[LegPlan] {
+        match step.mode {
+            StepMode::Sequential => &step.legs[..step.legs.len().min(1)],
+            _ => &step.legs,
+        }
+    }
+
+    /// The bridged leg, if any.
+    pub fn bridged_leg(&self) -> Option<usize> {
+        self.record
+            .attempts
+            .iter()
+            .position(|a| a.outcome == LegOutcome::Connected)
+    }
+
+    /// No leg is still up.
+    pub fn legs_done(&self) -> bool {
+        self.record.attempts.iter().all(|a| a.ended_at.is_some())
+    }
+}

@@ -1,0 +1,279 @@
+//! One plan step as a `bridge` dial string: a buyer alone, a simultaneous group (`,`: first
+//! answer wins) or a sequential group (`|`: the next member when one fails).
+//!
+//! Every leg carries what names it (`parkway_call`, `parkway_buyer`, `parkway_attempt`) and an
+//! `origination_uuid` chosen here, so the leg's events (DTMF included, which carries no
+//! variables) are matched by `Unique-ID` alone. A buyer with a whisper hears it through
+//! `group_confirm_key=exec` + `group_confirm_file=playback <wav>`, with
+//! `group_confirm_cancel_timeout` so the leg's ring timeout cannot cut the whisper (see
+//! FREESWITCH.md). On `loopback/` legs FreeSWITCH reads the `group_confirm_*` variables from the
+//! `{}` block only, so there they go into `{}` (when every leg of the step plays the same file).
+
+use std::path::PathBuf;
+
+use crate::config::{Config, Destination};
+use crate::esl::dialstring::{DialString, DialStringError, Endpoint, Group, Leg, Vars};
+use crate::routing::GroupMode;
+
+/// Ringback the caller hears while buyers ring (US tone: 2 s on, 4 s off, 440 + 480 Hz).
+pub const RINGBACK: &str = "%(2000,4000,440,480)";
+
+/// How a step dials its legs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepMode {
+    Single,
+    Simultaneous,
+    Sequential,
+}
+
+impl From<GroupMode> for StepMode {
+    fn from(m: GroupMode) -> StepMode {
+        match m {
+            GroupMode::Simultaneous => StepMode::Simultaneous,
+            GroupMode::Sequential => StepMode::Sequential,
+        }
+    }
+}
+
+/// One buyer leg of a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegPlan {
+    /// Index into the config's buyers.
+    pub buyer: usize,
+    /// The leg's `origination_uuid`.
+    pub uuid: String,
+    /// `leg_timeout`: how long it may ring.
+    pub ring_secs: u32,
+    /// The whisper WAV this buyer hears on answer.
+    pub whisper: Option<PathBuf>,
+}
+
+/// One plan step, ready to dial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepPlan {
+    pub mode: StepMode,
+    pub legs: Vec<LegPlan>,
+    /// The step's number in the call (1-based), sent as `parkway_attempt`.
+    pub number: u32,
+    /// Extra seconds the whole originate may take past the longest ring (the whisper's length).
+    pub whisper_secs: u32,
+}
+
+impl StepPlan {
+    /// The `bridge` argument for this step of call `call` on router `router`.
+    pub fn bridge_arg(
+        &self,
+        config: &Config,
+        call: &str,
+        router: &str,
+    ) -> Result<String, DialStringError> {
+        let ring = self.legs.iter().map(|l| l.ring_secs).max().unwrap_or(0);
+        let ring_total = match self.mode {
+            StepMode::Sequential => self.legs.iter().map(|l| l.ring_secs).sum(),
+            _ => ring,
+        };
+        let mut global: Vars = vec![
+            ("ignore_early_media".into(), "true".into()),
+            ("ringback".into(), RINGBACK.into()),
+            (
+                "originate_timeout".into(),
+                (ring_total + self.whisper_secs + 5).to_string(),
+            ),
+            ("parkway_call".into(), call.into()),
+            ("parkway_router".into(), router.into()),
+        ];
+        let shared_whisper = self.shared_whisper();
+        let loopback = self.legs.iter().any(|l| {
+            matches!(
+                config.buyers.get(l.buyer).map(|b| &b.destination),
+                Some(Destination::DialString(d)) if d.contains("loopback/")
+            )
+        });
+        if loopback && let Some(file) = shared_whisper {
+            global.extend(confirm_vars(file));
+        }
+        let mut groups: Vec<Group> = Vec::new();
+        for leg in &self.legs {
+            let buyer = config
+                .buyers
+                .get(leg.buyer)
+                .ok_or(DialStringError::NoLegs)?;
+            let mut vars: Vars = vec![
+                ("origination_uuid".into(), leg.uuid.clone()),
+                ("leg_timeout".into(), leg.ring_secs.to_string()),
+                ("parkway_buyer".into(), buyer.id.to_string()),
+                ("parkway_attempt".into(), self.number.to_string()),
+            ];
+            if !(loopback && shared_whisper.is_some())
+                && let Some(file) = &leg.whisper
+            {
+                vars.extend(confirm_vars(file));
+            }
+            let mut legs = buyer_legs(&buyer.destination, vars)?;
+            match (self.mode, groups.last_mut()) {
+                (StepMode::Simultaneous, Some(g)) => g.legs.append(&mut legs),
+                _ => groups.push(Group { legs }),
+            }
+        }
+        DialString::new(global, groups).encode()
+    }
+
+    /// The whisper every leg plays, if they all play the same one.
+    fn shared_whisper(&self) -> Option<&PathBuf> {
+        let first = self.legs.first()?.whisper.as_ref()?;
+        self.legs
+            .iter()
+            .all(|l| l.whisper.as_ref() == Some(first))
+            .then_some(first)
+    }
+}
+
+fn confirm_vars(file: &std::path::Path) -> Vars {
+    vec![
+        ("group_confirm_key".into(), "exec".into()),
+        (
+            "group_confirm_file".into(),
+            format!("playback {}", file.display()),
+        ),
+        ("group_confirm_cancel_timeout".into(), "true".into()),
+    ]
+}
+
+/// The legs one buyer's destination dials, each with `vars` (a raw dial string's own `{}`
+/// variables move onto its legs; its legs ring together).
+fn buyer_legs(dest: &Destination, vars: Vars) -> Result<Vec<Leg>, DialStringError> {
+    Ok(match dest {
+        Destination::Sip(uri) => vec![Leg::new(
+            vars,
+            Endpoint::Sofia {
+                profile: "external".into(),
+                dest: uri.clone(),
+            },
+        )],
+        Destination::Number { number, gateway } => vec![Leg::new(
+            vars,
+            Endpoint::SofiaGateway {
+                gateway: gateway.clone(),
+                number: number.clone(),
+            },
+        )],
+        Destination::DialString(text) => {
+            let parsed = DialString::parse(text)?;
+            let mut out = Vec::new();
+            for branch in &parsed.branches {
+                for group in &branch.groups {
+                    for leg in &group.legs {
+                        let mut v = parsed.enterprise_vars.clone();
+                        v.extend(branch.global_vars.iter().cloned());
+                        v.extend(leg.vars.iter().cloned());
+                        v.extend(vars.iter().cloned());
+                        out.push(Leg::new(v, leg.endpoint.clone()));
+                    }
+                }
+            }
+            if out.is_empty() {
+                return Err(DialStringError::NoLegs);
+            }
+            out
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::money::Currency;
+    use crate::config::{Buyer, EpcSettings};
+
+    fn config() -> Config {
+        let mut a = Buyer::basic("a", Currency::USD);
+        a.destination = Destination::Sip("sip:agent@a.example.com".into());
+        let mut b = Buyer::basic("b", Currency::USD);
+        b.destination = Destination::Number {
+            number: "+18005550100".into(),
+            gateway: "carrier".into(),
+        };
+        let mut c = Buyer::basic("c", Currency::USD);
+        c.destination =
+            Destination::DialString("{ignore_early_media=true}loopback/answer/buyers".into());
+        Config::new(
+            Currency::USD,
+            chrono_tz::UTC,
+            EpcSettings {
+                window: chrono::Duration::days(7),
+                prior: crate::config::money::Money::zero(Currency::USD),
+                prior_calls: 1,
+            },
+            vec![a, b, c],
+            vec![],
+            vec![],
+        )
+    }
+
+    fn leg(buyer: usize, uuid: &str, whisper: Option<&str>) -> LegPlan {
+        LegPlan {
+            buyer,
+            uuid: uuid.into(),
+            ring_secs: 20,
+            whisper: whisper.map(PathBuf::from),
+        }
+    }
+
+    #[test]
+    fn simultaneous_step_joins_legs_with_commas_and_names_each() {
+        let step = StepPlan {
+            mode: StepMode::Simultaneous,
+            legs: vec![leg(0, "u-a", Some("/w/a.wav")), leg(1, "u-b", None)],
+            number: 2,
+            whisper_secs: 6,
+        };
+        let arg = step.bridge_arg(&config(), "call-1", "r1").unwrap();
+        let parsed = DialString::parse_app_arg(&arg).unwrap();
+        assert_eq!(parsed.branches[0].groups.len(), 1);
+        let legs: Vec<_> = parsed.legs().collect();
+        assert_eq!(legs.len(), 2);
+        let get = |l: &Leg, k: &str| l.vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        assert_eq!(get(legs[0], "origination_uuid").as_deref(), Some("u-a"));
+        assert_eq!(get(legs[0], "parkway_buyer").as_deref(), Some("a"));
+        assert_eq!(get(legs[1], "parkway_attempt").as_deref(), Some("2"));
+        assert_eq!(
+            get(legs[0], "group_confirm_file").as_deref(),
+            Some("playback /w/a.wav")
+        );
+        assert_eq!(get(legs[1], "group_confirm_file"), None);
+        assert!(arg.contains("sofia/gateway/carrier/+18005550100"));
+        let globals = &parsed.branches[0].global_vars;
+        assert!(globals.contains(&("originate_timeout".into(), "31".into())));
+        assert!(globals.contains(&("ringback".into(), RINGBACK.into())));
+    }
+
+    #[test]
+    fn sequential_step_uses_pipes_and_loopback_whisper_goes_global() {
+        let step = StepPlan {
+            mode: StepMode::Sequential,
+            legs: vec![leg(2, "u-c", Some("/w/x.wav"))],
+            number: 1,
+            whisper_secs: 0,
+        };
+        let arg = step.bridge_arg(&config(), "call-1", "r1").unwrap();
+        let parsed = DialString::parse_app_arg(&arg).unwrap();
+        let globals = &parsed.branches[0].global_vars;
+        assert!(globals.contains(&("group_confirm_key".into(), "exec".into())));
+        let legs: Vec<_> = parsed.legs().collect();
+        assert!(
+            legs[0]
+                .vars
+                .contains(&("ignore_early_media".into(), "true".into()))
+        );
+
+        let two = StepPlan {
+            mode: StepMode::Sequential,
+            legs: vec![leg(0, "u-a", None), leg(1, "u-b", None)],
+            number: 1,
+            whisper_secs: 0,
+        };
+        let parsed =
+            DialString::parse_app_arg(&two.bridge_arg(&config(), "c", "r").unwrap()).unwrap();
+        assert_eq!(parsed.branches[0].groups.len(), 2);
+    }
+}

@@ -1,0 +1,431 @@
+//! The driver: runs the [`Switchboard`] over a supervised event socket connection.
+//!
+//! Tasks (all on the options' tracker, stopped by its token):
+//! - the client's connection actor reads the socket into a bounded event queue (100,000 events;
+//!   when full, events are dropped and counted in the client stats) — it never waits on routing;
+//! - the **engine** task owns the switchboard: it takes events in order (so a call's events are
+//!   handled in order), rendered whispers, refused commands and reconcile results, and hands the
+//!   actions on;
+//! - the **writer** task queues commands on the live connection in the order the engine produced
+//!   them and waits for their replies concurrently; a `-ERR` goes back to the engine;
+//! - whispers render on the blocking pool; a reconcile (`show channels as json`) runs after every
+//!   reconnect.
+//!
+//! Every queue is bounded: when the writer's or the records' queue is full the engine waits,
+//! which holds back event handling (not the socket reader: the event queue absorbs it).
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use super::call::{RenderedWhisper, WhisperRequest};
+use super::record::CallRecord;
+use super::switchboard::{Action, EVENTS, Switchboard};
+use crate::config::Config;
+use crate::esl::client::{
+    ClientEvent, ClientOptions, EslError, Supervisor, SupervisorConfig, connect_supervised,
+};
+use crate::esl::command::{Command, EventFormat};
+use crate::routing::Tokens;
+use crate::whisper::{Template, Whisperer};
+
+/// Commands waiting for the writer.
+const WRITE_QUEUE: usize = 65_536;
+/// Inputs waiting for the engine besides events (whispers, refusals, reconciles, queries).
+const INPUT_QUEUE: usize = 65_536;
+
+/// How the daemon runs.
+pub struct DaemonOptions {
+    /// Seeds routing's shuffles and the leg / Event-UUIDs (and the client's Job-UUIDs).
+    pub seed: u64,
+    /// Renders whispers; `None`: buyers hear none.
+    pub whisperer: Option<Arc<Whisperer>>,
+    /// Where finished call records go (the engine waits when it is full); `None`: logged only.
+    pub records: Option<mpsc::Sender<CallRecord>>,
+    /// Stops the daemon.
+    pub cancel: CancellationToken,
+    /// Every task is spawned on it.
+    pub tracker: TaskTracker,
+    /// Reconnect pacing (tests shorten it).
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for DaemonOptions {
+    fn default() -> DaemonOptions {
+        DaemonOptions {
+            seed: 0x0070_6172_6b77_6179,
+            whisperer: None,
+            records: None,
+            cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(10),
+        }
+    }
+}
+
+type Query = Box<dyn FnOnce(&Switchboard) + Send>;
+
+enum Input {
+    Whispers {
+        call: String,
+        whispers: Vec<RenderedWhisper>,
+    },
+    Refused {
+        call: String,
+        app: &'static str,
+        error: String,
+    },
+    Live(HashSet<String>),
+    Query(Query),
+}
+
+/// A running daemon.
+#[derive(Clone)]
+pub struct Daemon {
+    inputs: mpsc::Sender<Input>,
+    supervisor: Supervisor,
+    cancel: CancellationToken,
+}
+
+impl Daemon {
+    /// Connects to `config.freeswitch` and handles calls until cancelled.
+    pub fn start(config: Arc<Config>, options: DaemonOptions) -> Daemon {
+        let mut sup = SupervisorConfig::new(
+            config.freeswitch.address.clone(),
+            config.freeswitch.password.clone(),
+        );
+        sup.subscriptions = vec![
+            Command::event(EventFormat::Plain, &EVENTS).expect("static event names are valid"),
+        ];
+        sup.backoff_base = options.backoff_base;
+        sup.backoff_max = options.backoff_max;
+        sup.rng_seed = Some(options.seed);
+        sup.options = ClientOptions {
+            event_capacity: 100_000,
+            uuid_seed: Some(options.seed),
+            cancel: options.cancel.child_token(),
+            tracker: options.tracker.clone(),
+            ..ClientOptions::default()
+        };
+        let (supervisor, mut events) = connect_supervised(sup);
+        let (inputs_tx, mut inputs) = mpsc::channel::<Input>(INPUT_QUEUE);
+        let (write_tx, write_rx) = mpsc::channel::<Outgoing>(WRITE_QUEUE);
+        let tracker = options.tracker.clone();
+        tracker.spawn(
+            writer(supervisor.clone(), write_rx, inputs_tx.clone())
+                .instrument(tracing::info_span!("esl_writer")),
+        );
+        let mut board = Switchboard::new(config, options.seed, options.whisperer.is_some());
+        let engine = Engine {
+            whisperer: options.whisperer,
+            records: options.records,
+            write: write_tx,
+            inputs: inputs_tx.clone(),
+            supervisor: supervisor.clone(),
+            tracker: tracker.clone(),
+        };
+        let cancel = options.cancel.clone();
+        tracker.spawn(
+            async move {
+                loop {
+                    let actions = tokio::select! {
+                        biased;
+                        _ = cancel.cancelled() => break,
+                        input = inputs.recv() => match input {
+                            Some(i) => engine.input(&mut board, i),
+                            None => break,
+                        },
+                        item = events.recv() => match item {
+                            Some(ClientEvent::Event(ev)) => board.on_event(&ev, Utc::now()),
+                            Some(ClientEvent::Connected { generation }) => {
+                                tracing::info!(generation, "connected to FreeSWITCH");
+                                if board.live_calls() > 0 {
+                                    engine.reconcile();
+                                }
+                                Vec::new()
+                            }
+                            Some(ClientEvent::Disconnected { generation, reason }) => {
+                                tracing::warn!(generation, %reason, "lost FreeSWITCH; calls are reconciled after the reconnect");
+                                Vec::new()
+                            }
+                            Some(_) => Vec::new(),
+                            None => break,
+                        },
+                    };
+                    if !engine.act(actions).await {
+                        break;
+                    }
+                }
+            }
+            .instrument(tracing::info_span!("call_engine")),
+        );
+        Daemon {
+            inputs: inputs_tx,
+            supervisor,
+            cancel: options.cancel,
+        }
+    }
+
+    /// Runs `f` on the switchboard between two inputs (totals, counters, live calls).
+    pub async fn query<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Switchboard) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        let q: Query = Box::new(move |b| {
+            let _ = tx.send(f(b));
+        });
+        self.inputs.send(Input::Query(q)).await.ok()?;
+        rx.await.ok()
+    }
+
+    pub fn supervisor(&self) -> &Supervisor {
+        &self.supervisor
+    }
+
+    pub fn shutdown(&self) {
+        self.cancel.cancel();
+    }
+}
+
+struct Outgoing {
+    call: String,
+    app: &'static str,
+    command: Command,
+}
+
+struct Engine {
+    whisperer: Option<Arc<Whisperer>>,
+    records: Option<mpsc::Sender<CallRecord>>,
+    write: mpsc::Sender<Outgoing>,
+    inputs: mpsc::Sender<Input>,
+    supervisor: Supervisor,
+    tracker: TaskTracker,
+}
+
+impl Engine {
+    fn input(&self, board: &mut Switchboard, input: Input) -> Vec<Action> {
+        let now = Utc::now();
+        match input {
+            Input::Whispers { call, whispers } => board.whispers_ready(&call, whispers, now),
+            Input::Refused { call, app, error } => board.command_failed(&call, app, &error, now),
+            Input::Live(live) => board.reconcile(&live, now),
+            Input::Query(q) => {
+                q(board);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Hands actions on; false when the daemon is shutting down.
+    async fn act(&self, actions: Vec<Action>) -> bool {
+        for action in actions {
+            match action {
+                Action::Execute {
+                    call,
+                    app,
+                    arg,
+                    event_uuid,
+                } => {
+                    let arg = (!arg.is_empty()).then_some(arg.as_str());
+                    match Command::sendmsg_execute(Some(&call), app, arg, &event_uuid) {
+                        Ok(command) => {
+                            if self
+                                .write
+                                .send(Outgoing { call, app, command })
+                                .await
+                                .is_err()
+                            {
+                                return false;
+                            }
+                        }
+                        Err(e) => {
+                            let error = e.to_string();
+                            let input = Input::Refused { call, app, error };
+                            let inputs = self.inputs.clone();
+                            self.tracker.spawn(async move { inputs.send(input).await });
+                        }
+                    }
+                }
+                Action::RenderWhispers {
+                    call,
+                    tokens,
+                    requests,
+                } => self.render(call, *tokens, requests),
+                Action::Record(record) => {
+                    tracing::info!(
+                        call.uuid = %record.call,
+                        disposition = ?record.disposition,
+                        buyer = record.connected.as_deref().unwrap_or("-"),
+                        talk_secs = record.talk_secs,
+                        payout = record.payout,
+                        "call finished"
+                    );
+                    if let Some(tx) = &self.records
+                        && tx.send(*record).await.is_err()
+                    {
+                        tracing::debug!("call records are no longer read");
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    fn render(&self, call: String, tokens: Tokens, requests: Vec<WhisperRequest>) {
+        let Some(whisperer) = self.whisperer.clone() else {
+            return;
+        };
+        let inputs = self.inputs.clone();
+        let span = tracing::info_span!("whisper", call.uuid = %call);
+        self.tracker.spawn(
+            async move {
+                let rendered = tokio::task::spawn_blocking(move || {
+                    requests
+                        .iter()
+                        .map(|r| render_one(&whisperer, r, &tokens))
+                        .collect::<Vec<_>>()
+                })
+                .await
+                .unwrap_or_default();
+                let _ = inputs
+                    .send(Input::Whispers {
+                        call,
+                        whispers: rendered,
+                    })
+                    .await;
+            }
+            .instrument(span),
+        );
+    }
+
+    fn reconcile(&self) {
+        let supervisor = self.supervisor.clone();
+        let inputs = self.inputs.clone();
+        self.tracker.spawn(
+            async move {
+                match supervisor.api("show channels as json").await {
+                    Ok(body) => match live_uuids(&body) {
+                        Some(live) => {
+                            let _ = inputs.send(Input::Live(live)).await;
+                        }
+                        None => tracing::warn!("unreadable `show channels as json`; not reconciled"),
+                    },
+                    Err(e) => tracing::warn!(error = %e, "reconcile failed; retried at the next reconnect"),
+                }
+            }
+            .instrument(tracing::info_span!("reconcile")),
+        );
+    }
+}
+
+/// One whisper; a failure leaves the buyer without one (logged), never the call.
+fn render_one(w: &Whisperer, r: &WhisperRequest, tokens: &Tokens) -> RenderedWhisper {
+    let none = RenderedWhisper {
+        buyer: r.buyer,
+        path: None,
+        secs: 0,
+    };
+    let template = match Template::parse(&r.template) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "whisper template unreadable; no whisper");
+            return none;
+        }
+    };
+    match w.whisper(&template, &|k| tokens.get(k).map(str::to_owned)) {
+        Ok(whisper) => RenderedWhisper {
+            buyer: r.buyer,
+            secs: wav_secs(&whisper.path, w.library().rate()),
+            path: Some(whisper.path),
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "whisper not rendered; the buyer hears none");
+            none
+        }
+    }
+}
+
+/// A 16-bit mono WAV's length in whole seconds, rounded up.
+fn wav_secs(path: &Path, rate: u32) -> u32 {
+    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let samples = bytes.saturating_sub(44) / 2;
+    u32::try_from(samples.div_ceil(u64::from(rate.max(1)))).unwrap_or(u32::MAX)
+}
+
+/// The `uuid`s of `show channels as json` (`{"row_count":N,"rows":[{"uuid":…},…]}`; with no
+/// channel FreeSWITCH answers `{"row_count":0}`).
+pub fn live_uuids(body: &[u8]) -> Option<HashSet<String>> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let rows = match v.get("rows") {
+        Some(r) => r.as_array()?.as_slice(),
+        None => {
+            v.get("row_count")?;
+            &[]
+        }
+    };
+    Some(
+        rows.iter()
+            .filter_map(|r| r.get("uuid").and_then(|u| u.as_str()).map(str::to_owned))
+            .collect(),
+    )
+}
+
+/// Queues commands in order on the live connection and waits for their replies concurrently.
+async fn writer(
+    supervisor: Supervisor,
+    mut rx: mpsc::Receiver<Outgoing>,
+    inputs: mpsc::Sender<Input>,
+) {
+    let mut pending = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            next = rx.recv() => {
+                let Some(out) = next else { break };
+                let Some(client) = supervisor.client() else {
+                    // No connection: the reconcile after the reconnect decides what happened.
+                    tracing::warn!(call.uuid = %out.call, app = out.app, "not connected; command dropped");
+                    continue;
+                };
+                match client.queue_command_ok(out.command).await {
+                    Ok(reply) => pending.push(async move { (out.call, out.app, reply.await) }),
+                    Err(e) => tracing::warn!(call.uuid = %out.call, app = out.app, error = %e, "command not sent"),
+                }
+            }
+            Some((call, app, result)) = pending.next(), if !pending.is_empty() => {
+                match result {
+                    Ok(_) => {}
+                    Err(EslError::CommandFailed { reply }) => {
+                        let _ = inputs.send(Input::Refused { call, app, error: reply }).await;
+                    }
+                    Err(e) => tracing::warn!(call.uuid = %call, app, error = %e, "no reply; reconciled after the reconnect"),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_uuids_reads_show_channels() {
+        let body = br#"{"row_count":2,"rows":[{"uuid":"a","name":"x"},{"uuid":"b"}]}"#;
+        let live = live_uuids(body).unwrap();
+        assert!(live.contains("a") && live.contains("b") && live.len() == 2);
+        assert_eq!(live_uuids(br#"{"row_count":0}"#).unwrap().len(), 0);
+        assert!(live_uuids(b"-ERR no").is_none());
+    }
+}

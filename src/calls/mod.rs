@@ -1,0 +1,26 @@
+//! Call control: park → route → dial → whisper → bridge → convert.
+//!
+//! - `switchboard`: the call state machine over every live call (pure: events and `now` in,
+//!   [`Action`]s out), with the counters ([`crate::billing::Ledger`]) and the duplicate history.
+//! - `call`: one call's state; `dial`: a plan step as a `bridge` dial string; `record`: what a
+//!   finished call leaves behind.
+//! - `driver`: [`Daemon`], which runs the switchboard over a supervised event socket connection
+//!   (`parkway run`, `parkway demo`).
+//!
+//! How FreeSWITCH is driven (FREESWITCH.md, "Connecting the caller", way 1): every step is one
+//! `bridge` executed on the parked caller with `sendmsg` (after `set hangup_after_bridge=true`),
+//! so FreeSWITCH rings the legs (`,` at once, `|` in turn), plays the caller ringback, plays the
+//! buyer the whisper (`group_confirm_*`), cancels buyer legs when the caller leaves and reports
+//! every leg's hangup cause. Each leg's uuid is chosen here (`origination_uuid`), so its events,
+//! DTMF included, are matched by `Unique-ID`.
+
+mod call;
+pub mod dial;
+pub mod driver;
+pub mod record;
+pub mod switchboard;
+
+pub use call::{RenderedWhisper, WhisperRequest};
+pub use driver::{Daemon, DaemonOptions};
+pub use record::{Attempt, CallRecord, Disposition, FallbackReason, LegOutcome};
+pub use switchboard::{Action, EVENTS, Switchboard, Totals};

@@ -1,0 +1,7 @@
+//! The subcommands, one file each.
+
+pub mod esl;
+pub mod routing;
+pub mod run;
+pub mod sim;
+pub mod whisper;

@@ -1,0 +1,261 @@
+//! A simulated FreeSWITCH (virtual time) with parkway's daemon connected to it over a real
+//! socket, and what a test reads back: the commands parkway sent, the call records, counters.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parkway::calls::{CallRecord, Daemon, DaemonOptions, Totals};
+use parkway::config::{self, Config};
+use parkway::sim::engine::api::{CallHandles, InboundCall};
+use parkway::sim::engine::{Behaviour, Cause, Micros};
+use parkway::sim::{SimConfig, SimHandle, SimSwitch, TimeMode};
+use parkway::whisper::{Settings, Whisperer};
+use tokio::sync::mpsc;
+
+pub async fn within<T>(f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), f)
+        .await
+        .expect("test took too long")
+}
+
+pub struct Rig {
+    pub sim: SimHandle,
+    pub daemon: Daemon,
+    pub config: Arc<Config>,
+    records: mpsc::Receiver<CallRecord>,
+    _dir: TempDir,
+}
+
+/// A directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "parkway-calls-{tag}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Buyers are `{ sip = "<id>@buyers.example.com" }`; each named behaviour is registered for its
+/// user part. `body` is the rest of the config (buyers, groups, routers) without `[freeswitch]`.
+pub async fn rig(tag: &str, body: &str, behaviours: &[(&str, Behaviour)]) -> Rig {
+    let dir = TempDir::new(tag);
+    let sim_config = SimConfig {
+        time: TimeMode::Virtual {
+            settle: Duration::from_millis(40),
+        },
+        record_commands: true,
+        ..SimConfig::default()
+    };
+    let (addr, sim) = SimSwitch::start(sim_config).await.expect("sim listening");
+    let behaviours: Vec<(String, Behaviour)> = behaviours
+        .iter()
+        .map(|(d, b)| (d.to_string(), b.clone()))
+        .collect();
+    sim.with(move |e| {
+        for (d, b) in &behaviours {
+            e.dialplan_mut().add_behaviour(d, b);
+        }
+    })
+    .await
+    .expect("sim up");
+    let text = format!(
+        "currency = \"USD\"\ntimezone = \"UTC\"\n\n[freeswitch]\naddress = \"{addr}\"\npassword = \"ClueCon\"\n\n\
+         [whisper]\nsounds = \"{sounds}\"\ncache_dir = \"{cache}\"\n\n{body}",
+        sounds = parkway::whisper::shipped_sounds().display(),
+        cache = dir.0.join("whispers").display(),
+    );
+    let config = match config::parse(&text, &dir.0.join("parkway.toml"), &|p| {
+        std::fs::read_to_string(p)
+    }) {
+        Ok(c) => Arc::new(c),
+        Err(e) => panic!(
+            "config: {:?}",
+            e.0.iter().map(|p| p.to_string()).collect::<Vec<_>>()
+        ),
+    };
+    let whisperer = Whisperer::new(Settings::from_config(&config.whisper).expect("settings"))
+        .expect("whisperer");
+    let (tx, records) = mpsc::channel(1024);
+    let daemon = Daemon::start(
+        config.clone(),
+        DaemonOptions {
+            seed: 7,
+            whisperer: Some(Arc::new(whisperer)),
+            records: Some(tx),
+            backoff_base: Duration::from_millis(20),
+            backoff_max: Duration::from_millis(200),
+            ..DaemonOptions::default()
+        },
+    );
+    let rig = Rig {
+        sim,
+        daemon,
+        config,
+        records,
+        _dir: dir,
+    };
+    rig.wait_subscribed(1).await;
+    rig
+}
+
+impl Rig {
+    /// Waits until connection `conn` has subscribed to events.
+    pub async fn wait_subscribed(&self, conn: u64) {
+        within(async {
+            loop {
+                let done = self
+                    .sim
+                    .peer()
+                    .received_commands()
+                    .iter()
+                    .any(|c| c.conn == conn && c.command.line().starts_with("event plain"));
+                if done {
+                    // The subscription is read; give its reply a moment to be written.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+    }
+
+    /// A caller dials `destination` with these channel variables.
+    pub async fn call(
+        &self,
+        number: &str,
+        destination: &str,
+        vars: &[(&str, &str)],
+    ) -> CallHandles {
+        let call = InboundCall {
+            caller_number: number.into(),
+            caller_name: "Test Caller".into(),
+            destination: destination.into(),
+            context: "public".into(),
+            sip_headers: Vec::new(),
+            variables: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            sip: None,
+        };
+        self.sim.place_call(call).await.expect("sim up")
+    }
+
+    /// The caller's phone hangs up `after` from now (virtual time).
+    pub async fn caller_hangs_up(&self, call: &CallHandles, after: Micros) {
+        let uuid = call.phone.clone();
+        self.sim
+            .with(move |e| {
+                let at = e.now() + after;
+                e.schedule_hangup(
+                    &uuid,
+                    at,
+                    Cause::parse("NORMAL_CLEARING").expect("known cause"),
+                )
+            })
+            .await
+            .expect("sim up")
+            .expect("channel exists");
+    }
+
+    /// The next finished call.
+    pub async fn record(&mut self) -> CallRecord {
+        within(self.records.recv()).await.expect("daemon running")
+    }
+
+    /// The `sendmsg` applications parkway ran, as `app arg` (in order).
+    pub fn executed(&self) -> Vec<String> {
+        self.sim
+            .peer()
+            .received_commands()
+            .iter()
+            .filter(|c| c.command.line().starts_with("sendmsg"))
+            .map(|c| {
+                let app = c.command.header("execute-app-name").unwrap_or("?");
+                let arg = c.command.header("execute-app-arg").unwrap_or("");
+                format!("{app} {arg}").trim_end().to_owned()
+            })
+            .collect()
+    }
+
+    /// The buyer ids each `bridge` dialled, in dial-string order.
+    pub fn bridged_buyers(&self) -> Vec<Vec<String>> {
+        self.executed()
+            .iter()
+            .filter_map(|l| l.strip_prefix("bridge "))
+            .map(|arg| {
+                let ds =
+                    parkway::esl::dialstring::DialString::parse_app_arg(arg).expect("dial string");
+                ds.legs()
+                    .filter_map(|l| {
+                        l.vars
+                            .iter()
+                            .find(|(k, _)| k == "parkway_buyer")
+                            .map(|(_, v)| v.clone())
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    pub async fn totals(&self) -> Totals {
+        self.daemon
+            .query(|b| b.totals())
+            .await
+            .expect("daemon running")
+    }
+
+    /// All-time counters of a buyer.
+    pub async fn buyer(&self, id: &str) -> parkway::billing::Totals {
+        let i = self
+            .config
+            .buyers
+            .iter()
+            .position(|b| b.id.as_str() == id)
+            .expect("buyer");
+        self.daemon
+            .query(move |b| b.ledger().totals(i))
+            .await
+            .expect("daemon running")
+    }
+
+    pub async fn concurrency(&self, id: &str) -> u32 {
+        let i = self
+            .config
+            .buyers
+            .iter()
+            .position(|b| b.id.as_str() == id)
+            .expect("buyer");
+        self.daemon
+            .query(move |b| b.ledger().concurrency(i))
+            .await
+            .expect("daemon running")
+    }
+}
+
+/// Answers after `ring_s`, presses `digits` (seconds after answer), hangs up after `talk_s`.
+pub fn answers(ring_s: u64, talk_s: u64, digits: &[(u64, char)]) -> Behaviour {
+    Behaviour::Answer {
+        ring_ms: ring_s * 1000,
+        digits: digits.iter().map(|(s, d)| (s * 1000, *d)).collect(),
+        talk_ms: talk_s * 1000,
+    }
+}
