@@ -373,8 +373,11 @@ impl Ledger {
             let Some((due, id)) = self.finished.pop_front() else {
                 break;
             };
-            if self.calls.get(&id).is_some_and(|k| k.expires == Some(due)) {
-                self.calls.remove(&id);
+            if self.calls.get(&id).is_some_and(|k| k.expires == Some(due))
+                && let Some(mut keys) = self.calls.remove(&id)
+            {
+                // A leg brought up after the finish is put down with the keys.
+                put_down(&mut self.snapshot, &self.buyers, &self.groups, &mut keys);
             }
         }
         if self.next_sweep.is_some_and(|t| now < t) {

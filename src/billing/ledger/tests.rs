@@ -308,6 +308,23 @@ fn prune_drops_keys_after_keep() {
 }
 
 #[test]
+fn a_leg_up_after_the_finish_goes_down_with_the_keys() {
+    let c = config();
+    let mut l = Ledger::new(&c);
+    let now = t("2026-11-25T10:00:00Z");
+    l.count(&c, "x", 0, CountKind::Attempt, 0, now);
+    l.finish_call("x", now);
+    assert!(
+        l.count(&c, "x", 0, CountKind::LegUp, 0, now),
+        "a late event still counts"
+    );
+    assert_eq!(l.concurrency(0), 1);
+    l.prune(now + Duration::hours(1));
+    assert_eq!((l.calls_held(), l.concurrency(0)), (0, 0));
+    assert_eq!(l.snapshot().group("g0").unwrap().concurrency, 0);
+}
+
+#[test]
 fn prune_forgets_calls_never_finished() {
     let c = config();
     let mut l = Ledger::new(&c).with_retention(Duration::minutes(5), Duration::hours(2));
