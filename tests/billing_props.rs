@@ -229,6 +229,9 @@ proptest! {
             prop_assert_eq!(l.concurrency(b), 0);
         }
         prop_assert_eq!((group(&l, "g0"), group(&l, "g1")), (0, 0));
+        // An hour later their keys are gone.
+        l.prune(end + Duration::hours(1));
+        prop_assert_eq!(l.calls_held(), 0);
     }
 
     /// Every window's counter, read the way routing reads it at the last event, counts exactly the

@@ -24,7 +24,8 @@
 //! remembered: live calls plus the calls finished in the last `keep`.
 //!
 //! A ledger belongs to the config it was built from: buyer indices, group membership and ids are
-//! read from it once; `count` reads the zones and the EPC window from the config it is given.
+//! read from it once; `count` reads the zones and the EPC window from the config it is given. After
+//! a config reload, [`Ledger::rebind`] moves it onto the new config by id.
 
 mod windows;
 
@@ -179,6 +180,63 @@ impl Ledger {
         self
     }
 
+    /// Moves the ledger onto a reloaded `config`. Buyers and groups are matched by id, so totals,
+    /// counters and the dedup keys of live calls follow a buyer whose index changed. Concurrency is
+    /// recounted from the legs still up, against the new group membership. Buyers and groups that
+    /// are gone keep their snapshot entries (routing no longer asks for them) but are not counted.
+    pub fn rebind(&mut self, config: &Config) {
+        let mut fresh = Ledger::new(config);
+        let old: FxHashMap<&str, &BuyerSlot> =
+            self.buyers.iter().map(|b| (b.id.as_str(), b)).collect();
+        for slot in &mut fresh.buyers {
+            if let Some(o) = old.get(slot.id.as_str()) {
+                slot.totals = o.totals;
+            }
+        }
+        let new_index: FxHashMap<&str, u32> = fresh
+            .buyers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| Some((b.id.as_str(), u32::try_from(i).ok()?)))
+            .collect();
+        let remap: Vec<Option<u32>> = self
+            .buyers
+            .iter()
+            .map(|b| new_index.get(b.id.as_str()).copied())
+            .collect();
+        for keys in self.calls.values_mut() {
+            keys.seen
+                .retain_mut(|(bi, _)| match remap.get(*bi as usize).copied().flatten() {
+                    Some(n) => {
+                        *bi = n;
+                        true
+                    }
+                    None => false,
+                });
+        }
+        for u in self
+            .snapshot
+            .buyers
+            .values_mut()
+            .chain(self.snapshot.groups.values_mut())
+        {
+            u.concurrency = 0;
+        }
+        let (up, down) = (CountKind::LegUp.bit(), CountKind::LegDown.bit());
+        for keys in self.calls.values() {
+            for &(bi, mask) in &keys.seen {
+                if mask & up != 0
+                    && mask & down == 0
+                    && let Some(slot) = fresh.buyers.get(bi as usize)
+                {
+                    move_concurrency(&mut self.snapshot, slot, &fresh.groups, true);
+                }
+            }
+        }
+        self.buyers = fresh.buyers;
+        self.groups = fresh.groups;
+    }
+
     /// Counts one event for `buyer` (index into `config.buyers`) on call `call` at `now`; see the
     /// module docs. `amount` is read for `Revenue` only. Returns whether anything changed: `false`
     /// for a repeat of `(call, buyer, kind)`, a `LegDown` without a `LegUp` (or a `LegUp` after the
@@ -315,8 +373,11 @@ impl Ledger {
             let Some((due, id)) = self.finished.pop_front() else {
                 break;
             };
-            if self.calls.get(&id).is_some_and(|k| k.expires == Some(due)) {
-                self.calls.remove(&id);
+            if self.calls.get(&id).is_some_and(|k| k.expires == Some(due))
+                && let Some(mut keys) = self.calls.remove(&id)
+            {
+                // A leg brought up after the finish is put down with the keys.
+                put_down(&mut self.snapshot, &self.buyers, &self.groups, &mut keys);
             }
         }
         if self.next_sweep.is_some_and(|t| now < t) {

@@ -308,6 +308,23 @@ fn prune_drops_keys_after_keep() {
 }
 
 #[test]
+fn a_leg_up_after_the_finish_goes_down_with_the_keys() {
+    let c = config();
+    let mut l = Ledger::new(&c);
+    let now = t("2026-11-25T10:00:00Z");
+    l.count(&c, "x", 0, CountKind::Attempt, 0, now);
+    l.finish_call("x", now);
+    assert!(
+        l.count(&c, "x", 0, CountKind::LegUp, 0, now),
+        "a late event still counts"
+    );
+    assert_eq!(l.concurrency(0), 1);
+    l.prune(now + Duration::hours(1));
+    assert_eq!((l.calls_held(), l.concurrency(0)), (0, 0));
+    assert_eq!(l.snapshot().group("g0").unwrap().concurrency, 0);
+}
+
+#[test]
 fn prune_forgets_calls_never_finished() {
     let c = config();
     let mut l = Ledger::new(&c).with_retention(Duration::minutes(5), Duration::hours(2));
@@ -431,5 +448,53 @@ fn totals_serialize() {
     assert_eq!(
         serde_json::to_string(&tot).unwrap(),
         r#"{"attempts":3,"connections":2,"conversions":1,"revenue":1250}"#
+    );
+}
+
+#[test]
+fn rebind_follows_buyers_by_id() {
+    let c = config();
+    let mut l = Ledger::new(&c);
+    let now = t("2026-11-25T10:00:00Z");
+    l.count(&c, "x", 0, CountKind::LegUp, 0, now);
+    l.count(&c, "x", 0, CountKind::Revenue, 300, now);
+    l.count(&c, "y", 2, CountKind::LegUp, 0, now);
+    l.count(&c, "z", 1, CountKind::LegUp, 0, now);
+    // Reload: b1 is gone, b2 comes first and joins g0, b0 second.
+    let mut d = config();
+    let b0 = d.buyers[0].clone();
+    let b2 = d.buyers[2].clone();
+    d.buyers = vec![b2, b0];
+    d.groups[0].members = vec![0, 1];
+    d.reindex();
+    l.rebind(&d);
+    assert_eq!(l.totals(1).revenue, 300, "b0's totals moved to index 1");
+    assert_eq!((l.concurrency(0), l.concurrency(1)), (1, 1));
+    assert_eq!(
+        l.snapshot().group("g0").unwrap().concurrency,
+        2,
+        "b2 and b0 now"
+    );
+    assert!(
+        !l.count(&d, "x", 1, CountKind::Revenue, 300, now),
+        "keys moved too"
+    );
+    assert!(l.count(&d, "x", 1, CountKind::LegDown, 0, now));
+    assert!(l.count(&d, "y", 0, CountKind::LegDown, 0, now));
+    assert_eq!(l.snapshot().group("g0").unwrap().concurrency, 0);
+    assert_eq!(
+        l.snapshot().buyer("b1").unwrap().concurrency,
+        0,
+        "gone: legs dropped"
+    );
+    let revenue = counter(
+        l.snapshot().buyer("b0").unwrap(),
+        Window::Daily,
+        Metric::Revenue,
+    );
+    assert_eq!(
+        revenue.unwrap().value,
+        300,
+        "the snapshot is keyed by id and stays"
     );
 }
