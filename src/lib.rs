@@ -9,6 +9,7 @@
 pub mod billing;
 pub mod calls;
 pub mod config;
+pub mod demo;
 pub mod esl;
 pub mod routing;
 pub mod sim;

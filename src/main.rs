@@ -5,7 +5,10 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 use cli::esl::{EslCommand, run_esl};
-use cli::{routing as routing_cli, run as run_cli, sim as sim_cli, whisper as whisper_cli};
+use cli::{
+    demo as demo_cli, routing as routing_cli, run as run_cli, sim as sim_cli,
+    whisper as whisper_cli,
+};
 
 #[derive(Parser)]
 #[command(
@@ -22,6 +25,8 @@ struct Cli {
 enum Command {
     /// Print the version and exit.
     Version,
+    /// Run parkway against a simulated FreeSWITCH with a stream of calls, and show what happened.
+    Demo(demo_cli::DemoArgs),
     /// The daemon: connect to FreeSWITCH and route every parked call that matches a router.
     Run(run_cli::RunArgs),
     /// Event-socket tools (`parkway esl decode <file|->`).
@@ -44,6 +49,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Version => println!("parkway {}", env!("CARGO_PKG_VERSION")),
         Command::Run(args) => run_cli::run(args)?,
+        Command::Demo(args) => demo_cli::demo(args)?,
         Command::Esl(command) => {
             if !run_esl(command)? {
                 std::process::exit(1);

@@ -27,6 +27,7 @@
 //! read from it once; `count` reads the zones and the EPC window from the config it is given. After
 //! a config reload, [`Ledger::rebind`] moves it onto the new config by id.
 
+mod holds;
 mod windows;
 
 use std::collections::VecDeque;
@@ -66,7 +67,7 @@ impl CountKind {
     }
 
     /// The counted metric, for the kinds that count over windows.
-    fn metric(self) -> Option<Metric> {
+    pub(crate) fn metric(self) -> Option<Metric> {
         match self {
             CountKind::Attempt => Some(Metric::Attempts),
             CountKind::Connection => Some(Metric::Connections),
@@ -74,6 +75,16 @@ impl CountKind {
             CountKind::Revenue => Some(Metric::Revenue),
             CountKind::LegUp | CountKind::LegDown => None,
         }
+    }
+}
+
+/// The kind that counts `metric` for real.
+fn kind_of(metric: Metric) -> CountKind {
+    match metric {
+        Metric::Attempts => CountKind::Attempt,
+        Metric::Connections => CountKind::Connection,
+        Metric::Conversions => CountKind::Conversion,
+        Metric::Revenue | Metric::Concurrency => CountKind::Revenue,
     }
 }
 
@@ -128,6 +139,8 @@ pub struct Ledger {
     keep: Duration,
     stale: Duration,
     next_sweep: Option<DateTime<Utc>>,
+    /// Counts calls in flight may still add (see `holds`).
+    holds: FxHashMap<Arc<str>, Vec<holds::Held>>,
 }
 
 impl Ledger {
@@ -169,6 +182,7 @@ impl Ledger {
             keep: Duration::hours(1),
             stale: Duration::hours(24),
             next_sweep: None,
+            holds: FxHashMap::default(),
         }
     }
 
@@ -313,9 +327,16 @@ impl Ledger {
             CountKind::Conversion => t.conversions = t.conversions.saturating_add(1),
             _ => t.revenue = t.revenue.saturating_add(amount),
         }
+        let held = holds::unhold(&mut self.holds, call, bi, metric);
         let starts = slot.windows.starts(b.tz, now);
         let usage = usage_mut(&mut self.snapshot.buyers, &slot.id);
-        add_to_windows(usage, starts, metric, amount);
+        holds::add_replacing(
+            usage,
+            starts,
+            held.as_ref().map(|h| h.buyer_starts()),
+            metric,
+            amount,
+        );
         if matches!(kind, CountKind::Connection | CountKind::Revenue) {
             let (calls, earnings) = if kind == CountKind::Connection {
                 (1, 0)
@@ -336,7 +357,8 @@ impl Ledger {
             };
             let starts = gslot.windows.starts(group.tz, now);
             let usage = usage_mut(&mut self.snapshot.groups, &gslot.id);
-            add_to_windows(usage, starts, metric, amount);
+            let held_starts = held.as_ref().and_then(|h| h.group_starts(gi));
+            holds::add_replacing(usage, starts, held_starts, metric, amount);
         }
         true
     }
@@ -349,6 +371,9 @@ impl Ledger {
     /// The call is over: legs still up are put down, and its dedup keys expire `keep` after `now`
     /// ([`Ledger::prune`] drops them). Finishing a call twice, or one never counted, does nothing.
     pub fn finish_call(&mut self, call: &str, now: DateTime<Utc>) {
+        if !self.holds.is_empty() {
+            self.release_all(call);
+        }
         let Some(keys) = self.calls.get_mut(call) else {
             return;
         };

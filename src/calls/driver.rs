@@ -17,6 +17,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -76,6 +77,53 @@ impl Default for DaemonOptions {
 
 type Query = Box<dyn FnOnce(&Switchboard) + Send>;
 
+/// Work counters of a running daemon: with [`crate::esl::client::StatsSnapshot`] they tell
+/// whether anything is still in flight (the demo waits for that before moving virtual time).
+#[derive(Debug, Default)]
+pub struct DaemonStats {
+    events_handled: AtomicU64,
+    commands_sent: AtomicU64,
+    commands_done: AtomicU64,
+    renders_started: AtomicU64,
+    renders_done: AtomicU64,
+}
+
+/// A copy of [`DaemonStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DaemonCounts {
+    /// Events the engine has finished with (their commands handed to the writer).
+    pub events_handled: u64,
+    /// Commands handed to the writer, and those answered (or given up).
+    pub commands_sent: u64,
+    pub commands_done: u64,
+    /// Whisper renders started, and those handed back to the engine.
+    pub renders_started: u64,
+    pub renders_done: u64,
+}
+
+impl DaemonCounts {
+    /// Nothing the daemon started is still running.
+    pub fn idle(&self) -> bool {
+        self.commands_sent == self.commands_done && self.renders_started == self.renders_done
+    }
+}
+
+impl DaemonStats {
+    pub fn snapshot(&self) -> DaemonCounts {
+        DaemonCounts {
+            events_handled: self.events_handled.load(Ordering::Acquire),
+            commands_sent: self.commands_sent.load(Ordering::Acquire),
+            commands_done: self.commands_done.load(Ordering::Acquire),
+            renders_started: self.renders_started.load(Ordering::Acquire),
+            renders_done: self.renders_done.load(Ordering::Acquire),
+        }
+    }
+
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Release);
+    }
+}
+
 enum Input {
     Whispers {
         call: String,
@@ -96,6 +144,7 @@ pub struct Daemon {
     inputs: mpsc::Sender<Input>,
     supervisor: Supervisor,
     cancel: CancellationToken,
+    stats: Arc<DaemonStats>,
 }
 
 impl Daemon {
@@ -122,9 +171,15 @@ impl Daemon {
         let (inputs_tx, mut inputs) = mpsc::channel::<Input>(INPUT_QUEUE);
         let (write_tx, write_rx) = mpsc::channel::<Outgoing>(WRITE_QUEUE);
         let tracker = options.tracker.clone();
+        let stats = Arc::new(DaemonStats::default());
         tracker.spawn(
-            writer(supervisor.clone(), write_rx, inputs_tx.clone())
-                .instrument(tracing::info_span!("esl_writer")),
+            writer(
+                supervisor.clone(),
+                write_rx,
+                inputs_tx.clone(),
+                stats.clone(),
+            )
+            .instrument(tracing::info_span!("esl_writer")),
         );
         let mut board = Switchboard::new(config, options.seed, options.whisperer.is_some());
         let engine = Engine {
@@ -134,11 +189,13 @@ impl Daemon {
             inputs: inputs_tx.clone(),
             supervisor: supervisor.clone(),
             tracker: tracker.clone(),
+            stats: stats.clone(),
         };
         let cancel = options.cancel.clone();
         tracker.spawn(
             async move {
                 loop {
+                    let mut event = false;
                     let actions = tokio::select! {
                         biased;
                         _ = cancel.cancelled() => break,
@@ -147,7 +204,10 @@ impl Daemon {
                             None => break,
                         },
                         item = events.recv() => match item {
-                            Some(ClientEvent::Event(ev)) => board.on_event(&ev, Utc::now()),
+                            Some(ClientEvent::Event(ev)) => {
+                                event = true;
+                                board.on_event(&ev, Utc::now())
+                            }
                             Some(ClientEvent::Connected { generation }) => {
                                 tracing::info!(generation, "connected to FreeSWITCH");
                                 if board.live_calls() > 0 {
@@ -166,6 +226,9 @@ impl Daemon {
                     if !engine.act(actions).await {
                         break;
                     }
+                    if event {
+                        DaemonStats::bump(&engine.stats.events_handled);
+                    }
                 }
             }
             .instrument(tracing::info_span!("call_engine")),
@@ -174,6 +237,7 @@ impl Daemon {
             inputs: inputs_tx,
             supervisor,
             cancel: options.cancel,
+            stats,
         }
     }
 
@@ -188,6 +252,11 @@ impl Daemon {
         });
         self.inputs.send(Input::Query(q)).await.ok()?;
         rx.await.ok()
+    }
+
+    /// The daemon's work counters.
+    pub fn counts(&self) -> DaemonCounts {
+        self.stats.snapshot()
     }
 
     pub fn supervisor(&self) -> &Supervisor {
@@ -212,13 +281,18 @@ struct Engine {
     inputs: mpsc::Sender<Input>,
     supervisor: Supervisor,
     tracker: TaskTracker,
+    stats: Arc<DaemonStats>,
 }
 
 impl Engine {
     fn input(&self, board: &mut Switchboard, input: Input) -> Vec<Action> {
         let now = Utc::now();
         match input {
-            Input::Whispers { call, whispers } => board.whispers_ready(&call, whispers, now),
+            Input::Whispers { call, whispers } => {
+                let actions = board.whispers_ready(&call, whispers, now);
+                DaemonStats::bump(&self.stats.renders_done);
+                actions
+            }
             Input::Refused { call, app, error } => board.command_failed(&call, app, &error, now),
             Input::Live(live) => board.reconcile(&live, now),
             Input::Query(q) => {
@@ -241,6 +315,7 @@ impl Engine {
                     let arg = (!arg.is_empty()).then_some(arg.as_str());
                     match Command::sendmsg_execute(Some(&call), app, arg, &event_uuid) {
                         Ok(command) => {
+                            DaemonStats::bump(&self.stats.commands_sent);
                             if self
                                 .write
                                 .send(Outgoing { call, app, command })
@@ -287,6 +362,7 @@ impl Engine {
         let Some(whisperer) = self.whisperer.clone() else {
             return;
         };
+        DaemonStats::bump(&self.stats.renders_started);
         let inputs = self.inputs.clone();
         let span = tracing::info_span!("whisper", call.uuid = %call);
         self.tracker.spawn(
@@ -387,6 +463,7 @@ async fn writer(
     supervisor: Supervisor,
     mut rx: mpsc::Receiver<Outgoing>,
     inputs: mpsc::Sender<Input>,
+    stats: Arc<DaemonStats>,
 ) {
     let mut pending = FuturesUnordered::new();
     loop {
@@ -396,14 +473,19 @@ async fn writer(
                 let Some(client) = supervisor.client() else {
                     // No connection: the reconcile after the reconnect decides what happened.
                     tracing::warn!(call.uuid = %out.call, app = out.app, "not connected; command dropped");
+                    DaemonStats::bump(&stats.commands_done);
                     continue;
                 };
                 match client.queue_command_ok(out.command).await {
                     Ok(reply) => pending.push(async move { (out.call, out.app, reply.await) }),
-                    Err(e) => tracing::warn!(call.uuid = %out.call, app = out.app, error = %e, "command not sent"),
+                    Err(e) => {
+                        tracing::warn!(call.uuid = %out.call, app = out.app, error = %e, "command not sent");
+                        DaemonStats::bump(&stats.commands_done);
+                    }
                 }
             }
             Some((call, app, result)) = pending.next(), if !pending.is_empty() => {
+                DaemonStats::bump(&stats.commands_done);
                 match result {
                     Ok(_) => {}
                     Err(EslError::CommandFailed { reply }) => {

@@ -21,6 +21,6 @@ pub mod record;
 pub mod switchboard;
 
 pub use call::{RenderedWhisper, WhisperRequest};
-pub use driver::{Daemon, DaemonOptions};
+pub use driver::{Daemon, DaemonCounts, DaemonOptions};
 pub use record::{Attempt, CallRecord, Disposition, FallbackReason, LegOutcome};
 pub use switchboard::{Action, EVENTS, Switchboard, Totals};

@@ -30,7 +30,9 @@ use crate::esl::event::{Direction, Event};
 use crate::routing::duplicate::DuplicateAction;
 use crate::routing::fasthash::FxHashMap;
 use crate::routing::suppression::normalize;
-use crate::routing::{CallerFields, Id, RandomSource, SplitMix64, Step, Tokens, decide_with};
+use crate::routing::{
+    CallerFields, Id, Metric, RandomSource, SplitMix64, Step, Tokens, decide_with,
+};
 
 /// The events the switchboard reads (subscribe to exactly these).
 pub const EVENTS: [&str; 7] = [
@@ -563,6 +565,10 @@ impl Switchboard {
         {
             self.totals.connected += 1;
         }
+        // The talk may still convert: hold the conversion so concurrent calls cannot pass the
+        // buyer's conversion caps meanwhile.
+        self.ledger
+            .hold(&config, &caller, buyer, Metric::Conversions, now);
     }
 
     fn on_execute_complete(
@@ -675,6 +681,9 @@ impl Switchboard {
                 leg.live = false;
                 self.ledger
                     .count(&config, call, leg.buyer, CountKind::LegDown, 0, now);
+                if c.record.attempts[i].outcome != LegOutcome::Connected {
+                    self.ledger.release(call, leg.buyer, Metric::Connections);
+                }
             }
         }
     }
@@ -862,6 +871,9 @@ fn count_up(ledger: &mut Ledger, config: &Config, call: &mut Call, leg: usize, n
     ledger.count(config, &call.uuid, state.buyer, CountKind::Attempt, 0, now);
     if !state.live && ledger.count(config, &call.uuid, state.buyer, CountKind::LegUp, 0, now) {
         state.live = true;
+        // A ringing leg may still connect: hold the connection so concurrent calls cannot pass
+        // the buyer's connection caps meanwhile (released if the leg ends unbridged).
+        ledger.hold(config, &call.uuid, state.buyer, Metric::Connections, now);
     }
 }
 

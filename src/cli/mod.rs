@@ -1,5 +1,6 @@
 //! The subcommands, one file each.
 
+pub mod demo;
 pub mod esl;
 pub mod routing;
 pub mod run;

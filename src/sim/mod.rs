@@ -21,5 +21,7 @@ mod session;
 pub mod wire;
 
 pub use driver::TimeMode;
-pub use peer::{Behaviour, DropMode, JobOrder, PeerConfig, PeerHandle, ReceivedCommand, TestPeer};
+pub use peer::{
+    Behaviour, DropMode, EventCounts, JobOrder, PeerConfig, PeerHandle, ReceivedCommand, TestPeer,
+};
 pub use server::{SimConfig, SimHandle, SimSwitch};

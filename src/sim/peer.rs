@@ -111,6 +111,24 @@ pub(crate) enum Control {
     Sync(oneshot::Sender<()>),
 }
 
+/// Event traffic through the sessions, summed over them (the demo's barrier reads it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EventCounts {
+    /// Events queued to a session.
+    pub offered: u64,
+    /// Queued events a session has finished with (written, or not wanted by its subscription).
+    pub done: u64,
+    /// Events written to a socket.
+    pub written: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct EventCounters {
+    pub(crate) offered: AtomicU64,
+    pub(crate) done: AtomicU64,
+    pub(crate) written: AtomicU64,
+}
+
 pub(crate) struct SessionEntry {
     control: mpsc::Sender<Control>,
     kill: CancellationToken,
@@ -125,6 +143,8 @@ pub(crate) struct Shared {
     pub(crate) ids: SplitMix64,
     pub(crate) sequence: AtomicU64,
     received: Mutex<Vec<ReceivedCommand>>,
+    /// Event traffic through the sessions (see [`EventCounts`]).
+    pub(crate) counts: EventCounters,
     sessions: Mutex<HashMap<u64, SessionEntry>>,
     next_conn: AtomicU64,
     /// Bumped on every received command and every session start or end.
@@ -191,6 +211,7 @@ impl PeerHandle {
                 ids: SplitMix64::new(config.seed),
                 sequence: AtomicU64::new(0),
                 received: Mutex::new(Vec::new()),
+                counts: EventCounters::default(),
                 sessions: Mutex::new(HashMap::new()),
                 next_conn: AtomicU64::new(0),
                 changes: watch::channel(0).0,
@@ -295,7 +316,9 @@ impl PeerHandle {
         let mut dropped = 0;
         for (conn, session) in self.shared.sessions.lock().iter_mut() {
             match session.control.try_send(Control::Event(event.clone())) {
-                Ok(()) => {}
+                Ok(()) => {
+                    self.shared.counts.offered.fetch_add(1, Ordering::Relaxed);
+                }
                 Err(mpsc::error::TrySendError::Closed(_)) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     session.failed_enqueues += 1;
@@ -308,6 +331,17 @@ impl PeerHandle {
             }
         }
         dropped
+    }
+
+    /// How many events the sessions were offered, finished with and wrote: a client that has
+    /// read `written` events and sees `offered == done` has everything the switch has said.
+    pub fn event_counts(&self) -> EventCounts {
+        let c = &self.shared.counts;
+        EventCounts {
+            offered: c.offered.load(Ordering::Acquire),
+            done: c.done.load(Ordering::Acquire),
+            written: c.written.load(Ordering::Acquire),
+        }
     }
 
     /// Sends a control message to one session without waiting (false: gone or full).

@@ -228,12 +228,16 @@ impl Session {
         }
         if let Some(format) = self.subs.wants(event) {
             self.send(wire::event(event, format)).await;
+            self.shared.counts.written.fetch_add(1, Ordering::Release);
         }
     }
 
     async fn on_control(&mut self, control: Control) -> Flow {
         match control {
-            Control::Event(event) => self.deliver(&event).await,
+            Control::Event(event) => {
+                self.deliver(&event).await;
+                self.shared.counts.done.fetch_add(1, Ordering::Release);
+            }
             Control::Raw(bytes) => self.send(bytes).await,
             Control::HoldOutput(on) => {
                 self.hold = on;

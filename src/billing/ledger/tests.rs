@@ -498,3 +498,88 @@ fn rebind_follows_buyers_by_id() {
         "the snapshot is keyed by id and stays"
     );
 }
+
+fn used(l: &Ledger, id: &str, window: Window, metric: Metric) -> i64 {
+    l.snapshot()
+        .buyer(id)
+        .and_then(|u| counter(u, window, metric))
+        .map_or(0, |c| c.value)
+}
+
+fn used_group(l: &Ledger, id: &str, window: Window, metric: Metric) -> i64 {
+    l.snapshot()
+        .group(id)
+        .and_then(|u| counter(u, window, metric))
+        .map_or(0, |c| c.value)
+}
+
+#[test]
+fn a_hold_counts_at_once_and_its_real_count_does_not_add_again() {
+    let c = config();
+    let mut l = Ledger::new(&c);
+    let now = t("2026-11-25T15:00:00Z");
+    assert!(l.hold(&c, "call-1", 0, Metric::Connections, now));
+    assert!(
+        !l.hold(&c, "call-1", 0, Metric::Connections, now),
+        "held once"
+    );
+    assert_eq!(used(&l, "b0", Window::Daily, Metric::Connections), 1);
+    assert_eq!(used_group(&l, "g0", Window::Daily, Metric::Connections), 1);
+    assert_eq!(l.totals(0).connections, 0, "totals count what happened");
+    assert!(l.count(&c, "call-1", 0, CountKind::Connection, 0, now));
+    assert_eq!(used(&l, "b0", Window::Daily, Metric::Connections), 1);
+    assert_eq!(used(&l, "b0", Window::Total, Metric::Connections), 1);
+    assert_eq!(used_group(&l, "g0", Window::Hourly, Metric::Connections), 1);
+    assert_eq!(l.totals(0).connections, 1);
+    assert!(
+        !l.hold(&c, "call-1", 0, Metric::Connections, now),
+        "already counted"
+    );
+    assert!(!l.release("call-1", 0, Metric::Connections), "nothing held");
+}
+
+#[test]
+fn a_released_hold_is_taken_back_but_not_from_a_window_that_reset() {
+    let c = config();
+    let mut l = Ledger::new(&c);
+    let now = t("2026-11-25T15:59:00Z");
+    l.hold(&c, "call-1", 1, Metric::Conversions, now);
+    l.hold(&c, "call-2", 1, Metric::Conversions, now);
+    assert_eq!(used(&l, "b1", Window::Hourly, Metric::Conversions), 2);
+    assert!(l.release("call-1", 1, Metric::Conversions));
+    assert_eq!(used(&l, "b1", Window::Hourly, Metric::Conversions), 1);
+    assert_eq!(used_group(&l, "g0", Window::Daily, Metric::Conversions), 1);
+    // A new hour: another call's count resets the hourly counter; the old hold is not taken
+    // from it.
+    let later = t("2026-11-25T16:01:00Z");
+    l.count(&c, "call-3", 1, CountKind::Conversion, 0, later);
+    assert_eq!(used(&l, "b1", Window::Hourly, Metric::Conversions), 1);
+    l.finish_call("call-2", later);
+    assert_eq!(used(&l, "b1", Window::Hourly, Metric::Conversions), 1);
+    assert_eq!(used(&l, "b1", Window::Daily, Metric::Conversions), 1);
+    assert_eq!(used(&l, "b1", Window::Total, Metric::Conversions), 1);
+}
+
+#[test]
+fn a_hold_turned_real_after_its_window_reset_counts_in_the_new_window() {
+    let c = config();
+    let mut l = Ledger::new(&c);
+    l.hold(
+        &c,
+        "call-1",
+        2,
+        Metric::Connections,
+        t("2026-11-25T15:59:00Z"),
+    );
+    l.count(
+        &c,
+        "call-1",
+        2,
+        CountKind::Connection,
+        0,
+        t("2026-11-25T16:00:30Z"),
+    );
+    assert_eq!(used(&l, "b2", Window::Hourly, Metric::Connections), 1);
+    assert_eq!(used(&l, "b2", Window::Daily, Metric::Connections), 1);
+    assert_eq!(used(&l, "b2", Window::Total, Metric::Connections), 1);
+}

@@ -1,0 +1,237 @@
+//! Holds: counts a call in flight may still add, kept in the counters routing reads so that
+//! calls in flight never push a buyer past a cap.
+//!
+//! A leg that is ringing may still connect; a call that is talking may still convert. Routing
+//! decides the next call while they are in flight: if it read only what has happened, ten
+//! ringing legs to a buyer one connection short of its cap could all connect. So the call driver
+//! *holds* a connection when it dials a leg and a conversion when a call is bridged. A held count
+//! is in the buyer's (and its groups') window counters at once; [`Ledger::count`] turns it into
+//! the real count (adding it again only to a window that has reset since), and
+//! [`Ledger::release`] takes it back when the leg ends without a bridge or the call without a
+//! conversion. Holds are not in the all-time totals or EPC, which count only what happened.
+//! Finishing a call releases what it still holds.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::{Ledger, RESETTING, usage_mut};
+use crate::config::model::Config;
+use crate::routing::fasthash::FxHashMap;
+use crate::routing::usage::{Counter, Metric, Usage};
+use crate::routing::zonetime::Window;
+
+/// Where a hold was counted: the window starts of the buyer and of each of its groups.
+#[derive(Debug, Clone)]
+pub(super) struct Held {
+    index: u32,
+    metric: Metric,
+    buyer: [DateTime<Utc>; 4],
+    groups: Vec<(usize, [DateTime<Utc>; 4])>,
+}
+
+impl Ledger {
+    /// Holds one `metric` (connections or conversions) for `buyer` on `call` at `now`. Returns
+    /// false when it is already held or already counted, or the buyer is unknown.
+    pub fn hold(
+        &mut self,
+        config: &Config,
+        call: &str,
+        buyer: usize,
+        metric: Metric,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let (Some(b), Some(slot), Ok(bi)) = (
+            config.buyers.get(buyer),
+            self.buyers.get_mut(buyer),
+            u32::try_from(buyer),
+        ) else {
+            return false;
+        };
+        let counted = self.calls.get(call).is_some_and(|k| {
+            k.seen
+                .iter()
+                .any(|(i, mask)| *i == bi && mask & super::kind_of(metric).bit() != 0)
+        });
+        let held = self
+            .holds
+            .get(call)
+            .is_some_and(|hs| hs.iter().any(|h| h.index == bi && h.metric == metric));
+        if counted || held {
+            return false;
+        }
+        let starts = slot.windows.starts(b.tz, now);
+        add_held(
+            usage_mut(&mut self.snapshot.buyers, &slot.id),
+            &starts,
+            metric,
+            1,
+        );
+        let mut groups = Vec::with_capacity(slot.groups.len());
+        for &gi in &slot.groups {
+            let (Some(group), Some(gslot)) = (config.groups.get(gi), self.groups.get_mut(gi))
+            else {
+                continue;
+            };
+            let gstarts = gslot.windows.starts(group.tz, now);
+            add_held(
+                usage_mut(&mut self.snapshot.groups, &gslot.id),
+                &gstarts,
+                metric,
+                1,
+            );
+            groups.push((gi, gstarts));
+        }
+        let hold = Held {
+            index: bi,
+            metric,
+            buyer: starts,
+            groups,
+        };
+        match self.holds.get_mut(call) {
+            Some(hs) => hs.push(hold),
+            None => {
+                self.holds.insert(Arc::from(call), vec![hold]);
+            }
+        }
+        true
+    }
+
+    /// Takes back a hold (the leg ended unbridged, the call did not convert). Windows that have
+    /// reset since the hold are left alone. Returns whether there was a hold.
+    pub fn release(&mut self, call: &str, buyer: usize, metric: Metric) -> bool {
+        let Ok(bi) = u32::try_from(buyer) else {
+            return false;
+        };
+        match unhold(&mut self.holds, call, bi, metric) {
+            Some(held) => {
+                self.take_back(&held);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Releases every hold of `call`.
+    pub(super) fn release_all(&mut self, call: &str) {
+        for held in self.holds.remove(call).unwrap_or_default() {
+            self.take_back(&held);
+        }
+    }
+
+    fn take_back(&mut self, held: &Held) {
+        if let Some(slot) = self.buyers.get(held.index as usize) {
+            take_held(
+                usage_mut(&mut self.snapshot.buyers, &slot.id),
+                &held.buyer,
+                held.metric,
+            );
+        }
+        for (gi, starts) in &held.groups {
+            if let Some(gslot) = self.groups.get(*gi) {
+                take_held(
+                    usage_mut(&mut self.snapshot.groups, &gslot.id),
+                    starts,
+                    held.metric,
+                );
+            }
+        }
+    }
+}
+
+/// Removes and returns the hold of `metric` for buyer `bi` on `call`.
+pub(super) fn unhold(
+    holds: &mut FxHashMap<Arc<str>, Vec<Held>>,
+    call: &str,
+    bi: u32,
+    metric: Metric,
+) -> Option<Held> {
+    let hs = holds.get_mut(call)?;
+    let i = hs
+        .iter()
+        .position(|h| h.index == bi && h.metric == metric)?;
+    let held = hs.swap_remove(i);
+    if hs.is_empty() {
+        holds.remove(call);
+    }
+    Some(held)
+}
+
+impl Held {
+    pub(super) fn buyer_starts(&self) -> &[DateTime<Utc>; 4] {
+        &self.buyer
+    }
+
+    pub(super) fn group_starts(&self, group: usize) -> Option<&[DateTime<Utc>; 4]> {
+        self.groups
+            .iter()
+            .find(|(g, _)| *g == group)
+            .map(|(_, s)| s)
+    }
+}
+
+/// Adds `amount` to the windows that started at `starts`, and to the total.
+fn add_held(usage: &mut Usage, starts: &[DateTime<Utc>; 4], metric: Metric, amount: i64) {
+    super::add_to_windows(usage, *starts, metric, amount);
+}
+
+/// Takes one back from the windows still in the instance a hold was counted in, and from the
+/// total (never below 0).
+fn take_held(usage: &mut Usage, starts: &[DateTime<Utc>; 4], metric: Metric) {
+    for (window, start) in RESETTING.into_iter().zip(starts) {
+        let counters = usage.window_mut(window);
+        if let Some(c) = counters.get(metric)
+            && c.since == Some(*start)
+        {
+            counters.set(
+                metric,
+                Some(Counter {
+                    value: (c.value - 1).max(0),
+                    since: c.since,
+                }),
+            );
+        }
+    }
+    let total = usage.window_mut(Window::Total);
+    if let Some(c) = total.get(metric) {
+        total.set(
+            metric,
+            Some(Counter {
+                value: (c.value - 1).max(0),
+                since: None,
+            }),
+        );
+    }
+}
+
+/// [`super::add_to_windows`] for a count a hold stands in for: windows still in the hold's
+/// instance already have it (and so does the total); a window that has reset since gets it.
+pub(super) fn add_replacing(
+    usage: &mut Usage,
+    starts: [DateTime<Utc>; 4],
+    held: Option<&[DateTime<Utc>; 4]>,
+    metric: Metric,
+    amount: i64,
+) {
+    let Some(held) = held else {
+        super::add_to_windows(usage, starts, metric, amount);
+        return;
+    };
+    for ((window, start), held_start) in RESETTING.into_iter().zip(starts).zip(held) {
+        if start == *held_start {
+            continue;
+        }
+        let counters = usage.window_mut(window);
+        let next = match counters.get(metric) {
+            Some(c) if c.since.is_some_and(|since| since >= start) => Counter {
+                value: c.value.saturating_add(amount),
+                since: c.since,
+            },
+            _ => Counter {
+                value: amount,
+                since: Some(start),
+            },
+        };
+        counters.set(metric, Some(next));
+    }
+}
