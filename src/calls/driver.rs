@@ -59,6 +59,10 @@ pub struct DaemonOptions {
     /// Reconnect pacing (tests shorten it).
     pub backoff_base: Duration,
     pub backoff_max: Duration,
+    /// Record, for every routed call, the time from its CHANNEL_PARK (the event's own
+    /// timestamp) to its first `bridge` handed to the socket (benchmarks read
+    /// [`Daemon::dial_latencies`]).
+    pub measure_dial_latency: bool,
 }
 
 impl Default for DaemonOptions {
@@ -71,6 +75,7 @@ impl Default for DaemonOptions {
             tracker: TaskTracker::new(),
             backoff_base: Duration::from_millis(100),
             backoff_max: Duration::from_secs(10),
+            measure_dial_latency: false,
         }
     }
 }
@@ -145,6 +150,7 @@ pub struct Daemon {
     supervisor: Supervisor,
     cancel: CancellationToken,
     stats: Arc<DaemonStats>,
+    latencies: Option<Arc<Latencies>>,
 }
 
 impl Daemon {
@@ -172,12 +178,16 @@ impl Daemon {
         let (write_tx, write_rx) = mpsc::channel::<Outgoing>(WRITE_QUEUE);
         let tracker = options.tracker.clone();
         let stats = Arc::new(DaemonStats::default());
+        let latencies = options
+            .measure_dial_latency
+            .then(|| Arc::new(Latencies::default()));
         tracker.spawn(
             writer(
                 supervisor.clone(),
                 write_rx,
                 inputs_tx.clone(),
                 stats.clone(),
+                latencies.clone(),
             )
             .instrument(tracing::info_span!("esl_writer")),
         );
@@ -190,6 +200,7 @@ impl Daemon {
             supervisor: supervisor.clone(),
             tracker: tracker.clone(),
             stats: stats.clone(),
+            latencies: latencies.clone(),
         };
         let cancel = options.cancel.clone();
         tracker.spawn(
@@ -206,6 +217,7 @@ impl Daemon {
                         item = events.recv() => match item {
                             Some(ClientEvent::Event(ev)) => {
                                 event = true;
+                                engine.note_park(&ev);
                                 board.on_event(&ev, Utc::now())
                             }
                             Some(ClientEvent::Connected { generation }) => {
@@ -238,6 +250,7 @@ impl Daemon {
             supervisor,
             cancel: options.cancel,
             stats,
+            latencies,
         }
     }
 
@@ -252,6 +265,14 @@ impl Daemon {
         });
         self.inputs.send(Input::Query(q)).await.ok()?;
         rx.await.ok()
+    }
+
+    /// Park-to-dial times in microseconds, when [`DaemonOptions::measure_dial_latency`] is on.
+    pub fn dial_latencies(&self) -> Vec<u32> {
+        self.latencies
+            .as_ref()
+            .map(|l| l.samples.lock().clone())
+            .unwrap_or_default()
     }
 
     /// The daemon's work counters.
@@ -272,7 +293,19 @@ struct Outgoing {
     call: String,
     app: &'static str,
     command: Command,
+    /// The call's CHANNEL_PARK time, on its first bridge when latencies are measured.
+    parked_at: Option<chrono::DateTime<Utc>>,
 }
+
+/// Park-to-dial samples in microseconds (bounded: past the limit new samples are dropped).
+#[derive(Debug, Default)]
+struct Latencies {
+    parks: parking_lot::Mutex<crate::routing::fasthash::FxHashMap<String, chrono::DateTime<Utc>>>,
+    samples: parking_lot::Mutex<Vec<u32>>,
+}
+
+const MAX_LATENCY_SAMPLES: usize = 4_000_000;
+const MAX_PENDING_PARKS: usize = 200_000;
 
 struct Engine {
     whisperer: Option<Arc<Whisperer>>,
@@ -282,9 +315,25 @@ struct Engine {
     supervisor: Supervisor,
     tracker: TaskTracker,
     stats: Arc<DaemonStats>,
+    latencies: Option<Arc<Latencies>>,
 }
 
 impl Engine {
+    /// Remembers when a park happened, to time its first bridge.
+    fn note_park(&self, ev: &crate::esl::event::Event) {
+        let Some(l) = &self.latencies else { return };
+        if ev.name() != "CHANNEL_PARK" {
+            return;
+        }
+        if let (Some(uuid), Some(at)) = (ev.unique_id(), super::switchboard::event_time(ev)) {
+            let mut parks = l.parks.lock();
+            if parks.len() >= MAX_PENDING_PARKS {
+                parks.clear();
+            }
+            parks.insert(uuid.into_owned(), at);
+        }
+    }
+
     fn input(&self, board: &mut Switchboard, input: Input) -> Vec<Action> {
         let now = Utc::now();
         match input {
@@ -316,9 +365,18 @@ impl Engine {
                     match Command::sendmsg_execute(Some(&call), app, arg, &event_uuid) {
                         Ok(command) => {
                             DaemonStats::bump(&self.stats.commands_sent);
+                            let parked_at = match (&self.latencies, app) {
+                                (Some(l), "bridge") => l.parks.lock().remove(&call),
+                                _ => None,
+                            };
                             if self
                                 .write
-                                .send(Outgoing { call, app, command })
+                                .send(Outgoing {
+                                    call,
+                                    app,
+                                    command,
+                                    parked_at,
+                                })
                                 .await
                                 .is_err()
                             {
@@ -464,6 +522,7 @@ async fn writer(
     mut rx: mpsc::Receiver<Outgoing>,
     inputs: mpsc::Sender<Input>,
     stats: Arc<DaemonStats>,
+    latencies: Option<Arc<Latencies>>,
 ) {
     let mut pending = FuturesUnordered::new();
     loop {
@@ -477,7 +536,16 @@ async fn writer(
                     continue;
                 };
                 match client.queue_command_ok(out.command).await {
-                    Ok(reply) => pending.push(async move { (out.call, out.app, reply.await) }),
+                    Ok(reply) => {
+                        if let (Some(l), Some(at)) = (&latencies, out.parked_at) {
+                            let us = (Utc::now() - at).num_microseconds().unwrap_or(i64::MAX);
+                            let mut samples = l.samples.lock();
+                            if samples.len() < MAX_LATENCY_SAMPLES {
+                                samples.push(u32::try_from(us.max(0)).unwrap_or(u32::MAX));
+                            }
+                        }
+                        pending.push(async move { (out.call, out.app, reply.await) })
+                    }
                     Err(e) => {
                         tracing::warn!(call.uuid = %out.call, app = out.app, error = %e, "command not sent");
                         DaemonStats::bump(&stats.commands_done);

@@ -1,0 +1,289 @@
+//! Load: parkway's daemon handling complete call lifecycles against the simulated FreeSWITCH
+//! over a real loopback socket — park, route, dial (`bridge`), answer, DTMF, hangup, record.
+//!
+//! Run: `cargo bench --bench calls_load`. Three figures (issue 7's goals in brackets):
+//! 1. sustained calls per second [≥ 2,000]: criterion times batches of calls offered at 2,000/s
+//!    (wall clock) until the last call's record is out; the report's throughput is calls/s;
+//! 2. park → dial latency, p50/p99/max [p99 < 1 ms]: from each CHANNEL_PARK's own timestamp to
+//!    its `bridge` handed to the socket, over every call of the run (printed);
+//! 3. resident memory with 10,000 calls up at once [< 100 MB]: the daemon alone in this process,
+//!    the switch in a child process (`parkway sim`), every call bridged and talking (printed).
+//!
+//! Both cores are shared by the switch and the daemon (as when FreeSWITCH runs on the same box).
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use parkway::calls::{CallRecord, Daemon, DaemonOptions};
+use parkway::config::{self, Config};
+use parkway::sim::engine::api::InboundCall;
+use parkway::sim::engine::{Behaviour, EngineConfig};
+use parkway::sim::{SimConfig, SimHandle, SimSwitch, TimeMode};
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc;
+
+const CPS: u64 = 2_000;
+const BATCH: u64 = 2_000;
+const BUYERS: usize = 20;
+
+fn config(addr: &str) -> Config {
+    let mut text = format!(
+        "currency = \"USD\"\ntimezone = \"UTC\"\n[freeswitch]\naddress = \"{addr}\"\npassword = \"ClueCon\"\n"
+    );
+    let mut ids = Vec::new();
+    for i in 0..BUYERS {
+        ids.push(format!("\"b{i}\""));
+        text.push_str(&format!(
+            "[[buyer]]\nid = \"b{i}\"\ndestination = {{ sip = \"load@buyers.example.com\" }}\n\
+             tier = {}\nweight = {}\nbid = \"10.00\"\nconversion = {{ digit = \"1\" }}\n\
+             payout = {{ per = \"conversion\", amount = \"10.00\" }}\n[buyer.caps]\ndaily = {{ connections = 1000000 }}\n",
+            1 + i % 2,
+            1 + i % 3
+        ));
+    }
+    text.push_str(&format!(
+        "[[router]]\nid = \"load\"\nmatch = {{ destination = \"18005550199\" }}\nbuyers = [{}]\n\
+         algorithm = \"tier\"\nfallback = {{ hangup = \"NO_ROUTE_DESTINATION\" }}\n",
+        ids.join(", ")
+    ));
+    config::parse(&text, std::path::Path::new("load.toml"), &|p| {
+        std::fs::read_to_string(p)
+    })
+    .unwrap_or_else(|e| panic!("{:?}", e.0))
+}
+
+fn call(n: u64) -> InboundCall {
+    InboundCall {
+        caller_number: format!("+1214555{:04}", n % 10_000),
+        caller_name: "Load".into(),
+        destination: "18005550199".into(),
+        context: "public".into(),
+        sip_headers: Vec::new(),
+        variables: vec![("campaign".into(), "load".into())],
+        sip: None,
+    }
+}
+
+struct Rig {
+    sim: SimHandle,
+    daemon: Daemon,
+    records: mpsc::Receiver<CallRecord>,
+    placed: u64,
+}
+
+async fn rig(talk_ms: u64) -> Rig {
+    let sim_config = SimConfig {
+        time: TimeMode::RealTime,
+        engine: EngineConfig {
+            epoch_us: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_micros() as u64)
+                .unwrap_or(0),
+            ..EngineConfig::default()
+        },
+        ..SimConfig::default()
+    };
+    let (addr, sim) = SimSwitch::start(sim_config).await.expect("sim");
+    sim.with(move |e| {
+        e.dialplan_mut().add_behaviour(
+            "load",
+            &Behaviour::Answer {
+                ring_ms: 20,
+                digits: vec![(10, '1')],
+                talk_ms,
+            },
+        )
+    })
+    .await;
+    let (tx, records) = mpsc::channel(1 << 20);
+    let daemon = Daemon::start(
+        Arc::new(config(&addr.to_string())),
+        DaemonOptions {
+            seed: 1,
+            records: Some(tx),
+            measure_dial_latency: true,
+            ..DaemonOptions::default()
+        },
+    );
+    let client = daemon
+        .supervisor()
+        .wait_connected()
+        .await
+        .expect("connected");
+    client.api("status").await.expect("subscribed");
+    Rig {
+        sim,
+        daemon,
+        records,
+        placed: 0,
+    }
+}
+
+/// Offers `n` calls at `CPS` and waits for all their records; returns the time taken.
+async fn batch(rig: &mut Rig, n: u64) -> Duration {
+    let start = Instant::now();
+    let step = Duration::from_micros(1_000_000 / CPS);
+    for i in 0..n {
+        let due = start + step * i as u32;
+        let now = Instant::now();
+        if due > now {
+            tokio::time::sleep(due - now).await;
+        }
+        rig.sim.place_call(call(rig.placed)).await.expect("sim up");
+        rig.placed += 1;
+    }
+    for _ in 0..n {
+        let r = tokio::time::timeout(Duration::from_secs(60), rig.records.recv())
+            .await
+            .expect("records keep coming")
+            .expect("daemon running");
+        assert!(r.connected.is_some(), "a load call connects: {r:?}");
+    }
+    start.elapsed()
+}
+
+fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+fn throughput(c: &mut Criterion, rt: &Runtime) {
+    let mut rig = rt.block_on(rig(100));
+    let mut g = c.benchmark_group("calls_load");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(20))
+        .throughput(Throughput::Elements(BATCH));
+    g.bench_function("lifecycles_offered_at_2000cps", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    total += batch(&mut rig, BATCH).await;
+                }
+                total
+            })
+        })
+    });
+    g.finish();
+    let mut lat = rig.daemon.dial_latencies();
+    lat.sort_unstable();
+    println!(
+        "park -> dial over {} calls: p50 {} us, p99 {} us, p99.9 {} us, max {} us",
+        lat.len(),
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99),
+        percentile(&lat, 0.999),
+        lat.last().copied().unwrap_or(0)
+    );
+    let dropped = rig.daemon.supervisor().stats().events_dropped;
+    println!("events dropped by the daemon's queue: {dropped}");
+    rt.block_on(async {
+        rig.daemon.shutdown();
+        rig.sim.shutdown().await;
+    });
+}
+
+fn rss_kib() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// 10,000 calls up at once, the switch in a child process so this process is the daemon alone.
+fn memory_at_10k(rt: &Runtime) {
+    const UP: u64 = 10_000;
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let scenario = std::env::temp_dir().join(format!("parkway-load-{}.toml", std::process::id()));
+    std::fs::write(
+        &scenario,
+        format!(
+            "[[buyer]]\ndestination = \"load\"\nbehaviour = \"answer\"\nring_ms = 20\ntalk_ms = 600000\n\n\
+             [generator]\ncps = {CPS}\ncount = {UP}\ndestinations = [\"18005550199\"]\n"
+        ),
+    )
+    .expect("scenario");
+    let mut child: Child = Command::new(env!("CARGO_BIN_EXE_parkway"))
+        .args([
+            "sim",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--real-time",
+            "--wait-for-subscriber",
+            "--scenario",
+        ])
+        .arg(&scenario)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("parkway sim starts");
+    std::thread::sleep(Duration::from_millis(500));
+    let before = rss_kib();
+    let measured = rt.block_on(async {
+        let (tx, mut records) = mpsc::channel(1 << 16);
+        let daemon = Daemon::start(
+            Arc::new(config(&format!("127.0.0.1:{port}"))),
+            DaemonOptions {
+                seed: 1,
+                records: Some(tx),
+                ..DaemonOptions::default()
+            },
+        );
+        let start = Instant::now();
+        let up = loop {
+            let (live, connected) = daemon
+                .query(|b| (b.live_calls(), b.totals().connected))
+                .await
+                .unwrap_or((0, 0));
+            if connected >= UP || start.elapsed() > Duration::from_secs(60) {
+                break (live, connected);
+            }
+            while records.try_recv().is_ok() {}
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let rss = rss_kib();
+        daemon.shutdown();
+        (up, rss, start.elapsed())
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_file(&scenario);
+    let ((live, connected), rss, took) = measured;
+    let mib = |k: u64| k as f64 / 1024.0;
+    if let (Some((rss, hwm)), Some((base, _))) = (rss, before) {
+        println!(
+            "{live} calls up ({connected} bridged, {:.1} s): resident {:.1} MiB (peak {:.1} MiB; {:.1} MiB before the daemon started)",
+            took.as_secs_f64(),
+            mib(rss),
+            mib(hwm),
+            mib(base)
+        );
+    }
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut c = Criterion::default().configure_from_args();
+    // Memory first, while this process holds nothing else.
+    memory_at_10k(&rt);
+    throughput(&mut c, &rt);
+    c.final_summary();
+}
