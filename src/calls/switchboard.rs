@@ -101,13 +101,16 @@ pub struct Switchboard {
     ids: SplitMix64,
     /// Whether whispers can be rendered (the driver has a whisperer).
     whispers: bool,
-    /// Channel variables worth keeping in a record (the ones the config reads).
+    /// The channel variables a call keeps as tokens and in its record (the ones the config's
+    /// filters, router matches and whisper templates read).
     record_tokens: BTreeSet<String>,
     totals: Totals,
 }
 
 impl Switchboard {
     pub fn new(config: Arc<Config>, seed: u64, whispers: bool) -> Switchboard {
+        // The channel variables routing and whispers read: a call keeps only these (a park
+        // carries ~150 variables; 10,000 calls up would hold them all otherwise).
         let mut record_tokens = BTreeSet::new();
         for b in &config.buyers {
             record_tokens.extend(b.filters.iter().map(|f| f.token.to_string()));
@@ -115,6 +118,16 @@ impl Switchboard {
         for r in &config.routers {
             if let RouterMatch::Variable { name, .. } = &r.matcher {
                 record_tokens.insert(name.clone());
+            }
+        }
+        let templates = config
+            .buyers
+            .iter()
+            .filter_map(|b| b.whisper.as_deref())
+            .chain(config.whisper.router_templates.values().map(String::as_str));
+        for t in templates {
+            if let Ok(t) = crate::whisper::Template::parse(t) {
+                record_tokens.extend(t.tokens().map(str::to_owned));
             }
         }
         Switchboard {
@@ -211,7 +224,11 @@ impl Switchboard {
             name: ev.caller_id_name().map(|c| c.into_owned()),
             destination: ev.destination_number().map(|c| c.into_owned()),
         };
-        let tokens = Tokens::new(ev.variables(), caller.clone());
+        let vars = self
+            .record_tokens
+            .iter()
+            .filter_map(|k| ev.variable(k).map(|v| (k.clone(), v.into_owned())));
+        let tokens = Tokens::new(vars, caller.clone());
         let matched = self.config.router_for(&tokens).map(|r| r.id.as_str());
         let Some(router) = matched.and_then(|id| self.config.router_index.get(id).copied()) else {
             self.totals.unrouted += 1;
