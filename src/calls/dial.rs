@@ -15,7 +15,9 @@ use crate::config::{Config, Destination};
 use crate::esl::dialstring::{DialString, DialStringError, Endpoint, Group, Leg, Vars};
 use crate::routing::GroupMode;
 
-/// Ringback the caller hears while buyers ring (US tone: 2 s on, 4 s off, 440 + 480 Hz).
+/// Ringback the caller hears while buyers ring (US tone: 2 s on, 4 s off, 440 + 480 Hz). The
+/// bridge reads `ringback` from the caller's channel (switch_ivr_originate.c), so it is `set` on
+/// the caller before the first step, not put in the dial string.
 pub const RINGBACK: &str = "%(2000,4000,440,480)";
 
 /// How a step dials its legs.
@@ -74,7 +76,6 @@ impl StepPlan {
         };
         let mut global: Vars = vec![
             ("ignore_early_media".into(), "true".into()),
-            ("ringback".into(), RINGBACK.into()),
             (
                 "originate_timeout".into(),
                 (ring_total + self.whisper_secs + 5).to_string(),
@@ -244,7 +245,6 @@ mod tests {
         assert!(arg.contains("sofia/gateway/carrier/+18005550100"));
         let globals = &parsed.branches[0].global_vars;
         assert!(globals.contains(&("originate_timeout".into(), "31".into())));
-        assert!(globals.contains(&("ringback".into(), RINGBACK.into())));
     }
 
     #[test]

@@ -444,7 +444,7 @@ impl Switchboard {
     fn dial(&mut self, uuid: &str, step: StepPlan, out: &mut Vec<Action>) {
         let config = self.config.clone();
         let event_uuid = self.new_uuid();
-        let prep_uuids = (self.new_uuid(), self.new_uuid());
+        let prep_uuids = (self.new_uuid(), self.new_uuid(), self.new_uuid());
         let Some(call) = self.calls.get_mut(uuid) else {
             return;
         };
@@ -456,14 +456,17 @@ impl Switchboard {
                     // fails (without continue_on_fail FreeSWITCH hangs the caller up on most
                     // failure causes; all_fail.md).
                     call.prepared = true;
+                    // The caller hears ringback while buyers ring (the bridge reads it from
+                    // the caller's channel).
                     for (arg, event_uuid) in [
-                        ("hangup_after_bridge=true", prep_uuids.0),
-                        ("continue_on_fail=true", prep_uuids.1),
+                        ("hangup_after_bridge=true".to_owned(), prep_uuids.0),
+                        ("continue_on_fail=true".to_owned(), prep_uuids.1),
+                        (format!("ringback={}", super::dial::RINGBACK), prep_uuids.2),
                     ] {
                         out.push(Action::Execute {
                             call: uuid.to_owned(),
                             app: "set",
-                            arg: arg.into(),
+                            arg,
                             event_uuid,
                         });
                     }

@@ -60,7 +60,8 @@ async fn answer_and_convert_on_duration() {
     let executed = rig.executed();
     assert_eq!(executed[0], "set hangup_after_bridge=true");
     assert_eq!(executed[1], "set continue_on_fail=true");
-    assert!(executed[2].starts_with("bridge {"), "{executed:?}");
+    assert_eq!(executed[2], "set ringback=%(2000,4000,440,480)");
+    assert!(executed[3].starts_with("bridge {"), "{executed:?}");
     assert_eq!(rig.bridged_buyers(), vec![vec!["acme".to_string()]]);
     let acme = rig.buyer("acme").await;
     assert_eq!(
