@@ -259,3 +259,42 @@ pub fn answers(ring_s: u64, talk_s: u64, digits: &[(u64, char)]) -> Behaviour {
         talk_ms: talk_s * 1000,
     }
 }
+
+impl Rig {
+    /// The application of each `sendmsg` parkway ran, in order.
+    pub fn apps(&self) -> Vec<String> {
+        self.executed()
+            .iter()
+            .map(|l| l.split(' ').next().unwrap_or("").to_owned())
+            .collect()
+    }
+
+    /// The `bridge` arguments parkway ran, in order.
+    pub fn bridges(&self) -> Vec<String> {
+        self.executed()
+            .iter()
+            .filter_map(|l| l.strip_prefix("bridge ").map(str::to_owned))
+            .collect()
+    }
+
+    /// Places a call on campaign `campaign` from `number`.
+    pub async fn campaign_call(&self, number: &str, campaign: &str) -> CallHandles {
+        self.call(number, "18005550199", &[("campaign", campaign)])
+            .await
+    }
+}
+
+/// The commands of a call dialled in `bridges` steps: the two `set`s, then one `bridge` a step.
+pub fn dialled(bridges: usize) -> Vec<String> {
+    let mut apps = vec!["set".to_owned(), "set".to_owned()];
+    apps.extend(std::iter::repeat_n("bridge".to_owned(), bridges));
+    apps
+}
+
+/// `[["a"], ["b", "c"]]` as owned strings (for comparing with `bridged_buyers`).
+pub fn ids(steps: &[&[&str]]) -> Vec<Vec<String>> {
+    steps
+        .iter()
+        .map(|s| s.iter().map(|b| b.to_string()).collect())
+        .collect()
+}
