@@ -3,4 +3,5 @@
 
 mod convert;
 mod flows;
+mod groups;
 mod rig;
