@@ -5,3 +5,4 @@ mod convert;
 mod flows;
 mod groups;
 mod rig;
+mod whisper;
