@@ -1,6 +1,7 @@
 //! Call control end to end: parkway's daemon against the simulated FreeSWITCH over a real
 //! socket. Each test asserts the commands parkway sent, the call record and the counters.
 
+mod caps;
 mod convert;
 mod flows;
 mod groups;

@@ -55,11 +55,22 @@ impl Drop for TempDir {
 /// Buyers are `{ sip = "<id>@buyers.example.com" }`; each named behaviour is registered for its
 /// user part. `body` is the rest of the config (buyers, groups, routers) without `[freeswitch]`.
 pub async fn rig(tag: &str, body: &str, behaviours: &[(&str, Behaviour)]) -> Rig {
+    let time = TimeMode::Virtual {
+        settle: Duration::from_millis(40),
+    };
+    rig_in(time, tag, body, behaviours).await
+}
+
+/// [`rig`] with virtual time that moves only through `rig.sim.advance_by` (for tests that need
+/// calls to overlap, or a fault at a given moment).
+pub async fn manual_rig(tag: &str, body: &str, behaviours: &[(&str, Behaviour)]) -> Rig {
+    rig_in(TimeMode::Manual, tag, body, behaviours).await
+}
+
+async fn rig_in(time: TimeMode, tag: &str, body: &str, behaviours: &[(&str, Behaviour)]) -> Rig {
     let dir = TempDir::new(tag);
     let sim_config = SimConfig {
-        time: TimeMode::Virtual {
-            settle: Duration::from_millis(40),
-        },
+        time,
         record_commands: true,
         ..SimConfig::default()
     };
@@ -297,4 +308,46 @@ pub fn ids(steps: &[&[&str]]) -> Vec<Vec<String>> {
         .iter()
         .map(|s| s.iter().map(|b| b.to_string()).collect())
         .collect()
+}
+
+impl Rig {
+    /// Waits until `f` holds on the daemon's switchboard.
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        f: impl Fn(&parkway::calls::Switchboard) -> bool + Send + Sync + Clone + 'static,
+    ) {
+        let wait = async {
+            loop {
+                let f = f.clone();
+                if self.daemon.query(move |b| f(b)).await == Some(true) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(30), wait)
+            .await
+            .is_err()
+        {
+            panic!("timed out waiting for {what}");
+        }
+    }
+
+    /// Moves the simulator's virtual time on by `secs`.
+    pub async fn advance(&self, secs: u64) {
+        self.sim
+            .advance_by(secs * parkway::sim::engine::SEC)
+            .await
+            .expect("sim up");
+    }
+}
+
+/// The index of buyer `id`.
+pub fn buyer_index(config: &Config, id: &str) -> usize {
+    config
+        .buyers
+        .iter()
+        .position(|b| b.id.as_str() == id)
+        .expect("buyer")
 }
