@@ -102,6 +102,9 @@ pub struct Switchboard {
     /// Channel variables worth keeping in a record (the ones the config reads).
     record_tokens: BTreeSet<String>,
     totals: Totals,
+    /// The last event's timestamp (FreeSWITCH's clock) and the driver's time when it came: how
+    /// the driver's times for inputs that are not events are read on FreeSWITCH's clock.
+    clock: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 impl Switchboard {
@@ -126,6 +129,7 @@ impl Switchboard {
             whispers,
             record_tokens,
             totals: Totals::default(),
+            clock: None,
         }
     }
 
@@ -151,6 +155,17 @@ impl Switchboard {
         self.calls.keys().chain(self.legs.keys()).cloned().collect()
     }
 
+    /// `driver_now` (the driver's clock) on FreeSWITCH's clock: the last event's timestamp plus
+    /// the time passed since it came, never before it. Every time a call records or counts is
+    /// on FreeSWITCH's clock (a simulated switch's virtual time included); mixing in the
+    /// driver's clock would make talk time the clocks' difference.
+    fn switch_time(&self, driver_now: DateTime<Utc>) -> DateTime<Utc> {
+        match self.clock {
+            Some((event, seen)) => (event + (driver_now - seen)).max(event),
+            None => driver_now,
+        }
+    }
+
     fn new_uuid(&mut self) -> String {
         let hi = self.ids.next_u64();
         let lo = self.ids.next_u64();
@@ -159,7 +174,13 @@ impl Switchboard {
 
     /// Handles one event; `fallback_now` is used when it carries no timestamp.
     pub fn on_event(&mut self, ev: &Event, fallback_now: DateTime<Utc>) -> Vec<Action> {
-        let now = event_time(ev).unwrap_or(fallback_now);
+        let now = match event_time(ev) {
+            Some(t) => {
+                self.clock = Some((t, fallback_now));
+                t
+            }
+            None => self.switch_time(fallback_now),
+        };
         let mut out = Vec::new();
         let Some(uuid) = ev.unique_id() else {
             return out;
@@ -389,8 +410,9 @@ impl Switchboard {
         &mut self,
         call: &str,
         whispers: Vec<RenderedWhisper>,
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Vec<Action> {
+        let now = self.switch_time(now);
         let mut out = Vec::new();
         let Some(c) = self.calls.get_mut(call) else {
             return out;
@@ -407,7 +429,7 @@ impl Switchboard {
                     a.outcome = LegOutcome::Cancelled;
                 }
             }
-            let now = c.caller_ended.unwrap_or(_now);
+            let now = c.caller_ended.unwrap_or(now);
             self.release_legs(call, now);
             self.try_finish(call, now, &mut out);
             return out;
@@ -777,6 +799,7 @@ impl Switchboard {
         error: &str,
         now: DateTime<Utc>,
     ) -> Vec<Action> {
+        let now = self.switch_time(now);
         let mut out = Vec::new();
         self.totals.command_failures += 1;
         let Some(c) = self.calls.get_mut(call) else {
@@ -810,6 +833,7 @@ impl Switchboard {
     /// that ended while the socket was down are ended now (their hangups are counted once), and
     /// a call whose bridge ended unseen moves on.
     pub fn reconcile(&mut self, live: &HashSet<String>, now: DateTime<Utc>) -> Vec<Action> {
+        let now = self.switch_time(now);
         let mut out = Vec::new();
         let calls: Vec<String> = self.calls.keys().cloned().collect();
         for uuid in calls {
@@ -870,3 +894,6 @@ pub fn event_time(ev: &Event) -> Option<DateTime<Utc>> {
     let us: i64 = ev.header("Event-Date-Timestamp")?.parse().ok()?;
     Utc.timestamp_micros(us).single()
 }
+
+#[cfg(test)]
+mod tests;

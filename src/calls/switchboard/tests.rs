@@ -1,0 +1,123 @@
+//! The switchboard driven by hand-made events.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::{Action, Switchboard};
+use crate::calls::record::{CallRecord, LegOutcome};
+use crate::config::{self, Config};
+use crate::esl::event::Event;
+
+const CONFIG: &str = r#"
+currency = "USD"
+timezone = "UTC"
+
+[freeswitch]
+address = "127.0.0.1:8021"
+password = "ClueCon"
+
+[[buyer]]
+id = "acme"
+destination = { sip = "acme@buyers.example.com" }
+bid = "30.00"
+payout = { per = "minute", amount = "1.00" }
+
+[[router]]
+id = "auto"
+match = { variable = "campaign", value = "auto" }
+buyers = ["acme"]
+algorithm = "revenue"
+fallback = { hangup = "NO_ROUTE_DESTINATION" }
+"#;
+
+fn config() -> Arc<Config> {
+    match config::parse(CONFIG, Path::new("parkway.toml"), &|p| {
+        std::fs::read_to_string(p)
+    }) {
+        Ok(c) => Arc::new(c),
+        Err(e) => panic!(
+            "{:?}",
+            e.0.iter().map(|p| p.to_string()).collect::<Vec<_>>()
+        ),
+    }
+}
+
+/// A plain event stamped `at` (FreeSWITCH's clock).
+fn event(name: &str, at: DateTime<Utc>, headers: &[(&str, &str)]) -> Event {
+    let mut text = format!(
+        "Event-Name: {name}\nEvent-Date-Timestamp: {}\n",
+        at.timestamp_micros()
+    );
+    for (k, v) in headers {
+        text.push_str(&format!("{k}: {v}\n"));
+    }
+    Event::parse_plain(Bytes::from(text)).expect("event")
+}
+
+fn record(actions: Vec<Action>) -> Option<CallRecord> {
+    actions.into_iter().find_map(|a| match a {
+        Action::Record(r) => Some(*r),
+        _ => None,
+    })
+}
+
+#[test]
+fn reconcile_reads_the_driver_clock_on_the_switch_clock() {
+    // The switch's clock (a simulator's virtual time, or a skewed host) is days behind the
+    // driver's.
+    let switch = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let driver = Utc
+        .with_ymd_and_hms(2026, 1, 9, 3, 0, 0)
+        .single()
+        .expect("time");
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = event(
+        "CHANNEL_PARK",
+        switch,
+        &[
+            ("Unique-ID", "caller"),
+            ("Call-Direction", "inbound"),
+            ("Caller-Caller-ID-Number", "+13105550100"),
+            ("variable_campaign", "auto"),
+        ],
+    );
+    let actions = board.on_event(&park, driver);
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Execute { app: "bridge", .. }))
+    );
+    let leg = board
+        .known_channels()
+        .into_iter()
+        .find(|c| c != "caller")
+        .expect("a leg");
+    let bridge = event(
+        "CHANNEL_BRIDGE",
+        switch + Duration::seconds(3),
+        &[
+            ("Unique-ID", "caller"),
+            ("Bridge-A-Unique-ID", "caller"),
+            ("Bridge-B-Unique-ID", &leg),
+        ],
+    );
+    board.on_event(&bridge, driver + Duration::seconds(3));
+    // The socket drops; 90 s later (driver's clock) the reconcile finds both channels gone.
+    let actions = board.reconcile(&HashSet::new(), driver + Duration::seconds(93));
+    let record = record(actions).expect("the call ends");
+    let end = switch + Duration::seconds(93);
+    assert_eq!(record.ended_at, Some(end));
+    assert_eq!(record.attempts[0].ended_at, Some(end));
+    assert_eq!(record.attempts[0].outcome, LegOutcome::Connected);
+    assert_eq!(record.talk_secs, 90);
+    assert_eq!(record.payout, 200, "two started minutes at 1.00");
+    assert!(record.notes.iter().any(|n| n.contains("reconciled")));
+    assert_eq!(board.ledger().concurrency(0), 0);
+}
