@@ -5,5 +5,6 @@ mod caps;
 mod convert;
 mod flows;
 mod groups;
+mod reconnect;
 mod rig;
 mod whisper;
