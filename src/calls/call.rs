@@ -115,6 +115,31 @@ impl Call {
         }
     }
 
+    /// Forgets the legs of step `step` besides `keep` that FreeSWITCH never started (no channel
+    /// seen, not ended): the later members of a sequential group once `keep` is bridged. They
+    /// are not attempts (nothing rang) and no event will ever end them. Returns their uuids.
+    pub fn drop_unstarted(&mut self, step: u32, keep: &str) -> Vec<String> {
+        let mut dropped = Vec::new();
+        let mut i = 0;
+        while i < self.legs.len() {
+            let a = &self.record.attempts[i];
+            if a.step == step
+                && a.leg_uuid != keep
+                && !self.legs[i].live
+                && a.ended_at.is_none()
+                && a.answered_at.is_none()
+            {
+                let a = self.record.attempts.remove(i);
+                let leg = self.legs.remove(i);
+                self.tried.retain(|b| *b != leg.buyer);
+                dropped.push(a.leg_uuid);
+            } else {
+                i += 1;
+            }
+        }
+        dropped
+    }
+
     /// The bridged leg, if any.
     pub fn bridged_leg(&self) -> Option<usize> {
         self.record

@@ -567,6 +567,18 @@ impl Switchboard {
         if call.bridged_leg().is_some() {
             return;
         }
+        // Once a leg is bridged, FreeSWITCH dials nothing more: the sequential members after it
+        // never ring, and waiting for their hangups would keep the call open for ever.
+        let step = call.record.attempts[leg].step;
+        for uuid in call.drop_unstarted(step, &leg_uuid) {
+            self.legs.remove(&uuid);
+        }
+        let Some(call) = self.calls.get_mut(&caller) else {
+            return;
+        };
+        let Some(leg) = call.leg_index(&leg_uuid) else {
+            return;
+        };
         let buyer = call.legs[leg].buyer;
         call.span
             .record("route.buyer", config.buyers[buyer].id.as_str());

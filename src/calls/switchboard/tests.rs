@@ -121,3 +121,106 @@ fn reconcile_reads_the_driver_clock_on_the_switch_clock() {
     assert!(record.notes.iter().any(|n| n.contains("reconciled")));
     assert_eq!(board.ledger().concurrency(0), 0);
 }
+
+const SEQUENTIAL: &str = r#"
+currency = "USD"
+timezone = "UTC"
+
+[freeswitch]
+address = "127.0.0.1:8021"
+password = "ClueCon"
+
+[[buyer]]
+id = "acme"
+destination = { sip = "acme@buyers.example.com" }
+bid = "30.00"
+
+[[buyer]]
+id = "beacon"
+destination = { sip = "beacon@buyers.example.com" }
+bid = "20.00"
+
+[[group]]
+id = "pair"
+members = ["acme", "beacon"]
+mode = "sequential"
+
+[[router]]
+id = "auto"
+match = { variable = "campaign", value = "auto" }
+groups = ["pair"]
+algorithm = "revenue"
+fallback = { hangup = "NO_ROUTE_DESTINATION" }
+"#;
+
+#[test]
+fn sequential_member_never_dialled_does_not_hold_the_call_open() {
+    let config = match config::parse(SEQUENTIAL, Path::new("parkway.toml"), &|p| {
+        std::fs::read_to_string(p)
+    }) {
+        Ok(c) => Arc::new(c),
+        Err(e) => panic!(
+            "{:?}",
+            e.0.iter().map(|p| p.to_string()).collect::<Vec<_>>()
+        ),
+    };
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let at = |s: i64| t + Duration::seconds(s);
+    let mut board = Switchboard::new(config, 1, false);
+    let park = event(
+        "CHANNEL_PARK",
+        t,
+        &[
+            ("Unique-ID", "caller"),
+            ("Call-Direction", "inbound"),
+            ("variable_campaign", "auto"),
+        ],
+    );
+    let arg = board
+        .on_event(&park, t)
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Execute {
+                app: "bridge", arg, ..
+            } => Some(arg),
+            _ => None,
+        })
+        .expect("a bridge");
+    let ds = crate::esl::dialstring::DialString::parse_app_arg(&arg).expect("dial string");
+    let uuids: Vec<String> = ds
+        .legs()
+        .filter_map(|l| l.vars.iter().find(|(k, _)| k == "origination_uuid"))
+        .map(|(_, v)| v.clone())
+        .collect();
+    assert_eq!(uuids.len(), 2, "{arg}");
+    let first = uuids[0].as_str();
+    board.on_event(&event("CHANNEL_CREATE", at(0), &[("Unique-ID", first)]), t);
+    board.on_event(&event("CHANNEL_ANSWER", at(2), &[("Unique-ID", first)]), t);
+    let bridge = [
+        ("Unique-ID", "caller"),
+        ("Bridge-A-Unique-ID", "caller"),
+        ("Bridge-B-Unique-ID", first),
+    ];
+    board.on_event(&event("CHANNEL_BRIDGE", at(2), &bridge), t);
+    let leg_down = [("Unique-ID", first), ("Hangup-Cause", "NORMAL_CLEARING")];
+    assert!(
+        record(board.on_event(&event("CHANNEL_HANGUP_COMPLETE", at(32), &leg_down), t)).is_none()
+    );
+    let caller_down = [("Unique-ID", "caller"), ("Hangup-Cause", "NORMAL_CLEARING")];
+    let record = record(board.on_event(&event("CHANNEL_HANGUP_COMPLETE", at(32), &caller_down), t))
+        .expect("the call ends once the caller and the bridged leg are gone");
+    assert_eq!(
+        record.attempts.len(),
+        1,
+        "beacon never rang: {:?}",
+        record.attempts
+    );
+    assert_eq!(record.attempts[0].buyer.as_str(), "acme");
+    assert_eq!(record.talk_secs, 30);
+    assert_eq!(board.live_calls(), 0);
+    assert!(board.known_channels().is_empty());
+    assert_eq!(board.ledger().totals(1).attempts, 0);
+}
