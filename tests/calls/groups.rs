@@ -197,3 +197,32 @@ async fn sequential_group_first_member_fails_second_connects() {
     );
     both_idle(&rig).await;
 }
+
+#[tokio::test]
+async fn sequential_group_first_member_connects_second_never_dialled() {
+    let mut rig = rig(
+        "sequential-first",
+        &config(&group("sequential")),
+        &[
+            ("acme", answers(2, 30, &[])),
+            ("beacon", answers(2, 30, &[])),
+        ],
+    )
+    .await;
+    rig.campaign_call("+13105550100", "auto").await;
+    let record = rig.record().await;
+    assert_eq!(rig.apps(), dialled(1));
+    assert_eq!(bridge_groups(&rig), ids(&[&["acme"], &["beacon"]]));
+    assert_eq!(record.connected.as_deref(), Some("acme"));
+    assert_eq!(record.attempts[0].outcome, LegOutcome::Connected);
+    assert_eq!(record.payout, 1000);
+    let (acme, beacon) = (rig.buyer("acme").await, rig.buyer("beacon").await);
+    assert_eq!((acme.attempts, acme.connections), (1, 1));
+    assert_eq!(
+        (beacon.attempts, beacon.connections),
+        (0, 0),
+        "beacon never rang"
+    );
+    both_idle(&rig).await;
+    assert_eq!(rig.daemon.query(|b| b.live_calls()).await, Some(0));
+}
