@@ -115,16 +115,18 @@ impl Call {
         }
     }
 
-    /// Forgets the legs of step `step` besides `keep` that FreeSWITCH never started (no channel
-    /// seen, not ended): the later members of a sequential group once `keep` is bridged. They
-    /// are not attempts (nothing rang) and no event will ever end them. Returns their uuids.
-    pub fn drop_unstarted(&mut self, step: u32, keep: &str) -> Vec<String> {
+    /// Forgets the legs of step `step` that FreeSWITCH never started (no channel seen, not
+    /// answered, not ended), except those `keep` names: the later members of a sequential
+    /// group once one is bridged, or once the bridge ended without them. They are not attempts
+    /// (nothing rang, the ledger never counted them) and no event will ever end them. Returns
+    /// their uuids.
+    pub fn drop_unstarted(&mut self, step: u32, keep: impl Fn(&str) -> bool) -> Vec<String> {
         let mut dropped = Vec::new();
         let mut i = 0;
         while i < self.legs.len() {
             let a = &self.record.attempts[i];
             if a.step == step
-                && a.leg_uuid != keep
+                && !keep(&a.leg_uuid)
                 && !self.legs[i].live
                 && a.ended_at.is_none()
                 && a.answered_at.is_none()

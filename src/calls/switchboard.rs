@@ -570,7 +570,7 @@ impl Switchboard {
         // Once a leg is bridged, FreeSWITCH dials nothing more: the sequential members after it
         // never ring, and waiting for their hangups would keep the call open for ever.
         let step = call.record.attempts[leg].step;
-        for uuid in call.drop_unstarted(step, &leg_uuid) {
+        for uuid in call.drop_unstarted(step, |u| u == leg_uuid) {
             self.legs.remove(&uuid);
         }
         let Some(call) = self.calls.get_mut(&caller) else {
@@ -639,6 +639,9 @@ impl Switchboard {
             call.caller_ended.get_or_insert(now);
         }
         let step = call.steps;
+        // Members of a sequential group after the one that was ringing when the bridge ended
+        // never rang (FreeSWITCH lists the legs it started in `originate_causes`).
+        let dropped = call.drop_unstarted(step, |u| causes.is_empty() || leg_cause(u).is_some());
         for a in call.record.attempts.iter_mut().filter(|a| a.step == step) {
             if a.ended_at.is_none() {
                 let cause = a
@@ -653,6 +656,9 @@ impl Switchboard {
             }
         }
         call.phase = Phase::Over;
+        for leg in dropped {
+            self.legs.remove(&leg);
+        }
         self.release_legs(uuid, now);
         if self
             .calls

@@ -153,8 +153,9 @@ algorithm = "revenue"
 fallback = { hangup = "NO_ROUTE_DESTINATION" }
 "#;
 
-#[test]
-fn sequential_member_never_dialled_does_not_hold_the_call_open() {
+/// A call parked at `t` on the sequential group: the switchboard, the bridge's Event-UUID
+/// and the legs' uuids in dial order.
+fn sequential_call(t: DateTime<Utc>) -> (Switchboard, String, Vec<String>) {
     let config = match config::parse(SEQUENTIAL, Path::new("parkway.toml"), &|p| {
         std::fs::read_to_string(p)
     }) {
@@ -164,11 +165,6 @@ fn sequential_member_never_dialled_does_not_hold_the_call_open() {
             e.0.iter().map(|p| p.to_string()).collect::<Vec<_>>()
         ),
     };
-    let t = Utc
-        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
-        .single()
-        .expect("time");
-    let at = |s: i64| t + Duration::seconds(s);
     let mut board = Switchboard::new(config, 1, false);
     let park = event(
         "CHANNEL_PARK",
@@ -179,13 +175,16 @@ fn sequential_member_never_dialled_does_not_hold_the_call_open() {
             ("variable_campaign", "auto"),
         ],
     );
-    let arg = board
+    let (arg, event_uuid) = board
         .on_event(&park, t)
         .into_iter()
         .find_map(|a| match a {
             Action::Execute {
-                app: "bridge", arg, ..
-            } => Some(arg),
+                app: "bridge",
+                arg,
+                event_uuid,
+                ..
+            } => Some((arg, event_uuid)),
             _ => None,
         })
         .expect("a bridge");
@@ -196,6 +195,17 @@ fn sequential_member_never_dialled_does_not_hold_the_call_open() {
         .map(|(_, v)| v.clone())
         .collect();
     assert_eq!(uuids.len(), 2, "{arg}");
+    (board, event_uuid, uuids)
+}
+
+#[test]
+fn sequential_member_never_dialled_does_not_hold_the_call_open() {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let at = |s: i64| t + Duration::seconds(s);
+    let (mut board, _, uuids) = sequential_call(t);
     let first = uuids[0].as_str();
     board.on_event(&event("CHANNEL_CREATE", at(0), &[("Unique-ID", first)]), t);
     board.on_event(&event("CHANNEL_ANSWER", at(2), &[("Unique-ID", first)]), t);
@@ -223,4 +233,33 @@ fn sequential_member_never_dialled_does_not_hold_the_call_open() {
     assert_eq!(board.live_calls(), 0);
     assert!(board.known_channels().is_empty());
     assert_eq!(board.ledger().totals(1).attempts, 0);
+}
+
+#[test]
+fn sequential_member_after_a_cancelled_one_is_not_an_attempt() {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let (mut board, event_uuid, uuids) = sequential_call(t);
+    let first = uuids[0].as_str();
+    board.on_event(&event("CHANNEL_CREATE", t, &[("Unique-ID", first)]), t);
+    // The caller leaves while acme rings: the bridge returns, naming only acme's leg.
+    let causes = format!("ARRAY::{first};ORIGINATOR_CANCEL");
+    let done = [
+        ("Unique-ID", "caller"),
+        ("Application", "bridge"),
+        ("Application-UUID", event_uuid.as_str()),
+        ("variable_originate_failed_cause", "ORIGINATOR_CANCEL"),
+        ("variable_originate_causes", causes.as_str()),
+    ];
+    let t5 = t + Duration::seconds(5);
+    // The caller is gone with it: the call ends here.
+    let record = record(board.on_event(&event("CHANNEL_EXECUTE_COMPLETE", t5, &done), t))
+        .expect("the call ends");
+    assert_eq!(record.attempts.len(), 1, "{:?}", record.attempts);
+    assert_eq!(record.attempts[0].outcome, LegOutcome::Cancelled);
+    assert_eq!(board.live_calls(), 0);
+    assert!(board.known_channels().is_empty());
+    assert_eq!(board.ledger().concurrency(0), 0);
 }
