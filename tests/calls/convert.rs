@@ -200,3 +200,28 @@ async fn duplicate_conversion_pays_nothing_inside_the_window_and_again_after_it(
     );
     assert_eq!(rig.bridges().len(), 4, "one bridge a call");
 }
+
+#[tokio::test]
+async fn the_callers_keypress_does_not_convert() {
+    let body = acme(
+        "conversion = { digit = \"1\" }\npayout = { per = \"conversion\", amount = \"25.00\" }",
+    );
+    let mut rig = rig("keypress-caller", &body, &[("acme", answers(2, 20, &[]))]).await;
+    let call = rig.campaign_call("+13105550100", "auto").await;
+    // The caller presses 1 ten seconds in (the buyer answered at 2 s): DTMF on the caller's
+    // channels, not on the buyer's leg.
+    let phone = call.phone.clone();
+    rig.sim
+        .with(move |e| {
+            let at = e.now() + 10 * SEC;
+            e.schedule_dtmf(&phone, at, "1")
+        })
+        .await
+        .expect("sim up")
+        .expect("channel exists");
+    let record = rig.record().await;
+    assert_eq!(record.disposition, Disposition::Connected);
+    assert!(!record.conversion.expect("evaluated").converted);
+    assert_eq!(record.payout, 0);
+    assert_eq!(rig.buyer("acme").await.conversions, 0);
+}

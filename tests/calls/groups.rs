@@ -226,3 +226,33 @@ async fn sequential_group_first_member_connects_second_never_dialled() {
     both_idle(&rig).await;
     assert_eq!(rig.daemon.query(|b| b.live_calls()).await, Some(0));
 }
+
+#[tokio::test]
+async fn caller_leaves_while_the_first_sequential_member_rings() {
+    let mut rig = rig(
+        "sequential-abandon",
+        &config(&group("sequential")),
+        &[
+            ("acme", Behaviour::NeverAnswer),
+            ("beacon", answers(2, 30, &[])),
+        ],
+    )
+    .await;
+    let call = rig.campaign_call("+13105550100", "auto").await;
+    rig.caller_hangs_up(&call, 5 * parkway::sim::engine::SEC)
+        .await;
+    let record = rig.record().await;
+    assert_eq!(rig.apps(), dialled(1));
+    assert_eq!(record.disposition, Disposition::Abandoned);
+    assert_eq!(
+        record.attempts.len(),
+        1,
+        "beacon never rang: {:?}",
+        record.attempts
+    );
+    assert_eq!(record.attempts[0].buyer.as_str(), "acme");
+    assert_eq!(record.attempts[0].outcome, LegOutcome::Cancelled);
+    let (acme, beacon) = (rig.buyer("acme").await, rig.buyer("beacon").await);
+    assert_eq!((acme.attempts, beacon.attempts), (1, 0));
+    both_idle(&rig).await;
+}
