@@ -222,10 +222,10 @@ async fn concurrency_cap_skips_the_buyer_until_its_call_ends() {
     assert_eq!(record.attempts[0].outcome, LegOutcome::Connected);
     assert!(record.decision.left_out.is_empty());
 
-    let mut apps = dialled(1);
-    apps.extend(dialled(1));
-    apps.extend(dialled(1));
-    assert_eq!(rig.apps(), apps);
+    let mut commands = dialled(&["acme"]);
+    commands.extend(dialled(&["beacon"]));
+    commands.extend(dialled(&["acme"]));
+    assert_eq!(rig.commands(), commands);
     assert_eq!(
         rig.bridged_buyers(),
         ids(&[&["acme"], &["beacon"], &["acme"]])

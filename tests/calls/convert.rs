@@ -38,7 +38,7 @@ async fn converts_when_the_buyer_presses_the_digit() {
     let mut rig = rig("keypress", &body, &[("acme", buyer)]).await;
     rig.campaign_call("+13105550100", "auto").await;
     let record = rig.record().await;
-    assert_eq!(rig.apps(), dialled(1));
+    assert_eq!(rig.commands(), dialled(&["acme"]));
     assert_eq!(rig.bridged_buyers(), ids(&[&["acme"]]));
     assert_eq!(record.disposition, Disposition::Connected);
     assert_eq!(record.attempts[0].outcome, LegOutcome::Connected);
@@ -93,7 +93,7 @@ async fn all_rule_needs_both_talk_time_and_digit() {
     let mut rig = rig("all-rule", &body, &[("acme", answers(2, 95, &[]))]).await;
     rig.campaign_call("+13105550100", "auto").await;
     let record = rig.record().await;
-    assert_eq!(rig.apps(), dialled(1));
+    assert_eq!(rig.commands(), dialled(&["acme"]));
     assert_eq!(record.disposition, Disposition::Connected);
     assert!(
         (94..=96).contains(&record.talk_secs),
@@ -138,7 +138,7 @@ async fn per_minute_pays_every_started_minute() {
     let mut rig = rig("per-minute", &body, &[("acme", answers(2, 150, &[]))]).await;
     rig.campaign_call("+13105550100", "auto").await;
     let record = rig.record().await;
-    assert_eq!(rig.apps(), dialled(1));
+    assert_eq!(rig.commands(), dialled(&["acme"]));
     assert!(
         (149..=151).contains(&record.talk_secs),
         "talk {}",

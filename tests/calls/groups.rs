@@ -86,7 +86,7 @@ buyers = ["acme", "beacon"]"#;
     .await;
     rig.campaign_call("+13105550100", "auto").await;
     let record = rig.record().await;
-    assert_eq!(rig.apps(), dialled(2));
+    assert_eq!(rig.commands(), dialled(&["acme", "beacon"]));
     assert_eq!(rig.bridged_buyers(), ids(&[&["acme"], &["beacon"]]));
     assert_eq!(record.attempts.len(), 2);
     assert_eq!(record.attempts[0].outcome, LegOutcome::Busy);
@@ -122,7 +122,7 @@ async fn simultaneous_group_second_buyer_answers_first() {
     .await;
     rig.campaign_call("+13105550100", "auto").await;
     let record = rig.record().await;
-    assert_eq!(rig.apps(), dialled(1));
+    assert_eq!(rig.commands(), dialled(&["acme,beacon"]));
     // One step: both legs at once, joined by `,`.
     assert_eq!(bridge_groups(&rig), ids(&[&["acme", "beacon"]]));
     assert!(
@@ -170,7 +170,7 @@ async fn sequential_group_first_member_fails_second_connects() {
     .await;
     rig.campaign_call("+13105550100", "auto").await;
     let record = rig.record().await;
-    assert_eq!(rig.apps(), dialled(1));
+    assert_eq!(rig.commands(), dialled(&["acme|beacon"]));
     // One bridge, the members one after the other (`|`).
     assert_eq!(bridge_groups(&rig), ids(&[&["acme"], &["beacon"]]));
     assert!(
@@ -211,7 +211,7 @@ async fn sequential_group_first_member_connects_second_never_dialled() {
     .await;
     rig.campaign_call("+13105550100", "auto").await;
     let record = rig.record().await;
-    assert_eq!(rig.apps(), dialled(1));
+    assert_eq!(rig.commands(), dialled(&["acme|beacon"]));
     assert_eq!(bridge_groups(&rig), ids(&[&["acme"], &["beacon"]]));
     assert_eq!(record.connected.as_deref(), Some("acme"));
     assert_eq!(record.attempts[0].outcome, LegOutcome::Connected);
@@ -242,7 +242,7 @@ async fn caller_leaves_while_the_first_sequential_member_rings() {
     rig.caller_hangs_up(&call, 5 * parkway::sim::engine::SEC)
         .await;
     let record = rig.record().await;
-    assert_eq!(rig.apps(), dialled(1));
+    assert_eq!(rig.commands(), dialled(&["acme|beacon"]));
     assert_eq!(record.disposition, Disposition::Abandoned);
     assert_eq!(
         record.attempts.len(),

@@ -69,7 +69,11 @@ async fn hangup_while_disconnected_is_reconciled_after_the_reconnect() {
         last.iter().any(|l| l == "api show channels as json"),
         "reconciled: {last:?}"
     );
-    assert_eq!(rig.apps(), dialled(1), "no command after the reconnect");
+    assert_eq!(
+        rig.commands(),
+        dialled(&["acme"]),
+        "no command after the reconnect"
+    );
 
     assert_eq!(record.call, call.parked);
     assert_eq!(record.disposition, Disposition::Connected);

@@ -272,11 +272,33 @@ pub fn answers(ring_s: u64, talk_s: u64, digits: &[(u64, char)]) -> Behaviour {
 }
 
 impl Rig {
-    /// The application of each `sendmsg` parkway ran, in order.
-    pub fn apps(&self) -> Vec<String> {
+    /// The `sendmsg` applications parkway ran (as [`Rig::executed`]), each `bridge` shown by
+    /// the buyers it dials: `bridge a,b` rings both at once, `bridge a|b` one after the other.
+    pub fn commands(&self) -> Vec<String> {
         self.executed()
-            .iter()
-            .map(|l| l.split(' ').next().unwrap_or("").to_owned())
+            .into_iter()
+            .map(|line| match line.strip_prefix("bridge ") {
+                Some(arg) => {
+                    let ds = parkway::esl::dialstring::DialString::parse_app_arg(arg)
+                        .expect("dial string");
+                    let groups: Vec<String> = ds
+                        .branches
+                        .iter()
+                        .flat_map(|b| &b.groups)
+                        .map(|g| {
+                            let buyers: Vec<&str> = g
+                                .legs
+                                .iter()
+                                .filter_map(|l| l.vars.iter().find(|(k, _)| k == "parkway_buyer"))
+                                .map(|(_, v)| v.as_str())
+                                .collect();
+                            buyers.join(",")
+                        })
+                        .collect();
+                    format!("bridge {}", groups.join("|"))
+                }
+                None => line,
+            })
             .collect()
     }
 
@@ -295,11 +317,15 @@ impl Rig {
     }
 }
 
-/// The commands of a call dialled in `bridges` steps: the two `set`s, then one `bridge` a step.
-pub fn dialled(bridges: usize) -> Vec<String> {
-    let mut apps = vec!["set".to_owned(), "set".to_owned()];
-    apps.extend(std::iter::repeat_n("bridge".to_owned(), bridges));
-    apps
+/// The commands of a call dialled in these steps (as [`Rig::commands`] shows a `bridge`):
+/// the two `set`s, then one `bridge` a step.
+pub fn dialled(steps: &[&str]) -> Vec<String> {
+    let mut commands = vec![
+        "set hangup_after_bridge=true".to_owned(),
+        "set continue_on_fail=true".to_owned(),
+    ];
+    commands.extend(steps.iter().map(|s| format!("bridge {s}")));
+    commands
 }
 
 /// `[["a"], ["b", "c"]]` as owned strings (for comparing with `bridged_buyers`).

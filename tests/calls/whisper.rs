@@ -57,11 +57,25 @@ async fn whisper_plays_before_the_bridge_and_is_not_talk_time() {
     let mut rig = rig("whisper", BODY, &[("acme", answers(2, 40, &[]))]).await;
     rig.campaign_call("+13105550100", "auto").await;
     let record = rig.record().await;
-    assert_eq!(rig.apps(), dialled(1));
+    assert_eq!(rig.commands(), dialled(&["acme"]));
     assert_eq!(rig.bridged_buyers(), ids(&[&["acme"]]));
-    let (_, path) = whisper_leg(&rig);
+    let (vars, path) = whisper_leg(&rig);
     let whisper = wav_micros(&path);
     assert!(whisper > SEC, "whisper of {whisper} µs");
+    assert!(
+        vars.contains(&("leg_timeout".into(), "15".into())),
+        "{vars:?}"
+    );
+    // The originate as a whole gets the ring time plus the whisper (FREESWITCH.md).
+    let ds = DialString::parse_app_arg(&rig.bridges()[0]).expect("dial string");
+    let timeout = format!("{}", 15 + whisper.div_ceil(SEC) + 5);
+    assert!(
+        ds.branches[0]
+            .global_vars
+            .contains(&("originate_timeout".into(), timeout.clone())),
+        "originate_timeout {timeout}: {:?}",
+        ds.branches[0].global_vars
+    );
 
     assert_eq!(record.disposition, Disposition::Connected);
     let a = &record.attempts[0];
@@ -99,7 +113,11 @@ async fn caller_abandons_during_the_whisper() {
     // The buyer answers at 2 s and hears the whisper (over 1 s long); the caller leaves at 2.5 s.
     rig.caller_hangs_up(&call, 2 * SEC + SEC / 2).await;
     let record = rig.record().await;
-    assert_eq!(rig.apps(), dialled(1), "nothing after the caller left");
+    assert_eq!(
+        rig.commands(),
+        dialled(&["acme"]),
+        "nothing after the caller left"
+    );
     let (_, path) = whisper_leg(&rig);
     assert!(wav_micros(&path) > SEC);
 
