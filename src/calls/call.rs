@@ -30,6 +30,8 @@ pub(crate) struct LegState {
     pub digits: Vec<char>,
     /// Counted as up (concurrency) and not yet down.
     pub live: bool,
+    /// Bridged while the socket was down: the times come from the leg's hangup.
+    pub bridge_unseen: bool,
 }
 
 /// A whisper the driver must render before a step is dialled.
@@ -85,6 +87,7 @@ impl Call {
                 buyer: leg.buyer,
                 digits: Vec::new(),
                 live: false,
+                bridge_unseen: false,
             });
             self.record.attempts.push(Attempt {
                 buyer: id.clone(),

@@ -547,7 +547,6 @@ impl Switchboard {
     }
 
     fn on_bridge(&mut self, ev: &Event, now: DateTime<Utc>) {
-        let config = self.config.clone();
         let (Some(a), Some(b)) = (ev.bridge_a_unique_id(), ev.bridge_b_unique_id()) else {
             return;
         };
@@ -558,10 +557,16 @@ impl Switchboard {
         } else {
             return;
         };
-        let Some(call) = self.calls.get_mut(&caller) else {
+        self.connect(&caller, &leg_uuid, now);
+    }
+
+    /// `leg_uuid` was bridged to the caller at `now`: the call is connected (once).
+    fn connect(&mut self, caller: &str, leg_uuid: &str, now: DateTime<Utc>) {
+        let config = self.config.clone();
+        let Some(call) = self.calls.get_mut(caller) else {
             return;
         };
-        let Some(leg) = call.leg_index(&leg_uuid) else {
+        let Some(leg) = call.leg_index(leg_uuid) else {
             return;
         };
         if call.bridged_leg().is_some() {
@@ -573,10 +578,10 @@ impl Switchboard {
         for uuid in call.drop_unstarted(step, |u| u == leg_uuid) {
             self.legs.remove(&uuid);
         }
-        let Some(call) = self.calls.get_mut(&caller) else {
+        let Some(call) = self.calls.get_mut(caller) else {
             return;
         };
-        let Some(leg) = call.leg_index(&leg_uuid) else {
+        let Some(leg) = call.leg_index(leg_uuid) else {
             return;
         };
         let buyer = call.legs[leg].buyer;
@@ -593,7 +598,7 @@ impl Switchboard {
         count_up(&mut self.ledger, &config, call, leg, now);
         if self
             .ledger
-            .count(&config, &caller, buyer, CountKind::Connection, 0, now)
+            .count(&config, caller, buyer, CountKind::Connection, 0, now)
         {
             self.totals.connected += 1;
         }
@@ -613,6 +618,18 @@ impl Switchboard {
             return;
         };
         if ev.header("Application-UUID").as_deref() != Some(event_uuid.as_str()) {
+            return;
+        }
+        // The bridge succeeded but its CHANNEL_BRIDGE was not seen (the socket was down): the
+        // call was connected, and that bridge is over now.
+        let bridged_to = ev
+            .variable("bridge_uuid")
+            .or_else(|| ev.variable("last_bridge_to"))
+            .map(|u| u.into_owned());
+        if ev.variable("originate_disposition").as_deref() == Some("SUCCESS")
+            && let Some(leg_uuid) = bridged_to.filter(|u| call.leg_index(u).is_some())
+        {
+            self.missed_bridge(ev, uuid, &leg_uuid, now, out);
             return;
         }
         // The bridge returned without a bridge: this step failed. `originate_causes` has each
@@ -671,6 +688,44 @@ impl Switchboard {
         }
     }
 
+    /// The bridge to `leg_uuid` came and went unseen: connect the call as of `now` (its
+    /// CHANNEL_EXECUTE_COMPLETE), with the bridge over; the leg's hangup, with its
+    /// `bridge_epoch` and `end_epoch`, sets the real talk time.
+    fn missed_bridge(
+        &mut self,
+        ev: &Event,
+        uuid: &str,
+        leg_uuid: &str,
+        now: DateTime<Utc>,
+        out: &mut Vec<Action>,
+    ) {
+        self.connect(uuid, leg_uuid, now);
+        let Some(call) = self.calls.get_mut(uuid) else {
+            return;
+        };
+        call.talk_end.get_or_insert(now);
+        if ev.answer_state().as_deref() == Some("hangup") {
+            call.caller_ended.get_or_insert(now);
+        }
+        if let Some(leg) = call.leg_index(leg_uuid) {
+            call.legs[leg].bridge_unseen = true;
+        }
+        call.record.notes.push(
+            "the bridge was not seen (socket down); its times come from the leg's hangup".into(),
+        );
+        let step = call.steps;
+        for a in call.record.attempts.iter_mut().filter(|a| a.step == step) {
+            if a.ended_at.is_none() && a.leg_uuid != leg_uuid {
+                let cause = a.hangup_cause.clone().unwrap_or_else(|| "LOSE_RACE".into());
+                a.outcome = LegOutcome::from_cause(&cause, a.answered_at.is_some());
+                a.hangup_cause = Some(cause);
+                a.ended_at = Some(now);
+            }
+        }
+        self.release_legs(uuid, now);
+        self.try_finish(uuid, now, out);
+    }
+
     fn on_hangup(&mut self, ev: &Event, uuid: &str, now: DateTime<Utc>, out: &mut Vec<Action>) {
         let cause = ev.hangup_cause().map(|c| c.into_owned());
         if let Some(call) = self.calls.get_mut(uuid) {
@@ -693,7 +748,23 @@ impl Switchboard {
         };
         let a = &mut call.record.attempts[leg];
         let cause = cause.unwrap_or_else(|| "NORMAL_CLEARING".into());
-        if a.outcome == LegOutcome::Connected {
+        if a.outcome == LegOutcome::Connected && call.legs[leg].bridge_unseen {
+            // The bridge was missed: the leg's own epochs say when it was up.
+            let epoch = |name: &str| {
+                ev.variable(name)
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .filter(|s| *s > 0)
+                    .and_then(|s| Utc.timestamp_opt(s, 0).single())
+            };
+            if let (Some(bridged), Some(end)) = (epoch("bridge_epoch"), epoch("end_epoch")) {
+                a.bridged_at = Some(bridged);
+                if let Some(answered) = epoch("answer_epoch") {
+                    a.answered_at = Some(answered);
+                }
+                call.record.bridged_at = Some(bridged);
+                call.talk_end = Some(end);
+            }
+        } else if a.outcome == LegOutcome::Connected {
             call.talk_end.get_or_insert(now);
         } else {
             a.outcome = LegOutcome::from_cause(&cause, a.answered_at.is_some());

@@ -263,3 +263,70 @@ fn sequential_member_after_a_cancelled_one_is_not_an_attempt() {
     assert!(board.known_channels().is_empty());
     assert_eq!(board.ledger().concurrency(0), 0);
 }
+
+#[test]
+fn bridge_seen_only_in_its_execute_complete_still_connects() {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = event(
+        "CHANNEL_PARK",
+        t,
+        &[
+            ("Unique-ID", "caller"),
+            ("Call-Direction", "inbound"),
+            ("variable_campaign", "auto"),
+        ],
+    );
+    let event_uuid = board
+        .on_event(&park, t)
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Execute {
+                app: "bridge",
+                event_uuid,
+                ..
+            } => Some(event_uuid),
+            _ => None,
+        })
+        .expect("a bridge");
+    let leg = board
+        .known_channels()
+        .into_iter()
+        .find(|c| c != "caller")
+        .expect("a leg");
+    // CHANNEL_ANSWER and CHANNEL_BRIDGE were lost; the bridge's completion names the leg.
+    let end = t + Duration::seconds(100);
+    let done = [
+        ("Unique-ID", "caller"),
+        ("Answer-State", "hangup"),
+        ("Application", "bridge"),
+        ("Application-UUID", event_uuid.as_str()),
+        ("variable_originate_disposition", "SUCCESS"),
+        ("variable_bridge_uuid", leg.as_str()),
+    ];
+    let out = board.on_event(&event("CHANNEL_EXECUTE_COMPLETE", end, &done), t);
+    assert!(record(out).is_none(), "the leg's hangup is still to come");
+    assert_eq!(board.totals().connected, 1);
+    let bridge_epoch = (t + Duration::seconds(10)).timestamp().to_string();
+    let end_epoch = end.timestamp().to_string();
+    let down = [
+        ("Unique-ID", leg.as_str()),
+        ("Hangup-Cause", "NORMAL_CLEARING"),
+        ("variable_bridge_epoch", bridge_epoch.as_str()),
+        ("variable_end_epoch", end_epoch.as_str()),
+    ];
+    let record = record(board.on_event(&event("CHANNEL_HANGUP_COMPLETE", end, &down), t))
+        .expect("the call ends");
+    assert_eq!(record.disposition, crate::calls::Disposition::Connected);
+    assert_eq!(record.connected.as_deref(), Some("acme"));
+    assert_eq!(record.attempts[0].outcome, LegOutcome::Connected);
+    assert_eq!(record.bridged_at, Some(t + Duration::seconds(10)));
+    assert_eq!(record.talk_secs, 90);
+    assert_eq!(record.payout, 200);
+    assert_eq!(board.ledger().totals(0).connections, 1);
+    assert_eq!(board.ledger().concurrency(0), 0);
+    assert_eq!(board.live_calls(), 0);
+}
