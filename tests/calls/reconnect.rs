@@ -105,3 +105,61 @@ async fn hangup_while_disconnected_is_reconciled_after_the_reconnect() {
     assert_eq!((totals.connected, totals.finished), (1, 1));
     assert_eq!(rig.daemon.query(|b| b.live_calls()).await, Some(0));
 }
+
+#[tokio::test]
+async fn bridge_missed_while_disconnected_is_still_a_connection() {
+    let mut rig = manual_rig("reconnect-bridge", BODY, &[("acme", answers(5, 60, &[]))]).await;
+    let acme = buyer_index(&rig.config, "acme");
+    let call = rig.campaign_call("+13105550100", "auto").await;
+    rig.wait_for("acme dialled", move |b| b.ledger().concurrency(acme) == 1)
+        .await;
+
+    // The socket drops while acme rings; acme answers and is bridged unseen.
+    rig.sim.peer().set_behaviour(PeerBehaviour {
+        reject: true,
+        ..PeerBehaviour::default()
+    });
+    rig.sim.peer().drop_connections(DropMode::Clean);
+    rig.advance(10).await;
+    assert_eq!(rig.totals().await.connected, 0, "the bridge was not seen");
+
+    // Back in: both channels are still up, so nothing ends; then the call ends in view.
+    rig.sim.peer().set_behaviour(PeerBehaviour::default());
+    rig.sim
+        .peer()
+        .wait_until(|| {
+            let cmds = rig.sim.peer().received_commands();
+            cmds.iter()
+                .any(|c| c.conn >= 2 && c.command.line() == "api show channels as json")
+                .then_some(())
+        })
+        .await;
+    rig.wait_for("reconciled", |b| b.live_calls() == 1).await;
+    rig.advance(120).await;
+    let record = rig.record().await;
+    assert_eq!(record.call, call.parked);
+    assert_eq!(
+        rig.commands(),
+        dialled(&["acme"]),
+        "nothing dialled after the bridge"
+    );
+    assert_eq!(record.disposition, Disposition::Connected, "{record:?}");
+    assert_eq!(record.connected.as_deref(), Some("acme"));
+    assert_eq!(record.attempts[0].outcome, LegOutcome::Connected);
+    assert_eq!(record.payout, 1000);
+    // Talk time from the leg's own bridge and end epochs: 60 s after answering.
+    assert!(
+        (59..=61).contains(&record.talk_secs),
+        "talk {} s",
+        record.talk_secs
+    );
+    assert!(
+        record.notes.iter().any(|n| n.contains("not seen")),
+        "{:?}",
+        record.notes
+    );
+    let a = rig.buyer("acme").await;
+    assert_eq!((a.attempts, a.connections, a.revenue), (1, 1, 1000));
+    assert_eq!(rig.concurrency("acme").await, 0);
+    assert_eq!(rig.totals().await.connected, 1);
+}
