@@ -118,6 +118,27 @@ async fn all_rule_needs_both_talk_time_and_digit() {
 }
 
 #[tokio::test]
+async fn all_rule_with_only_the_digit_does_not_convert() {
+    let body = acme(
+        "conversion = { talk_seconds = 60, digit = \"1\", when = \"all\" }\n\
+         payout = { per = \"conversion\", amount = \"45.00\" }",
+    );
+    // Presses 1, but hangs up after 20 s.
+    let mut rig = rig("all-digit", &body, &[("acme", answers(2, 20, &[(3, '1')]))]).await;
+    rig.campaign_call("+13105550100", "auto").await;
+    let record = rig.record().await;
+    assert_eq!(rig.commands(), dialled(&["acme"]));
+    assert!(
+        (19..=21).contains(&record.talk_secs),
+        "talk {}",
+        record.talk_secs
+    );
+    assert!(!record.conversion.expect("evaluated").converted);
+    assert_eq!(record.payout, 0);
+    assert_eq!(rig.buyer("acme").await.conversions, 0);
+}
+
+#[tokio::test]
 async fn all_rule_converts_when_both_hold() {
     let body = acme(
         "conversion = { talk_seconds = 60, digit = \"1\", when = \"all\" }\n\
