@@ -654,6 +654,7 @@ impl Switchboard {
             || ev.answer_state().as_deref() == Some("hangup");
         if caller_left {
             call.caller_ended.get_or_insert(now);
+            caller_cause(&mut call.record, ev);
         }
         let step = call.steps;
         // Members of a sequential group after the one that was ringing when the bridge ended
@@ -706,6 +707,7 @@ impl Switchboard {
         call.talk_end.get_or_insert(now);
         if ev.answer_state().as_deref() == Some("hangup") {
             call.caller_ended.get_or_insert(now);
+            caller_cause(&mut call.record, ev);
         }
         if let Some(leg) = call.leg_index(leg_uuid) {
             call.legs[leg].bridge_unseen = true;
@@ -966,6 +968,15 @@ impl Switchboard {
             self.try_finish(&uuid, now, &mut out);
         }
         out
+    }
+}
+
+/// The caller's hangup cause from an event of the caller's channel that is hanging up (the
+/// bridge's CHANNEL_EXECUTE_COMPLETE carries `Hangup-Cause` then, and the call may be finished
+/// before the caller's own CHANNEL_HANGUP_COMPLETE comes; caller_abandon.md).
+fn caller_cause(record: &mut CallRecord, ev: &Event) {
+    if record.caller_hangup_cause.is_none() {
+        record.caller_hangup_cause = ev.hangup_cause().map(|c| c.into_owned());
     }
 }
 

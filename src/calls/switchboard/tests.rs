@@ -248,6 +248,8 @@ fn sequential_member_after_a_cancelled_one_is_not_an_attempt() {
     let causes = format!("ARRAY::{first};ORIGINATOR_CANCEL");
     let done = [
         ("Unique-ID", "caller"),
+        ("Answer-State", "hangup"),
+        ("Hangup-Cause", "NORMAL_CLEARING"),
         ("Application", "bridge"),
         ("Application-UUID", event_uuid.as_str()),
         ("variable_originate_failed_cause", "ORIGINATOR_CANCEL"),
@@ -259,6 +261,11 @@ fn sequential_member_after_a_cancelled_one_is_not_an_attempt() {
         .expect("the call ends");
     assert_eq!(record.attempts.len(), 1, "{:?}", record.attempts);
     assert_eq!(record.attempts[0].outcome, LegOutcome::Cancelled);
+    // Finished before the caller's CHANNEL_HANGUP_COMPLETE, the record still has its cause.
+    assert_eq!(
+        record.caller_hangup_cause.as_deref(),
+        Some("NORMAL_CLEARING")
+    );
     assert_eq!(board.live_calls(), 0);
     assert!(board.known_channels().is_empty());
     assert_eq!(board.ledger().concurrency(0), 0);
