@@ -3,6 +3,7 @@
 
 mod caps;
 mod convert;
+mod edges;
 mod flows;
 mod groups;
 mod reconnect;
