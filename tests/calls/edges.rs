@@ -1,6 +1,7 @@
-//! Edges: a caller gone before parkway's commands reach FreeSWITCH.
+//! Edges: a caller gone before parkway's commands reach FreeSWITCH; every step failing.
 
-use parkway::calls::{Disposition, LegOutcome};
+use parkway::calls::{Disposition, FallbackReason, LegOutcome};
+use parkway::sim::engine::Behaviour;
 
 use crate::rig::{answers, buyer_index, dialled, manual_rig};
 
@@ -45,4 +46,49 @@ async fn caller_gone_before_the_bridge_arrives() {
     .await;
     let totals = rig.totals().await;
     assert_eq!((totals.finished, totals.connected), (1, 0));
+}
+
+#[tokio::test]
+async fn every_step_fails_then_the_fallback_plays() {
+    let body = format!(
+        "{}\n[[buyer]]\nid = \"beacon\"\ndestination = {{ sip = \"beacon@buyers.example.com\" }}\nbid = \"20.00\"\nring_timeout = 15\n",
+        BODY.replace("buyers = [\"acme\"]", "buyers = [\"acme\", \"beacon\"]")
+            .replace(
+                "fallback = { hangup = \"NO_ROUTE_DESTINATION\" }",
+                "fallback = { play = \"ivr/ivr-all_circuits_busy.wav\", cause = \"NORMAL_TEMPORARY_FAILURE\" }"
+            )
+    );
+    let mut rig = crate::rig::rig(
+        "all-fail",
+        &body,
+        &[
+            ("acme", Behaviour::Busy),
+            ("beacon", Behaviour::NeverAnswer),
+        ],
+    )
+    .await;
+    rig.campaign_call("+13105550100", "auto").await;
+    let record = rig.record().await;
+    let mut expected = dialled(&["acme", "beacon"]);
+    expected.extend(
+        [
+            "answer",
+            "playback ivr/ivr-all_circuits_busy.wav",
+            "hangup NORMAL_TEMPORARY_FAILURE",
+        ]
+        .map(String::from),
+    );
+    assert_eq!(rig.commands(), expected);
+    assert_eq!(record.disposition, Disposition::Fallback);
+    let used = record.fallback.clone().expect("a fallback");
+    assert_eq!(used.reason, FallbackReason::AllStepsFailed);
+    let outcomes: Vec<_> = record.attempts.iter().map(|a| a.outcome).collect();
+    assert_eq!(outcomes, [LegOutcome::Busy, LegOutcome::NoAnswer]);
+    assert_eq!(rig.concurrency("acme").await, 0);
+    assert_eq!(rig.concurrency("beacon").await, 0);
+    let totals = rig.totals().await;
+    assert_eq!(
+        (totals.routed, totals.fallbacks, totals.connected),
+        (1, 1, 0)
+    );
 }
