@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use parkway::calls::{Disposition, LegOutcome};
 use parkway::esl::dialstring::DialString;
-use parkway::sim::engine::SEC;
+use parkway::sim::engine::{Behaviour, SEC};
 
 use crate::rig::{Rig, answers, dialled, ids, rig};
 
@@ -136,4 +136,83 @@ async fn caller_abandons_during_the_whisper() {
     assert_eq!(rig.concurrency("acme").await, 0);
     let totals = rig.totals().await;
     assert_eq!((totals.connected, totals.abandoned), (0, 1));
+}
+
+#[tokio::test]
+async fn simultaneous_group_whispers_to_the_leg_that_answers() {
+    let body = r#"
+[[buyer]]
+id = "acme"
+destination = { sip = "acme@buyers.example.com" }
+bid = "30.00"
+ring_timeout = 15
+whisper = "Auto insurance caller from Texas."
+
+[[buyer]]
+id = "beacon"
+destination = { sip = "beacon@buyers.example.com" }
+bid = "20.00"
+ring_timeout = 15
+whisper = "Solar lead."
+
+[[group]]
+id = "pair"
+members = ["acme", "beacon"]
+mode = "simultaneous"
+
+[[router]]
+id = "auto"
+match = { variable = "campaign", value = "auto" }
+groups = ["pair"]
+algorithm = "revenue"
+fallback = { hangup = "NO_ROUTE_DESTINATION" }
+max_wait = 60
+"#;
+    let mut rig = rig(
+        "whisper-group",
+        body,
+        &[
+            ("acme", Behaviour::NeverAnswer),
+            ("beacon", answers(3, 40, &[])),
+        ],
+    )
+    .await;
+    rig.campaign_call("+13105550100", "auto").await;
+    let record = rig.record().await;
+    assert_eq!(rig.commands(), dialled(&["acme,beacon"]));
+    let ds = DialString::parse_app_arg(&rig.bridges()[0]).expect("dial string");
+    let files: Vec<PathBuf> = ds
+        .legs()
+        .map(|l| {
+            let file = l
+                .vars
+                .iter()
+                .find(|(k, _)| k == "group_confirm_file")
+                .map(|(_, v)| v.clone())
+                .expect("each leg has its own whisper");
+            PathBuf::from(file.strip_prefix("playback ").expect("playback <file>"))
+        })
+        .collect();
+    assert_eq!(files.len(), 2);
+    assert_ne!(files[0], files[1], "each buyer hears its own whisper");
+    let whisper = wav_micros(&files[1]);
+    let beacon = &record.attempts[1];
+    assert_eq!(beacon.buyer.as_str(), "beacon");
+    assert_eq!(beacon.outcome, LegOutcome::Connected);
+    let gap = (beacon.bridged_at.expect("bridged") - beacon.answered_at.expect("answered"))
+        .num_microseconds()
+        .expect("small");
+    assert!(
+        u64::try_from(gap).expect("after answer") >= whisper,
+        "bridged {gap} µs after answer, whisper {whisper} µs"
+    );
+    assert_eq!(record.attempts[0].outcome, LegOutcome::LostRace);
+    let talk = 40 - whisper.div_ceil(SEC);
+    assert!(
+        (talk - 1..=talk + 1).contains(&record.talk_secs),
+        "talk {} s, expected about {talk} s",
+        record.talk_secs
+    );
+    assert_eq!(rig.concurrency("acme").await, 0);
+    assert_eq!(rig.concurrency("beacon").await, 0);
 }
