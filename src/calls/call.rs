@@ -30,6 +30,8 @@ pub(crate) struct LegState {
     pub digits: Vec<char>,
     /// Counted as up (concurrency) and not yet down.
     pub live: bool,
+    /// Bridged while the socket was down: the times come from the leg's hangup.
+    pub bridge_unseen: bool,
 }
 
 /// A whisper the driver must render before a step is dialled.
@@ -85,6 +87,7 @@ impl Call {
                 buyer: leg.buyer,
                 digits: Vec::new(),
                 live: false,
+                bridge_unseen: false,
             });
             self.record.attempts.push(Attempt {
                 buyer: id.clone(),
@@ -113,6 +116,33 @@ impl Call {
             StepMode::Sequential => &step.legs[..step.legs.len().min(1)],
             _ => &step.legs,
         }
+    }
+
+    /// Forgets the legs of step `step` that FreeSWITCH never started (no channel seen, not
+    /// answered, not ended), except those `keep` names: the later members of a sequential
+    /// group once one is bridged, or once the bridge ended without them. They are not attempts
+    /// (nothing rang, the ledger never counted them) and no event will ever end them. Returns
+    /// their uuids.
+    pub fn drop_unstarted(&mut self, step: u32, keep: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut dropped = Vec::new();
+        let mut i = 0;
+        while i < self.legs.len() {
+            let a = &self.record.attempts[i];
+            if a.step == step
+                && !keep(&a.leg_uuid)
+                && !self.legs[i].live
+                && a.ended_at.is_none()
+                && a.answered_at.is_none()
+            {
+                let a = self.record.attempts.remove(i);
+                let leg = self.legs.remove(i);
+                self.tried.retain(|b| *b != leg.buyer);
+                dropped.push(a.leg_uuid);
+            } else {
+                i += 1;
+            }
+        }
+        dropped
     }
 
     /// The bridged leg, if any.

@@ -38,8 +38,10 @@ impl LegOutcome {
     pub fn from_cause(cause: &str, answered: bool) -> LegOutcome {
         match cause {
             "LOSE_RACE" => LegOutcome::LostRace,
-            "ORIGINATOR_CANCEL" => LegOutcome::Cancelled,
+            // A leg that answered was whispering when the caller left (FreeSWITCH cancels it
+            // with ORIGINATOR_CANCEL too): the buyer picked up, so it is not a plain cancel.
             _ if answered => LegOutcome::AnsweredNotBridged,
+            "ORIGINATOR_CANCEL" => LegOutcome::Cancelled,
             "NO_ANSWER"
             | "ALLOTTED_TIMEOUT"
             | "PROGRESS_TIMEOUT"
@@ -167,8 +169,13 @@ mod tests {
         );
         assert_eq!(LegOutcome::from_cause("USER_BUSY", false), LegOutcome::Busy);
         assert_eq!(
-            LegOutcome::from_cause("ORIGINATOR_CANCEL", true),
+            LegOutcome::from_cause("ORIGINATOR_CANCEL", false),
             LegOutcome::Cancelled
+        );
+        // The caller left during the whisper: the buyer had answered.
+        assert_eq!(
+            LegOutcome::from_cause("ORIGINATOR_CANCEL", true),
+            LegOutcome::AnsweredNotBridged
         );
         assert_eq!(
             LegOutcome::from_cause("NORMAL_CLEARING", true),

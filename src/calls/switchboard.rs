@@ -105,6 +105,9 @@ pub struct Switchboard {
     /// filters, router matches and whisper templates read).
     record_tokens: BTreeSet<String>,
     totals: Totals,
+    /// The last event's timestamp (FreeSWITCH's clock) and the driver's time when it came: how
+    /// the driver's times for inputs that are not events are read on FreeSWITCH's clock.
+    clock: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 impl Switchboard {
@@ -141,6 +144,7 @@ impl Switchboard {
             whispers,
             record_tokens,
             totals: Totals::default(),
+            clock: None,
         }
     }
 
@@ -166,6 +170,17 @@ impl Switchboard {
         self.calls.keys().chain(self.legs.keys()).cloned().collect()
     }
 
+    /// `driver_now` (the driver's clock) on FreeSWITCH's clock: the last event's timestamp plus
+    /// the time passed since it came, never before it. Every time a call records or counts is
+    /// on FreeSWITCH's clock (a simulated switch's virtual time included); mixing in the
+    /// driver's clock would make talk time the clocks' difference.
+    fn switch_time(&self, driver_now: DateTime<Utc>) -> DateTime<Utc> {
+        match self.clock {
+            Some((event, seen)) => (event + (driver_now - seen)).max(event),
+            None => driver_now,
+        }
+    }
+
     fn new_uuid(&mut self) -> String {
         let hi = self.ids.next_u64();
         let lo = self.ids.next_u64();
@@ -174,7 +189,13 @@ impl Switchboard {
 
     /// Handles one event; `fallback_now` is used when it carries no timestamp.
     pub fn on_event(&mut self, ev: &Event, fallback_now: DateTime<Utc>) -> Vec<Action> {
-        let now = event_time(ev).unwrap_or(fallback_now);
+        let now = match event_time(ev) {
+            Some(t) => {
+                self.clock = Some((t, fallback_now));
+                t
+            }
+            None => self.switch_time(fallback_now),
+        };
         let mut out = Vec::new();
         let Some(uuid) = ev.unique_id() else {
             return out;
@@ -408,8 +429,9 @@ impl Switchboard {
         &mut self,
         call: &str,
         whispers: Vec<RenderedWhisper>,
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Vec<Action> {
+        let now = self.switch_time(now);
         let mut out = Vec::new();
         let Some(c) = self.calls.get_mut(call) else {
             return out;
@@ -426,7 +448,7 @@ impl Switchboard {
                     a.outcome = LegOutcome::Cancelled;
                 }
             }
-            let now = c.caller_ended.unwrap_or(_now);
+            let now = c.caller_ended.unwrap_or(now);
             self.release_legs(call, now);
             self.try_finish(call, now, &mut out);
             return out;
@@ -547,7 +569,6 @@ impl Switchboard {
     }
 
     fn on_bridge(&mut self, ev: &Event, now: DateTime<Utc>) {
-        let config = self.config.clone();
         let (Some(a), Some(b)) = (ev.bridge_a_unique_id(), ev.bridge_b_unique_id()) else {
             return;
         };
@@ -558,15 +579,33 @@ impl Switchboard {
         } else {
             return;
         };
-        let Some(call) = self.calls.get_mut(&caller) else {
+        self.connect(&caller, &leg_uuid, now);
+    }
+
+    /// `leg_uuid` was bridged to the caller at `now`: the call is connected (once).
+    fn connect(&mut self, caller: &str, leg_uuid: &str, now: DateTime<Utc>) {
+        let config = self.config.clone();
+        let Some(call) = self.calls.get_mut(caller) else {
             return;
         };
-        let Some(leg) = call.leg_index(&leg_uuid) else {
+        let Some(leg) = call.leg_index(leg_uuid) else {
             return;
         };
         if call.bridged_leg().is_some() {
             return;
         }
+        // Once a leg is bridged, FreeSWITCH dials nothing more: the sequential members after it
+        // never ring, and waiting for their hangups would keep the call open for ever.
+        let step = call.record.attempts[leg].step;
+        for uuid in call.drop_unstarted(step, |u| u == leg_uuid) {
+            self.legs.remove(&uuid);
+        }
+        let Some(call) = self.calls.get_mut(caller) else {
+            return;
+        };
+        let Some(leg) = call.leg_index(leg_uuid) else {
+            return;
+        };
         let buyer = call.legs[leg].buyer;
         call.span
             .record("route.buyer", config.buyers[buyer].id.as_str());
@@ -581,7 +620,7 @@ impl Switchboard {
         count_up(&mut self.ledger, &config, call, leg, now);
         if self
             .ledger
-            .count(&config, &caller, buyer, CountKind::Connection, 0, now)
+            .count(&config, caller, buyer, CountKind::Connection, 0, now)
         {
             self.totals.connected += 1;
         }
@@ -607,6 +646,18 @@ impl Switchboard {
         if ev.header("Application-UUID").as_deref() != Some(event_uuid.as_str()) {
             return;
         }
+        // The bridge succeeded but its CHANNEL_BRIDGE was not seen (the socket was down): the
+        // call was connected, and that bridge is over now.
+        let bridged_to = ev
+            .variable("bridge_uuid")
+            .or_else(|| ev.variable("last_bridge_to"))
+            .map(|u| u.into_owned());
+        if ev.variable("originate_disposition").as_deref() == Some("SUCCESS")
+            && let Some(leg_uuid) = bridged_to.filter(|u| call.leg_index(u).is_some())
+        {
+            self.missed_bridge(ev, uuid, &leg_uuid, now, out);
+            return;
+        }
         // The bridge returned without a bridge: this step failed. `originate_causes` has each
         // leg's cause (`ARRAY::<uuid>;<CAUSE>|:<uuid>;<CAUSE>`), also for legs whose hangup is
         // still on the way.
@@ -629,8 +680,12 @@ impl Switchboard {
             || ev.answer_state().as_deref() == Some("hangup");
         if caller_left {
             call.caller_ended.get_or_insert(now);
+            caller_cause(&mut call.record, ev);
         }
         let step = call.steps;
+        // Members of a sequential group after the one that was ringing when the bridge ended
+        // never rang (FreeSWITCH lists the legs it started in `originate_causes`).
+        let dropped = call.drop_unstarted(step, |u| causes.is_empty() || leg_cause(u).is_some());
         for a in call.record.attempts.iter_mut().filter(|a| a.step == step) {
             if a.ended_at.is_none() {
                 let cause = a
@@ -645,6 +700,9 @@ impl Switchboard {
             }
         }
         call.phase = Phase::Over;
+        for leg in dropped {
+            self.legs.remove(&leg);
+        }
         self.release_legs(uuid, now);
         if self
             .calls
@@ -655,6 +713,45 @@ impl Switchboard {
         } else {
             self.try_finish(uuid, now, out);
         }
+    }
+
+    /// The bridge to `leg_uuid` came and went unseen: connect the call as of `now` (its
+    /// CHANNEL_EXECUTE_COMPLETE), with the bridge over; the leg's hangup, with its
+    /// `bridge_epoch` and `end_epoch`, sets the real talk time.
+    fn missed_bridge(
+        &mut self,
+        ev: &Event,
+        uuid: &str,
+        leg_uuid: &str,
+        now: DateTime<Utc>,
+        out: &mut Vec<Action>,
+    ) {
+        self.connect(uuid, leg_uuid, now);
+        let Some(call) = self.calls.get_mut(uuid) else {
+            return;
+        };
+        call.talk_end.get_or_insert(now);
+        if ev.answer_state().as_deref() == Some("hangup") {
+            call.caller_ended.get_or_insert(now);
+            caller_cause(&mut call.record, ev);
+        }
+        if let Some(leg) = call.leg_index(leg_uuid) {
+            call.legs[leg].bridge_unseen = true;
+        }
+        call.record.notes.push(
+            "the bridge was not seen (socket down); its times come from the leg's hangup".into(),
+        );
+        let step = call.steps;
+        for a in call.record.attempts.iter_mut().filter(|a| a.step == step) {
+            if a.ended_at.is_none() && a.leg_uuid != leg_uuid {
+                let cause = a.hangup_cause.clone().unwrap_or_else(|| "LOSE_RACE".into());
+                a.outcome = LegOutcome::from_cause(&cause, a.answered_at.is_some());
+                a.hangup_cause = Some(cause);
+                a.ended_at = Some(now);
+            }
+        }
+        self.release_legs(uuid, now);
+        self.try_finish(uuid, now, out);
     }
 
     fn on_hangup(&mut self, ev: &Event, uuid: &str, now: DateTime<Utc>, out: &mut Vec<Action>) {
@@ -679,7 +776,23 @@ impl Switchboard {
         };
         let a = &mut call.record.attempts[leg];
         let cause = cause.unwrap_or_else(|| "NORMAL_CLEARING".into());
-        if a.outcome == LegOutcome::Connected {
+        if a.outcome == LegOutcome::Connected && call.legs[leg].bridge_unseen {
+            // The bridge was missed: the leg's own epochs say when it was up.
+            let epoch = |name: &str| {
+                ev.variable(name)
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .filter(|s| *s > 0)
+                    .and_then(|s| Utc.timestamp_opt(s, 0).single())
+            };
+            if let (Some(bridged), Some(end)) = (epoch("bridge_epoch"), epoch("end_epoch")) {
+                a.bridged_at = Some(bridged);
+                if let Some(answered) = epoch("answer_epoch") {
+                    a.answered_at = Some(answered);
+                }
+                call.record.bridged_at = Some(bridged);
+                call.talk_end = Some(end);
+            }
+        } else if a.outcome == LegOutcome::Connected {
             call.talk_end.get_or_insert(now);
         } else {
             a.outcome = LegOutcome::from_cause(&cause, a.answered_at.is_some());
@@ -806,6 +919,7 @@ impl Switchboard {
         error: &str,
         now: DateTime<Utc>,
     ) -> Vec<Action> {
+        let now = self.switch_time(now);
         let mut out = Vec::new();
         self.totals.command_failures += 1;
         let Some(c) = self.calls.get_mut(call) else {
@@ -839,6 +953,7 @@ impl Switchboard {
     /// that ended while the socket was down are ended now (their hangups are counted once), and
     /// a call whose bridge ended unseen moves on.
     pub fn reconcile(&mut self, live: &HashSet<String>, now: DateTime<Utc>) -> Vec<Action> {
+        let now = self.switch_time(now);
         let mut out = Vec::new();
         let calls: Vec<String> = self.calls.keys().cloned().collect();
         for uuid in calls {
@@ -885,6 +1000,15 @@ impl Switchboard {
     }
 }
 
+/// The caller's hangup cause from an event of the caller's channel that is hanging up (the
+/// bridge's CHANNEL_EXECUTE_COMPLETE carries `Hangup-Cause` then, and the call may be finished
+/// before the caller's own CHANNEL_HANGUP_COMPLETE comes; caller_abandon.md).
+fn caller_cause(record: &mut CallRecord, ev: &Event) {
+    if record.caller_hangup_cause.is_none() {
+        record.caller_hangup_cause = ev.hangup_cause().map(|c| c.into_owned());
+    }
+}
+
 /// Counts a leg as dialled and up (once; repeats are no-ops in the ledger).
 fn count_up(ledger: &mut Ledger, config: &Config, call: &mut Call, leg: usize, now: DateTime<Utc>) {
     let state: &mut LegState = &mut call.legs[leg];
@@ -902,3 +1026,6 @@ pub fn event_time(ev: &Event) -> Option<DateTime<Utc>> {
     let us: i64 = ev.header("Event-Date-Timestamp")?.parse().ok()?;
     Utc.timestamp_micros(us).single()
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,11 @@
 //! Call control end to end: parkway's daemon against the simulated FreeSWITCH over a real
 //! socket. Each test asserts the commands parkway sent, the call record and the counters.
 
+mod caps;
+mod convert;
+mod edges;
 mod flows;
+mod groups;
+mod reconnect;
 mod rig;
+mod whisper;

@@ -55,11 +55,22 @@ impl Drop for TempDir {
 /// Buyers are `{ sip = "<id>@buyers.example.com" }`; each named behaviour is registered for its
 /// user part. `body` is the rest of the config (buyers, groups, routers) without `[freeswitch]`.
 pub async fn rig(tag: &str, body: &str, behaviours: &[(&str, Behaviour)]) -> Rig {
+    let time = TimeMode::Virtual {
+        settle: Duration::from_millis(40),
+    };
+    rig_in(time, tag, body, behaviours).await
+}
+
+/// [`rig`] with virtual time that moves only through `rig.sim.advance_by` (for tests that need
+/// calls to overlap, or a fault at a given moment).
+pub async fn manual_rig(tag: &str, body: &str, behaviours: &[(&str, Behaviour)]) -> Rig {
+    rig_in(TimeMode::Manual, tag, body, behaviours).await
+}
+
+async fn rig_in(time: TimeMode, tag: &str, body: &str, behaviours: &[(&str, Behaviour)]) -> Rig {
     let dir = TempDir::new(tag);
     let sim_config = SimConfig {
-        time: TimeMode::Virtual {
-            settle: Duration::from_millis(40),
-        },
+        time,
         record_commands: true,
         ..SimConfig::default()
     };
@@ -258,4 +269,111 @@ pub fn answers(ring_s: u64, talk_s: u64, digits: &[(u64, char)]) -> Behaviour {
         digits: digits.iter().map(|(s, d)| (s * 1000, *d)).collect(),
         talk_ms: talk_s * 1000,
     }
+}
+
+impl Rig {
+    /// The `sendmsg` applications parkway ran (as [`Rig::executed`]), each `bridge` shown by
+    /// the buyers it dials: `bridge a,b` rings both at once, `bridge a|b` one after the other.
+    pub fn commands(&self) -> Vec<String> {
+        self.executed()
+            .into_iter()
+            .map(|line| match line.strip_prefix("bridge ") {
+                Some(arg) => {
+                    let ds = parkway::esl::dialstring::DialString::parse_app_arg(arg)
+                        .expect("dial string");
+                    let groups: Vec<String> = ds
+                        .branches
+                        .iter()
+                        .flat_map(|b| &b.groups)
+                        .map(|g| {
+                            let buyers: Vec<&str> = g
+                                .legs
+                                .iter()
+                                .filter_map(|l| l.vars.iter().find(|(k, _)| k == "parkway_buyer"))
+                                .map(|(_, v)| v.as_str())
+                                .collect();
+                            buyers.join(",")
+                        })
+                        .collect();
+                    format!("bridge {}", groups.join("|"))
+                }
+                None => line,
+            })
+            .collect()
+    }
+
+    /// The `bridge` arguments parkway ran, in order.
+    pub fn bridges(&self) -> Vec<String> {
+        self.executed()
+            .iter()
+            .filter_map(|l| l.strip_prefix("bridge ").map(str::to_owned))
+            .collect()
+    }
+
+    /// Places a call on campaign `campaign` from `number`.
+    pub async fn campaign_call(&self, number: &str, campaign: &str) -> CallHandles {
+        self.call(number, "18005550199", &[("campaign", campaign)])
+            .await
+    }
+}
+
+/// The commands of a call dialled in these steps (as [`Rig::commands`] shows a `bridge`):
+/// the two `set`s, then one `bridge` a step.
+pub fn dialled(steps: &[&str]) -> Vec<String> {
+    let mut commands = vec![
+        "set hangup_after_bridge=true".to_owned(),
+        "set continue_on_fail=true".to_owned(),
+    ];
+    commands.extend(steps.iter().map(|s| format!("bridge {s}")));
+    commands
+}
+
+/// `[["a"], ["b", "c"]]` as owned strings (for comparing with `bridged_buyers`).
+pub fn ids(steps: &[&[&str]]) -> Vec<Vec<String>> {
+    steps
+        .iter()
+        .map(|s| s.iter().map(|b| b.to_string()).collect())
+        .collect()
+}
+
+impl Rig {
+    /// Waits until `f` holds on the daemon's switchboard.
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        f: impl Fn(&parkway::calls::Switchboard) -> bool + Send + Sync + Clone + 'static,
+    ) {
+        let wait = async {
+            loop {
+                let f = f.clone();
+                if self.daemon.query(move |b| f(b)).await == Some(true) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(30), wait)
+            .await
+            .is_err()
+        {
+            panic!("timed out waiting for {what}");
+        }
+    }
+
+    /// Moves the simulator's virtual time on by `secs`.
+    pub async fn advance(&self, secs: u64) {
+        self.sim
+            .advance_by(secs * parkway::sim::engine::SEC)
+            .await
+            .expect("sim up");
+    }
+}
+
+/// The index of buyer `id`.
+pub fn buyer_index(config: &Config, id: &str) -> usize {
+    config
+        .buyers
+        .iter()
+        .position(|b| b.id.as_str() == id)
+        .expect("buyer")
 }

@@ -1,0 +1,339 @@
+//! The switchboard driven by hand-made events.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::{Action, Switchboard};
+use crate::calls::record::{CallRecord, LegOutcome};
+use crate::config::{self, Config};
+use crate::esl::event::Event;
+
+const CONFIG: &str = r#"
+currency = "USD"
+timezone = "UTC"
+
+[freeswitch]
+address = "127.0.0.1:8021"
+password = "ClueCon"
+
+[[buyer]]
+id = "acme"
+destination = { sip = "acme@buyers.example.com" }
+bid = "30.00"
+payout = { per = "minute", amount = "1.00" }
+
+[[router]]
+id = "auto"
+match = { variable = "campaign", value = "auto" }
+buyers = ["acme"]
+algorithm = "revenue"
+fallback = { hangup = "NO_ROUTE_DESTINATION" }
+"#;
+
+fn config() -> Arc<Config> {
+    match config::parse(CONFIG, Path::new("parkway.toml"), &|p| {
+        std::fs::read_to_string(p)
+    }) {
+        Ok(c) => Arc::new(c),
+        Err(e) => panic!(
+            "{:?}",
+            e.0.iter().map(|p| p.to_string()).collect::<Vec<_>>()
+        ),
+    }
+}
+
+/// A plain event stamped `at` (FreeSWITCH's clock).
+fn event(name: &str, at: DateTime<Utc>, headers: &[(&str, &str)]) -> Event {
+    let mut text = format!(
+        "Event-Name: {name}\nEvent-Date-Timestamp: {}\n",
+        at.timestamp_micros()
+    );
+    for (k, v) in headers {
+        text.push_str(&format!("{k}: {v}\n"));
+    }
+    Event::parse_plain(Bytes::from(text)).expect("event")
+}
+
+fn record(actions: Vec<Action>) -> Option<CallRecord> {
+    actions.into_iter().find_map(|a| match a {
+        Action::Record(r) => Some(*r),
+        _ => None,
+    })
+}
+
+#[test]
+fn reconcile_reads_the_driver_clock_on_the_switch_clock() {
+    // The switch's clock (a simulator's virtual time, or a skewed host) is days behind the
+    // driver's.
+    let switch = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let driver = Utc
+        .with_ymd_and_hms(2026, 1, 9, 3, 0, 0)
+        .single()
+        .expect("time");
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = event(
+        "CHANNEL_PARK",
+        switch,
+        &[
+            ("Unique-ID", "caller"),
+            ("Call-Direction", "inbound"),
+            ("Caller-Caller-ID-Number", "+13105550100"),
+            ("variable_campaign", "auto"),
+        ],
+    );
+    let actions = board.on_event(&park, driver);
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Execute { app: "bridge", .. }))
+    );
+    let leg = board
+        .known_channels()
+        .into_iter()
+        .find(|c| c != "caller")
+        .expect("a leg");
+    let bridge = event(
+        "CHANNEL_BRIDGE",
+        switch + Duration::seconds(3),
+        &[
+            ("Unique-ID", "caller"),
+            ("Bridge-A-Unique-ID", "caller"),
+            ("Bridge-B-Unique-ID", &leg),
+        ],
+    );
+    board.on_event(&bridge, driver + Duration::seconds(3));
+    // The socket drops; 90 s later (driver's clock) the reconcile finds both channels gone.
+    let actions = board.reconcile(&HashSet::new(), driver + Duration::seconds(93));
+    let record = record(actions).expect("the call ends");
+    let end = switch + Duration::seconds(93);
+    assert_eq!(record.ended_at, Some(end));
+    assert_eq!(record.attempts[0].ended_at, Some(end));
+    assert_eq!(record.attempts[0].outcome, LegOutcome::Connected);
+    assert_eq!(record.talk_secs, 90);
+    assert_eq!(record.payout, 200, "two started minutes at 1.00");
+    assert!(record.notes.iter().any(|n| n.contains("reconciled")));
+    assert_eq!(board.ledger().concurrency(0), 0);
+}
+
+const SEQUENTIAL: &str = r#"
+currency = "USD"
+timezone = "UTC"
+
+[freeswitch]
+address = "127.0.0.1:8021"
+password = "ClueCon"
+
+[[buyer]]
+id = "acme"
+destination = { sip = "acme@buyers.example.com" }
+bid = "30.00"
+
+[[buyer]]
+id = "beacon"
+destination = { sip = "beacon@buyers.example.com" }
+bid = "20.00"
+
+[[group]]
+id = "pair"
+members = ["acme", "beacon"]
+mode = "sequential"
+
+[[router]]
+id = "auto"
+match = { variable = "campaign", value = "auto" }
+groups = ["pair"]
+algorithm = "revenue"
+fallback = { hangup = "NO_ROUTE_DESTINATION" }
+"#;
+
+/// A call parked at `t` on the sequential group: the switchboard, the bridge's Event-UUID
+/// and the legs' uuids in dial order.
+fn sequential_call(t: DateTime<Utc>) -> (Switchboard, String, Vec<String>) {
+    let config = match config::parse(SEQUENTIAL, Path::new("parkway.toml"), &|p| {
+        std::fs::read_to_string(p)
+    }) {
+        Ok(c) => Arc::new(c),
+        Err(e) => panic!(
+            "{:?}",
+            e.0.iter().map(|p| p.to_string()).collect::<Vec<_>>()
+        ),
+    };
+    let mut board = Switchboard::new(config, 1, false);
+    let park = event(
+        "CHANNEL_PARK",
+        t,
+        &[
+            ("Unique-ID", "caller"),
+            ("Call-Direction", "inbound"),
+            ("variable_campaign", "auto"),
+        ],
+    );
+    let (arg, event_uuid) = board
+        .on_event(&park, t)
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Execute {
+                app: "bridge",
+                arg,
+                event_uuid,
+                ..
+            } => Some((arg, event_uuid)),
+            _ => None,
+        })
+        .expect("a bridge");
+    let ds = crate::esl::dialstring::DialString::parse_app_arg(&arg).expect("dial string");
+    let uuids: Vec<String> = ds
+        .legs()
+        .filter_map(|l| l.vars.iter().find(|(k, _)| k == "origination_uuid"))
+        .map(|(_, v)| v.clone())
+        .collect();
+    assert_eq!(uuids.len(), 2, "{arg}");
+    (board, event_uuid, uuids)
+}
+
+#[test]
+fn sequential_member_never_dialled_does_not_hold_the_call_open() {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let at = |s: i64| t + Duration::seconds(s);
+    let (mut board, _, uuids) = sequential_call(t);
+    let first = uuids[0].as_str();
+    board.on_event(&event("CHANNEL_CREATE", at(0), &[("Unique-ID", first)]), t);
+    board.on_event(&event("CHANNEL_ANSWER", at(2), &[("Unique-ID", first)]), t);
+    let bridge = [
+        ("Unique-ID", "caller"),
+        ("Bridge-A-Unique-ID", "caller"),
+        ("Bridge-B-Unique-ID", first),
+    ];
+    board.on_event(&event("CHANNEL_BRIDGE", at(2), &bridge), t);
+    let leg_down = [("Unique-ID", first), ("Hangup-Cause", "NORMAL_CLEARING")];
+    assert!(
+        record(board.on_event(&event("CHANNEL_HANGUP_COMPLETE", at(32), &leg_down), t)).is_none()
+    );
+    let caller_down = [("Unique-ID", "caller"), ("Hangup-Cause", "NORMAL_CLEARING")];
+    let record = record(board.on_event(&event("CHANNEL_HANGUP_COMPLETE", at(32), &caller_down), t))
+        .expect("the call ends once the caller and the bridged leg are gone");
+    assert_eq!(
+        record.attempts.len(),
+        1,
+        "beacon never rang: {:?}",
+        record.attempts
+    );
+    assert_eq!(record.attempts[0].buyer.as_str(), "acme");
+    assert_eq!(record.talk_secs, 30);
+    assert_eq!(board.live_calls(), 0);
+    assert!(board.known_channels().is_empty());
+    assert_eq!(board.ledger().totals(1).attempts, 0);
+}
+
+#[test]
+fn sequential_member_after_a_cancelled_one_is_not_an_attempt() {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let (mut board, event_uuid, uuids) = sequential_call(t);
+    let first = uuids[0].as_str();
+    board.on_event(&event("CHANNEL_CREATE", t, &[("Unique-ID", first)]), t);
+    // The caller leaves while acme rings: the bridge returns, naming only acme's leg.
+    let causes = format!("ARRAY::{first};ORIGINATOR_CANCEL");
+    let done = [
+        ("Unique-ID", "caller"),
+        ("Answer-State", "hangup"),
+        ("Hangup-Cause", "NORMAL_CLEARING"),
+        ("Application", "bridge"),
+        ("Application-UUID", event_uuid.as_str()),
+        ("variable_originate_failed_cause", "ORIGINATOR_CANCEL"),
+        ("variable_originate_causes", causes.as_str()),
+    ];
+    let t5 = t + Duration::seconds(5);
+    // The caller is gone with it: the call ends here.
+    let record = record(board.on_event(&event("CHANNEL_EXECUTE_COMPLETE", t5, &done), t))
+        .expect("the call ends");
+    assert_eq!(record.attempts.len(), 1, "{:?}", record.attempts);
+    assert_eq!(record.attempts[0].outcome, LegOutcome::Cancelled);
+    // Finished before the caller's CHANNEL_HANGUP_COMPLETE, the record still has its cause.
+    assert_eq!(
+        record.caller_hangup_cause.as_deref(),
+        Some("NORMAL_CLEARING")
+    );
+    assert_eq!(board.live_calls(), 0);
+    assert!(board.known_channels().is_empty());
+    assert_eq!(board.ledger().concurrency(0), 0);
+}
+
+#[test]
+fn bridge_seen_only_in_its_execute_complete_still_connects() {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = event(
+        "CHANNEL_PARK",
+        t,
+        &[
+            ("Unique-ID", "caller"),
+            ("Call-Direction", "inbound"),
+            ("variable_campaign", "auto"),
+        ],
+    );
+    let event_uuid = board
+        .on_event(&park, t)
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Execute {
+                app: "bridge",
+                event_uuid,
+                ..
+            } => Some(event_uuid),
+            _ => None,
+        })
+        .expect("a bridge");
+    let leg = board
+        .known_channels()
+        .into_iter()
+        .find(|c| c != "caller")
+        .expect("a leg");
+    // CHANNEL_ANSWER and CHANNEL_BRIDGE were lost; the bridge's completion names the leg.
+    let end = t + Duration::seconds(100);
+    let done = [
+        ("Unique-ID", "caller"),
+        ("Answer-State", "hangup"),
+        ("Application", "bridge"),
+        ("Application-UUID", event_uuid.as_str()),
+        ("variable_originate_disposition", "SUCCESS"),
+        ("variable_bridge_uuid", leg.as_str()),
+    ];
+    let out = board.on_event(&event("CHANNEL_EXECUTE_COMPLETE", end, &done), t);
+    assert!(record(out).is_none(), "the leg's hangup is still to come");
+    assert_eq!(board.totals().connected, 1);
+    let bridge_epoch = (t + Duration::seconds(10)).timestamp().to_string();
+    let end_epoch = end.timestamp().to_string();
+    let down = [
+        ("Unique-ID", leg.as_str()),
+        ("Hangup-Cause", "NORMAL_CLEARING"),
+        ("variable_bridge_epoch", bridge_epoch.as_str()),
+        ("variable_end_epoch", end_epoch.as_str()),
+    ];
+    let record = record(board.on_event(&event("CHANNEL_HANGUP_COMPLETE", end, &down), t))
+        .expect("the call ends");
+    assert_eq!(record.disposition, crate::calls::Disposition::Connected);
+    assert_eq!(record.connected.as_deref(), Some("acme"));
+    assert_eq!(record.attempts[0].outcome, LegOutcome::Connected);
+    assert_eq!(record.bridged_at, Some(t + Duration::seconds(10)));
+    assert_eq!(record.talk_secs, 90);
+    assert_eq!(record.payout, 200);
+    assert_eq!(board.ledger().totals(0).connections, 1);
+    assert_eq!(board.ledger().concurrency(0), 0);
+    assert_eq!(board.live_calls(), 0);
+}

@@ -1,0 +1,165 @@
+//! The event socket drops mid-call: the hangup that happened meanwhile is still counted, once.
+
+use parkway::calls::{Disposition, LegOutcome};
+use parkway::sim::peer::{Behaviour as PeerBehaviour, DropMode};
+
+use crate::rig::{answers, buyer_index, dialled, manual_rig};
+
+const BODY: &str = r#"
+[[buyer]]
+id = "acme"
+destination = { sip = "acme@buyers.example.com" }
+bid = "30.00"
+ring_timeout = 15
+payout = { per = "call", amount = "10.00" }
+
+[[router]]
+id = "auto"
+match = { variable = "campaign", value = "auto" }
+buyers = ["acme"]
+algorithm = "revenue"
+fallback = { hangup = "NO_ROUTE_DESTINATION" }
+max_wait = 60
+"#;
+
+#[tokio::test]
+async fn hangup_while_disconnected_is_reconciled_after_the_reconnect() {
+    let mut rig = manual_rig("reconnect", BODY, &[("acme", answers(2, 60, &[]))]).await;
+    let acme = buyer_index(&rig.config, "acme");
+    let call = rig.campaign_call("+13105550100", "auto").await;
+    rig.wait_for("acme dialled", move |b| b.ledger().concurrency(acme) == 1)
+        .await;
+    rig.advance(3).await;
+    rig.wait_for("bridged", |b| b.totals().connected == 1).await;
+
+    // The socket drops and the switch refuses the daemon for a while; meanwhile the buyer
+    // hangs up (60 s after answering) and the caller with them (hangup_after_bridge).
+    rig.sim.peer().set_behaviour(PeerBehaviour {
+        reject: true,
+        ..PeerBehaviour::default()
+    });
+    rig.sim.peer().drop_connections(DropMode::Clean);
+    rig.advance(120).await;
+    let gone = rig
+        .sim
+        .with(|e| e.live_channels().count())
+        .await
+        .expect("sim up");
+    assert_eq!(gone, 0, "the call ended while the daemon was away");
+    assert_eq!(rig.totals().await.finished, 0, "nothing seen yet");
+
+    // Let it back in: it subscribes again, asks for the live channels and reconciles.
+    rig.sim.peer().set_behaviour(PeerBehaviour::default());
+    let record = rig.record().await;
+    let conns = rig.sim.peer().connections();
+    assert!(conns >= 2, "reconnected ({conns} connections)");
+    let last: Vec<String> = rig
+        .sim
+        .peer()
+        .received_commands()
+        .iter()
+        .filter(|c| c.conn == conns)
+        .map(|c| c.command.line().to_owned())
+        .collect();
+    assert!(
+        last.iter().any(|l| l.starts_with("event plain")),
+        "subscribed again: {last:?}"
+    );
+    assert!(
+        last.iter().any(|l| l == "api show channels as json"),
+        "reconciled: {last:?}"
+    );
+    assert_eq!(
+        rig.commands(),
+        dialled(&["acme"]),
+        "no command after the reconnect"
+    );
+
+    assert_eq!(record.call, call.parked);
+    assert_eq!(record.disposition, Disposition::Connected);
+    assert_eq!(record.connected.as_deref(), Some("acme"));
+    assert_eq!(record.attempts[0].outcome, LegOutcome::Connected);
+    assert!(record.attempts[0].ended_at.is_some());
+    assert!(record.ended_at.is_some());
+    assert!(
+        record.notes.iter().any(|n| n.contains("reconciled")),
+        "notes: {:?}",
+        record.notes
+    );
+    let bridged = record.bridged_at.expect("bridged");
+    let ended = record.ended_at.expect("ended");
+    assert!(
+        ended >= bridged,
+        "ended {ended} before the bridge {bridged}"
+    );
+    assert!(
+        record.talk_secs <= 60,
+        "talk time {} s is more than the call can have lasted",
+        record.talk_secs
+    );
+    assert_eq!(record.payout, 1000);
+    let a = rig.buyer("acme").await;
+    assert_eq!((a.attempts, a.connections, a.revenue), (1, 1, 1000));
+    assert_eq!(rig.concurrency("acme").await, 0);
+    let totals = rig.totals().await;
+    assert_eq!((totals.connected, totals.finished), (1, 1));
+    assert_eq!(rig.daemon.query(|b| b.live_calls()).await, Some(0));
+}
+
+#[tokio::test]
+async fn bridge_missed_while_disconnected_is_still_a_connection() {
+    let mut rig = manual_rig("reconnect-bridge", BODY, &[("acme", answers(5, 60, &[]))]).await;
+    let acme = buyer_index(&rig.config, "acme");
+    let call = rig.campaign_call("+13105550100", "auto").await;
+    rig.wait_for("acme dialled", move |b| b.ledger().concurrency(acme) == 1)
+        .await;
+
+    // The socket drops while acme rings; acme answers and is bridged unseen.
+    rig.sim.peer().set_behaviour(PeerBehaviour {
+        reject: true,
+        ..PeerBehaviour::default()
+    });
+    rig.sim.peer().drop_connections(DropMode::Clean);
+    rig.advance(10).await;
+    assert_eq!(rig.totals().await.connected, 0, "the bridge was not seen");
+
+    // Back in: both channels are still up, so nothing ends; then the call ends in view.
+    rig.sim.peer().set_behaviour(PeerBehaviour::default());
+    rig.sim
+        .peer()
+        .wait_until(|| {
+            let cmds = rig.sim.peer().received_commands();
+            cmds.iter()
+                .any(|c| c.conn >= 2 && c.command.line() == "api show channels as json")
+                .then_some(())
+        })
+        .await;
+    rig.wait_for("reconciled", |b| b.live_calls() == 1).await;
+    rig.advance(120).await;
+    let record = rig.record().await;
+    assert_eq!(record.call, call.parked);
+    assert_eq!(
+        rig.commands(),
+        dialled(&["acme"]),
+        "nothing dialled after the bridge"
+    );
+    assert_eq!(record.disposition, Disposition::Connected, "{record:?}");
+    assert_eq!(record.connected.as_deref(), Some("acme"));
+    assert_eq!(record.attempts[0].outcome, LegOutcome::Connected);
+    assert_eq!(record.payout, 1000);
+    // Talk time from the leg's own bridge and end epochs: 60 s after answering.
+    assert!(
+        (59..=61).contains(&record.talk_secs),
+        "talk {} s",
+        record.talk_secs
+    );
+    assert!(
+        record.notes.iter().any(|n| n.contains("not seen")),
+        "{:?}",
+        record.notes
+    );
+    let a = rig.buyer("acme").await;
+    assert_eq!((a.attempts, a.connections, a.revenue), (1, 1, 1000));
+    assert_eq!(rig.concurrency("acme").await, 0);
+    assert_eq!(rig.totals().await.connected, 1);
+}
