@@ -318,11 +318,12 @@ impl Rig {
 }
 
 /// The commands of a call dialled in these steps (as [`Rig::commands`] shows a `bridge`):
-/// the two `set`s, then one `bridge` a step.
+/// the three `set`s, then one `bridge` a step.
 pub fn dialled(steps: &[&str]) -> Vec<String> {
     let mut commands = vec![
         "set hangup_after_bridge=true".to_owned(),
         "set continue_on_fail=true".to_owned(),
+        format!("set ringback={}", parkway::calls::dial::RINGBACK),
     ];
     commands.extend(steps.iter().map(|s| format!("bridge {s}")));
     commands
