@@ -1,0 +1,183 @@
+//! The end of a call (conversion, payout, counters, record), refused commands, reconciling.
+
+use super::*;
+
+impl Switchboard {
+    /// Ends the call once the caller and every leg are gone: conversion, payout, counters,
+    /// record.
+    pub(super) fn try_finish(&mut self, uuid: &str, now: DateTime<Utc>, out: &mut Vec<Action>) {
+        let done = self.calls.get(uuid).is_some_and(|c| {
+            c.caller_ended.is_some() && c.legs_done() && !matches!(c.phase, Phase::Rendering(_))
+        });
+        if !done {
+            return;
+        }
+        let Some(mut call) = self.calls.remove(uuid) else {
+            return;
+        };
+        for a in &call.record.attempts {
+            self.legs.remove(&a.leg_uuid);
+        }
+        let config = self.config.clone();
+        let bridged_leg = call.bridged_leg();
+        let record = &mut call.record;
+        record.ended_at = Some(call.caller_ended.unwrap_or(now));
+        if let Some(leg) = bridged_leg {
+            let buyer_idx = call.legs[leg].buyer;
+            let buyer = &config.buyers[buyer_idx];
+            let bridged = record.attempts[leg].bridged_at.unwrap_or(now);
+            let end = call.talk_end.unwrap_or(now);
+            record.talk_secs = u64::try_from((end - bridged).num_seconds()).unwrap_or(0);
+            let facts = TalkFacts {
+                talk_secs: record.talk_secs,
+                digits: std::mem::take(&mut call.legs[leg].digits),
+            };
+            let conversion = billing::evaluate(&buyer.conversion, &facts);
+            let router_id = config.routers[call.router].id.clone();
+            let dup = match (buyer.duplicate, call.caller) {
+                (Some(rule), Some(caller)) if rule.action == DuplicateAction::NoPay => self
+                    .duplicates
+                    .check(&rule, caller, &buyer.id, &router_id, bridged),
+                _ => None,
+            };
+            let mut payout = billing::payout(
+                buyer.payout.as_ref(),
+                true,
+                record.talk_secs,
+                conversion.converted,
+                config.currency,
+            )
+            .minor;
+            if let Some(hit) = dup {
+                payout = 0;
+                record.duplicate = Some(DuplicateNote {
+                    scope: hit.scope,
+                    previous_at: hit.previous_at,
+                    window_secs: hit.window_secs,
+                });
+            }
+            if conversion.converted {
+                if self
+                    .ledger
+                    .count(&config, uuid, buyer_idx, CountKind::Conversion, 0, end)
+                {
+                    self.totals.converted += 1;
+                }
+                if let (Some(caller), None) = (call.caller, dup) {
+                    self.duplicates
+                        .record_conversion(caller, &buyer.id, &router_id, end);
+                }
+            }
+            if payout > 0 {
+                self.ledger
+                    .count(&config, uuid, buyer_idx, CountKind::Revenue, payout, end);
+            }
+            record.payout = payout;
+            record.conversion = Some(conversion);
+            record.disposition = Disposition::Connected;
+        } else if record.fallback.is_some() {
+            record.disposition = Disposition::Fallback;
+        } else if record.caller_hangup_cause.is_none()
+            && record.notes.iter().any(|n| n.starts_with("failed"))
+        {
+            record.disposition = Disposition::Failed;
+        } else {
+            record.disposition = Disposition::Abandoned;
+            self.totals.abandoned += 1;
+        }
+        self.totals.finished += 1;
+        self.totals.revenue = self.totals.revenue.saturating_add(record.payout);
+        self.ledger.finish_call(uuid, now);
+        self.ledger.prune(now);
+        self.duplicates.prune(now - Duration::days(400));
+        out.push(Action::Record(Box::new(call.record)));
+    }
+
+    /// A command for `call` was refused or lost (`what` says which).
+    pub fn command_failed(
+        &mut self,
+        call: &str,
+        app: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Vec<Action> {
+        let now = self.switch_time(now);
+        let mut out = Vec::new();
+        self.totals.command_failures += 1;
+        let Some(c) = self.calls.get_mut(call) else {
+            return out;
+        };
+        tracing::warn!(parent: &c.span, app, error, "command refused");
+        c.record.notes.push(format!("failed: {app}: {error}"));
+        if app == "bridge" && matches!(c.phase, Phase::Dialing { .. }) {
+            // The caller's channel is gone (FreeSWITCH refuses sendmsg to an unknown uuid):
+            // nothing was dialled.
+            let step = c.steps;
+            for a in c
+                .record
+                .attempts
+                .iter_mut()
+                .filter(|a| a.step == step && a.ended_at.is_none())
+            {
+                a.ended_at = Some(now);
+                a.outcome = LegOutcome::Failed;
+                a.hangup_cause = Some("COMMAND_REFUSED".into());
+            }
+            c.phase = Phase::Over;
+            c.caller_ended.get_or_insert(now);
+            self.release_legs(call, now);
+            self.try_finish(call, now, &mut out);
+        }
+        out
+    }
+
+    /// After a reconnect: `live` holds every channel uuid FreeSWITCH still has. Calls and legs
+    /// that ended while the socket was down are ended now (their hangups are counted once), and
+    /// a call whose bridge ended unseen moves on.
+    pub fn reconcile(&mut self, live: &HashSet<String>, now: DateTime<Utc>) -> Vec<Action> {
+        let now = self.switch_time(now);
+        let mut out = Vec::new();
+        let calls: Vec<String> = self.calls.keys().cloned().collect();
+        for uuid in calls {
+            let Some(call) = self.calls.get_mut(&uuid) else {
+                continue;
+            };
+            let mut changed = false;
+            for a in call.record.attempts.iter_mut() {
+                if a.ended_at.is_none() && !live.contains(&a.leg_uuid) {
+                    a.ended_at = Some(now);
+                    if a.outcome == LegOutcome::Connected {
+                        call.talk_end.get_or_insert(now);
+                    } else {
+                        a.outcome = LegOutcome::from_cause("UNKNOWN", a.answered_at.is_some());
+                    }
+                    changed = true;
+                }
+            }
+            if !live.contains(&uuid) && call.caller_ended.is_none() {
+                call.caller_ended = Some(now);
+                if call.bridged_leg().is_some() {
+                    call.talk_end.get_or_insert(now);
+                }
+                changed = true;
+            }
+            if changed {
+                call.record
+                    .notes
+                    .push("reconciled after a reconnect: ended while the socket was down".into());
+            }
+            self.release_legs(&uuid, now);
+            let stalled = self.calls.get(&uuid).is_some_and(|c| {
+                matches!(c.phase, Phase::Dialing { .. })
+                    && c.caller_ended.is_none()
+                    && c.bridged_leg().is_none()
+                    && c.legs_done()
+            });
+            if stalled {
+                self.next_step(&uuid, now, &mut out);
+            }
+            self.try_finish(&uuid, now, &mut out);
+        }
+        out
+    }
+}

@@ -1,0 +1,279 @@
+//! What happens to the buyer legs: created, bridged, the bridge's completion, hangups.
+
+use super::*;
+
+impl Switchboard {
+    pub(super) fn on_leg_created(&mut self, uuid: &str, now: DateTime<Utc>) {
+        let config = self.config.clone();
+        let Some(caller) = self.legs.get(uuid) else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(caller) else {
+            return;
+        };
+        if let Some(i) = call.leg_index(uuid)
+            && call.record.attempts[i].ended_at.is_none()
+        {
+            count_up(&mut self.ledger, &config, call, i, now);
+        }
+    }
+
+    pub(super) fn on_bridge(&mut self, ev: &Event, now: DateTime<Utc>) {
+        let (Some(a), Some(b)) = (ev.bridge_a_unique_id(), ev.bridge_b_unique_id()) else {
+            return;
+        };
+        let (caller, leg_uuid) = if self.calls.contains_key(a.as_ref()) {
+            (a.into_owned(), b.into_owned())
+        } else if self.calls.contains_key(b.as_ref()) {
+            (b.into_owned(), a.into_owned())
+        } else {
+            return;
+        };
+        self.connect(&caller, &leg_uuid, now);
+    }
+
+    /// `leg_uuid` was bridged to the caller at `now`: the call is connected (once).
+    pub(super) fn connect(&mut self, caller: &str, leg_uuid: &str, now: DateTime<Utc>) {
+        let config = self.config.clone();
+        let Some(call) = self.calls.get_mut(caller) else {
+            return;
+        };
+        let Some(leg) = call.leg_index(leg_uuid) else {
+            return;
+        };
+        if call.bridged_leg().is_some() {
+            return;
+        }
+        // Once a leg is bridged, FreeSWITCH dials nothing more: the sequential members after it
+        // never ring, and waiting for their hangups would keep the call open for ever.
+        let step = call.record.attempts[leg].step;
+        for uuid in call.drop_unstarted(step, |u| u == leg_uuid) {
+            self.legs.remove(&uuid);
+        }
+        let Some(call) = self.calls.get_mut(caller) else {
+            return;
+        };
+        let Some(leg) = call.leg_index(leg_uuid) else {
+            return;
+        };
+        let buyer = call.legs[leg].buyer;
+        call.span
+            .record("route.buyer", config.buyers[buyer].id.as_str());
+        let a = &mut call.record.attempts[leg];
+        a.bridged_at = Some(now);
+        a.answered_at.get_or_insert(now);
+        a.outcome = LegOutcome::Connected;
+        call.record.connected = Some(config.buyers[buyer].id.clone());
+        call.record.bridged_at = Some(now);
+        call.phase = Phase::Talking { leg };
+        // A leg that bridges was dialled, even if its channel's creation was missed.
+        count_up(&mut self.ledger, &config, call, leg, now);
+        if self
+            .ledger
+            .count(&config, caller, buyer, CountKind::Connection, 0, now)
+        {
+            self.totals.connected += 1;
+        }
+        // The talk may still convert: hold the conversion so concurrent calls cannot pass the
+        // buyer's conversion caps meanwhile.
+        self.ledger
+            .hold(&config, caller, buyer, Metric::Conversions, now);
+    }
+
+    pub(super) fn on_execute_complete(
+        &mut self,
+        ev: &Event,
+        uuid: &str,
+        now: DateTime<Utc>,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(call) = self.calls.get_mut(uuid) else {
+            return;
+        };
+        let Phase::Dialing { event_uuid } = &call.phase else {
+            return;
+        };
+        if ev.header("Application-UUID").as_deref() != Some(event_uuid.as_str()) {
+            return;
+        }
+        // The bridge succeeded but its CHANNEL_BRIDGE was not seen (the socket was down): the
+        // call was connected, and that bridge is over now.
+        let bridged_to = ev
+            .variable("bridge_uuid")
+            .or_else(|| ev.variable("last_bridge_to"))
+            .map(|u| u.into_owned());
+        if ev.variable("originate_disposition").as_deref() == Some("SUCCESS")
+            && let Some(leg_uuid) = bridged_to.filter(|u| call.leg_index(u).is_some())
+        {
+            self.missed_bridge(ev, uuid, &leg_uuid, now, out);
+            return;
+        }
+        // The bridge returned without a bridge: this step failed. `originate_causes` has each
+        // leg's cause (`ARRAY::<uuid>;<CAUSE>|:<uuid>;<CAUSE>`), also for legs whose hangup is
+        // still on the way.
+        let failed_cause = ev
+            .variable("originate_failed_cause")
+            .or_else(|| ev.variable("originate_disposition"))
+            .map(|c| c.into_owned());
+        let causes = ev
+            .variable("originate_causes")
+            .map(|c| c.into_owned())
+            .unwrap_or_default();
+        let leg_cause = |leg: &str| {
+            let list = causes.strip_prefix("ARRAY::").unwrap_or(&causes);
+            list.split("|:")
+                .filter_map(|item| item.split_once(';'))
+                .find(|(u, _)| *u == leg)
+                .map(|(_, c)| c.to_owned())
+        };
+        let caller_left = failed_cause.as_deref() == Some("ORIGINATOR_CANCEL")
+            || ev.answer_state().as_deref() == Some("hangup");
+        if caller_left {
+            call.caller_ended.get_or_insert(now);
+            caller_cause(&mut call.record, ev);
+        }
+        let step = call.steps;
+        // Members of a sequential group after the one that was ringing when the bridge ended
+        // never rang (FreeSWITCH lists the legs it started in `originate_causes`).
+        let dropped = call.drop_unstarted(step, |u| causes.is_empty() || leg_cause(u).is_some());
+        for a in call.record.attempts.iter_mut().filter(|a| a.step == step) {
+            if a.ended_at.is_none() {
+                let cause = a
+                    .hangup_cause
+                    .clone()
+                    .or_else(|| leg_cause(&a.leg_uuid))
+                    .or_else(|| failed_cause.clone())
+                    .unwrap_or_else(|| "NORMAL_CLEARING".into());
+                a.outcome = LegOutcome::from_cause(&cause, a.answered_at.is_some());
+                a.hangup_cause = Some(cause);
+                a.ended_at = Some(now);
+            }
+        }
+        call.phase = Phase::Over;
+        for leg in dropped {
+            self.legs.remove(&leg);
+        }
+        self.release_legs(uuid, now);
+        if self
+            .calls
+            .get(uuid)
+            .is_some_and(|c| c.caller_ended.is_none())
+        {
+            self.next_step(uuid, now, out);
+        } else {
+            self.try_finish(uuid, now, out);
+        }
+    }
+
+    /// The bridge to `leg_uuid` came and went unseen: connect the call as of `now` (its
+    /// CHANNEL_EXECUTE_COMPLETE), with the bridge over; the leg's hangup, with its
+    /// `bridge_epoch` and `end_epoch`, sets the real talk time.
+    pub(super) fn missed_bridge(
+        &mut self,
+        ev: &Event,
+        uuid: &str,
+        leg_uuid: &str,
+        now: DateTime<Utc>,
+        out: &mut Vec<Action>,
+    ) {
+        self.connect(uuid, leg_uuid, now);
+        let Some(call) = self.calls.get_mut(uuid) else {
+            return;
+        };
+        call.talk_end.get_or_insert(now);
+        if ev.answer_state().as_deref() == Some("hangup") {
+            call.caller_ended.get_or_insert(now);
+            caller_cause(&mut call.record, ev);
+        }
+        if let Some(leg) = call.leg_index(leg_uuid) {
+            call.legs[leg].bridge_unseen = true;
+        }
+        call.record.notes.push(
+            "the bridge was not seen (socket down); its times come from the leg's hangup".into(),
+        );
+        let step = call.steps;
+        for a in call.record.attempts.iter_mut().filter(|a| a.step == step) {
+            if a.ended_at.is_none() && a.leg_uuid != leg_uuid {
+                let cause = a.hangup_cause.clone().unwrap_or_else(|| "LOSE_RACE".into());
+                a.outcome = LegOutcome::from_cause(&cause, a.answered_at.is_some());
+                a.hangup_cause = Some(cause);
+                a.ended_at = Some(now);
+            }
+        }
+        self.release_legs(uuid, now);
+        self.try_finish(uuid, now, out);
+    }
+
+    pub(super) fn on_hangup(
+        &mut self,
+        ev: &Event,
+        uuid: &str,
+        now: DateTime<Utc>,
+        out: &mut Vec<Action>,
+    ) {
+        let cause = ev.hangup_cause().map(|c| c.into_owned());
+        if let Some(call) = self.calls.get_mut(uuid) {
+            call.caller_ended.get_or_insert(now);
+            call.record.caller_hangup_cause = cause;
+            if call.bridged_leg().is_some() {
+                call.talk_end.get_or_insert(now);
+            }
+            self.try_finish(uuid, now, out);
+            return;
+        }
+        let Some(caller) = self.legs.get(uuid).cloned() else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&caller) else {
+            return;
+        };
+        let Some(leg) = call.leg_index(uuid) else {
+            return;
+        };
+        let a = &mut call.record.attempts[leg];
+        let cause = cause.unwrap_or_else(|| "NORMAL_CLEARING".into());
+        if a.outcome == LegOutcome::Connected && call.legs[leg].bridge_unseen {
+            // The bridge was missed: the leg's own epochs say when it was up.
+            let epoch = |name: &str| {
+                ev.variable(name)
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .filter(|s| *s > 0)
+                    .and_then(|s| Utc.timestamp_opt(s, 0).single())
+            };
+            if let (Some(bridged), Some(end)) = (epoch("bridge_epoch"), epoch("end_epoch")) {
+                a.bridged_at = Some(bridged);
+                if let Some(answered) = epoch("answer_epoch") {
+                    a.answered_at = Some(answered);
+                }
+                call.record.bridged_at = Some(bridged);
+                call.talk_end = Some(end);
+            }
+        } else if a.outcome == LegOutcome::Connected {
+            call.talk_end.get_or_insert(now);
+        } else {
+            a.outcome = LegOutcome::from_cause(&cause, a.answered_at.is_some());
+        }
+        a.hangup_cause = Some(cause);
+        a.ended_at.get_or_insert(now);
+        self.release_legs(&caller, now);
+        self.try_finish(&caller, now, out);
+    }
+
+    /// Counts concurrency down for every leg of `call` that has ended.
+    pub(super) fn release_legs(&mut self, call: &str, now: DateTime<Utc>) {
+        let config = self.config.clone();
+        let Some(c) = self.calls.get_mut(call) else {
+            return;
+        };
+        for (i, leg) in c.legs.iter_mut().enumerate() {
+            if leg.live && c.record.attempts[i].ended_at.is_some() {
+                leg.live = false;
+                self.ledger
+                    .count(&config, call, leg.buyer, CountKind::LegDown, 0, now);
+                if c.record.attempts[i].outcome != LegOutcome::Connected {
+                    self.ledger.release(call, leg.buyer, Metric::Connections);
+                }
+            }
+        }
+    }
+}
