@@ -134,6 +134,11 @@ enum Input {
         call: String,
         whispers: Vec<RenderedWhisper>,
     },
+    /// Never written (no connection): the switchboard sends it again after the reconnect.
+    NotSent {
+        call: String,
+        app: &'static str,
+    },
     Refused {
         call: String,
         app: &'static str,
@@ -343,6 +348,10 @@ impl Engine {
                 actions
             }
             Input::Refused { call, app, error } => board.command_failed(&call, app, &error, now),
+            Input::NotSent { call, app } => {
+                board.command_not_sent(&call, app);
+                Vec::new()
+            }
             Input::Live(live) => board.reconcile(&live, now),
             Input::Query(q) => {
                 q(board);
@@ -531,8 +540,9 @@ async fn writer(
                 let Some(out) = next else { break };
                 let Some(client) = supervisor.client() else {
                     // No connection: the reconcile after the reconnect decides what happened.
-                    tracing::warn!(call.uuid = %out.call, app = out.app, "not connected; command dropped");
+                    tracing::warn!(call.uuid = %out.call, app = out.app, "not connected; sent again after the reconnect");
                     DaemonStats::bump(&stats.commands_done);
+                    let _ = inputs.send(Input::NotSent { call: out.call, app: out.app }).await;
                     continue;
                 };
                 match client.queue_command_ok(out.command).await {
@@ -547,8 +557,9 @@ async fn writer(
                         pending.push(async move { (out.call, out.app, reply.await) })
                     }
                     Err(e) => {
-                        tracing::warn!(call.uuid = %out.call, app = out.app, error = %e, "command not sent");
+                        tracing::warn!(call.uuid = %out.call, app = out.app, error = %e, "command not sent; sent again after the reconnect");
                         DaemonStats::bump(&stats.commands_done);
+                        let _ = inputs.send(Input::NotSent { call: out.call, app: out.app }).await;
                     }
                 }
             }

@@ -131,6 +131,37 @@ impl Switchboard {
         out
     }
 
+    /// A command for `call` never reached FreeSWITCH (no connection). A `set` is sent again
+    /// before the next bridge; a bridge's buyers were never dialled, so they may be dialled
+    /// again when the reconcile after the reconnect moves the call on.
+    pub fn command_not_sent(&mut self, call: &str, app: &str) {
+        let Some(c) = self.calls.get_mut(call) else {
+            return;
+        };
+        c.record
+            .notes
+            .push(format!("not sent (no connection): {app}"));
+        match app {
+            "set" => c.prepared = false,
+            "bridge" => {
+                let step = c.steps;
+                let unsent: Vec<usize> = c
+                    .record
+                    .attempts
+                    .iter()
+                    .zip(&c.legs)
+                    .filter(|(a, _)| a.step == step)
+                    .map(|(_, l)| l.buyer)
+                    .collect();
+                c.tried.retain(|b| !unsent.contains(b));
+                for a in c.record.attempts.iter_mut().filter(|a| a.step == step) {
+                    a.hangup_cause.get_or_insert_with(|| "NOT_SENT".into());
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// After a reconnect: `live` holds every channel uuid FreeSWITCH still has. Calls and legs
     /// that ended while the socket was down are ended now (their hangups are counted once), and
     /// a call whose bridge ended unseen moves on.

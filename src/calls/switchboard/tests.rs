@@ -337,3 +337,42 @@ fn bridge_seen_only_in_its_execute_complete_still_connects() {
     assert_eq!(board.ledger().concurrency(0), 0);
     assert_eq!(board.live_calls(), 0);
 }
+
+#[test]
+fn a_bridge_never_sent_is_dialled_again_after_the_reconnect() {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = event(
+        "CHANNEL_PARK",
+        t,
+        &[
+            ("Unique-ID", "caller"),
+            ("Call-Direction", "inbound"),
+            ("variable_campaign", "auto"),
+        ],
+    );
+    let first = board.on_event(&park, t);
+    assert_eq!(first.len(), 4, "three sets and a bridge");
+    // The socket was down: none of it was written.
+    for app in ["set", "set", "set", "bridge"] {
+        board.command_not_sent("caller", app);
+    }
+    let live: HashSet<String> = ["caller".to_owned()].into();
+    let again = board.reconcile(&live, t + Duration::seconds(2));
+    let apps: Vec<&str> = again
+        .iter()
+        .filter_map(|a| match a {
+            Action::Execute { app, .. } => Some(*app),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        apps,
+        ["set", "set", "set", "bridge"],
+        "prepared and dialled again"
+    );
+    assert_eq!(board.live_calls(), 1);
+}
