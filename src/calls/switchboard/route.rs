@@ -184,10 +184,13 @@ impl Switchboard {
         if first {
             self.totals.routed += 1;
         }
-        let call = self.calls.get_mut(uuid).expect("present above");
+        let Some(call) = self.calls.get_mut(uuid) else {
+            return;
+        };
         for leg in Call::first_legs(&step) {
-            let idx = call.leg_index(&leg.uuid).unwrap_or(0);
-            count_up(&mut self.ledger, &config, call, idx, now);
+            if let Some(idx) = call.leg_index(&leg.uuid) {
+                count_up(&mut self.ledger, &config, call, idx, now);
+            }
         }
         if requests.is_empty() {
             self.dial(uuid, step, out);
