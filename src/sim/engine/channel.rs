@@ -190,25 +190,85 @@ impl Cause {
     }
 }
 
-/// Ordered channel variables (FreeSWITCH prints them in insertion order; setting an existing
-/// name keeps its place).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Vars(Vec<(String, String)>);
+/// Ordered channel variables (FreeSWITCH prints them in insertion order), kept the way events
+/// carry them: one buffer of `variable_<name><value>` runs and their spans, so an event copies
+/// the whole block in two copies (see `block.rs`) and setting a variable allocates nothing
+/// once the buffer has grown.
+#[derive(Clone, Default)]
+pub struct Vars {
+    buf: String,
+    spans: Vec<VarSpan>,
+}
+
+/// One variable in [`Vars::buf`]: `variable_<name>` is `start..value`, the value `value..end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct VarSpan {
+    pub(crate) start: u32,
+    pub(crate) value: u32,
+    pub(crate) end: u32,
+}
+
+/// The prefix of every variable's header name.
+pub(crate) const VAR_PREFIX: &str = "variable_";
+
+/// Two variable lists are equal when they hold the same pairs in the same order.
+impl PartialEq for Vars {
+    fn eq(&self, other: &Vars) -> bool {
+        self.spans.len() == other.spans.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Vars {}
+
+impl std::fmt::Debug for Vars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
 
 impl Vars {
+    fn name_of(&self, s: &VarSpan) -> &str {
+        &self.buf[s.start as usize + VAR_PREFIX.len()..s.value as usize]
+    }
+
+    fn value_of(&self, s: &VarSpan) -> &str {
+        &self.buf[s.value as usize..s.end as usize]
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.spans.iter().position(|s| self.name_of(s) == name)
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.position(name).map(|i| self.value_of(&self.spans[i]))
     }
 
     /// Sets a variable; an empty value unsets it, as `set name=` does. Like FreeSWITCH (which
     /// deletes the header and adds it at the bottom), a variable set again moves to the end.
     pub fn set(&mut self, name: &str, value: &str) {
-        self.0.retain(|(n, _)| n != name);
+        if let Some(i) = self.position(name) {
+            let gone = self.spans.remove(i);
+            let (from, to) = (gone.start as usize, gone.end as usize);
+            self.buf.replace_range(from..to, "");
+            let shift = gone.end - gone.start;
+            for s in &mut self.spans[i..] {
+                s.start -= shift;
+                s.value -= shift;
+                s.end -= shift;
+            }
+        }
         if !value.is_empty() {
-            self.0.push((name.to_owned(), value.to_owned()));
+            // Variable blocks are event headers: far below 4 GiB.
+            let start = self.buf.len() as u32;
+            self.buf.push_str(VAR_PREFIX);
+            self.buf.push_str(name);
+            let at = self.buf.len() as u32;
+            self.buf.push_str(value);
+            self.spans.push(VarSpan {
+                start,
+                value: at,
+                end: self.buf.len() as u32,
+            });
         }
     }
 
@@ -217,7 +277,14 @@ impl Vars {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.spans
+            .iter()
+            .map(|s| (self.name_of(s), self.value_of(s)))
+    }
+
+    /// The encoded block: bytes and spans (see [`VarSpan`]).
+    pub(crate) fn encoded(&self) -> (&[u8], &[VarSpan]) {
+        (self.buf.as_bytes(), &self.spans)
     }
 }
 
@@ -231,7 +298,7 @@ pub fn is_true(value: &str) -> bool {
 
 /// The caller profile (`Caller-*` headers) and its timestamps (wall-clock microseconds, 0 =
 /// not yet).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Profile {
     pub caller_id_name: String,
     pub caller_id_number: String,
@@ -354,6 +421,8 @@ pub struct Channel {
     /// The extension this channel was given when its destination's behaviour is drawn per
     /// call (the CDR shows it instead of the dialplan's representative one).
     pub drawn_extension: Option<Vec<AppCall>>,
+    /// Encoded header blocks its events repeat (dropped when the channel is destroyed).
+    pub(crate) blocks: super::block::BlockCache,
     /// Set once CHANNEL_DESTROY is sent.
     pub destroyed: bool,
     pub created_at: Micros,

@@ -64,6 +64,7 @@ impl Engine {
             hidden: false,
             digits: String::new(),
             drawn_extension: None,
+            blocks: Default::default(),
             destroyed: false,
             created_at: self.clock.now,
         };
@@ -287,11 +288,15 @@ impl Engine {
             headers::HANGUP_COMPLETE,
             Extra::default().pre("Hangup-Cause", cause.name),
         );
-        self.write_cdr(id);
+        let cdr = self.cdr_of(id);
         self.emit("CHANNEL_DESTROY", id, headers::DESTROY, Extra::default());
         self.set_state(id, ChannelState::Destroy);
         if let Some(c) = self.chan_mut(id) {
             c.destroyed = true;
+            c.blocks = Default::default();
+        }
+        if let Some(cdr) = cdr {
+            self.file_cdr(id, cdr);
         }
     }
 

@@ -68,8 +68,9 @@
 pub mod api;
 mod apps;
 pub mod behaviour;
+mod block;
 mod bridge;
-mod cdr;
+pub mod cdr;
 pub mod channel;
 pub mod clock;
 pub mod dialplan;
@@ -89,6 +90,7 @@ use std::path::PathBuf;
 use crate::esl::event::Event;
 
 pub use behaviour::{Behaviour, MsRange};
+pub use cdr::Cdr;
 pub use channel::{AnswerState, CallDirection, CallState, Cause, ChanId, Channel, ChannelState};
 pub use clock::{MS, Micros, SEC};
 pub use dialplan::Dialplan;
@@ -223,6 +225,12 @@ pub struct Engine {
     /// draws change no id.
     pub(crate) draws: Rng,
     pub(crate) seq: u64,
+    /// The date headers of the current second.
+    pub(crate) dates: headers::Dates,
+    /// Where events' header bytes are written (see `block.rs`).
+    pub(crate) arena: bytes::BytesMut,
+    /// Headers of the last event (the next one's span list is sized for it).
+    pub(crate) event_headers: usize,
     pub(crate) sounds_dir: PathBuf,
     pub(crate) globals: Vars,
     pub(crate) dialplan: Dialplan,
@@ -236,7 +244,7 @@ pub struct Engine {
     pub(crate) next_token: u64,
     pub(crate) origs: BTreeMap<u64, origination::Origination>,
     pub(crate) events: Vec<Event>,
-    pub(crate) cdrs: Vec<serde_json::Value>,
+    pub(crate) cdrs: Vec<cdr::Cdr>,
     pub(crate) outbound: Vec<OutboundRequest>,
 }
 
@@ -255,6 +263,9 @@ impl Engine {
             rng,
             draws: Rng::new(config.seed ^ DRAW_STREAM),
             seq: 0,
+            dates: headers::Dates::default(),
+            arena: bytes::BytesMut::new(),
+            event_headers: 64,
             sounds_dir: config.sounds_dir,
             globals,
             dialplan: Dialplan::default(),
@@ -329,8 +340,14 @@ impl Engine {
         std::mem::take(&mut self.events)
     }
 
-    /// JSON CDRs of channels that ended since the last call (one per channel, as mod_json_cdr).
+    /// JSON CDRs of channels that ended since the last call (one per channel, as mod_json_cdr):
+    /// `{"file": name, "cdr": document}`.
     pub fn take_cdrs(&mut self) -> Vec<serde_json::Value> {
+        self.take_cdr_records().iter().map(Cdr::to_json).collect()
+    }
+
+    /// The CDRs of channels that ended since the last call, not yet rendered as JSON.
+    pub fn take_cdr_records(&mut self) -> Vec<Cdr> {
         std::mem::take(&mut self.cdrs)
     }
 
