@@ -236,7 +236,11 @@ impl Vars {
     }
 
     fn position(&self, name: &str) -> Option<usize> {
-        self.spans.iter().position(|s| self.name_of(s) == name)
+        let (buf, name) = (self.buf.as_bytes(), name.as_bytes());
+        self.spans.iter().position(|s| {
+            let from = s.start as usize + VAR_PREFIX.len();
+            s.value as usize - from == name.len() && &buf[from..s.value as usize] == name
+        })
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -258,18 +262,55 @@ impl Vars {
             }
         }
         if !value.is_empty() {
-            // Variable blocks are event headers: far below 4 GiB.
-            let start = self.buf.len() as u32;
-            self.buf.push_str(VAR_PREFIX);
-            self.buf.push_str(name);
-            let at = self.buf.len() as u32;
-            self.buf.push_str(value);
-            self.spans.push(VarSpan {
-                start,
-                value: at,
-                end: self.buf.len() as u32,
-            });
+            self.push(name, value);
         }
+    }
+
+    /// [`Vars::set`] for each pair in turn, in one pass over the list (the variables a
+    /// channel gets when it reports: about 70 names, most of them new).
+    pub fn set_all(&mut self, batch: &[(&str, &str)]) {
+        let mut names: Vec<&str> = batch.iter().map(|(n, _)| *n).collect();
+        names.sort_unstable();
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            // A name set twice: its last value wins, at its last place.
+            for (n, v) in batch {
+                self.set(n, v);
+            }
+            return;
+        }
+        let again = |vars: &Vars, s: &VarSpan| names.binary_search(&vars.name_of(s)).is_ok();
+        if self.spans.iter().any(|s| again(self, s)) {
+            let old = std::mem::take(self);
+            self.buf.reserve(old.buf.len());
+            for s in old.spans.iter().filter(|s| !again(&old, s)) {
+                self.push(old.name_of(s), old.value_of(s));
+            }
+        }
+        let bytes: usize = batch
+            .iter()
+            .map(|(n, v)| VAR_PREFIX.len() + n.len() + v.len())
+            .sum();
+        self.buf.reserve(bytes);
+        self.spans.reserve(batch.len());
+        for (n, v) in batch {
+            if !v.is_empty() {
+                self.push(n, v);
+            }
+        }
+    }
+
+    fn push(&mut self, name: &str, value: &str) {
+        // Variable blocks are event headers: far below 4 GiB.
+        let start = self.buf.len() as u32;
+        self.buf.push_str(VAR_PREFIX);
+        self.buf.push_str(name);
+        let at = self.buf.len() as u32;
+        self.buf.push_str(value);
+        self.spans.push(VarSpan {
+            start,
+            value: at,
+            end: self.buf.len() as u32,
+        });
     }
 
     pub fn is_true(&self, name: &str) -> bool {
@@ -458,6 +499,31 @@ mod tests {
         v.set("t", "true");
         v.set("n", "2");
         assert!(v.is_true("t") && v.is_true("n") && !v.is_true("b") && !v.is_true("zz"));
+    }
+
+    #[test]
+    fn a_batch_sets_like_one_set_after_another() {
+        let start = |v: &mut Vars| {
+            for (n, val) in [("a", "1"), ("keep", "k"), ("b", "2"), ("c", "3")] {
+                v.set(n, val);
+            }
+        };
+        for batch in [
+            &[("b", "20"), ("new", "n"), ("a", ""), ("c", "30")][..],
+            &[("x", "1"), ("y", "")][..],
+            &[("a", "1"), ("z", "2"), ("a", "3")][..],
+            &[][..],
+        ] {
+            let (mut one, mut all) = (Vars::default(), Vars::default());
+            start(&mut one);
+            start(&mut all);
+            for (n, val) in batch {
+                one.set(n, val);
+            }
+            all.set_all(batch);
+            assert_eq!(one, all, "{batch:?}");
+            assert_eq!(one.encoded(), all.encoded());
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! How a channel lives: creation, state changes, ring / early media / answer (passed across a
 //! loopback pair the way mod_loopback does), DTMF delivery, hangup and the reporting sequence.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use super::channel::{
@@ -8,7 +9,7 @@ use super::channel::{
     OtherType, Profile, Vars, Wait,
 };
 use super::headers::{self, Extra};
-use super::{Engine, Work};
+use super::{Engine, SWEEP_EVERY, Work};
 
 /// What a new channel is.
 pub(crate) struct NewChannel {
@@ -298,6 +299,10 @@ impl Engine {
         if let Some(cdr) = cdr {
             self.file_cdr(id, cdr);
         }
+        self.destroyed_since_sweep += 1;
+        if self.destroyed_since_sweep >= SWEEP_EVERY {
+            self.sweep_destroyed();
+        }
     }
 
     /// The channel's thread takes its next piece of work: a queued command while parked or
@@ -379,25 +384,24 @@ impl Engine {
     fn set_end_variables(&mut self, id: ChanId) {
         let end = self.clock.wall_us();
         let Some(c) = self.chan_mut(id) else { return };
-        let p = c.profile.clone();
+        let p = &c.profile;
         let cause = c.hangup_cause.unwrap_or(Cause::NORMAL_CLEARING);
+        // Set as one batch: (name, value), an empty value unsetting as `set` does.
+        let mut v: Vec<(Cow<'static, str>, String)> = Vec::with_capacity(80);
+        let mut put = |name: Cow<'static, str>, value: String| v.push((name, value));
+        put("hangup_cause".into(), cause.name.into());
+        if let Some(q) = cause.q850() {
+            put("hangup_cause_q850".into(), q.to_string());
+        }
         let digits = if c.digits.is_empty() {
             "none".to_owned()
         } else {
             c.digits.clone()
         };
-        let last = c.app_log.last().cloned();
-        let caller_id = format!("\"{}\" <{}>", p.caller_id_name, p.caller_id_number);
-        let loopback = c.name.starts_with("loopback/");
-        let v = &mut c.vars;
-        v.set("hangup_cause", cause.name);
-        if let Some(q) = cause.q850() {
-            v.set("hangup_cause_q850", &q.to_string());
-        }
-        v.set("digits_dialed", &digits);
+        put("digits_dialed".into(), digits);
         let stamp = |us: u64| super::clock::date_local(us);
-        v.set("start_stamp", &stamp(p.created));
-        v.set("profile_start_stamp", &stamp(p.created));
+        put("start_stamp".into(), stamp(p.created));
+        put("profile_start_stamp".into(), stamp(p.created));
         for (name, us) in [
             ("answer_stamp", p.answered),
             ("bridge_stamp", p.bridged),
@@ -405,35 +409,38 @@ impl Engine {
             ("progress_media_stamp", p.progress_media),
         ] {
             if us != 0 {
-                v.set(name, &stamp(us));
+                put(name.into(), stamp(us));
             }
         }
-        v.set("end_stamp", &stamp(end));
+        put("end_stamp".into(), stamp(end));
         let mut epoch = |name: &str, us: u64| {
-            v.set(&format!("{name}_epoch"), &(us / 1_000_000).to_string());
-            v.set(&format!("{name}_uepoch"), &us.to_string());
+            put(format!("{name}_epoch").into(), (us / 1_000_000).to_string());
+            put(format!("{name}_uepoch").into(), us.to_string());
         };
         epoch("start", p.created);
         epoch("profile_start", p.created);
         epoch("answer", p.answered);
         epoch("bridge", p.bridged);
         epoch("last_hold", 0);
-        v.set("hold_accum_seconds", "0");
-        v.set("hold_accum_usec", "0");
-        v.set("hold_accum_ms", "0");
+        put("hold_accum_seconds".into(), "0".into());
+        put("hold_accum_usec".into(), "0".into());
+        put("hold_accum_ms".into(), "0".into());
         let mut epoch = |name: &str, us: u64| {
-            v.set(&format!("{name}_epoch"), &(us / 1_000_000).to_string());
-            v.set(&format!("{name}_uepoch"), &us.to_string());
+            put(format!("{name}_epoch").into(), (us / 1_000_000).to_string());
+            put(format!("{name}_uepoch").into(), us.to_string());
         };
         epoch("resurrect", 0);
         epoch("progress", p.progress);
         epoch("progress_media", p.progress_media);
         epoch("end", end);
-        if let Some((name, arg, _)) = last {
-            v.set("last_app", &name);
-            v.set("last_arg", &arg);
+        if let Some((name, arg, _)) = c.app_log.last() {
+            put("last_app".into(), name.clone());
+            put("last_arg".into(), arg.clone());
         }
-        v.set("caller_id", &caller_id);
+        put(
+            "caller_id".into(),
+            format!("\"{}\" <{}>", p.caller_id_name, p.caller_id_number),
+        );
         // Durations: (name, from, to) in microseconds; 0 when the `from` never happened.
         let since = |at: u64| {
             if at == 0 {
@@ -444,37 +451,39 @@ impl Engine {
         };
         let bill = if p.answered == 0 { 0 } else { end - p.answered };
         let values = [
-            ("duration", end - p.created, "sec"),
-            ("billsec", bill, "sec"),
-            ("progresssec", since(p.progress), "sec"),
-            ("answersec", since(p.answered), "sec"),
-            ("waitsec", since(p.answered), "sec"),
-            ("progress_mediasec", since(p.progress_media), "sec"),
-            ("flow_billsec", end - p.created, "sec"),
+            ("duration", end - p.created),
+            ("billsec", bill),
+            ("progresssec", since(p.progress)),
+            ("answersec", since(p.answered)),
+            ("waitsec", since(p.answered)),
+            ("progress_mediasec", since(p.progress_media)),
+            ("flow_billsec", end - p.created),
         ];
-        for (name, us, _) in values {
-            v.set(name, &(us / 1_000_000).to_string());
+        for (name, us) in values {
+            put(name.into(), (us / 1_000_000).to_string());
         }
-        for (name, us, _) in values {
+        for (name, us) in values {
             let base = name.trim_end_matches("sec");
-            let ms_name = if base == "duration" {
-                "mduration".to_owned()
+            let ms_name: Cow<'static, str> = if base == "duration" {
+                "mduration".into()
             } else {
-                format!("{base}msec")
+                format!("{base}msec").into()
             };
-            v.set(&ms_name, &(us / 1_000).to_string());
+            put(ms_name, (us / 1_000).to_string());
         }
-        for (name, us, _) in values {
+        for (name, us) in values {
             let base = name.trim_end_matches("sec");
-            let us_name = if base == "duration" {
-                "uduration".to_owned()
+            let us_name: Cow<'static, str> = if base == "duration" {
+                "uduration".into()
             } else {
-                format!("{base}usec")
+                format!("{base}usec").into()
             };
-            v.set(&us_name, &us.to_string());
+            put(us_name, us.to_string());
         }
-        if loopback {
-            v.set("is_loopback", "1");
+        if c.name.starts_with("loopback/") {
+            put("is_loopback".into(), "1".into());
         }
+        let batch: Vec<(&str, &str)> = v.iter().map(|(n, v)| (n.as_ref(), v.as_str())).collect();
+        c.vars.set_all(&batch);
     }
 }

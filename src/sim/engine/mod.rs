@@ -99,6 +99,9 @@ use channel::Vars;
 use clock::Clock;
 use ids::Rng;
 
+/// Destroyed channels between two sweeps ([`Engine::sweep_destroyed`]).
+const SWEEP_EVERY: usize = 256;
+
 /// Mixed into the seed for the behaviour stream.
 const DRAW_STREAM: u64 = 0xB3A7_1D0E_5EED_D4A3;
 
@@ -237,6 +240,8 @@ pub struct Engine {
     pub(crate) channels: BTreeMap<ChanId, Channel>,
     pub(crate) by_uuid: HashMap<String, ChanId>,
     pub(crate) next_chan: ChanId,
+    /// Channels destroyed since the last [`Engine::sweep_destroyed`].
+    pub(crate) destroyed_since_sweep: usize,
     pub(crate) sessions: u64,
     pub(crate) work: VecDeque<Work>,
     timers: BinaryHeap<Reverse<(Micros, u64)>>,
@@ -272,6 +277,7 @@ impl Engine {
             channels: BTreeMap::new(),
             by_uuid: HashMap::new(),
             next_chan: 1,
+            destroyed_since_sweep: 0,
             sessions: 0,
             work: VecDeque::new(),
             timers: BinaryHeap::new(),
@@ -488,6 +494,41 @@ impl Engine {
                 Work::Hangup(id, cause) => self.hangup(id, cause),
                 Work::Finish(id) => self.finish(id),
                 Work::LegUp(id) => self.leg_up(id),
+            }
+        }
+    }
+
+    /// Forgets destroyed channels that nothing live still points at (as a partner, loopback
+    /// peer, bridge, dial or queued work), so the engine's memory and maps stay the size of
+    /// what is live however long it runs. Destroyed channels are invisible to every command, so
+    /// forgetting them changes no output.
+    pub(crate) fn sweep_destroyed(&mut self) {
+        self.destroyed_since_sweep = 0;
+        let mut keep = std::collections::HashSet::new();
+        for c in self.channels.values().filter(|c| !c.destroyed) {
+            keep.extend(c.other.map(|(_, o)| o));
+            keep.extend(c.loopback_peer);
+            keep.extend(c.bridged_to);
+        }
+        for o in self.origs.values() {
+            keep.extend(o.owner);
+            keep.extend(o.legs.iter().map(|l| l.chan));
+        }
+        for w in &self.work {
+            let (Work::Step(id) | Work::Hangup(id, _) | Work::Finish(id) | Work::LegUp(id)) = w;
+            keep.insert(*id);
+        }
+        let gone: Vec<ChanId> = self
+            .channels
+            .iter()
+            .filter(|(id, c)| c.destroyed && !keep.contains(*id))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            if let Some(c) = self.channels.remove(&id)
+                && self.by_uuid.get(&c.uuid) == Some(&id)
+            {
+                self.by_uuid.remove(&c.uuid);
             }
         }
     }
