@@ -77,12 +77,23 @@ impl Block {
 
     /// `<prefix><name>: value`.
     pub(crate) fn push_prefixed(&mut self, prefix: &str, name: &str, value: &str) {
+        self.buf.reserve(prefix.len() + name.len() + value.len());
         let n = self.end();
         self.buf.extend_from_slice(prefix.as_bytes());
         self.buf.extend_from_slice(name.as_bytes());
         let v = self.end();
         self.buf.extend_from_slice(value.as_bytes());
         self.spans.push((n..v, v..self.end()));
+    }
+
+    /// Fixed headers, in order.
+    pub(crate) fn push_static(&mut self, pairs: &[(&str, &str)]) {
+        let bytes: usize = pairs.iter().map(|(n, v)| n.len() + v.len()).sum();
+        self.buf.reserve(bytes);
+        self.spans.reserve(pairs.len());
+        for (n, v) in pairs {
+            self.push_prefixed("", n, v);
+        }
     }
 
     /// `<prefix><name>: <n in decimal>`.
@@ -164,12 +175,23 @@ impl BlockCache {
         if self.profile.as_ref().is_some_and(|k| k.matches(c)) {
             return;
         }
-        self.profile = Some(ProfileKey {
-            profile: c.profile.clone(),
-            name: c.name.clone(),
-            uuid: c.uuid.clone(),
-            direction: c.direction,
-        });
+        match &mut self.profile {
+            // Reuses the key's strings' buffers: profiles change a few times per channel.
+            Some(k) => {
+                k.profile.clone_from(&c.profile);
+                k.name.clone_from(&c.name);
+                k.uuid.clone_from(&c.uuid);
+                k.direction = c.direction;
+            }
+            None => {
+                self.profile = Some(ProfileKey {
+                    profile: c.profile.clone(),
+                    name: c.name.clone(),
+                    uuid: c.uuid.clone(),
+                    direction: c.direction,
+                });
+            }
+        }
         self.caller.clear();
         profile_block(&mut self.caller, c, "Caller-", true);
         self.other_leg = None;

@@ -339,7 +339,7 @@ pub fn is_true(value: &str) -> bool {
 
 /// The caller profile (`Caller-*` headers) and its timestamps (wall-clock microseconds, 0 =
 /// not yet).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Profile {
     pub caller_id_name: String,
     pub caller_id_number: String,
@@ -355,6 +355,49 @@ pub struct Profile {
     pub hangup: u64,
     pub transfer: u64,
     pub bridged: u64,
+}
+
+impl Clone for Profile {
+    fn clone(&self) -> Profile {
+        let mut p = Profile::default();
+        p.clone_from(self);
+        p
+    }
+
+    /// Field by field, reusing this profile's string buffers (the pattern names every field,
+    /// so a new one cannot be forgotten here).
+    fn clone_from(&mut self, o: &Profile) {
+        let Profile {
+            caller_id_name,
+            caller_id_number,
+            callee_id_name,
+            callee_id_number,
+            destination_number,
+            source,
+            context,
+            created,
+            answered,
+            progress,
+            progress_media,
+            hangup,
+            transfer,
+            bridged,
+        } = o;
+        self.caller_id_name.clone_from(caller_id_name);
+        self.caller_id_number.clone_from(caller_id_number);
+        self.callee_id_name.clone_from(callee_id_name);
+        self.callee_id_number.clone_from(callee_id_number);
+        self.destination_number.clone_from(destination_number);
+        self.source.clone_from(source);
+        self.context.clone_from(context);
+        self.created = *created;
+        self.answered = *answered;
+        self.progress = *progress;
+        self.progress_media = *progress_media;
+        self.hangup = *hangup;
+        self.transfer = *transfer;
+        self.bridged = *bridged;
+    }
 }
 
 /// How this channel relates to the channel in its `Other-Leg-*` block.

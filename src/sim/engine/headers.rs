@@ -131,12 +131,16 @@ fn carries_variables(name: &str) -> bool {
     )
 }
 
-/// The date headers of one wall-clock second (`Event-Date-Local`, `Event-Date-GMT`).
+/// What the common block repeats: the date headers of one wall-clock second
+/// (`Event-Date-Local`, `Event-Date-GMT`) and the switch's identity headers (`Core-UUID` …
+/// `FreeSWITCH-IPv6`, rebuilt when a restart changes the Core-UUID).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Dates {
     second: Option<u64>,
     local: String,
     gmt: String,
+    identity_of: Option<String>,
+    identity: Block,
 }
 
 impl Engine {
@@ -145,21 +149,25 @@ impl Engine {
         let wall = self.clock.wall_us();
         let second = wall / SEC;
         if self.dates.second != Some(second) {
-            self.dates = Dates {
-                second: Some(second),
-                local: date_local(wall),
-                gmt: date_gmt(wall),
-            };
+            self.dates.second = Some(second);
+            self.dates.local = date_local(wall);
+            self.dates.gmt = date_gmt(wall);
+        }
+        if self.dates.identity_of.as_deref() != Some(self.core_uuid.as_str()) {
+            let id = &self.identity;
+            let b = &mut self.dates.identity;
+            b.clear();
+            b.push("Core-UUID", &self.core_uuid);
+            b.push("FreeSWITCH-Hostname", &id.hostname);
+            b.push("FreeSWITCH-Switchname", &id.switchname);
+            b.push("FreeSWITCH-IPv4", &id.ipv4);
+            b.push("FreeSWITCH-IPv6", &id.ipv6);
+            self.dates.identity_of = Some(self.core_uuid.clone());
         }
         let arena = std::mem::take(&mut self.arena);
         let mut h = Block::in_arena(arena, self.event_headers);
-        let id = &self.identity;
         h.push("Event-Name", name);
-        h.push("Core-UUID", &self.core_uuid);
-        h.push("FreeSWITCH-Hostname", &id.hostname);
-        h.push("FreeSWITCH-Switchname", &id.switchname);
-        h.push("FreeSWITCH-IPv4", &id.ipv4);
-        h.push("FreeSWITCH-IPv6", &id.ipv6);
+        h.append(&self.dates.identity);
         h.push("Event-Date-Local", &self.dates.local);
         h.push("Event-Date-GMT", &self.dates.gmt);
         h.push_u64("", "Event-Date-Timestamp", wall);
@@ -249,6 +257,16 @@ impl Engine {
     }
 }
 
+/// The codec headers every channel event ends its channel block with.
+static CODECS: [(&str, &str); 6] = [
+    ("Channel-Read-Codec-Name", "L16"),
+    ("Channel-Read-Codec-Rate", "8000"),
+    ("Channel-Read-Codec-Bit-Rate", "128000"),
+    ("Channel-Write-Codec-Name", "L16"),
+    ("Channel-Write-Codec-Rate", "8000"),
+    ("Channel-Write-Codec-Bit-Rate", "128000"),
+];
+
 fn channel_block(h: &mut Block, c: &Channel) {
     h.push("Channel-State", c.running_state.name());
     h.push("Channel-Call-State", c.call_state.name());
@@ -266,14 +284,5 @@ fn channel_block(h: &mut Block, c: &Channel) {
     if let Some(cause) = c.hangup_cause {
         h.push("Hangup-Cause", cause.name);
     }
-    for (n, v) in [
-        ("Channel-Read-Codec-Name", "L16"),
-        ("Channel-Read-Codec-Rate", "8000"),
-        ("Channel-Read-Codec-Bit-Rate", "128000"),
-        ("Channel-Write-Codec-Name", "L16"),
-        ("Channel-Write-Codec-Rate", "8000"),
-        ("Channel-Write-Codec-Bit-Rate", "128000"),
-    ] {
-        h.push(n, v);
-    }
+    h.push_static(&CODECS);
 }

@@ -1,7 +1,6 @@
 //! How a channel lives: creation, state changes, ring / early media / answer (passed across a
 //! loopback pair the way mod_loopback does), DTMF delivery, hangup and the reporting sequence.
 
-use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use super::channel::{
@@ -386,22 +385,22 @@ impl Engine {
         let Some(c) = self.chan_mut(id) else { return };
         let p = &c.profile;
         let cause = c.hangup_cause.unwrap_or(Cause::NORMAL_CLEARING);
-        // Set as one batch: (name, value), an empty value unsetting as `set` does.
-        let mut v: Vec<(Cow<'static, str>, String)> = Vec::with_capacity(80);
-        let mut put = |name: Cow<'static, str>, value: String| v.push((name, value));
-        put("hangup_cause".into(), cause.name.into());
+        // Set as one batch, written into one buffer (an empty value unsets, as `set` does).
+        let mut b = Batch::default();
+        b.put("hangup_cause", "", |v| v.push_str(cause.name));
         if let Some(q) = cause.q850() {
-            put("hangup_cause_q850".into(), q.to_string());
+            b.put("hangup_cause_q850", "", |v| push_u64(v, u64::from(q)));
         }
-        let digits = if c.digits.is_empty() {
-            "none".to_owned()
-        } else {
-            c.digits.clone()
-        };
-        put("digits_dialed".into(), digits);
-        let stamp = |us: u64| super::clock::date_local(us);
-        put("start_stamp".into(), stamp(p.created));
-        put("profile_start_stamp".into(), stamp(p.created));
+        b.put("digits_dialed", "", |v| {
+            v.push_str(if c.digits.is_empty() {
+                "none"
+            } else {
+                &c.digits
+            });
+        });
+        let stamp = super::clock::push_date_local;
+        b.put("start_stamp", "", |v| stamp(v, p.created));
+        b.put("profile_start_stamp", "", |v| stamp(v, p.created));
         for (name, us) in [
             ("answer_stamp", p.answered),
             ("bridge_stamp", p.bridged),
@@ -409,38 +408,37 @@ impl Engine {
             ("progress_media_stamp", p.progress_media),
         ] {
             if us != 0 {
-                put(name.into(), stamp(us));
+                b.put(name, "", |v| stamp(v, us));
             }
         }
-        put("end_stamp".into(), stamp(end));
-        let mut epoch = |name: &str, us: u64| {
-            put(format!("{name}_epoch").into(), (us / 1_000_000).to_string());
-            put(format!("{name}_uepoch").into(), us.to_string());
+        b.put("end_stamp", "", |v| stamp(v, end));
+        let epoch = |b: &mut Batch, name: &str, us: u64| {
+            b.put(name, "_epoch", |v| push_u64(v, us / 1_000_000));
+            b.put(name, "_uepoch", |v| push_u64(v, us));
         };
-        epoch("start", p.created);
-        epoch("profile_start", p.created);
-        epoch("answer", p.answered);
-        epoch("bridge", p.bridged);
-        epoch("last_hold", 0);
-        put("hold_accum_seconds".into(), "0".into());
-        put("hold_accum_usec".into(), "0".into());
-        put("hold_accum_ms".into(), "0".into());
-        let mut epoch = |name: &str, us: u64| {
-            put(format!("{name}_epoch").into(), (us / 1_000_000).to_string());
-            put(format!("{name}_uepoch").into(), us.to_string());
-        };
-        epoch("resurrect", 0);
-        epoch("progress", p.progress);
-        epoch("progress_media", p.progress_media);
-        epoch("end", end);
-        if let Some((name, arg, _)) = c.app_log.last() {
-            put("last_app".into(), name.clone());
-            put("last_arg".into(), arg.clone());
+        epoch(&mut b, "start", p.created);
+        epoch(&mut b, "profile_start", p.created);
+        epoch(&mut b, "answer", p.answered);
+        epoch(&mut b, "bridge", p.bridged);
+        epoch(&mut b, "last_hold", 0);
+        for name in ["hold_accum_seconds", "hold_accum_usec", "hold_accum_ms"] {
+            b.put(name, "", |v| v.push('0'));
         }
-        put(
-            "caller_id".into(),
-            format!("\"{}\" <{}>", p.caller_id_name, p.caller_id_number),
-        );
+        epoch(&mut b, "resurrect", 0);
+        epoch(&mut b, "progress", p.progress);
+        epoch(&mut b, "progress_media", p.progress_media);
+        epoch(&mut b, "end", end);
+        if let Some((name, arg, _)) = c.app_log.last() {
+            b.put("last_app", "", |v| v.push_str(name));
+            b.put("last_arg", "", |v| v.push_str(arg));
+        }
+        b.put("caller_id", "", |v| {
+            v.push('"');
+            v.push_str(&p.caller_id_name);
+            v.push_str("\" <");
+            v.push_str(&p.caller_id_number);
+            v.push('>');
+        });
         // Durations: (name, from, to) in microseconds; 0 when the `from` never happened.
         let since = |at: u64| {
             if at == 0 {
@@ -460,30 +458,53 @@ impl Engine {
             ("flow_billsec", end - p.created),
         ];
         for (name, us) in values {
-            put(name.into(), (us / 1_000_000).to_string());
+            b.put(name, "", |v| push_u64(v, us / 1_000_000));
         }
         for (name, us) in values {
-            let base = name.trim_end_matches("sec");
-            let ms_name: Cow<'static, str> = if base == "duration" {
-                "mduration".into()
-            } else {
-                format!("{base}msec").into()
-            };
-            put(ms_name, (us / 1_000).to_string());
+            match name.trim_end_matches("sec") {
+                "duration" => b.put("mduration", "", |v| push_u64(v, us / 1_000)),
+                base => b.put(base, "msec", |v| push_u64(v, us / 1_000)),
+            }
         }
         for (name, us) in values {
-            let base = name.trim_end_matches("sec");
-            let us_name: Cow<'static, str> = if base == "duration" {
-                "uduration".into()
-            } else {
-                format!("{base}usec").into()
-            };
-            put(us_name, us.to_string());
+            match name.trim_end_matches("sec") {
+                "duration" => b.put("uduration", "", |v| push_u64(v, us)),
+                base => b.put(base, "usec", |v| push_u64(v, us)),
+            }
         }
         if c.name.starts_with("loopback/") {
-            put("is_loopback".into(), "1".into());
+            b.put("is_loopback", "", |v| v.push('1'));
         }
-        let batch: Vec<(&str, &str)> = v.iter().map(|(n, v)| (n.as_ref(), v.as_str())).collect();
+        let batch: Vec<(&str, &str)> = b
+            .items
+            .iter()
+            .map(|(n, v)| (&b.text[n.clone()], &b.text[v.clone()]))
+            .collect();
         c.vars.set_all(&batch);
     }
+}
+
+/// Variables to set together, written into one buffer: (name, value) ranges of `text`.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    items: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+}
+
+impl Batch {
+    /// Adds the variable `<name><suffix>` whose value `value` writes.
+    fn put(&mut self, name: &str, suffix: &str, value: impl FnOnce(&mut String)) {
+        let start = self.text.len();
+        self.text.push_str(name);
+        self.text.push_str(suffix);
+        let at = self.text.len();
+        value(&mut self.text);
+        self.items.push((start..at, at..self.text.len()));
+    }
+}
+
+/// `n` in decimal, appended.
+fn push_u64(out: &mut String, n: u64) {
+    use std::fmt::Write;
+    let _ = write!(out, "{n}");
 }
