@@ -1,11 +1,13 @@
 //! Simulated switch benchmarks: complete call lifecycles per second the engine drives on one
 //! core — a caller arrives and parks, is bridged (`sendmsg` execute `bridge`) to a buyer that
 //! answers, presses a key and hangs up after a short talk; every channel is destroyed and its
-//! CDR made. Measured with the events only drained, and with every event also encoded as
-//! plain text (what the server writes to a subscriber of `ALL`).
+//! CDR recorded. Measured with the events only drained, with every event also encoded as
+//! plain text (what the server writes to a subscriber of `ALL`), and with the CDRs also
+//! rendered as JSON documents (what the server does when it writes CDR files).
 //!
 //! Run: `cargo bench --bench sim`. A custom loop prints lifecycles/s and events per lifecycle
-//! first; then criterion measures the mean time per lifecycle.
+//! first (`SIM_BENCH_LIFECYCLES=n` sets its length, 20,000 by default; 0 skips it, e.g. to
+//! profile criterion's run alone); then criterion measures the mean time per lifecycle.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -44,8 +46,23 @@ fn call() -> InboundCall {
     }
 }
 
+/// What a lifecycle does with the engine's output besides draining it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Drain,
+    /// Every event encoded plain.
+    Plain,
+    /// Every CDR rendered as a JSON document.
+    JsonCdrs,
+}
+
 /// One lifecycle; returns (events, bytes encoded).
-fn lifecycle(e: &mut Engine, call: &InboundCall, encode: Option<&mut BytesMut>) -> (usize, usize) {
+fn lifecycle(
+    e: &mut Engine,
+    call: &InboundCall,
+    output: Output,
+    buf: &mut BytesMut,
+) -> (usize, usize) {
     let handles = e.inbound_call(call);
     e.sendmsg_execute(&handles.parked, "set", "hangup_after_bridge=true", None)
         .expect("parked");
@@ -60,10 +77,13 @@ fn lifecycle(e: &mut Engine, call: &InboundCall, encode: Option<&mut BytesMut>) 
     e.run_until_idle(limit);
     e.advance_by(MS);
     let events = e.take_events();
-    let cdrs = e.take_cdrs();
-    black_box(&cdrs);
+    if output == Output::JsonCdrs {
+        black_box(e.take_cdrs());
+    } else {
+        black_box(e.take_cdr_records());
+    }
     let mut bytes = 0;
-    if let Some(buf) = encode {
+    if output == Output::Plain {
         for ev in &events {
             buf.clear();
             ev.encode_plain(buf);
@@ -75,14 +95,20 @@ fn lifecycle(e: &mut Engine, call: &InboundCall, encode: Option<&mut BytesMut>) 
 
 fn report() {
     let call = call();
-    for encode in [false, true] {
+    for output in [Output::Drain, Output::Plain, Output::JsonCdrs] {
         let mut e = engine();
         let mut buf = BytesMut::with_capacity(8192);
-        let n = 20_000;
+        let n: usize = std::env::var("SIM_BENCH_LIFECYCLES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20_000);
+        if n == 0 {
+            return;
+        }
         let (mut events, mut bytes) = (0, 0);
         let start = Instant::now();
         for _ in 0..n {
-            let (ev, b) = lifecycle(&mut e, &call, encode.then_some(&mut buf));
+            let (ev, b) = lifecycle(&mut e, &call, output, &mut buf);
             events += ev;
             bytes += b;
         }
@@ -90,10 +116,14 @@ fn report() {
         assert_eq!(e.live_channels().count(), 0, "every call is over");
         println!(
             "sim engine{}: {n} lifecycles in {secs:.3} s = {:.0} lifecycles/s, {} events each{}",
-            if encode { " + plain encoding" } else { "" },
+            match output {
+                Output::Drain => "",
+                Output::Plain => " + plain encoding",
+                Output::JsonCdrs => " + JSON CDRs",
+            },
             n as f64 / secs,
             events / n,
-            if encode {
+            if output == Output::Plain {
                 format!(", {} bytes each", bytes / n)
             } else {
                 String::new()
@@ -108,13 +138,17 @@ fn main() {
     let mut group = c.benchmark_group("sim_engine");
     group.throughput(Throughput::Elements(1));
     let call = call();
-    let mut e = engine();
-    group.bench_function("lifecycle", |b| b.iter(|| lifecycle(&mut e, &call, None)));
-    let mut e = engine();
     let mut buf = BytesMut::with_capacity(8192);
-    group.bench_function("lifecycle_plain_encoded", |b| {
-        b.iter(|| lifecycle(&mut e, &call, Some(&mut buf)))
-    });
+    for (name, output) in [
+        ("lifecycle", Output::Drain),
+        ("lifecycle_plain_encoded", Output::Plain),
+        ("lifecycle_json_cdrs", Output::JsonCdrs),
+    ] {
+        let mut e = engine();
+        group.bench_function(name, |b| {
+            b.iter(|| lifecycle(&mut e, &call, output, &mut buf))
+        });
+    }
     group.finish();
     c.final_summary();
 }

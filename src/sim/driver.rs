@@ -312,10 +312,11 @@ impl Driver {
         for request in self.engine.take_outbound_requests() {
             self.connect_outbound(request);
         }
-        let cdrs = self.engine.take_cdrs();
+        // CDRs become JSON only when there is a directory to write them to.
+        let cdrs = self.engine.take_cdr_records();
         if let Some(dir) = &self.cdr_dir {
             for cdr in cdrs {
-                write_cdr(dir, &cdr);
+                write_cdr(dir, &cdr.to_json());
             }
         }
     }

@@ -66,13 +66,19 @@ impl Engine {
         self.set_state(chan, ChannelState::ExchangeMedia);
     }
 
+    /// Takes the caller's running `bridge` off its stack; the dial it ran is over (a won dial
+    /// stays in `origs` until here, where nothing can reach it any more).
     pub(crate) fn pop_bridge(&mut self, owner: ChanId) -> Option<Running> {
         let c = self.chan_mut(owner)?;
         let pos = c
             .stack
             .iter()
             .rposition(|r| matches!(r.wait, Wait::Bridge { .. }))?;
-        Some(c.stack.remove(pos))
+        let running = c.stack.remove(pos);
+        if let Wait::Bridge { orig } = running.wait {
+            self.origs.remove(&orig);
+        }
+        Some(running)
     }
 
     pub(crate) fn unbridge(&mut self, owner: ChanId, leg: ChanId, cause: Cause) {

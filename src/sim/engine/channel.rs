@@ -190,26 +190,127 @@ impl Cause {
     }
 }
 
-/// Ordered channel variables (FreeSWITCH prints them in insertion order; setting an existing
-/// name keeps its place).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Vars(Vec<(String, String)>);
+/// Ordered channel variables (FreeSWITCH prints them in insertion order), kept the way events
+/// carry them: one buffer of `variable_<name><value>` runs and their spans, so an event copies
+/// the whole block in two copies (see `block.rs`) and setting a variable allocates nothing
+/// once the buffer has grown.
+#[derive(Clone, Default)]
+pub struct Vars {
+    buf: String,
+    spans: Vec<VarSpan>,
+}
+
+/// One variable in [`Vars::buf`]: `variable_<name>` is `start..value`, the value `value..end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct VarSpan {
+    pub(crate) start: u32,
+    pub(crate) value: u32,
+    pub(crate) end: u32,
+}
+
+/// The prefix of every variable's header name.
+pub(crate) const VAR_PREFIX: &str = "variable_";
+
+/// Two variable lists are equal when they hold the same pairs in the same order.
+impl PartialEq for Vars {
+    fn eq(&self, other: &Vars) -> bool {
+        self.spans.len() == other.spans.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Vars {}
+
+impl std::fmt::Debug for Vars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
 
 impl Vars {
+    fn name_of(&self, s: &VarSpan) -> &str {
+        &self.buf[s.start as usize + VAR_PREFIX.len()..s.value as usize]
+    }
+
+    fn value_of(&self, s: &VarSpan) -> &str {
+        &self.buf[s.value as usize..s.end as usize]
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        let (buf, name) = (self.buf.as_bytes(), name.as_bytes());
+        self.spans.iter().position(|s| {
+            let from = s.start as usize + VAR_PREFIX.len();
+            s.value as usize - from == name.len() && &buf[from..s.value as usize] == name
+        })
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.position(name).map(|i| self.value_of(&self.spans[i]))
     }
 
     /// Sets a variable; an empty value unsets it, as `set name=` does. Like FreeSWITCH (which
     /// deletes the header and adds it at the bottom), a variable set again moves to the end.
     pub fn set(&mut self, name: &str, value: &str) {
-        self.0.retain(|(n, _)| n != name);
-        if !value.is_empty() {
-            self.0.push((name.to_owned(), value.to_owned()));
+        if let Some(i) = self.position(name) {
+            let gone = self.spans.remove(i);
+            let (from, to) = (gone.start as usize, gone.end as usize);
+            self.buf.replace_range(from..to, "");
+            let shift = gone.end - gone.start;
+            for s in &mut self.spans[i..] {
+                s.start -= shift;
+                s.value -= shift;
+                s.end -= shift;
+            }
         }
+        if !value.is_empty() {
+            self.push(name, value);
+        }
+    }
+
+    /// [`Vars::set`] for each pair in turn, in one pass over the list (the variables a
+    /// channel gets when it reports: about 70 names, most of them new).
+    pub fn set_all(&mut self, batch: &[(&str, &str)]) {
+        let mut names: Vec<&str> = batch.iter().map(|(n, _)| *n).collect();
+        names.sort_unstable();
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            // A name set twice: its last value wins, at its last place.
+            for (n, v) in batch {
+                self.set(n, v);
+            }
+            return;
+        }
+        let again = |vars: &Vars, s: &VarSpan| names.binary_search(&vars.name_of(s)).is_ok();
+        if self.spans.iter().any(|s| again(self, s)) {
+            let old = std::mem::take(self);
+            self.buf.reserve(old.buf.len());
+            for s in old.spans.iter().filter(|s| !again(&old, s)) {
+                self.push(old.name_of(s), old.value_of(s));
+            }
+        }
+        let bytes: usize = batch
+            .iter()
+            .map(|(n, v)| VAR_PREFIX.len() + n.len() + v.len())
+            .sum();
+        self.buf.reserve(bytes);
+        self.spans.reserve(batch.len());
+        for (n, v) in batch {
+            if !v.is_empty() {
+                self.push(n, v);
+            }
+        }
+    }
+
+    fn push(&mut self, name: &str, value: &str) {
+        // Variable blocks are event headers: far below 4 GiB.
+        let start = self.buf.len() as u32;
+        self.buf.push_str(VAR_PREFIX);
+        self.buf.push_str(name);
+        let at = self.buf.len() as u32;
+        self.buf.push_str(value);
+        self.spans.push(VarSpan {
+            start,
+            value: at,
+            end: self.buf.len() as u32,
+        });
     }
 
     pub fn is_true(&self, name: &str) -> bool {
@@ -217,7 +318,14 @@ impl Vars {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.spans
+            .iter()
+            .map(|s| (self.name_of(s), self.value_of(s)))
+    }
+
+    /// The encoded block: bytes and spans (see [`VarSpan`]).
+    pub(crate) fn encoded(&self) -> (&[u8], &[VarSpan]) {
+        (self.buf.as_bytes(), &self.spans)
     }
 }
 
@@ -231,7 +339,7 @@ pub fn is_true(value: &str) -> bool {
 
 /// The caller profile (`Caller-*` headers) and its timestamps (wall-clock microseconds, 0 =
 /// not yet).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Profile {
     pub caller_id_name: String,
     pub caller_id_number: String,
@@ -247,6 +355,49 @@ pub struct Profile {
     pub hangup: u64,
     pub transfer: u64,
     pub bridged: u64,
+}
+
+impl Clone for Profile {
+    fn clone(&self) -> Profile {
+        let mut p = Profile::default();
+        p.clone_from(self);
+        p
+    }
+
+    /// Field by field, reusing this profile's string buffers (the pattern names every field,
+    /// so a new one cannot be forgotten here).
+    fn clone_from(&mut self, o: &Profile) {
+        let Profile {
+            caller_id_name,
+            caller_id_number,
+            callee_id_name,
+            callee_id_number,
+            destination_number,
+            source,
+            context,
+            created,
+            answered,
+            progress,
+            progress_media,
+            hangup,
+            transfer,
+            bridged,
+        } = o;
+        self.caller_id_name.clone_from(caller_id_name);
+        self.caller_id_number.clone_from(caller_id_number);
+        self.callee_id_name.clone_from(callee_id_name);
+        self.callee_id_number.clone_from(callee_id_number);
+        self.destination_number.clone_from(destination_number);
+        self.source.clone_from(source);
+        self.context.clone_from(context);
+        self.created = *created;
+        self.answered = *answered;
+        self.progress = *progress;
+        self.progress_media = *progress_media;
+        self.hangup = *hangup;
+        self.transfer = *transfer;
+        self.bridged = *bridged;
+    }
 }
 
 /// How this channel relates to the channel in its `Other-Leg-*` block.
@@ -354,6 +505,8 @@ pub struct Channel {
     /// The extension this channel was given when its destination's behaviour is drawn per
     /// call (the CDR shows it instead of the dialplan's representative one).
     pub drawn_extension: Option<Vec<AppCall>>,
+    /// Encoded header blocks its events repeat (dropped when the channel is destroyed).
+    pub(crate) blocks: super::block::BlockCache,
     /// Set once CHANNEL_DESTROY is sent.
     pub destroyed: bool,
     pub created_at: Micros,
@@ -389,6 +542,31 @@ mod tests {
         v.set("t", "true");
         v.set("n", "2");
         assert!(v.is_true("t") && v.is_true("n") && !v.is_true("b") && !v.is_true("zz"));
+    }
+
+    #[test]
+    fn a_batch_sets_like_one_set_after_another() {
+        let start = |v: &mut Vars| {
+            for (n, val) in [("a", "1"), ("keep", "k"), ("b", "2"), ("c", "3")] {
+                v.set(n, val);
+            }
+        };
+        for batch in [
+            &[("b", "20"), ("new", "n"), ("a", ""), ("c", "30")][..],
+            &[("x", "1"), ("y", "")][..],
+            &[("a", "1"), ("z", "2"), ("a", "3")][..],
+            &[][..],
+        ] {
+            let (mut one, mut all) = (Vars::default(), Vars::default());
+            start(&mut one);
+            start(&mut all);
+            for (n, val) in batch {
+                one.set(n, val);
+            }
+            all.set_all(batch);
+            assert_eq!(one, all, "{batch:?}");
+            assert_eq!(one.encoded(), all.encoded());
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! moved forward only by its caller, and turned into FreeSWITCH's date headers from the wall-clock
 //! instant the caller said the run starts at.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 
 /// Microseconds of virtual time since the engine started.
 pub type Micros = u64;
@@ -40,7 +40,37 @@ fn datetime(wall_us: u64) -> DateTime<Utc> {
 /// `Event-Date-Local` and the `*_stamp` variables: `2026-11-24 11:56:28` (the simulated switch
 /// runs in UTC).
 pub fn date_local(wall_us: u64) -> String {
-    datetime(wall_us).format("%Y-%m-%d %H:%M:%S").to_string()
+    let mut out = String::with_capacity(19);
+    push_date_local(&mut out, wall_us);
+    out
+}
+
+/// [`date_local`] appended to `out` (what `%Y-%m-%d %H:%M:%S` gives, without parsing a format
+/// string each time: reporting channels write several).
+pub fn push_date_local(out: &mut String, wall_us: u64) {
+    let t = datetime(wall_us);
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        out.push_str(&t.format("%Y-%m-%d %H:%M:%S").to_string());
+        return;
+    }
+    let two = |out: &mut String, n: u32| {
+        out.push(char::from(b'0' + (n / 10 % 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+    };
+    let year = year as u32;
+    two(out, year / 100);
+    two(out, year % 100);
+    out.push('-');
+    two(out, t.month());
+    out.push('-');
+    two(out, t.day());
+    out.push(' ');
+    two(out, t.hour());
+    out.push(':');
+    two(out, t.minute());
+    out.push(':');
+    two(out, t.second());
 }
 
 /// `Event-Date-GMT`: `Tue, 24 Nov 2026 11:56:28 GMT`.
@@ -62,6 +92,16 @@ mod tests {
             date_gmt(1_795_521_388_556_515),
             "Tue, 24 Nov 2026 11:56:28 GMT"
         );
+        for us in [
+            0,
+            1,
+            999_999,
+            1_795_521_388_556_515,
+            253_402_300_799_999_999,
+        ] {
+            let chrono = datetime(us).format("%Y-%m-%d %H:%M:%S").to_string();
+            assert_eq!(date_local(us), chrono);
+        }
         let mut c = Clock::new(1_000);
         c.now = 5 * SEC;
         assert_eq!(c.wall_us(), 5_001_000);

@@ -5,15 +5,21 @@
 //! carry variables, and last the headers the event adds at the end (`Application*`, `DTMF-*`,
 //! `Playback-*`). Values come from the captures; the engine builds [`Event`]s that the server can
 //! write plain or json.
+//!
+//! Each event is written into one stretch of a shared buffer ([`Block`]); the `Caller-*`,
+//! `Other-Leg-*` and `variable_*` blocks are copied whole: the profile blocks from the channel's
+//! cache, rebuilt only when the profile changes (see `block.rs`), the variables from
+//! [`Vars`](super::channel::Vars), which keeps them encoded. The date headers are formatted once
+//! per second.
 
 use bytes::Bytes;
 
 use crate::esl::event::Event;
-use crate::esl::headers::Headers;
 
 use super::Engine;
+use super::block::{Block, profile_block};
 use super::channel::{ChanId, Channel, OtherType};
-use super::clock::{date_gmt, date_local};
+use super::clock::{SEC, date_gmt, date_local};
 
 /// Where FreeSWITCH raises an event: `Event-Calling-File`, `-Function`, `-Line-Number`.
 #[derive(Debug, Clone, Copy)]
@@ -125,26 +131,51 @@ fn carries_variables(name: &str) -> bool {
     )
 }
 
+/// What the common block repeats: the date headers of one wall-clock second
+/// (`Event-Date-Local`, `Event-Date-GMT`) and the switch's identity headers (`Core-UUID` …
+/// `FreeSWITCH-IPv6`, rebuilt when a restart changes the Core-UUID).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Dates {
+    second: Option<u64>,
+    local: String,
+    gmt: String,
+    identity_of: Option<String>,
+    identity: Block,
+}
+
 impl Engine {
-    fn common(&mut self, name: &str, origin: Origin) -> Vec<(String, String)> {
+    fn common(&mut self, name: &str, origin: Origin) -> Block {
         self.seq += 1;
         let wall = self.clock.wall_us();
-        let id = &self.identity;
-        vec![
-            ("Event-Name".into(), name.into()),
-            ("Core-UUID".into(), self.core_uuid.clone()),
-            ("FreeSWITCH-Hostname".into(), id.hostname.clone()),
-            ("FreeSWITCH-Switchname".into(), id.switchname.clone()),
-            ("FreeSWITCH-IPv4".into(), id.ipv4.clone()),
-            ("FreeSWITCH-IPv6".into(), id.ipv6.clone()),
-            ("Event-Date-Local".into(), date_local(wall)),
-            ("Event-Date-GMT".into(), date_gmt(wall)),
-            ("Event-Date-Timestamp".into(), wall.to_string()),
-            ("Event-Calling-File".into(), origin.0.into()),
-            ("Event-Calling-Function".into(), origin.1.into()),
-            ("Event-Calling-Line-Number".into(), origin.2.to_string()),
-            ("Event-Sequence".into(), self.seq.to_string()),
-        ]
+        let second = wall / SEC;
+        if self.dates.second != Some(second) {
+            self.dates.second = Some(second);
+            self.dates.local = date_local(wall);
+            self.dates.gmt = date_gmt(wall);
+        }
+        if self.dates.identity_of.as_deref() != Some(self.core_uuid.as_str()) {
+            let id = &self.identity;
+            let b = &mut self.dates.identity;
+            b.clear();
+            b.push("Core-UUID", &self.core_uuid);
+            b.push("FreeSWITCH-Hostname", &id.hostname);
+            b.push("FreeSWITCH-Switchname", &id.switchname);
+            b.push("FreeSWITCH-IPv4", &id.ipv4);
+            b.push("FreeSWITCH-IPv6", &id.ipv6);
+            self.dates.identity_of = Some(self.core_uuid.clone());
+        }
+        let arena = std::mem::take(&mut self.arena);
+        let mut h = Block::in_arena(arena, self.event_headers);
+        h.push("Event-Name", name);
+        h.append(&self.dates.identity);
+        h.push("Event-Date-Local", &self.dates.local);
+        h.push("Event-Date-GMT", &self.dates.gmt);
+        h.push_u64("", "Event-Date-Timestamp", wall);
+        h.push("Event-Calling-File", origin.0);
+        h.push("Event-Calling-Function", origin.1);
+        h.push_u64("", "Event-Calling-Line-Number", u64::from(origin.2));
+        h.push_u64("", "Event-Sequence", self.seq);
+        h
     }
 
     /// Raises an event that belongs to no channel (API, BACKGROUND_JOB, …).
@@ -156,8 +187,9 @@ impl Engine {
         body: Option<String>,
     ) {
         let mut h = self.common(name, origin);
-        h.extend(extra.pre.into_iter().map(|(n, v)| (n.to_owned(), v)));
-        h.extend(extra.post.into_iter().map(|(n, v)| (n.to_owned(), v)));
+        for (n, v) in extra.pre.iter().chain(extra.post.iter()) {
+            h.push(n, v);
+        }
         self.push_event(h, body);
     }
 
@@ -167,27 +199,36 @@ impl Engine {
             return;
         }
         let mut h = self.common(name, origin);
-        h.extend(extra.pre.into_iter().map(|(n, v)| (n.to_owned(), v)));
-        if let Some(c) = self.channels.get(&chan) {
-            channel_block(&mut h, c);
-            profile_block(&mut h, c, "Caller-", true);
-            if let Some((kind, other)) = c.other
-                && let Some(o) = self.channels.get(&other)
-            {
-                let kind = match kind {
-                    OtherType::Originator => "originator",
-                    OtherType::Originatee => "originatee",
-                };
-                h.push(("Other-Type".into(), kind.into()));
-                profile_block(&mut h, o, "Other-Leg-", false);
-            }
-            if carries_variables(name) {
-                for (n, v) in c.vars.iter() {
-                    h.push((format!("variable_{n}"), v.to_owned()));
-                }
-            }
+        for (n, v) in &extra.pre {
+            h.push(n, v);
         }
-        h.extend(extra.post.into_iter().map(|(n, v)| (n.to_owned(), v)));
+        let other = self.channels.get_mut(&chan).and_then(|c| {
+            channel_block(&mut h, c);
+            let mut blocks = std::mem::take(&mut c.blocks);
+            h.append(blocks.caller(c));
+            c.blocks = blocks;
+            c.other
+        });
+        if let Some((kind, other)) = other
+            && let Some(o) = self.channels.get_mut(&other)
+        {
+            let kind = match kind {
+                OtherType::Originator => "originator",
+                OtherType::Originatee => "originatee",
+            };
+            h.push("Other-Type", kind);
+            let mut blocks = std::mem::take(&mut o.blocks);
+            h.append(blocks.other_leg(o));
+            o.blocks = blocks;
+        }
+        if carries_variables(name)
+            && let Some(c) = self.channels.get(&chan)
+        {
+            h.append_vars(&c.vars);
+        }
+        for (n, v) in &extra.post {
+            h.push(n, v);
+        }
         self.push_event(h, None);
     }
 
@@ -201,75 +242,47 @@ impl Engine {
         profile_block(&mut h, c, "Channel-", true);
         channel_block(&mut h, c);
         profile_block(&mut h, c, "Caller-", true);
-        for (n, v) in c.vars.iter() {
-            h.push((format!("variable_{n}"), v.to_owned()));
-        }
-        let headers = Headers::from_pairs(h.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        h.append_vars(&c.vars);
+        let (headers, arena) = h.finish();
+        self.arena = arena;
         Some(Event::new(headers, None))
     }
 
-    fn push_event(&mut self, headers: Vec<(String, String)>, body: Option<String>) {
-        let headers = Headers::from_pairs(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    fn push_event(&mut self, headers: Block, body: Option<String>) {
+        // The next event likely has about as many headers: size its span list for it.
+        self.event_headers = headers.len();
+        let (headers, arena) = headers.finish();
+        self.arena = arena;
         self.events.push(Event::new(headers, body.map(Bytes::from)));
     }
 }
 
-fn channel_block(h: &mut Vec<(String, String)>, c: &Channel) {
-    let mut push = |n: &str, v: String| h.push((n.to_owned(), v));
-    push("Channel-State", c.running_state.name().into());
-    push("Channel-Call-State", c.call_state.name().into());
-    push("Channel-State-Number", c.state.number().to_string());
-    push("Channel-Name", c.name.clone());
-    push("Unique-ID", c.uuid.clone());
-    push("Call-Direction", c.direction.name().into());
-    push("Presence-Call-Direction", c.direction.name().into());
-    push("Channel-HIT-Dialplan", c.hit_dialplan.to_string());
-    push("Channel-Call-UUID", c.call_uuid.clone());
-    push("Answer-State", c.answer_state.name().into());
-    if let Some(cause) = c.hangup_cause {
-        push("Hangup-Cause", cause.name.into());
-    }
-    for (dir, _) in [("Read", 0), ("Write", 1)] {
-        push(&format!("Channel-{dir}-Codec-Name"), "L16".into());
-        push(&format!("Channel-{dir}-Codec-Rate"), "8000".into());
-        push(&format!("Channel-{dir}-Codec-Bit-Rate"), "128000".into());
-    }
-}
+/// The codec headers every channel event ends its channel block with.
+static CODECS: [(&str, &str); 6] = [
+    ("Channel-Read-Codec-Name", "L16"),
+    ("Channel-Read-Codec-Rate", "8000"),
+    ("Channel-Read-Codec-Bit-Rate", "128000"),
+    ("Channel-Write-Codec-Name", "L16"),
+    ("Channel-Write-Codec-Rate", "8000"),
+    ("Channel-Write-Codec-Bit-Rate", "128000"),
+];
 
-/// The caller profile under `Caller-` (with `Profile-Index`) or `Other-Leg-` (without).
-fn profile_block(h: &mut Vec<(String, String)>, c: &Channel, prefix: &str, own: bool) {
-    let p = &c.profile;
-    let mut push = |n: &str, v: String| h.push((format!("{prefix}{n}"), v));
-    push("Direction", c.direction.name().into());
-    push("Logical-Direction", c.direction.name().into());
-    push("Dialplan", "xml".into());
-    push("Caller-ID-Name", p.caller_id_name.clone());
-    push("Caller-ID-Number", p.caller_id_number.clone());
-    push("Orig-Caller-ID-Name", p.caller_id_name.clone());
-    push("Orig-Caller-ID-Number", p.caller_id_number.clone());
-    push("Callee-ID-Name", p.callee_id_name.clone());
-    push("Callee-ID-Number", p.callee_id_number.clone());
-    push("ANI", p.caller_id_number.clone());
-    push("Destination-Number", p.destination_number.clone());
-    push("Unique-ID", c.uuid.clone());
-    push("Source", p.source.clone());
-    push("Context", p.context.clone());
-    push("Channel-Name", c.name.clone());
-    if own {
-        push("Profile-Index", "1".into());
+fn channel_block(h: &mut Block, c: &Channel) {
+    h.push("Channel-State", c.running_state.name());
+    h.push("Channel-Call-State", c.call_state.name());
+    h.push_u64("", "Channel-State-Number", u64::from(c.state.number()));
+    h.push("Channel-Name", &c.name);
+    h.push("Unique-ID", &c.uuid);
+    h.push("Call-Direction", c.direction.name());
+    h.push("Presence-Call-Direction", c.direction.name());
+    h.push(
+        "Channel-HIT-Dialplan",
+        if c.hit_dialplan { "true" } else { "false" },
+    );
+    h.push("Channel-Call-UUID", &c.call_uuid);
+    h.push("Answer-State", c.answer_state.name());
+    if let Some(cause) = c.hangup_cause {
+        h.push("Hangup-Cause", cause.name);
     }
-    push("Profile-Created-Time", p.created.to_string());
-    push("Channel-Created-Time", p.created.to_string());
-    push("Channel-Answered-Time", p.answered.to_string());
-    push("Channel-Progress-Time", p.progress.to_string());
-    push("Channel-Progress-Media-Time", p.progress_media.to_string());
-    push("Channel-Hangup-Time", p.hangup.to_string());
-    push("Channel-Transfer-Time", p.transfer.to_string());
-    push("Channel-Resurrect-Time", "0".into());
-    push("Channel-Bridged-Time", p.bridged.to_string());
-    push("Channel-Last-Hold", "0".into());
-    push("Channel-Hold-Accum", "0".into());
-    push("Screen-Bit", "true".into());
-    push("Privacy-Hide-Name", "false".into());
-    push("Privacy-Hide-Number", "false".into());
+    h.push_static(&CODECS);
 }

@@ -8,7 +8,7 @@ use super::channel::{
     OtherType, Profile, Vars, Wait,
 };
 use super::headers::{self, Extra};
-use super::{Engine, Work};
+use super::{Engine, SWEEP_EVERY, Work};
 
 /// What a new channel is.
 pub(crate) struct NewChannel {
@@ -64,6 +64,7 @@ impl Engine {
             hidden: false,
             digits: String::new(),
             drawn_extension: None,
+            blocks: Default::default(),
             destroyed: false,
             created_at: self.clock.now,
         };
@@ -287,11 +288,19 @@ impl Engine {
             headers::HANGUP_COMPLETE,
             Extra::default().pre("Hangup-Cause", cause.name),
         );
-        self.write_cdr(id);
+        let cdr = self.cdr_of(id);
         self.emit("CHANNEL_DESTROY", id, headers::DESTROY, Extra::default());
         self.set_state(id, ChannelState::Destroy);
         if let Some(c) = self.chan_mut(id) {
             c.destroyed = true;
+            c.blocks = Default::default();
+        }
+        if let Some(cdr) = cdr {
+            self.file_cdr(id, cdr);
+        }
+        self.destroyed_since_sweep += 1;
+        if self.destroyed_since_sweep >= SWEEP_EVERY {
+            self.sweep_destroyed();
         }
     }
 
@@ -374,25 +383,24 @@ impl Engine {
     fn set_end_variables(&mut self, id: ChanId) {
         let end = self.clock.wall_us();
         let Some(c) = self.chan_mut(id) else { return };
-        let p = c.profile.clone();
+        let p = &c.profile;
         let cause = c.hangup_cause.unwrap_or(Cause::NORMAL_CLEARING);
-        let digits = if c.digits.is_empty() {
-            "none".to_owned()
-        } else {
-            c.digits.clone()
-        };
-        let last = c.app_log.last().cloned();
-        let caller_id = format!("\"{}\" <{}>", p.caller_id_name, p.caller_id_number);
-        let loopback = c.name.starts_with("loopback/");
-        let v = &mut c.vars;
-        v.set("hangup_cause", cause.name);
+        // Set as one batch, written into one buffer (an empty value unsets, as `set` does).
+        let mut b = Batch::default();
+        b.put("hangup_cause", "", |v| v.push_str(cause.name));
         if let Some(q) = cause.q850() {
-            v.set("hangup_cause_q850", &q.to_string());
+            b.put("hangup_cause_q850", "", |v| push_u64(v, u64::from(q)));
         }
-        v.set("digits_dialed", &digits);
-        let stamp = |us: u64| super::clock::date_local(us);
-        v.set("start_stamp", &stamp(p.created));
-        v.set("profile_start_stamp", &stamp(p.created));
+        b.put("digits_dialed", "", |v| {
+            v.push_str(if c.digits.is_empty() {
+                "none"
+            } else {
+                &c.digits
+            });
+        });
+        let stamp = super::clock::push_date_local;
+        b.put("start_stamp", "", |v| stamp(v, p.created));
+        b.put("profile_start_stamp", "", |v| stamp(v, p.created));
         for (name, us) in [
             ("answer_stamp", p.answered),
             ("bridge_stamp", p.bridged),
@@ -400,35 +408,37 @@ impl Engine {
             ("progress_media_stamp", p.progress_media),
         ] {
             if us != 0 {
-                v.set(name, &stamp(us));
+                b.put(name, "", |v| stamp(v, us));
             }
         }
-        v.set("end_stamp", &stamp(end));
-        let mut epoch = |name: &str, us: u64| {
-            v.set(&format!("{name}_epoch"), &(us / 1_000_000).to_string());
-            v.set(&format!("{name}_uepoch"), &us.to_string());
+        b.put("end_stamp", "", |v| stamp(v, end));
+        let epoch = |b: &mut Batch, name: &str, us: u64| {
+            b.put(name, "_epoch", |v| push_u64(v, us / 1_000_000));
+            b.put(name, "_uepoch", |v| push_u64(v, us));
         };
-        epoch("start", p.created);
-        epoch("profile_start", p.created);
-        epoch("answer", p.answered);
-        epoch("bridge", p.bridged);
-        epoch("last_hold", 0);
-        v.set("hold_accum_seconds", "0");
-        v.set("hold_accum_usec", "0");
-        v.set("hold_accum_ms", "0");
-        let mut epoch = |name: &str, us: u64| {
-            v.set(&format!("{name}_epoch"), &(us / 1_000_000).to_string());
-            v.set(&format!("{name}_uepoch"), &us.to_string());
-        };
-        epoch("resurrect", 0);
-        epoch("progress", p.progress);
-        epoch("progress_media", p.progress_media);
-        epoch("end", end);
-        if let Some((name, arg, _)) = last {
-            v.set("last_app", &name);
-            v.set("last_arg", &arg);
+        epoch(&mut b, "start", p.created);
+        epoch(&mut b, "profile_start", p.created);
+        epoch(&mut b, "answer", p.answered);
+        epoch(&mut b, "bridge", p.bridged);
+        epoch(&mut b, "last_hold", 0);
+        for name in ["hold_accum_seconds", "hold_accum_usec", "hold_accum_ms"] {
+            b.put(name, "", |v| v.push('0'));
         }
-        v.set("caller_id", &caller_id);
+        epoch(&mut b, "resurrect", 0);
+        epoch(&mut b, "progress", p.progress);
+        epoch(&mut b, "progress_media", p.progress_media);
+        epoch(&mut b, "end", end);
+        if let Some((name, arg, _)) = c.app_log.last() {
+            b.put("last_app", "", |v| v.push_str(name));
+            b.put("last_arg", "", |v| v.push_str(arg));
+        }
+        b.put("caller_id", "", |v| {
+            v.push('"');
+            v.push_str(&p.caller_id_name);
+            v.push_str("\" <");
+            v.push_str(&p.caller_id_number);
+            v.push('>');
+        });
         // Durations: (name, from, to) in microseconds; 0 when the `from` never happened.
         let since = |at: u64| {
             if at == 0 {
@@ -439,37 +449,62 @@ impl Engine {
         };
         let bill = if p.answered == 0 { 0 } else { end - p.answered };
         let values = [
-            ("duration", end - p.created, "sec"),
-            ("billsec", bill, "sec"),
-            ("progresssec", since(p.progress), "sec"),
-            ("answersec", since(p.answered), "sec"),
-            ("waitsec", since(p.answered), "sec"),
-            ("progress_mediasec", since(p.progress_media), "sec"),
-            ("flow_billsec", end - p.created, "sec"),
+            ("duration", end - p.created),
+            ("billsec", bill),
+            ("progresssec", since(p.progress)),
+            ("answersec", since(p.answered)),
+            ("waitsec", since(p.answered)),
+            ("progress_mediasec", since(p.progress_media)),
+            ("flow_billsec", end - p.created),
         ];
-        for (name, us, _) in values {
-            v.set(name, &(us / 1_000_000).to_string());
+        for (name, us) in values {
+            b.put(name, "", |v| push_u64(v, us / 1_000_000));
         }
-        for (name, us, _) in values {
-            let base = name.trim_end_matches("sec");
-            let ms_name = if base == "duration" {
-                "mduration".to_owned()
-            } else {
-                format!("{base}msec")
-            };
-            v.set(&ms_name, &(us / 1_000).to_string());
+        for (name, us) in values {
+            match name.trim_end_matches("sec") {
+                "duration" => b.put("mduration", "", |v| push_u64(v, us / 1_000)),
+                base => b.put(base, "msec", |v| push_u64(v, us / 1_000)),
+            }
         }
-        for (name, us, _) in values {
-            let base = name.trim_end_matches("sec");
-            let us_name = if base == "duration" {
-                "uduration".to_owned()
-            } else {
-                format!("{base}usec")
-            };
-            v.set(&us_name, &us.to_string());
+        for (name, us) in values {
+            match name.trim_end_matches("sec") {
+                "duration" => b.put("uduration", "", |v| push_u64(v, us)),
+                base => b.put(base, "usec", |v| push_u64(v, us)),
+            }
         }
-        if loopback {
-            v.set("is_loopback", "1");
+        if c.name.starts_with("loopback/") {
+            b.put("is_loopback", "", |v| v.push('1'));
         }
+        let batch: Vec<(&str, &str)> = b
+            .items
+            .iter()
+            .map(|(n, v)| (&b.text[n.clone()], &b.text[v.clone()]))
+            .collect();
+        c.vars.set_all(&batch);
     }
+}
+
+/// Variables to set together, written into one buffer: (name, value) ranges of `text`.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    items: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+}
+
+impl Batch {
+    /// Adds the variable `<name><suffix>` whose value `value` writes.
+    fn put(&mut self, name: &str, suffix: &str, value: impl FnOnce(&mut String)) {
+        let start = self.text.len();
+        self.text.push_str(name);
+        self.text.push_str(suffix);
+        let at = self.text.len();
+        value(&mut self.text);
+        self.items.push((start..at, at..self.text.len()));
+    }
+}
+
+/// `n` in decimal, appended.
+fn push_u64(out: &mut String, n: u64) {
+    use std::fmt::Write;
+    let _ = write!(out, "{n}");
 }

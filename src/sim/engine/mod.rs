@@ -68,8 +68,9 @@
 pub mod api;
 mod apps;
 pub mod behaviour;
+mod block;
 mod bridge;
-mod cdr;
+pub mod cdr;
 pub mod channel;
 pub mod clock;
 pub mod dialplan;
@@ -89,6 +90,7 @@ use std::path::PathBuf;
 use crate::esl::event::Event;
 
 pub use behaviour::{Behaviour, MsRange};
+pub use cdr::Cdr;
 pub use channel::{AnswerState, CallDirection, CallState, Cause, ChanId, Channel, ChannelState};
 pub use clock::{MS, Micros, SEC};
 pub use dialplan::Dialplan;
@@ -96,6 +98,9 @@ pub use dialplan::Dialplan;
 use channel::Vars;
 use clock::Clock;
 use ids::Rng;
+
+/// Destroyed channels between two sweeps ([`Engine::sweep_destroyed`]).
+const SWEEP_EVERY: usize = 256;
 
 /// Mixed into the seed for the behaviour stream.
 const DRAW_STREAM: u64 = 0xB3A7_1D0E_5EED_D4A3;
@@ -223,12 +228,20 @@ pub struct Engine {
     /// draws change no id.
     pub(crate) draws: Rng,
     pub(crate) seq: u64,
+    /// The date headers of the current second.
+    pub(crate) dates: headers::Dates,
+    /// Where events' header bytes are written (see `block.rs`).
+    pub(crate) arena: bytes::BytesMut,
+    /// Headers of the last event (the next one's span list is sized for it).
+    pub(crate) event_headers: usize,
     pub(crate) sounds_dir: PathBuf,
     pub(crate) globals: Vars,
     pub(crate) dialplan: Dialplan,
     pub(crate) channels: BTreeMap<ChanId, Channel>,
     pub(crate) by_uuid: HashMap<String, ChanId>,
     pub(crate) next_chan: ChanId,
+    /// Channels destroyed since the last [`Engine::sweep_destroyed`].
+    pub(crate) destroyed_since_sweep: usize,
     pub(crate) sessions: u64,
     pub(crate) work: VecDeque<Work>,
     timers: BinaryHeap<Reverse<(Micros, u64)>>,
@@ -236,7 +249,7 @@ pub struct Engine {
     pub(crate) next_token: u64,
     pub(crate) origs: BTreeMap<u64, origination::Origination>,
     pub(crate) events: Vec<Event>,
-    pub(crate) cdrs: Vec<serde_json::Value>,
+    pub(crate) cdrs: Vec<cdr::Cdr>,
     pub(crate) outbound: Vec<OutboundRequest>,
 }
 
@@ -255,12 +268,16 @@ impl Engine {
             rng,
             draws: Rng::new(config.seed ^ DRAW_STREAM),
             seq: 0,
+            dates: headers::Dates::default(),
+            arena: bytes::BytesMut::new(),
+            event_headers: 64,
             sounds_dir: config.sounds_dir,
             globals,
             dialplan: Dialplan::default(),
             channels: BTreeMap::new(),
             by_uuid: HashMap::new(),
             next_chan: 1,
+            destroyed_since_sweep: 0,
             sessions: 0,
             work: VecDeque::new(),
             timers: BinaryHeap::new(),
@@ -329,8 +346,14 @@ impl Engine {
         std::mem::take(&mut self.events)
     }
 
-    /// JSON CDRs of channels that ended since the last call (one per channel, as mod_json_cdr).
+    /// JSON CDRs of channels that ended since the last call (one per channel, as mod_json_cdr):
+    /// `{"file": name, "cdr": document}`.
     pub fn take_cdrs(&mut self) -> Vec<serde_json::Value> {
+        self.take_cdr_records().iter().map(Cdr::to_json).collect()
+    }
+
+    /// The CDRs of channels that ended since the last call, not yet rendered as JSON.
+    pub fn take_cdr_records(&mut self) -> Vec<Cdr> {
         std::mem::take(&mut self.cdrs)
     }
 
@@ -471,6 +494,41 @@ impl Engine {
                 Work::Hangup(id, cause) => self.hangup(id, cause),
                 Work::Finish(id) => self.finish(id),
                 Work::LegUp(id) => self.leg_up(id),
+            }
+        }
+    }
+
+    /// Forgets destroyed channels that nothing live still points at (as a partner, loopback
+    /// peer, bridge, dial or queued work), so the engine's memory and maps stay the size of
+    /// what is live however long it runs. Destroyed channels are invisible to every command, so
+    /// forgetting them changes no output.
+    pub(crate) fn sweep_destroyed(&mut self) {
+        self.destroyed_since_sweep = 0;
+        let mut keep = std::collections::HashSet::new();
+        for c in self.channels.values().filter(|c| !c.destroyed) {
+            keep.extend(c.other.map(|(_, o)| o));
+            keep.extend(c.loopback_peer);
+            keep.extend(c.bridged_to);
+        }
+        for o in self.origs.values() {
+            keep.extend(o.owner);
+            keep.extend(o.legs.iter().map(|l| l.chan));
+        }
+        for w in &self.work {
+            let (Work::Step(id) | Work::Hangup(id, _) | Work::Finish(id) | Work::LegUp(id)) = w;
+            keep.insert(*id);
+        }
+        let gone: Vec<ChanId> = self
+            .channels
+            .iter()
+            .filter(|(id, c)| c.destroyed && !keep.contains(*id))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            if let Some(c) = self.channels.remove(&id)
+                && self.by_uuid.get(&c.uuid) == Some(&id)
+            {
+                self.by_uuid.remove(&c.uuid);
             }
         }
     }

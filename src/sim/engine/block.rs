@@ -1,0 +1,293 @@
+//! Header blocks written straight into one buffer (the layout [`Headers`] keeps: the bytes of
+//! every name and value, and their spans), so an event costs one span list and a stretch of a
+//! shared buffer (the engine's arena, see [`Block::in_arena`]) instead of two `String`s per
+//! header. A block a channel repeats on many events (its caller profile) is kept per channel
+//! in a [`BlockCache`] and copied in whole until what it shows changes; the variables are kept
+//! encoded by [`Vars`] itself.
+
+use std::ops::Range;
+
+use bytes::BytesMut;
+
+use crate::esl::headers::Headers;
+
+use super::channel::{CallDirection, Channel, Profile, Vars};
+
+/// Header pairs in one buffer.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Block {
+    buf: BytesMut,
+    spans: Vec<(Range<u32>, Range<u32>)>,
+}
+
+/// Bytes of the arena buffers events are cut from.
+const ARENA: usize = 64 * 1024;
+/// A new arena buffer is started when less than this is left.
+const ARENA_LOW: usize = 8 * 1024;
+
+impl Block {
+    pub(crate) fn with_capacity(bytes: usize, headers: usize) -> Block {
+        Block {
+            buf: BytesMut::with_capacity(bytes),
+            spans: Vec::with_capacity(headers),
+        }
+    }
+
+    /// A block written at the end of `arena` (an empty buffer with spare capacity): events
+    /// are cut from one large allocation, which lives until the last of them is dropped,
+    /// instead of one allocation each. Give the arena back with [`Block::finish`].
+    pub(crate) fn in_arena(mut arena: BytesMut, headers: usize) -> Block {
+        if arena.capacity() < ARENA_LOW {
+            arena = BytesMut::with_capacity(ARENA);
+        }
+        Block {
+            buf: arena,
+            spans: Vec::with_capacity(headers),
+        }
+    }
+
+    /// The headers written, and what is left of the arena.
+    pub(crate) fn finish(mut self) -> (Headers, BytesMut) {
+        let bytes = self.buf.split().freeze();
+        (Headers::from_spans(bytes, self.spans), self.buf)
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.buf.clear();
+        self.spans.clear();
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn end(&self) -> u32 {
+        // Blocks are event headers: far below 4 GiB.
+        self.buf.len() as u32
+    }
+
+    /// `name: value`.
+    pub(crate) fn push(&mut self, name: &str, value: &str) {
+        self.push_prefixed("", name, value);
+    }
+
+    /// `<prefix><name>: value`.
+    pub(crate) fn push_prefixed(&mut self, prefix: &str, name: &str, value: &str) {
+        self.buf.reserve(prefix.len() + name.len() + value.len());
+        let n = self.end();
+        self.buf.extend_from_slice(prefix.as_bytes());
+        self.buf.extend_from_slice(name.as_bytes());
+        let v = self.end();
+        self.buf.extend_from_slice(value.as_bytes());
+        self.spans.push((n..v, v..self.end()));
+    }
+
+    /// Fixed headers, in order.
+    pub(crate) fn push_static(&mut self, pairs: &[(&str, &str)]) {
+        let bytes: usize = pairs.iter().map(|(n, v)| n.len() + v.len()).sum();
+        self.buf.reserve(bytes);
+        self.spans.reserve(pairs.len());
+        for (n, v) in pairs {
+            self.push_prefixed("", n, v);
+        }
+    }
+
+    /// `<prefix><name>: <n in decimal>`.
+    pub(crate) fn push_u64(&mut self, prefix: &str, name: &str, n: u64) {
+        let start = self.end();
+        self.buf.extend_from_slice(prefix.as_bytes());
+        self.buf.extend_from_slice(name.as_bytes());
+        let v = self.end();
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut rest = n;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        self.buf.extend_from_slice(&digits[i..]);
+        self.spans.push((start..v, v..self.end()));
+    }
+
+    /// The `variable_*` headers of `vars` (which keeps them encoded).
+    pub(crate) fn append_vars(&mut self, vars: &Vars) {
+        let (bytes, spans) = vars.encoded();
+        let base = self.end();
+        self.buf.extend_from_slice(bytes);
+        self.spans.extend(
+            spans
+                .iter()
+                .map(|s| (s.start + base..s.value + base, s.value + base..s.end + base)),
+        );
+    }
+
+    /// Every header of `other`, after this block's.
+    pub(crate) fn append(&mut self, other: &Block) {
+        let base = self.end();
+        self.buf.extend_from_slice(&other.buf);
+        self.spans.extend(
+            other
+                .spans
+                .iter()
+                .map(|(n, v)| (n.start + base..n.end + base, v.start + base..v.end + base)),
+        );
+    }
+}
+
+/// What a channel's profile blocks show: rebuilt when any of it differs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ProfileKey {
+    profile: Profile,
+    name: String,
+    uuid: String,
+    direction: CallDirection,
+}
+
+impl ProfileKey {
+    fn matches(&self, c: &Channel) -> bool {
+        self.profile == c.profile
+            && self.direction == c.direction
+            && self.name == c.name
+            && self.uuid == c.uuid
+    }
+}
+
+/// A channel's encoded blocks, each valid while the channel shows what it was built from.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BlockCache {
+    profile: Option<ProfileKey>,
+    /// `Caller-*` (with `Profile-Index`).
+    caller: Block,
+    /// `Other-Leg-*`: this channel as another channel's other leg (built when first needed).
+    other_leg: Option<Block>,
+}
+
+impl BlockCache {
+    fn profile_fresh(&mut self, c: &Channel) {
+        if self.profile.as_ref().is_some_and(|k| k.matches(c)) {
+            return;
+        }
+        match &mut self.profile {
+            // Reuses the key's strings' buffers: profiles change a few times per channel.
+            Some(k) => {
+                k.profile.clone_from(&c.profile);
+                k.name.clone_from(&c.name);
+                k.uuid.clone_from(&c.uuid);
+                k.direction = c.direction;
+            }
+            None => {
+                self.profile = Some(ProfileKey {
+                    profile: c.profile.clone(),
+                    name: c.name.clone(),
+                    uuid: c.uuid.clone(),
+                    direction: c.direction,
+                });
+            }
+        }
+        self.caller.clear();
+        profile_block(&mut self.caller, c, "Caller-", true);
+        self.other_leg = None;
+    }
+
+    /// The `Caller-*` block of `c` (this cache's channel).
+    pub(crate) fn caller(&mut self, c: &Channel) -> &Block {
+        self.profile_fresh(c);
+        &self.caller
+    }
+
+    /// The `Other-Leg-*` block of `c` (this cache's channel).
+    pub(crate) fn other_leg(&mut self, c: &Channel) -> &Block {
+        self.profile_fresh(c);
+        self.other_leg.get_or_insert_with(|| {
+            let mut b = Block::with_capacity(self.caller.bytes(), self.caller.len());
+            profile_block(&mut b, c, "Other-Leg-", false);
+            b
+        })
+    }
+}
+
+/// The caller profile under `Caller-` (with `Profile-Index`), `Other-Leg-` (without) or
+/// `Channel-` (the outbound `connect` data).
+pub(crate) fn profile_block(h: &mut Block, c: &Channel, prefix: &str, own: bool) {
+    let p = &c.profile;
+    let mut push = |n: &str, v: &str| h.push_prefixed(prefix, n, v);
+    push("Direction", c.direction.name());
+    push("Logical-Direction", c.direction.name());
+    push("Dialplan", "xml");
+    push("Caller-ID-Name", &p.caller_id_name);
+    push("Caller-ID-Number", &p.caller_id_number);
+    push("Orig-Caller-ID-Name", &p.caller_id_name);
+    push("Orig-Caller-ID-Number", &p.caller_id_number);
+    push("Callee-ID-Name", &p.callee_id_name);
+    push("Callee-ID-Number", &p.callee_id_number);
+    push("ANI", &p.caller_id_number);
+    push("Destination-Number", &p.destination_number);
+    push("Unique-ID", &c.uuid);
+    push("Source", &p.source);
+    push("Context", &p.context);
+    push("Channel-Name", &c.name);
+    if own {
+        push("Profile-Index", "1");
+    }
+    for (n, us) in [
+        ("Profile-Created-Time", p.created),
+        ("Channel-Created-Time", p.created),
+        ("Channel-Answered-Time", p.answered),
+        ("Channel-Progress-Time", p.progress),
+        ("Channel-Progress-Media-Time", p.progress_media),
+        ("Channel-Hangup-Time", p.hangup),
+        ("Channel-Transfer-Time", p.transfer),
+        ("Channel-Resurrect-Time", 0),
+        ("Channel-Bridged-Time", p.bridged),
+        ("Channel-Last-Hold", 0),
+        ("Channel-Hold-Accum", 0),
+    ] {
+        h.push_u64(prefix, n, us);
+    }
+    let mut push = |n: &str, v: &str| h.push_prefixed(prefix, n, v);
+    push("Screen-Bit", "true");
+    push("Privacy-Hide-Name", "false");
+    push("Privacy-Hide-Number", "false");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appended_blocks_read_as_pushed() {
+        let mut a = Block::default();
+        a.push("Event-Name", "CHANNEL_STATE");
+        a.push_u64("", "Event-Sequence", 0);
+        let mut b = Block::default();
+        b.push_prefixed("variable_", "uuid", "u-1");
+        b.push_u64("Caller-", "Channel-Created-Time", 1_795_521_385_000_000);
+        a.append(&b);
+        a.push("Empty", "");
+        let (h, _) = a.finish();
+        let pairs: Vec<(String, String)> = h
+            .iter()
+            .map(|(n, v)| (n.to_owned(), v.into_owned()))
+            .collect();
+        let want = [
+            ("Event-Name", "CHANNEL_STATE"),
+            ("Event-Sequence", "0"),
+            ("variable_uuid", "u-1"),
+            ("Caller-Channel-Created-Time", "1795521385000000"),
+            ("Empty", ""),
+        ];
+        assert_eq!(
+            pairs,
+            want.map(|(n, v)| (n.to_owned(), v.to_owned())).to_vec()
+        );
+        assert_eq!(h, Headers::from_pairs(want));
+    }
+}
