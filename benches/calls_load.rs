@@ -20,6 +20,7 @@ use criterion::{Criterion, Throughput};
 use parkway::calls::{CallRecord, Daemon, DaemonOptions};
 use parkway::config::{self, Config};
 use parkway::sim::engine::api::InboundCall;
+use parkway::sim::engine::channel::AppCall;
 use parkway::sim::engine::{Behaviour, EngineConfig};
 use parkway::sim::{SimConfig, SimHandle, SimSwitch, TimeMode};
 use tokio::runtime::Runtime;
@@ -95,7 +96,20 @@ async fn rig(talk_ms: u64) -> Rig {
                 digits: vec![(10, '1')],
                 talk_ms,
             },
-        )
+        );
+        // As dialplan/parkway.xml: the caller is prepared for the bridge before it parks.
+        let apps = [
+            ("set", "hangup_after_bridge=true"),
+            ("set", "continue_on_fail=true"),
+            ("set", "ringback=%(2000,4000,440,480)"),
+            ("set", "park_timeout=60:NORMAL_CLEARING"),
+            ("park", ""),
+        ];
+        e.dialplan_mut().add(
+            "public",
+            "18005550199",
+            apps.iter().map(|(n, a)| AppCall::new(n, a)).collect(),
+        );
     })
     .await;
     let (tx, records) = mpsc::channel(1 << 20);

@@ -70,6 +70,8 @@ pub(crate) struct Call {
     pub talk_end: Option<DateTime<Utc>>,
     /// `hangup_after_bridge` has been set on the caller.
     pub prepared: bool,
+    /// The `set`s the caller needs before its first bridge (the dialplan may have set them).
+    pub needs: Vec<String>,
 }
 
 impl Call {

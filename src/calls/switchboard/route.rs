@@ -89,6 +89,7 @@ impl Switchboard {
             caller_ended: None,
             talk_end: None,
             prepared: false,
+            needs: caller_needs(ev),
         };
         self.calls.insert(uuid.to_owned(), call);
         self.next_step(uuid, now, out);
@@ -246,7 +247,7 @@ impl Switchboard {
     pub(super) fn dial(&mut self, uuid: &str, step: StepPlan, out: &mut Vec<Action>) {
         let config = self.config.clone();
         let event_uuid = self.new_uuid();
-        let prep_uuids = (self.new_uuid(), self.new_uuid(), self.new_uuid());
+        let prep_uuids = [self.new_uuid(), self.new_uuid(), self.new_uuid()];
         let Some(call) = self.calls.get_mut(uuid) else {
             return;
         };
@@ -254,24 +255,12 @@ impl Switchboard {
         match step.bridge_arg(&config, uuid, &router.id) {
             Ok(arg) => {
                 if !call.prepared {
-                    // The caller hangs up when the bridged buyer does, and stays when a step
-                    // fails (without continue_on_fail FreeSWITCH hangs the caller up on most
-                    // failure causes; all_fail.md).
                     call.prepared = true;
-                    // The caller hears ringback while buyers ring (the bridge reads it from
-                    // the caller's channel).
-                    for (arg, event_uuid) in [
-                        ("hangup_after_bridge=true".to_owned(), prep_uuids.0),
-                        ("continue_on_fail=true".to_owned(), prep_uuids.1),
-                        (
-                            format!("ringback={}", crate::calls::dial::RINGBACK),
-                            prep_uuids.2,
-                        ),
-                    ] {
+                    for (arg, event_uuid) in call.needs.iter().zip(prep_uuids) {
                         out.push(Action::Execute {
                             call: uuid.to_owned(),
                             app: "set",
-                            arg,
+                            arg: arg.clone(),
                             event_uuid,
                         });
                     }
@@ -335,4 +324,25 @@ impl Switchboard {
         call.record.fallback = Some(FallbackUsed { reason, action });
         call.phase = Phase::FallenBack;
     }
+}
+
+/// What the caller's channel must have before a bridge, and is `set` unless the dialplan set it
+/// before the park (`dialplan/parkway.xml` does, saving three commands a call):
+/// `hangup_after_bridge=true` (the caller hangs up when the bridged buyer does),
+/// `continue_on_fail=true` (without it FreeSWITCH hangs the caller up when a step fails with
+/// most causes; all_fail.md) and `ringback` (the bridge reads the caller's ringback while buyers
+/// ring, switch_ivr_originate.c).
+fn caller_needs(park: &Event) -> Vec<String> {
+    let has = |name: &str| park.variable(name).is_some_and(|v| !v.is_empty());
+    let mut needs = Vec::with_capacity(3);
+    if park.variable("hangup_after_bridge").as_deref() != Some("true") {
+        needs.push("hangup_after_bridge=true".to_owned());
+    }
+    if !has("continue_on_fail") {
+        needs.push("continue_on_fail=true".to_owned());
+    }
+    if !has("ringback") {
+        needs.push(format!("ringback={}", crate::calls::dial::RINGBACK));
+    }
+    needs
 }

@@ -376,3 +376,33 @@ fn a_bridge_never_sent_is_dialled_again_after_the_reconnect() {
     );
     assert_eq!(board.live_calls(), 1);
 }
+
+#[test]
+fn a_caller_the_dialplan_prepared_gets_only_the_bridge() {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = event(
+        "CHANNEL_PARK",
+        t,
+        &[
+            ("Unique-ID", "caller"),
+            ("Call-Direction", "inbound"),
+            ("variable_campaign", "auto"),
+            ("variable_hangup_after_bridge", "true"),
+            ("variable_ringback", "%(2000,4000,440,480)"),
+        ],
+    );
+    let apps: Vec<String> = board
+        .on_event(&park, t)
+        .iter()
+        .filter_map(|a| match a {
+            Action::Execute { app, arg, .. } if *app == "set" => Some(arg.clone()),
+            Action::Execute { app, .. } => Some(app.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(apps, ["continue_on_fail=true", "bridge"]);
+}
