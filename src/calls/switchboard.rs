@@ -45,6 +45,9 @@ pub const EVENTS: [&str; 7] = [
     "DTMF",
 ];
 
+/// How often the duplicate history is pruned (it is scanned whole).
+const DUPLICATE_SWEEP: Duration = Duration::minutes(10);
+
 /// A step is not started with less wait budget than this (seconds).
 const MIN_RING_SECS: i64 = 3;
 
@@ -105,6 +108,8 @@ pub struct Switchboard {
     /// filters, router matches and whisper templates read).
     record_tokens: BTreeSet<String>,
     totals: Totals,
+    /// When the duplicate history is next pruned (switch time).
+    next_duplicate_sweep: Option<DateTime<Utc>>,
     /// The last event's timestamp (FreeSWITCH's clock) and the driver's time when it came: how
     /// the driver's times for inputs that are not events are read on FreeSWITCH's clock.
     clock: Option<(DateTime<Utc>, DateTime<Utc>)>,
@@ -144,6 +149,7 @@ impl Switchboard {
             whispers,
             record_tokens,
             totals: Totals::default(),
+            next_duplicate_sweep: None,
             clock: None,
         }
     }

@@ -89,8 +89,32 @@ impl Switchboard {
         self.totals.revenue = self.totals.revenue.saturating_add(record.payout);
         self.ledger.finish_call(uuid, now);
         self.ledger.prune(now);
-        self.duplicates.prune(now - Duration::days(400));
+        self.prune_duplicates(now);
         out.push(Action::Record(Box::new(call.record)));
+    }
+
+    /// Forgets conversions older than the longest duplicate window, once per
+    /// [`DUPLICATE_SWEEP`] of switch time (the history is scanned whole).
+    fn prune_duplicates(&mut self, now: DateTime<Utc>) {
+        if self.next_duplicate_sweep.is_some_and(|t| now < t) {
+            return;
+        }
+        self.next_duplicate_sweep = Some(now + DUPLICATE_SWEEP);
+        let longest = self
+            .config
+            .buyers
+            .iter()
+            .filter_map(|b| b.duplicate.map(|d| d.window_secs))
+            .max()
+            .unwrap_or(0);
+        let keep = Duration::seconds(
+            i64::try_from(longest)
+                .unwrap_or(i64::MAX / 1000)
+                .min(i64::MAX / 1000),
+        );
+        if let Some(cutoff) = now.checked_sub_signed(keep) {
+            self.duplicates.prune(cutoff);
+        }
     }
 
     /// A command for `call` was refused or lost (`what` says which).
