@@ -32,6 +32,9 @@ pub(crate) struct LegState {
     pub live: bool,
     /// Bridged while the socket was down: the times come from the leg's hangup.
     pub bridge_unseen: bool,
+    /// Its CHANNEL_CREATE (or a later event of its own) was seen: FreeSWITCH made the channel,
+    /// so its CHANNEL_HANGUP_COMPLETE will come.
+    pub created: bool,
 }
 
 /// A whisper the driver must render before a step is dialled.
@@ -90,6 +93,7 @@ impl Call {
                 digits: Vec::new(),
                 live: false,
                 bridge_unseen: false,
+                created: false,
             });
             self.record.attempts.push(Attempt {
                 buyer: id.clone(),

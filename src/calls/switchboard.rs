@@ -231,10 +231,13 @@ impl Switchboard {
         out
     }
 
+    /// The call and leg index of an event on a buyer leg (which proves the leg's channel
+    /// exists).
     fn leg_mut(&mut self, uuid: &str) -> Option<(&mut Call, usize)> {
         let caller = self.legs.get(uuid)?;
         let call = self.calls.get_mut(caller)?;
         let leg = call.leg_index(uuid)?;
+        call.legs[leg].created = true;
         Some((call, leg))
     }
 }

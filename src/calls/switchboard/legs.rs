@@ -11,10 +11,11 @@ impl Switchboard {
         let Some(call) = self.calls.get_mut(caller) else {
             return;
         };
-        if let Some(i) = call.leg_index(uuid)
-            && call.record.attempts[i].ended_at.is_none()
-        {
-            count_up(&mut self.ledger, &config, call, i, now);
+        if let Some(i) = call.leg_index(uuid) {
+            call.legs[i].created = true;
+            if call.record.attempts[i].ended_at.is_none() {
+                count_up(&mut self.ledger, &config, call, i, now);
+            }
         }
     }
 
@@ -41,6 +42,7 @@ impl Switchboard {
         let Some(leg) = call.leg_index(leg_uuid) else {
             return;
         };
+        call.legs[leg].created = true;
         if call.bridged_leg().is_some() {
             return;
         }
@@ -218,6 +220,20 @@ impl Switchboard {
             if call.bridged_leg().is_some() {
                 call.talk_end.get_or_insert(now);
             }
+            // The caller's channel is gone, and with it every originate it ran: a leg whose
+            // channel FreeSWITCH never made (refused by sessions-per-second, a gateway that is
+            // down, an unknown profile) will send nothing more.
+            for (a, leg) in call.record.attempts.iter_mut().zip(&call.legs) {
+                if a.ended_at.is_none() && !leg.created && a.outcome != LegOutcome::Connected {
+                    a.ended_at = Some(now);
+                    a.hangup_cause.get_or_insert_with(|| "NOT_CREATED".into());
+                    a.outcome = LegOutcome::from_cause(
+                        a.hangup_cause.as_deref().unwrap_or("NOT_CREATED"),
+                        a.answered_at.is_some(),
+                    );
+                }
+            }
+            self.release_legs(uuid, now);
             self.try_finish(uuid, now, out);
             return;
         }

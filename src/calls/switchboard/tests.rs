@@ -406,3 +406,38 @@ fn a_caller_the_dialplan_prepared_gets_only_the_bridge() {
         .collect();
     assert_eq!(apps, ["continue_on_fail=true", "bridge"]);
 }
+
+#[test]
+fn a_leg_freeswitch_never_made_ends_with_the_caller() {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = event(
+        "CHANNEL_PARK",
+        t,
+        &[
+            ("Unique-ID", "caller"),
+            ("Call-Direction", "inbound"),
+            ("variable_campaign", "auto"),
+        ],
+    );
+    board.on_event(&park, t);
+    assert_eq!(board.ledger().concurrency(0), 1, "counted up when dialled");
+    // The leg is refused before a channel exists (no CREATE, no HANGUP_COMPLETE for it), and the
+    // bridge's completion is lost; then the caller hangs up.
+    let hangup = event(
+        "CHANNEL_HANGUP_COMPLETE",
+        t + Duration::seconds(5),
+        &[("Unique-ID", "caller"), ("Hangup-Cause", "NORMAL_CLEARING")],
+    );
+    let record = record(board.on_event(&hangup, t)).expect("the call ends");
+    assert_eq!(
+        record.attempts[0].hangup_cause.as_deref(),
+        Some("NOT_CREATED")
+    );
+    assert_eq!(record.attempts[0].outcome, LegOutcome::Failed);
+    assert_eq!(board.live_calls(), 0);
+    assert_eq!(board.ledger().concurrency(0), 0);
+}
