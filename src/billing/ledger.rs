@@ -411,13 +411,19 @@ impl Ledger {
         self.next_sweep = now.checked_add_signed(SWEEP_EVERY);
         let cutoff = now.checked_sub_signed(self.stale);
         let (snapshot, buyers, groups) = (&mut self.snapshot, &self.buyers, &self.groups);
-        self.calls.retain(|_, keys| {
+        let mut forgotten = Vec::new();
+        self.calls.retain(|id, keys| {
             let stale = keys.expires.is_none() && cutoff.is_some_and(|c| keys.first_seen <= c);
             if stale {
                 put_down(snapshot, buyers, groups, keys);
+                forgotten.push(id.clone());
             }
             !stale
         });
+        // What a forgotten call still holds goes too.
+        for id in forgotten {
+            self.release_all(&id);
+        }
     }
 
     /// Legs up to `buyer` right now.

@@ -583,3 +583,17 @@ fn a_hold_turned_real_after_its_window_reset_counts_in_the_new_window() {
     assert_eq!(used(&l, "b2", Window::Daily, Metric::Connections), 1);
     assert_eq!(used(&l, "b2", Window::Total, Metric::Connections), 1);
 }
+
+#[test]
+fn a_stale_call_releases_its_holds() {
+    let c = config();
+    let mut l = Ledger::new(&c);
+    let t0 = t("2026-11-25T10:00:00Z");
+    l.count(&c, "call-1", 2, CountKind::LegUp, 0, t0);
+    l.hold(&c, "call-1", 2, Metric::Connections, t0);
+    assert_eq!(used(&l, "b2", Window::Total, Metric::Connections), 1);
+    l.prune(t0 + Duration::hours(25));
+    assert_eq!(l.calls_held(), 0);
+    assert_eq!(used(&l, "b2", Window::Total, Metric::Connections), 0);
+    assert_eq!(l.concurrency(2), 0);
+}

@@ -338,7 +338,8 @@ fn caller_needs(park: &Event) -> Vec<String> {
     if park.variable("hangup_after_bridge").as_deref() != Some("true") {
         needs.push("hangup_after_bridge=true".to_owned());
     }
-    if !has("continue_on_fail") {
+    // A list of causes, or false, would still hang the caller up on the others.
+    if park.variable("continue_on_fail").as_deref() != Some("true") {
         needs.push("continue_on_fail=true".to_owned());
     }
     if !has("ringback") {
