@@ -144,7 +144,12 @@ enum Input {
         app: &'static str,
         error: String,
     },
-    Live(HashSet<String>),
+    /// `show channels` after a reconnect: the channels alive, and the ones the switchboard
+    /// knew when it asked (only those are judged: anything newer was seen live since).
+    Live {
+        live: HashSet<String>,
+        asked: HashSet<String>,
+    },
     Query(Query),
 }
 
@@ -210,25 +215,38 @@ impl Daemon {
         let cancel = options.cancel.clone();
         tracker.spawn(
             async move {
+                let mut dropped = 0;
                 loop {
-                    let mut event = false;
+                    let mut done: Option<&AtomicU64> = None;
                     let actions = tokio::select! {
                         biased;
                         _ = cancel.cancelled() => break,
                         input = inputs.recv() => match input {
-                            Some(i) => engine.input(&mut board, i),
+                            Some(i) => {
+                                done = engine.completes(&i);
+                                engine.input(&mut board, i)
+                            }
                             None => break,
                         },
                         item = events.recv() => match item {
                             Some(ClientEvent::Event(ev)) => {
-                                event = true;
+                                done = Some(&engine.stats.events_handled);
                                 engine.note_park(&ev);
-                                board.on_event(&ev, Utc::now())
+                                let actions = board.on_event(&ev, Utc::now());
+                                // An event lost to a full queue may be a call's end: look at
+                                // FreeSWITCH's channels, as after a reconnect.
+                                let now_dropped = engine.supervisor.stats().events_dropped;
+                                if now_dropped > dropped {
+                                    dropped = now_dropped;
+                                    tracing::warn!(dropped, "events were lost; reconciling");
+                                    engine.reconcile(&board);
+                                }
+                                actions
                             }
                             Some(ClientEvent::Connected { generation }) => {
                                 tracing::info!(generation, "connected to FreeSWITCH");
                                 if board.live_calls() > 0 {
-                                    engine.reconcile();
+                                    engine.reconcile(&board);
                                 }
                                 Vec::new()
                             }
@@ -243,8 +261,8 @@ impl Daemon {
                     if !engine.act(actions).await {
                         break;
                     }
-                    if event {
-                        DaemonStats::bump(&engine.stats.events_handled);
+                    if let Some(counter) = done {
+                        DaemonStats::bump(counter);
                     }
                 }
             }
@@ -339,20 +357,26 @@ impl Engine {
         }
     }
 
+    /// The counter an input completes, bumped once its actions are handed on (so the demo's
+    /// barrier never sees the work done before its consequences are queued).
+    fn completes(&self, input: &Input) -> Option<&AtomicU64> {
+        match input {
+            Input::Whispers { .. } => Some(&self.stats.renders_done),
+            Input::Refused { .. } | Input::NotSent { .. } => Some(&self.stats.commands_done),
+            Input::Live { .. } | Input::Query(_) => None,
+        }
+    }
+
     fn input(&self, board: &mut Switchboard, input: Input) -> Vec<Action> {
         let now = Utc::now();
         match input {
-            Input::Whispers { call, whispers } => {
-                let actions = board.whispers_ready(&call, whispers, now);
-                DaemonStats::bump(&self.stats.renders_done);
-                actions
-            }
+            Input::Whispers { call, whispers } => board.whispers_ready(&call, whispers, now),
             Input::Refused { call, app, error } => board.command_failed(&call, app, &error, now),
             Input::NotSent { call, app } => {
                 board.command_not_sent(&call, app);
                 Vec::new()
             }
-            Input::Live(live) => board.reconcile(&live, now),
+            Input::Live { live, asked } => board.reconcile(&live, &asked, now),
             Input::Query(q) => {
                 q(board);
                 Vec::new()
@@ -453,7 +477,8 @@ impl Engine {
         );
     }
 
-    fn reconcile(&self) {
+    fn reconcile(&self, board: &Switchboard) {
+        let asked: HashSet<String> = board.known_channels().into_iter().collect();
         let supervisor = self.supervisor.clone();
         let inputs = self.inputs.clone();
         self.tracker.spawn(
@@ -461,7 +486,7 @@ impl Engine {
                 match supervisor.api("show channels as json").await {
                     Ok(body) => match live_uuids(&body) {
                         Some(live) => {
-                            let _ = inputs.send(Input::Live(live)).await;
+                            let _ = inputs.send(Input::Live { live, asked }).await;
                         }
                         None => tracing::warn!("unreadable `show channels as json`; not reconciled"),
                     },
@@ -526,6 +551,11 @@ pub fn live_uuids(body: &[u8]) -> Option<HashSet<String>> {
 }
 
 /// Queues commands in order on the live connection and waits for their replies concurrently.
+///
+/// What goes back to the engine (a refusal, a command never sent) is offered without waiting:
+/// the engine may itself be waiting on this writer's full queue. When the engine's input queue
+/// is full the report is dropped, logged and the command counted done; the reconcile after the
+/// next reconnect (or lost events) covers the call.
 async fn writer(
     supervisor: Supervisor,
     mut rx: mpsc::Receiver<Outgoing>,
@@ -533,16 +563,20 @@ async fn writer(
     stats: Arc<DaemonStats>,
     latencies: Option<Arc<Latencies>>,
 ) {
+    let report = |input: Input| {
+        if let Err(e) = inputs.try_send(input) {
+            tracing::warn!(error = %e, "engine busy; a command report is dropped");
+            DaemonStats::bump(&stats.commands_done);
+        }
+    };
     let mut pending = FuturesUnordered::new();
     loop {
         tokio::select! {
             next = rx.recv() => {
                 let Some(out) = next else { break };
                 let Some(client) = supervisor.client() else {
-                    // No connection: the reconcile after the reconnect decides what happened.
                     tracing::warn!(call.uuid = %out.call, app = out.app, "not connected; sent again after the reconnect");
-                    DaemonStats::bump(&stats.commands_done);
-                    let _ = inputs.send(Input::NotSent { call: out.call, app: out.app }).await;
+                    report(Input::NotSent { call: out.call, app: out.app });
                     continue;
                 };
                 match client.queue_command_ok(out.command).await {
@@ -558,19 +592,26 @@ async fn writer(
                     }
                     Err(e) => {
                         tracing::warn!(call.uuid = %out.call, app = out.app, error = %e, "command not sent; sent again after the reconnect");
-                        DaemonStats::bump(&stats.commands_done);
-                        let _ = inputs.send(Input::NotSent { call: out.call, app: out.app }).await;
+                        report(Input::NotSent { call: out.call, app: out.app });
                     }
                 }
             }
             Some((call, app, result)) = pending.next(), if !pending.is_empty() => {
-                DaemonStats::bump(&stats.commands_done);
                 match result {
-                    Ok(_) => {}
+                    Ok(_) => DaemonStats::bump(&stats.commands_done),
                     Err(EslError::CommandFailed { reply }) => {
-                        let _ = inputs.send(Input::Refused { call, app, error: reply }).await;
+                        report(Input::Refused { call, app, error: reply });
                     }
-                    Err(e) => tracing::warn!(call.uuid = %call, app, error = %e, "no reply; reconciled after the reconnect"),
+                    // Written but unanswered (the connection died): a `set` is harmless to send
+                    // again; whether a bridge ran, only the reconcile can tell.
+                    Err(e) if app == "set" => {
+                        tracing::warn!(call.uuid = %call, app, error = %e, "no reply; sent again after the reconnect");
+                        report(Input::NotSent { call, app });
+                    }
+                    Err(e) => {
+                        DaemonStats::bump(&stats.commands_done);
+                        tracing::warn!(call.uuid = %call, app, error = %e, "no reply; reconciled after the reconnect");
+                    }
                 }
             }
         }

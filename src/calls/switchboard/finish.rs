@@ -189,7 +189,15 @@ impl Switchboard {
     /// After a reconnect: `live` holds every channel uuid FreeSWITCH still has. Calls and legs
     /// that ended while the socket was down are ended now (their hangups are counted once), and
     /// a call whose bridge ended unseen moves on.
-    pub fn reconcile(&mut self, live: &HashSet<String>, now: DateTime<Utc>) -> Vec<Action> {
+    ///
+    /// `asked` holds the channels the switchboard knew when it asked: only those are judged
+    /// (a leg dialled or a call parked after the snapshot is not in it, yet alive).
+    pub fn reconcile(
+        &mut self,
+        live: &HashSet<String>,
+        asked: &HashSet<String>,
+        now: DateTime<Utc>,
+    ) -> Vec<Action> {
         let now = self.switch_time(now);
         let mut out = Vec::new();
         let calls: Vec<String> = self.calls.keys().cloned().collect();
@@ -199,7 +207,10 @@ impl Switchboard {
             };
             let mut changed = false;
             for a in call.record.attempts.iter_mut() {
-                if a.ended_at.is_none() && !live.contains(&a.leg_uuid) {
+                if a.ended_at.is_none()
+                    && asked.contains(&a.leg_uuid)
+                    && !live.contains(&a.leg_uuid)
+                {
                     a.ended_at = Some(now);
                     if a.outcome == LegOutcome::Connected {
                         call.talk_end.get_or_insert(now);
@@ -209,7 +220,7 @@ impl Switchboard {
                     changed = true;
                 }
             }
-            if !live.contains(&uuid) && call.caller_ended.is_none() {
+            if asked.contains(&uuid) && !live.contains(&uuid) && call.caller_ended.is_none() {
                 call.caller_ended = Some(now);
                 if call.bridged_leg().is_some() {
                     call.talk_end.get_or_insert(now);

@@ -110,7 +110,8 @@ fn reconcile_reads_the_driver_clock_on_the_switch_clock() {
     );
     board.on_event(&bridge, driver + Duration::seconds(3));
     // The socket drops; 90 s later (driver's clock) the reconcile finds both channels gone.
-    let actions = board.reconcile(&HashSet::new(), driver + Duration::seconds(93));
+    let asked: HashSet<String> = board.known_channels().into_iter().collect();
+    let actions = board.reconcile(&HashSet::new(), &asked, driver + Duration::seconds(93));
     let record = record(actions).expect("the call ends");
     let end = switch + Duration::seconds(93);
     assert_eq!(record.ended_at, Some(end));
@@ -361,7 +362,8 @@ fn a_bridge_never_sent_is_dialled_again_after_the_reconnect() {
         board.command_not_sent("caller", app);
     }
     let live: HashSet<String> = ["caller".to_owned()].into();
-    let again = board.reconcile(&live, t + Duration::seconds(2));
+    let asked: HashSet<String> = board.known_channels().into_iter().collect();
+    let again = board.reconcile(&live, &asked, t + Duration::seconds(2));
     let apps: Vec<&str> = again
         .iter()
         .filter_map(|a| match a {
@@ -440,4 +442,28 @@ fn a_leg_freeswitch_never_made_ends_with_the_caller() {
     assert_eq!(record.attempts[0].outcome, LegOutcome::Failed);
     assert_eq!(board.live_calls(), 0);
     assert_eq!(board.ledger().concurrency(0), 0);
+}
+
+#[test]
+fn a_reconcile_judges_only_the_channels_it_asked_about() {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = event(
+        "CHANNEL_PARK",
+        t,
+        &[
+            ("Unique-ID", "caller"),
+            ("Call-Direction", "inbound"),
+            ("variable_campaign", "auto"),
+        ],
+    );
+    board.on_event(&park, t);
+    // The snapshot was taken before this call parked: it is not judged gone.
+    let actions = board.reconcile(&HashSet::new(), &HashSet::new(), t);
+    assert!(record(actions).is_none());
+    assert_eq!(board.live_calls(), 1);
+    assert_eq!(board.ledger().concurrency(0), 1);
 }
