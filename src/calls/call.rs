@@ -61,6 +61,9 @@ pub(crate) struct Call {
     /// The caller's number, normalised (duplicate rules key on it).
     pub caller: Option<u64>,
     pub parked_at: DateTime<Utc>,
+    /// The caller's `park_timeout` (seconds), if the dialplan set one: FreeSWITCH hangs the
+    /// caller up that long after the park, whatever parkway is doing.
+    pub park_timeout: Option<u32>,
     pub span: tracing::Span,
     pub phase: Phase,
     /// Buyers dialled so far (never dialled twice on one call).

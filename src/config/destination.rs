@@ -52,8 +52,19 @@ impl Builder<'_> {
                 }
             }
             (None, None, None, Some(ds)) => {
-                if let Err(e) = DialString::parse(ds) {
-                    self.problem(d.span(), ConfigError::Destination(e.to_string()));
+                match DialString::parse(ds) {
+                    Err(e) => self.problem(d.span(), ConfigError::Destination(e.to_string())),
+                    // Each buyer leg is named by its own origination_uuid; a dial string with
+                    // several endpoints would give them all one (FreeSWITCH refuses the second).
+                    Ok(parsed) if parsed.legs().count() != 1 => self.problem(
+                        d.span(),
+                        ConfigError::Destination(
+                            "a buyer's dial_string must dial exactly one endpoint (put several \
+                             endpoints in a group of buyers)"
+                                .into(),
+                        ),
+                    ),
+                    Ok(_) => {}
                 }
                 Destination::DialString(ds.clone())
             }

@@ -308,6 +308,8 @@ fn destinations_that_could_never_be_dialled_are_reported() {
         r#"{ sip = "sip:a,b@c" }"#,
         r#"{ number = "1800 555 0100", gateway = "gw" }"#,
         r#"{ dial_string = "{x=1" }"#,
+        r#"{ dial_string = "sofia/external/a@b,sofia/external/c@d" }"#,
+        r#"{ dial_string = "sofia/external/a@b|sofia/external/c@d" }"#,
     ] {
         let text = MINIMAL.replace(r#"{ sip = "sip:a@b" }"#, destination);
         let got = problems(&text);

@@ -90,6 +90,7 @@ impl Switchboard {
             talk_end: None,
             prepared: false,
             needs: caller_needs(ev),
+            park_timeout: park_timeout(ev),
         };
         self.calls.insert(uuid.to_owned(), call);
         self.next_step(uuid, now, out);
@@ -105,7 +106,10 @@ impl Switchboard {
         let _enter = call.span.clone().entered();
         let router = &config.routers[call.router];
         let waited = now - call.parked_at;
-        let left = i64::from(router.max_wait_secs) - waited.num_seconds();
+        let budget = call
+            .park_timeout
+            .map_or(router.max_wait_secs, |p| p.min(router.max_wait_secs));
+        let left = i64::from(budget) - waited.num_seconds();
         if call.steps > 0 && left < MIN_RING_SECS {
             self.fallback(uuid, FallbackReason::WaitBudgetSpent, out);
             return;
@@ -346,4 +350,11 @@ fn caller_needs(park: &Event) -> Vec<String> {
         needs.push(format!("ringback={}", crate::calls::dial::RINGBACK));
     }
     needs
+}
+
+/// `park_timeout=<secs>[:<cause>]` from the park event (0 or unreadable: none).
+fn park_timeout(park: &Event) -> Option<u32> {
+    let v = park.variable("park_timeout")?;
+    let secs = v.split(':').next()?.trim().parse::<u32>().ok()?;
+    (secs > 0).then_some(secs)
 }

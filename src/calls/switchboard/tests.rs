@@ -467,3 +467,36 @@ fn a_reconcile_judges_only_the_channels_it_asked_about() {
     assert_eq!(board.live_calls(), 1);
     assert_eq!(board.ledger().concurrency(0), 1);
 }
+
+#[test]
+fn park_timeout_bounds_the_wait_budget() {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = event(
+        "CHANNEL_PARK",
+        t,
+        &[
+            ("Unique-ID", "caller"),
+            ("Call-Direction", "inbound"),
+            ("variable_campaign", "auto"),
+            ("variable_park_timeout", "8:NORMAL_CLEARING"),
+        ],
+    );
+    let bridge = board
+        .on_event(&park, t)
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Execute {
+                app: "bridge", arg, ..
+            } => Some(arg),
+            _ => None,
+        })
+        .expect("a bridge");
+    assert!(
+        bridge.contains("leg_timeout=8"),
+        "the buyer rings no longer than FreeSWITCH keeps the caller: {bridge}"
+    );
+}
