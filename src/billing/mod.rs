@@ -19,7 +19,11 @@
 //!   earlier conversion of the same caller within `window_secs` before `now`, in its scope (same
 //!   buyer, same router, or any). What a hit means is the caller's choice by the rule's action:
 //!   `no-pay` bills zero, `reroute` is applied by routing itself through
-//!   [`crate::routing::DuplicateCheck`].
+//!   [`crate::routing::DuplicateCheck`]. A `no-pay` repeat that converts still counts as a
+//!   conversion in the buyer's counters (caps count calls delivered, not calls paid), and it
+//!   does not restart the window: only paid conversions are remembered.
+//! - **Talk time** is whole seconds from the bridge to the first hangup, the fraction dropped
+//!   (as FreeSWITCH's `billsec`), before any per-minute rounding.
 //! - **Ledger** ([`Ledger`]): counts attempts, connections, conversions and revenue per buyer and per
 //!   group in the hourly, daily, weekly, monthly and total windows of their own time zones, the
 //!   concurrency of both, and each buyer's daily EPC buckets. Each `(call, buyer, kind)` counts at
