@@ -70,6 +70,9 @@ impl Subscriptions {
     }
 }
 
+/// Control messages handled in one turn before the output is written.
+const BURST: usize = 256;
+
 pub(crate) struct Session {
     conn: u64,
     read: OwnedReadHalf,
@@ -93,6 +96,9 @@ pub(crate) struct Session {
     channel: (String, String),
     /// More than [`MAX_QUEUED`] frames waited: the session is dropped.
     overflow: bool,
+    /// Frames to write at the end of this turn of the loop: one write for a burst of events
+    /// (FreeSWITCH's listener, too, writes what its queue holds in one go).
+    out: BytesMut,
 }
 
 impl Session {
@@ -131,6 +137,7 @@ impl Session {
             linger: None,
             channel,
             overflow: false,
+            out: BytesMut::new(),
         }
     }
 
@@ -140,6 +147,9 @@ impl Session {
             _ = kill.cancelled() => true,
             _ = self.serve() => false,
         };
+        if !killed {
+            self.flush_out().await;
+        }
         if killed && self.kill_mode.load(Ordering::Relaxed) == DropMode::MidFrame as u8 {
             let _ = self.write.write_all(&wire::cut_frame()).await;
         }
@@ -166,6 +176,8 @@ impl Session {
             self.send(wire::auth_request()).await;
         }
         loop {
+            // What the last turn (or the greeting) produced goes out before waiting again.
+            self.flush_out().await;
             if self.overflow {
                 tracing::warn!(
                     conn = self.conn,
@@ -179,6 +191,13 @@ impl Session {
                     Some(control) => {
                         if self.on_control(control).await == Flow::Close {
                             return;
+                        }
+                        // Whatever else is already waiting goes out in the same write.
+                        for _ in 0..BURST {
+                            let Ok(next) = self.control.try_recv() else { break };
+                            if self.on_control(next).await == Flow::Close {
+                                return;
+                            }
                         }
                     }
                     None => return,
@@ -204,20 +223,27 @@ impl Session {
         }
     }
 
+    async fn flush_out(&mut self) {
+        if !self.out.is_empty() {
+            let _ = self.write.write_all(&self.out).await;
+            self.out.clear();
+        }
+    }
+
     /// Writes now, or queues while output is held or the session is stalled.
     async fn send(&mut self, bytes: Bytes) {
         if self.hold || self.stalled {
             self.queued.push(bytes);
             self.overflow |= self.queued.len() > MAX_QUEUED;
         } else {
-            let _ = self.write.write_all(&bytes).await;
+            self.out.extend_from_slice(&bytes);
         }
     }
 
     async fn flush_if_free(&mut self) {
         if !self.hold && !self.stalled {
             for bytes in std::mem::take(&mut self.queued) {
-                let _ = self.write.write_all(&bytes).await;
+                self.out.extend_from_slice(&bytes);
             }
         }
     }
@@ -280,6 +306,8 @@ impl Session {
                 return Flow::Close;
             }
             Control::Sync(ack) => {
+                // Everything before it is on the socket when the sync is answered.
+                self.flush_out().await;
                 let _ = ack.send(());
             }
         }
