@@ -205,7 +205,9 @@ impl Engine {
         let other = self.channels.get_mut(&chan).and_then(|c| {
             channel_block(&mut h, c);
             let mut blocks = std::mem::take(&mut c.blocks);
-            h.append(blocks.caller(c));
+            for part in blocks.caller(c) {
+                h.append(part);
+            }
             c.blocks = blocks;
             c.other
         });
@@ -218,7 +220,9 @@ impl Engine {
             };
             h.push("Other-Type", kind);
             let mut blocks = std::mem::take(&mut o.blocks);
-            h.append(blocks.other_leg(o));
+            for part in blocks.other_leg(o) {
+                h.append(part);
+            }
             o.blocks = blocks;
         }
         if carries_variables(name)
