@@ -87,13 +87,12 @@ impl Block {
     }
 
     /// Fixed headers, in order.
-    pub(crate) fn push_static(&mut self, pairs: &[(&str, &str)]) {
-        let bytes: usize = pairs.iter().map(|(n, v)| n.len() + v.len()).sum();
-        self.buf.reserve(bytes);
-        self.spans.reserve(pairs.len());
+    pub(crate) fn of_pairs(pairs: &[(&str, &str)]) -> Block {
+        let mut b = Block::default();
         for (n, v) in pairs {
-            self.push_prefixed("", n, v);
+            b.push(n, v);
         }
+        b
     }
 
     /// `<prefix><name>: <n in decimal>`.
@@ -198,6 +197,8 @@ pub(crate) struct BlockCache {
     profile: Option<ProfileKey>,
     /// `Caller-*` (with `Profile-Index`): names, times.
     caller: [Block; 2],
+    /// The channel block's `Channel-Name` … `Presence-Call-Direction`.
+    ids: Block,
     /// `Other-Leg-*`: this channel as another channel's other leg (built when first needed).
     other_names: Option<Block>,
     other_times: Option<Block>,
@@ -226,6 +227,8 @@ impl BlockCache {
             self.caller[0].clear();
             profile_names(&mut self.caller[0], c, "Caller-", true);
             self.other_names = None;
+            self.ids.clear();
+            channel_ids(&mut self.ids, c);
         }
         if !times_same {
             self.caller[1].clear();
@@ -234,10 +237,11 @@ impl BlockCache {
         }
     }
 
-    /// The `Caller-*` block of `c` (this cache's channel), in two parts.
-    pub(crate) fn caller(&mut self, c: &Channel) -> [&Block; 2] {
+    /// The ids part of `c`'s channel block, and its `Caller-*` block in two parts (`c` is
+    /// this cache's channel).
+    pub(crate) fn caller(&mut self, c: &Channel) -> [&Block; 3] {
         self.profile_fresh(c);
-        [&self.caller[0], &self.caller[1]]
+        [&self.ids, &self.caller[0], &self.caller[1]]
     }
 
     /// The `Other-Leg-*` block of `c` (this cache's channel), in two parts.
@@ -262,6 +266,14 @@ impl BlockCache {
 pub(crate) fn profile_block(h: &mut Block, c: &Channel, prefix: &str, own: bool) {
     profile_names(h, c, prefix, own);
     profile_times(h, &c.profile, prefix);
+}
+
+/// The part of the channel block that names the channel.
+pub(crate) fn channel_ids(h: &mut Block, c: &Channel) {
+    h.push("Channel-Name", &c.name);
+    h.push("Unique-ID", &c.uuid);
+    h.push("Call-Direction", c.direction.name());
+    h.push("Presence-Call-Direction", c.direction.name());
 }
 
 /// The first part of a profile block: names, numbers, ids.
