@@ -87,13 +87,12 @@ impl Block {
     }
 
     /// Fixed headers, in order.
-    pub(crate) fn push_static(&mut self, pairs: &[(&str, &str)]) {
-        let bytes: usize = pairs.iter().map(|(n, v)| n.len() + v.len()).sum();
-        self.buf.reserve(bytes);
-        self.spans.reserve(pairs.len());
+    pub(crate) fn of_pairs(pairs: &[(&str, &str)]) -> Block {
+        let mut b = Block::default();
         for (n, v) in pairs {
-            self.push_prefixed("", n, v);
+            b.push(n, v);
         }
+        b
     }
 
     /// `<prefix><name>: <n in decimal>`.
@@ -142,7 +141,7 @@ impl Block {
     }
 }
 
-/// What a channel's profile blocks show: rebuilt when any of it differs.
+/// What a channel's profile blocks show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ProfileKey {
     profile: Profile,
@@ -152,27 +151,66 @@ struct ProfileKey {
 }
 
 impl ProfileKey {
-    fn matches(&self, c: &Channel) -> bool {
-        self.profile == c.profile
-            && self.direction == c.direction
-            && self.name == c.name
+    fn of(c: &Channel) -> ProfileKey {
+        ProfileKey {
+            profile: c.profile.clone(),
+            name: c.name.clone(),
+            uuid: c.uuid.clone(),
+            direction: c.direction,
+        }
+    }
+
+    /// Whether the names part (everything but the times) still matches.
+    fn same_names(&self, c: &Channel) -> bool {
+        let (a, b) = (&self.profile, &c.profile);
+        self.direction == c.direction
+            && a.caller_id_name == b.caller_id_name
+            && a.caller_id_number == b.caller_id_number
+            && a.callee_id_name == b.callee_id_name
+            && a.callee_id_number == b.callee_id_number
+            && a.destination_number == b.destination_number
             && self.uuid == c.uuid
+            && a.source == b.source
+            && a.context == b.context
+            && self.name == c.name
     }
 }
 
+/// The times part of a profile, in block order.
+fn times(p: &Profile) -> [u64; 7] {
+    [
+        p.created,
+        p.answered,
+        p.progress,
+        p.progress_media,
+        p.hangup,
+        p.transfer,
+        p.bridged,
+    ]
+}
+
 /// A channel's encoded blocks, each valid while the channel shows what it was built from.
+/// A profile block is two parts, names and times, so the times changing (ring, answer,
+/// bridge, hangup) rebuilds only the second.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BlockCache {
     profile: Option<ProfileKey>,
-    /// `Caller-*` (with `Profile-Index`).
-    caller: Block,
+    /// `Caller-*` (with `Profile-Index`): names, times.
+    caller: [Block; 2],
+    /// The channel block's `Channel-Name` … `Presence-Call-Direction`.
+    ids: Block,
     /// `Other-Leg-*`: this channel as another channel's other leg (built when first needed).
-    other_leg: Option<Block>,
+    other_names: Option<Block>,
+    other_times: Option<Block>,
 }
 
 impl BlockCache {
     fn profile_fresh(&mut self, c: &Channel) {
-        if self.profile.as_ref().is_some_and(|k| k.matches(c)) {
+        let (names, times_same) = match &self.profile {
+            Some(k) => (k.same_names(c), times(&k.profile) == times(&c.profile)),
+            None => (false, false),
+        };
+        if names && times_same {
             return;
         }
         match &mut self.profile {
@@ -183,40 +221,63 @@ impl BlockCache {
                 k.uuid.clone_from(&c.uuid);
                 k.direction = c.direction;
             }
-            None => {
-                self.profile = Some(ProfileKey {
-                    profile: c.profile.clone(),
-                    name: c.name.clone(),
-                    uuid: c.uuid.clone(),
-                    direction: c.direction,
-                });
-            }
+            None => self.profile = Some(ProfileKey::of(c)),
         }
-        self.caller.clear();
-        profile_block(&mut self.caller, c, "Caller-", true);
-        self.other_leg = None;
+        if !names {
+            self.caller[0].clear();
+            profile_names(&mut self.caller[0], c, "Caller-", true);
+            self.other_names = None;
+            self.ids.clear();
+            channel_ids(&mut self.ids, c);
+        }
+        if !times_same {
+            self.caller[1].clear();
+            profile_times(&mut self.caller[1], &c.profile, "Caller-");
+            self.other_times = None;
+        }
     }
 
-    /// The `Caller-*` block of `c` (this cache's channel).
-    pub(crate) fn caller(&mut self, c: &Channel) -> &Block {
+    /// The ids part of `c`'s channel block, and its `Caller-*` block in two parts (`c` is
+    /// this cache's channel).
+    pub(crate) fn caller(&mut self, c: &Channel) -> [&Block; 3] {
         self.profile_fresh(c);
-        &self.caller
+        [&self.ids, &self.caller[0], &self.caller[1]]
     }
 
-    /// The `Other-Leg-*` block of `c` (this cache's channel).
-    pub(crate) fn other_leg(&mut self, c: &Channel) -> &Block {
+    /// The `Other-Leg-*` block of `c` (this cache's channel), in two parts.
+    pub(crate) fn other_leg(&mut self, c: &Channel) -> [&Block; 2] {
         self.profile_fresh(c);
-        self.other_leg.get_or_insert_with(|| {
-            let mut b = Block::with_capacity(self.caller.bytes(), self.caller.len());
-            profile_block(&mut b, c, "Other-Leg-", false);
+        let names = self.other_names.get_or_insert_with(|| {
+            let mut b = Block::with_capacity(self.caller[0].bytes(), self.caller[0].len());
+            profile_names(&mut b, c, "Other-Leg-", false);
             b
-        })
+        });
+        let times = self.other_times.get_or_insert_with(|| {
+            let mut b = Block::with_capacity(self.caller[1].bytes() + 64, self.caller[1].len());
+            profile_times(&mut b, &c.profile, "Other-Leg-");
+            b
+        });
+        [names, times]
     }
 }
 
 /// The caller profile under `Caller-` (with `Profile-Index`), `Other-Leg-` (without) or
 /// `Channel-` (the outbound `connect` data).
 pub(crate) fn profile_block(h: &mut Block, c: &Channel, prefix: &str, own: bool) {
+    profile_names(h, c, prefix, own);
+    profile_times(h, &c.profile, prefix);
+}
+
+/// The part of the channel block that names the channel.
+pub(crate) fn channel_ids(h: &mut Block, c: &Channel) {
+    h.push("Channel-Name", &c.name);
+    h.push("Unique-ID", &c.uuid);
+    h.push("Call-Direction", c.direction.name());
+    h.push("Presence-Call-Direction", c.direction.name());
+}
+
+/// The first part of a profile block: names, numbers, ids.
+fn profile_names(h: &mut Block, c: &Channel, prefix: &str, own: bool) {
     let p = &c.profile;
     let mut push = |n: &str, v: &str| h.push_prefixed(prefix, n, v);
     push("Direction", c.direction.name());
@@ -237,6 +298,10 @@ pub(crate) fn profile_block(h: &mut Block, c: &Channel, prefix: &str, own: bool)
     if own {
         push("Profile-Index", "1");
     }
+}
+
+/// The second part of a profile block: the times.
+fn profile_times(h: &mut Block, p: &Profile, prefix: &str) {
     for (n, us) in [
         ("Profile-Created-Time", p.created),
         ("Channel-Created-Time", p.created),

@@ -208,6 +208,33 @@ pub(crate) struct VarSpan {
     pub(crate) end: u32,
 }
 
+/// Writes variables at the end of a [`Vars`] ([`Vars::append_batch`]).
+pub(crate) struct VarWriter<'a> {
+    vars: &'a mut Vars,
+    any_empty: bool,
+}
+
+impl VarWriter<'_> {
+    /// The variable `<name><suffix>` whose value `value` writes.
+    pub(crate) fn put(&mut self, name: &str, suffix: &str, value: impl FnOnce(&mut String)) {
+        let v = &mut *self.vars;
+        // Variable blocks are event headers: far below 4 GiB.
+        let start = v.buf.len() as u32;
+        v.buf.push_str(VAR_PREFIX);
+        v.buf.push_str(name);
+        v.buf.push_str(suffix);
+        let at = v.buf.len() as u32;
+        value(&mut v.buf);
+        let end = v.buf.len() as u32;
+        self.any_empty |= end == at;
+        v.spans.push(VarSpan {
+            start,
+            value: at,
+            end,
+        });
+    }
+}
+
 /// The prefix of every variable's header name.
 pub(crate) const VAR_PREFIX: &str = "variable_";
 
@@ -295,6 +322,52 @@ impl Vars {
         for (n, v) in batch {
             if !v.is_empty() {
                 self.push(n, v);
+            }
+        }
+    }
+
+    /// Appends the variables `write` puts, with [`Vars::set`]'s rules as if each had been set
+    /// in turn (an earlier variable of the same name goes, an empty value unsets). Written
+    /// straight into the buffer; when a name may repeat (a 1024-bit filter over length and
+    /// first and last bytes says so) or a value is empty, the batch is replayed through `set`.
+    pub(crate) fn append_batch(&mut self, write: impl FnOnce(&mut VarWriter<'_>)) {
+        let old = self.spans.len();
+        let mut w = VarWriter {
+            vars: self,
+            any_empty: false,
+        };
+        write(&mut w);
+        let any_empty = w.any_empty;
+        let key = |name: &str| {
+            let b = name.as_bytes();
+            let (first, last) = (b.first().copied(), b.last().copied());
+            (b.len() * 31 + usize::from(first.unwrap_or(0)) * 7 + usize::from(last.unwrap_or(0)))
+                & 1023
+        };
+        let mut bits = [0u64; 16];
+        let mut repeats = any_empty;
+        for s in &self.spans[old..] {
+            let k = key(self.name_of(s));
+            repeats |= bits[k / 64] & (1 << (k % 64)) != 0;
+            bits[k / 64] |= 1 << (k % 64);
+        }
+        if !repeats {
+            repeats = self.spans[..old].iter().any(|s| {
+                let name = self.name_of(s);
+                let k = key(name);
+                bits[k / 64] & (1 << (k % 64)) != 0
+                    && self.spans[old..].iter().any(|n| self.name_of(n) == name)
+            });
+        }
+        if repeats && old < self.spans.len() {
+            let new: Vec<(String, String)> = self.spans[old..]
+                .iter()
+                .map(|s| (self.name_of(s).to_owned(), self.value_of(s).to_owned()))
+                .collect();
+            self.buf.truncate(self.spans[old].start as usize);
+            self.spans.truncate(old);
+            for (n, v) in &new {
+                self.set(n, v);
             }
         }
     }
@@ -566,6 +639,14 @@ mod tests {
             all.set_all(batch);
             assert_eq!(one, all, "{batch:?}");
             assert_eq!(one.encoded(), all.encoded());
+            let mut appended = Vars::default();
+            start(&mut appended);
+            appended.append_batch(|w| {
+                for (n, val) in batch {
+                    w.put(n, "", |v| v.push_str(val));
+                }
+            });
+            assert_eq!(one.encoded(), appended.encoded(), "{batch:?}");
         }
     }
 

@@ -12,12 +12,14 @@
 //! [`Vars`](super::channel::Vars), which keeps them encoded. The date headers are formatted once
 //! per second.
 
+use std::sync::OnceLock;
+
 use bytes::Bytes;
 
 use crate::esl::event::Event;
 
 use super::Engine;
-use super::block::{Block, profile_block};
+use super::block::{Block, channel_ids, profile_block};
 use super::channel::{ChanId, Channel, OtherType};
 use super::clock::{SEC, date_gmt, date_local};
 
@@ -137,8 +139,7 @@ fn carries_variables(name: &str) -> bool {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Dates {
     second: Option<u64>,
-    local: String,
-    gmt: String,
+    dates: Block,
     identity_of: Option<String>,
     identity: Block,
 }
@@ -150,8 +151,10 @@ impl Engine {
         let second = wall / SEC;
         if self.dates.second != Some(second) {
             self.dates.second = Some(second);
-            self.dates.local = date_local(wall);
-            self.dates.gmt = date_gmt(wall);
+            let b = &mut self.dates.dates;
+            b.clear();
+            b.push("Event-Date-Local", &date_local(wall));
+            b.push("Event-Date-GMT", &date_gmt(wall));
         }
         if self.dates.identity_of.as_deref() != Some(self.core_uuid.as_str()) {
             let id = &self.identity;
@@ -168,8 +171,7 @@ impl Engine {
         let mut h = Block::in_arena(arena, self.event_headers);
         h.push("Event-Name", name);
         h.append(&self.dates.identity);
-        h.push("Event-Date-Local", &self.dates.local);
-        h.push("Event-Date-GMT", &self.dates.gmt);
+        h.append(&self.dates.dates);
         h.push_u64("", "Event-Date-Timestamp", wall);
         h.push("Event-Calling-File", origin.0);
         h.push("Event-Calling-Function", origin.1);
@@ -203,9 +205,11 @@ impl Engine {
             h.push(n, v);
         }
         let other = self.channels.get_mut(&chan).and_then(|c| {
-            channel_block(&mut h, c);
             let mut blocks = std::mem::take(&mut c.blocks);
-            h.append(blocks.caller(c));
+            let [ids, names, times] = blocks.caller(c);
+            channel_block(&mut h, c, ids);
+            h.append(names);
+            h.append(times);
             c.blocks = blocks;
             c.other
         });
@@ -218,7 +222,9 @@ impl Engine {
             };
             h.push("Other-Type", kind);
             let mut blocks = std::mem::take(&mut o.blocks);
-            h.append(blocks.other_leg(o));
+            for part in blocks.other_leg(o) {
+                h.append(part);
+            }
             o.blocks = blocks;
         }
         if carries_variables(name)
@@ -240,7 +246,9 @@ impl Engine {
         let mut h = self.common("CHANNEL_DATA", CHANNEL_DATA);
         let c = self.channels.get(&id)?;
         profile_block(&mut h, c, "Channel-", true);
-        channel_block(&mut h, c);
+        let mut ids = Block::default();
+        channel_ids(&mut ids, c);
+        channel_block(&mut h, c, &ids);
         profile_block(&mut h, c, "Caller-", true);
         h.append_vars(&c.vars);
         let (headers, arena) = h.finish();
@@ -258,23 +266,26 @@ impl Engine {
 }
 
 /// The codec headers every channel event ends its channel block with.
-static CODECS: [(&str, &str); 6] = [
-    ("Channel-Read-Codec-Name", "L16"),
-    ("Channel-Read-Codec-Rate", "8000"),
-    ("Channel-Read-Codec-Bit-Rate", "128000"),
-    ("Channel-Write-Codec-Name", "L16"),
-    ("Channel-Write-Codec-Rate", "8000"),
-    ("Channel-Write-Codec-Bit-Rate", "128000"),
-];
+fn codecs() -> &'static Block {
+    static CODECS: OnceLock<Block> = OnceLock::new();
+    CODECS.get_or_init(|| {
+        Block::of_pairs(&[
+            ("Channel-Read-Codec-Name", "L16"),
+            ("Channel-Read-Codec-Rate", "8000"),
+            ("Channel-Read-Codec-Bit-Rate", "128000"),
+            ("Channel-Write-Codec-Name", "L16"),
+            ("Channel-Write-Codec-Rate", "8000"),
+            ("Channel-Write-Codec-Bit-Rate", "128000"),
+        ])
+    })
+}
 
-fn channel_block(h: &mut Block, c: &Channel) {
+/// The channel block; `ids` is its `Channel-Name` … `Presence-Call-Direction` part.
+fn channel_block(h: &mut Block, c: &Channel, ids: &Block) {
     h.push("Channel-State", c.running_state.name());
     h.push("Channel-Call-State", c.call_state.name());
     h.push_u64("", "Channel-State-Number", u64::from(c.state.number()));
-    h.push("Channel-Name", &c.name);
-    h.push("Unique-ID", &c.uuid);
-    h.push("Call-Direction", c.direction.name());
-    h.push("Presence-Call-Direction", c.direction.name());
+    h.append(ids);
     h.push(
         "Channel-HIT-Dialplan",
         if c.hit_dialplan { "true" } else { "false" },
@@ -284,5 +295,5 @@ fn channel_block(h: &mut Block, c: &Channel) {
     if let Some(cause) = c.hangup_cause {
         h.push("Hangup-Cause", cause.name);
     }
-    h.push_static(&CODECS);
+    h.append(codecs());
 }

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use super::channel::{
     AnswerState, AppCall, CallDirection, CallState, Cause, ChanId, Channel, ChannelState,
-    OtherType, Profile, Vars, Wait,
+    OtherType, Profile, VarWriter, Vars, Wait,
 };
 use super::headers::{self, Extra};
 use super::{Engine, SWEEP_EVERY, Work};
@@ -383,123 +383,96 @@ impl Engine {
     fn set_end_variables(&mut self, id: ChanId) {
         let end = self.clock.wall_us();
         let Some(c) = self.chan_mut(id) else { return };
-        let p = &c.profile;
         let cause = c.hangup_cause.unwrap_or(Cause::NORMAL_CLEARING);
-        // Set as one batch, written into one buffer (an empty value unsets, as `set` does).
-        let mut b = Batch::default();
-        b.put("hangup_cause", "", |v| v.push_str(cause.name));
-        if let Some(q) = cause.q850() {
-            b.put("hangup_cause_q850", "", |v| push_u64(v, u64::from(q)));
-        }
-        b.put("digits_dialed", "", |v| {
-            v.push_str(if c.digits.is_empty() {
-                "none"
-            } else {
-                &c.digits
+        let (vars, p, digits, app_log, name) =
+            (&mut c.vars, &c.profile, &c.digits, &c.app_log, &c.name);
+        // Written straight into the variables, with `set`'s rules (see `append_batch`).
+        vars.append_batch(|b| {
+            b.put("hangup_cause", "", |v| v.push_str(cause.name));
+            if let Some(q) = cause.q850() {
+                b.put("hangup_cause_q850", "", |v| push_u64(v, u64::from(q)));
+            }
+            b.put("digits_dialed", "", |v| {
+                v.push_str(if digits.is_empty() { "none" } else { digits });
             });
+            let stamp = super::clock::push_date_local;
+            b.put("start_stamp", "", |v| stamp(v, p.created));
+            b.put("profile_start_stamp", "", |v| stamp(v, p.created));
+            for (name, us) in [
+                ("answer_stamp", p.answered),
+                ("bridge_stamp", p.bridged),
+                ("progress_stamp", p.progress),
+                ("progress_media_stamp", p.progress_media),
+            ] {
+                if us != 0 {
+                    b.put(name, "", |v| stamp(v, us));
+                }
+            }
+            b.put("end_stamp", "", |v| stamp(v, end));
+            let epoch = |b: &mut VarWriter<'_>, name: &str, us: u64| {
+                b.put(name, "_epoch", |v| push_u64(v, us / 1_000_000));
+                b.put(name, "_uepoch", |v| push_u64(v, us));
+            };
+            epoch(b, "start", p.created);
+            epoch(b, "profile_start", p.created);
+            epoch(b, "answer", p.answered);
+            epoch(b, "bridge", p.bridged);
+            epoch(b, "last_hold", 0);
+            for name in ["hold_accum_seconds", "hold_accum_usec", "hold_accum_ms"] {
+                b.put(name, "", |v| v.push('0'));
+            }
+            epoch(b, "resurrect", 0);
+            epoch(b, "progress", p.progress);
+            epoch(b, "progress_media", p.progress_media);
+            epoch(b, "end", end);
+            if let Some((name, arg, _)) = app_log.last() {
+                b.put("last_app", "", |v| v.push_str(name));
+                b.put("last_arg", "", |v| v.push_str(arg));
+            }
+            b.put("caller_id", "", |v| {
+                v.push('"');
+                v.push_str(&p.caller_id_name);
+                v.push_str("\" <");
+                v.push_str(&p.caller_id_number);
+                v.push('>');
+            });
+            // Durations: (name, from, to) in microseconds; 0 when the `from` never happened.
+            let since = |at: u64| {
+                if at == 0 {
+                    0
+                } else {
+                    at.saturating_sub(p.created)
+                }
+            };
+            let bill = if p.answered == 0 { 0 } else { end - p.answered };
+            let values = [
+                ("duration", end - p.created),
+                ("billsec", bill),
+                ("progresssec", since(p.progress)),
+                ("answersec", since(p.answered)),
+                ("waitsec", since(p.answered)),
+                ("progress_mediasec", since(p.progress_media)),
+                ("flow_billsec", end - p.created),
+            ];
+            for (name, us) in values {
+                b.put(name, "", |v| push_u64(v, us / 1_000_000));
+            }
+            for (name, us) in values {
+                match name.trim_end_matches("sec") {
+                    "duration" => b.put("mduration", "", |v| push_u64(v, us / 1_000)),
+                    base => b.put(base, "msec", |v| push_u64(v, us / 1_000)),
+                }
+            }
+            for (name, us) in values {
+                match name.trim_end_matches("sec") {
+                    "duration" => b.put("uduration", "", |v| push_u64(v, us)),
+                    base => b.put(base, "usec", |v| push_u64(v, us)),
+                }
+            }
+            if name.starts_with("loopback/") {
+                b.put("is_loopback", "", |v| v.push('1'));
+            }
         });
-        let stamp = super::clock::push_date_local;
-        b.put("start_stamp", "", |v| stamp(v, p.created));
-        b.put("profile_start_stamp", "", |v| stamp(v, p.created));
-        for (name, us) in [
-            ("answer_stamp", p.answered),
-            ("bridge_stamp", p.bridged),
-            ("progress_stamp", p.progress),
-            ("progress_media_stamp", p.progress_media),
-        ] {
-            if us != 0 {
-                b.put(name, "", |v| stamp(v, us));
-            }
-        }
-        b.put("end_stamp", "", |v| stamp(v, end));
-        let epoch = |b: &mut Batch, name: &str, us: u64| {
-            b.put(name, "_epoch", |v| push_u64(v, us / 1_000_000));
-            b.put(name, "_uepoch", |v| push_u64(v, us));
-        };
-        epoch(&mut b, "start", p.created);
-        epoch(&mut b, "profile_start", p.created);
-        epoch(&mut b, "answer", p.answered);
-        epoch(&mut b, "bridge", p.bridged);
-        epoch(&mut b, "last_hold", 0);
-        for name in ["hold_accum_seconds", "hold_accum_usec", "hold_accum_ms"] {
-            b.put(name, "", |v| v.push('0'));
-        }
-        epoch(&mut b, "resurrect", 0);
-        epoch(&mut b, "progress", p.progress);
-        epoch(&mut b, "progress_media", p.progress_media);
-        epoch(&mut b, "end", end);
-        if let Some((name, arg, _)) = c.app_log.last() {
-            b.put("last_app", "", |v| v.push_str(name));
-            b.put("last_arg", "", |v| v.push_str(arg));
-        }
-        b.put("caller_id", "", |v| {
-            v.push('"');
-            v.push_str(&p.caller_id_name);
-            v.push_str("\" <");
-            v.push_str(&p.caller_id_number);
-            v.push('>');
-        });
-        // Durations: (name, from, to) in microseconds; 0 when the `from` never happened.
-        let since = |at: u64| {
-            if at == 0 {
-                0
-            } else {
-                at.saturating_sub(p.created)
-            }
-        };
-        let bill = if p.answered == 0 { 0 } else { end - p.answered };
-        let values = [
-            ("duration", end - p.created),
-            ("billsec", bill),
-            ("progresssec", since(p.progress)),
-            ("answersec", since(p.answered)),
-            ("waitsec", since(p.answered)),
-            ("progress_mediasec", since(p.progress_media)),
-            ("flow_billsec", end - p.created),
-        ];
-        for (name, us) in values {
-            b.put(name, "", |v| push_u64(v, us / 1_000_000));
-        }
-        for (name, us) in values {
-            match name.trim_end_matches("sec") {
-                "duration" => b.put("mduration", "", |v| push_u64(v, us / 1_000)),
-                base => b.put(base, "msec", |v| push_u64(v, us / 1_000)),
-            }
-        }
-        for (name, us) in values {
-            match name.trim_end_matches("sec") {
-                "duration" => b.put("uduration", "", |v| push_u64(v, us)),
-                base => b.put(base, "usec", |v| push_u64(v, us)),
-            }
-        }
-        if c.name.starts_with("loopback/") {
-            b.put("is_loopback", "", |v| v.push('1'));
-        }
-        let batch: Vec<(&str, &str)> = b
-            .items
-            .iter()
-            .map(|(n, v)| (&b.text[n.clone()], &b.text[v.clone()]))
-            .collect();
-        c.vars.set_all(&batch);
-    }
-}
-
-/// Variables to set together, written into one buffer: (name, value) ranges of `text`.
-#[derive(Default)]
-struct Batch {
-    text: String,
-    items: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
-}
-
-impl Batch {
-    /// Adds the variable `<name><suffix>` whose value `value` writes.
-    fn put(&mut self, name: &str, suffix: &str, value: impl FnOnce(&mut String)) {
-        let start = self.text.len();
-        self.text.push_str(name);
-        self.text.push_str(suffix);
-        let at = self.text.len();
-        value(&mut self.text);
-        self.items.push((start..at, at..self.text.len()));
     }
 }
 
