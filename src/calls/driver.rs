@@ -63,6 +63,11 @@ pub struct DaemonOptions {
     /// timestamp) to its first `bridge` handed to the socket (benchmarks read
     /// [`Daemon::dial_latencies`]).
     pub measure_dial_latency: bool,
+    /// Render whispers on the engine's own task, handed back before the next event is read,
+    /// so calls are dialled in the order their events came whatever the renders take (the
+    /// demo's same-seed runs rely on it). Off: renders run on the blocking pool, so a slow
+    /// render never holds other calls up.
+    pub render_inline: bool,
 }
 
 impl Default for DaemonOptions {
@@ -76,6 +81,7 @@ impl Default for DaemonOptions {
             backoff_base: Duration::from_millis(100),
             backoff_max: Duration::from_secs(10),
             measure_dial_latency: false,
+            render_inline: false,
         }
     }
 }
@@ -211,6 +217,7 @@ impl Daemon {
             tracker: tracker.clone(),
             stats: stats.clone(),
             latencies: latencies.clone(),
+            render_inline: options.render_inline,
         };
         let cancel = options.cancel.clone();
         tracker.spawn(
@@ -339,6 +346,7 @@ struct Engine {
     tracker: TaskTracker,
     stats: Arc<DaemonStats>,
     latencies: Option<Arc<Latencies>>,
+    render_inline: bool,
 }
 
 impl Engine {
@@ -428,7 +436,7 @@ impl Engine {
                     call,
                     tokens,
                     requests,
-                } => self.render(call, *tokens, requests),
+                } => self.render(call, *tokens, requests).await,
                 Action::Record(record) => {
                     tracing::info!(
                         call.uuid = %record.call,
@@ -449,12 +457,21 @@ impl Engine {
         true
     }
 
-    fn render(&self, call: String, tokens: Tokens, requests: Vec<WhisperRequest>) {
+    async fn render(&self, call: String, tokens: Tokens, requests: Vec<WhisperRequest>) {
         let Some(whisperer) = self.whisperer.clone() else {
             return;
         };
         DaemonStats::bump(&self.stats.renders_started);
         let inputs = self.inputs.clone();
+        if self.render_inline {
+            let whispers = requests
+                .iter()
+                .map(|r| render_one(&whisperer, r, &tokens))
+                .collect();
+            // The engine reads inputs before events: this is handled next.
+            let _ = inputs.send(Input::Whispers { call, whispers }).await;
+            return;
+        }
         let span = tracing::info_span!("whisper", call.uuid = %call);
         self.tracker.spawn(
             async move {

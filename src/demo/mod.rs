@@ -116,6 +116,7 @@ pub async fn run(config: &Config, mut options: DemoOptions) -> Result<Summary, D
             seed: options.seed,
             whisperer: options.whisperer.take(),
             records: Some(tx),
+            render_inline: !options.real_time,
             ..DaemonOptions::default()
         },
     );
