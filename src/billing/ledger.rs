@@ -456,21 +456,33 @@ fn usage_mut<'a>(map: &'a mut FxHashMap<String, Box<Usage>>, id: &str) -> &'a mu
     map.get_mut(id).expect("the entry was inserted above")
 }
 
+/// Adds `amount` of `metric` to one resetting window whose current instance started at
+/// `start` (a counter from an older instance restarts from the amount).
+fn add_to_window(
+    usage: &mut Usage,
+    window: Window,
+    start: DateTime<Utc>,
+    metric: Metric,
+    amount: i64,
+) {
+    let counters = usage.window_mut(window);
+    let next = match counters.get(metric) {
+        Some(c) if c.since.is_some_and(|since| since >= start) => Counter {
+            value: c.value.saturating_add(amount),
+            since: c.since,
+        },
+        _ => Counter {
+            value: amount,
+            since: Some(start),
+        },
+    };
+    counters.set(metric, Some(next));
+}
+
 /// Adds `amount` of `metric` to the resetting windows (which started at `starts`) and the total.
 fn add_to_windows(usage: &mut Usage, starts: [DateTime<Utc>; 4], metric: Metric, amount: i64) {
     for (window, start) in RESETTING.into_iter().zip(starts) {
-        let counters = usage.window_mut(window);
-        let next = match counters.get(metric) {
-            Some(c) if c.since.is_some_and(|since| since >= start) => Counter {
-                value: c.value.saturating_add(amount),
-                since: c.since,
-            },
-            _ => Counter {
-                value: amount,
-                since: Some(start),
-            },
-        };
-        counters.set(metric, Some(next));
+        add_to_window(usage, window, start, metric, amount);
     }
     let total = usage.window_mut(Window::Total);
     let value = total

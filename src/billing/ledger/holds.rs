@@ -218,20 +218,8 @@ pub(super) fn add_replacing(
         return;
     };
     for ((window, start), held_start) in RESETTING.into_iter().zip(starts).zip(held) {
-        if start == *held_start {
-            continue;
+        if start != *held_start {
+            super::add_to_window(usage, window, start, metric, amount);
         }
-        let counters = usage.window_mut(window);
-        let next = match counters.get(metric) {
-            Some(c) if c.since.is_some_and(|since| since >= start) => Counter {
-                value: c.value.saturating_add(amount),
-                since: c.since,
-            },
-            _ => Counter {
-                value: amount,
-                since: Some(start),
-            },
-        };
-        counters.set(metric, Some(next));
     }
 }
