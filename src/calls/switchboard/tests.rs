@@ -58,6 +58,13 @@ fn event(name: &str, at: DateTime<Utc>, headers: &[(&str, &str)]) -> Event {
     Event::parse_plain(Bytes::from(text)).expect("event")
 }
 
+/// The CHANNEL_PARK of an inbound caller `caller`, with these headers too.
+fn park_event(at: DateTime<Utc>, headers: &[(&str, &str)]) -> Event {
+    let mut all = vec![("Unique-ID", "caller"), ("Call-Direction", "inbound")];
+    all.extend_from_slice(headers);
+    event("CHANNEL_PARK", at, &all)
+}
+
 fn record(actions: Vec<Action>) -> Option<CallRecord> {
     actions.into_iter().find_map(|a| match a {
         Action::Record(r) => Some(*r),
@@ -78,12 +85,9 @@ fn reconcile_reads_the_driver_clock_on_the_switch_clock() {
         .single()
         .expect("time");
     let mut board = Switchboard::new(config(), 1, false);
-    let park = event(
-        "CHANNEL_PARK",
+    let park = park_event(
         switch,
         &[
-            ("Unique-ID", "caller"),
-            ("Call-Direction", "inbound"),
             ("Caller-Caller-ID-Number", "+13105550100"),
             ("variable_campaign", "auto"),
         ],
@@ -167,15 +171,7 @@ fn sequential_call(t: DateTime<Utc>) -> (Switchboard, String, Vec<String>) {
         ),
     };
     let mut board = Switchboard::new(config, 1, false);
-    let park = event(
-        "CHANNEL_PARK",
-        t,
-        &[
-            ("Unique-ID", "caller"),
-            ("Call-Direction", "inbound"),
-            ("variable_campaign", "auto"),
-        ],
-    );
+    let park = park_event(t, &[("variable_campaign", "auto")]);
     let (arg, event_uuid) = board
         .on_event(&park, t)
         .into_iter()
@@ -279,15 +275,7 @@ fn bridge_seen_only_in_its_execute_complete_still_connects() {
         .single()
         .expect("time");
     let mut board = Switchboard::new(config(), 1, false);
-    let park = event(
-        "CHANNEL_PARK",
-        t,
-        &[
-            ("Unique-ID", "caller"),
-            ("Call-Direction", "inbound"),
-            ("variable_campaign", "auto"),
-        ],
-    );
+    let park = park_event(t, &[("variable_campaign", "auto")]);
     let event_uuid = board
         .on_event(&park, t)
         .into_iter()
@@ -346,15 +334,7 @@ fn a_bridge_never_sent_is_dialled_again_after_the_reconnect() {
         .single()
         .expect("time");
     let mut board = Switchboard::new(config(), 1, false);
-    let park = event(
-        "CHANNEL_PARK",
-        t,
-        &[
-            ("Unique-ID", "caller"),
-            ("Call-Direction", "inbound"),
-            ("variable_campaign", "auto"),
-        ],
-    );
+    let park = park_event(t, &[("variable_campaign", "auto")]);
     let first = board.on_event(&park, t);
     assert_eq!(first.len(), 4, "three sets and a bridge");
     // The socket was down: none of it was written.
@@ -386,12 +366,9 @@ fn a_caller_the_dialplan_prepared_gets_only_the_bridge() {
         .single()
         .expect("time");
     let mut board = Switchboard::new(config(), 1, false);
-    let park = event(
-        "CHANNEL_PARK",
+    let park = park_event(
         t,
         &[
-            ("Unique-ID", "caller"),
-            ("Call-Direction", "inbound"),
             ("variable_campaign", "auto"),
             ("variable_hangup_after_bridge", "true"),
             ("variable_ringback", "%(2000,4000,440,480)"),
@@ -416,15 +393,7 @@ fn a_leg_freeswitch_never_made_ends_with_the_caller() {
         .single()
         .expect("time");
     let mut board = Switchboard::new(config(), 1, false);
-    let park = event(
-        "CHANNEL_PARK",
-        t,
-        &[
-            ("Unique-ID", "caller"),
-            ("Call-Direction", "inbound"),
-            ("variable_campaign", "auto"),
-        ],
-    );
+    let park = park_event(t, &[("variable_campaign", "auto")]);
     board.on_event(&park, t);
     assert_eq!(board.ledger().concurrency(0), 1, "counted up when dialled");
     // The leg is refused before a channel exists (no CREATE, no HANGUP_COMPLETE for it), and the
@@ -451,15 +420,7 @@ fn a_reconcile_judges_only_the_channels_it_asked_about() {
         .single()
         .expect("time");
     let mut board = Switchboard::new(config(), 1, false);
-    let park = event(
-        "CHANNEL_PARK",
-        t,
-        &[
-            ("Unique-ID", "caller"),
-            ("Call-Direction", "inbound"),
-            ("variable_campaign", "auto"),
-        ],
-    );
+    let park = park_event(t, &[("variable_campaign", "auto")]);
     board.on_event(&park, t);
     // The snapshot was taken before this call parked: it is not judged gone.
     let actions = board.reconcile(&HashSet::new(), &HashSet::new(), t);
@@ -475,12 +436,9 @@ fn park_timeout_bounds_the_wait_budget() {
         .single()
         .expect("time");
     let mut board = Switchboard::new(config(), 1, false);
-    let park = event(
-        "CHANNEL_PARK",
+    let park = park_event(
         t,
         &[
-            ("Unique-ID", "caller"),
-            ("Call-Direction", "inbound"),
             ("variable_campaign", "auto"),
             ("variable_park_timeout", "8:NORMAL_CLEARING"),
         ],
