@@ -12,6 +12,12 @@ pub fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A random word scaled into `0..n` by the high half of a 128-bit product (0 when `n` is 0 or
+/// 1; a bias of at most n / 2^64, fine for jitter and draws).
+pub fn below(word: u64, n: u64) -> u64 {
+    ((u128::from(word) * u128::from(n)) >> 64) as u64
+}
+
 /// A version-4 uuid (RFC 4122 variant) from two random words, in its 36-character lowercase form:
 /// the shape FreeSWITCH's ids have.
 pub fn uuid_v4(hi: u64, lo: u64) -> String {

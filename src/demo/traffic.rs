@@ -8,7 +8,7 @@ use crate::esl::dialstring::{DialString, Endpoint};
 use crate::routing::{RandomSource, SplitMix64};
 use crate::sim::engine::api::InboundCall;
 use crate::sim::engine::dialplan::MsRange;
-use crate::sim::engine::{Behaviour, Cause, MS, Micros, SEC};
+use crate::sim::engine::{Behaviour, Cause, Micros, SEC};
 
 /// One planned caller.
 #[derive(Debug, Clone)]
@@ -49,7 +49,7 @@ fn pick<'a, T>(rng: &mut SplitMix64, items: &'a [(T, u64)]) -> &'a T {
 }
 
 fn below(rng: &mut SplitMix64, n: u64) -> u64 {
-    ((u128::from(rng.next_u64()) * u128::from(n.max(1))) >> 64) as u64
+    crate::splitmix::below(rng.next_u64(), n)
 }
 
 /// The destinations a router answers on, and the campaign variable it matches (if any).
@@ -205,11 +205,6 @@ fn user_part(uri: &str) -> String {
         .or_else(|| uri.strip_prefix("sip:"))
         .unwrap_or(uri);
     bare.split('@').next().unwrap_or(bare).to_owned()
-}
-
-/// Milliseconds as virtual time.
-pub const fn ms(n: u64) -> Micros {
-    n * MS
 }
 
 #[cfg(test)]

@@ -51,10 +51,7 @@ impl SplitMix64 {
 
     /// A value in `0..bound` (`bound` > 0; slightly biased, fine for jitter).
     pub fn below(&self, bound: u64) -> u64 {
-        if bound == 0 {
-            return 0;
-        }
-        ((self.next_u64() as u128 * bound as u128) >> 64) as u64
+        crate::splitmix::below(self.next_u64(), bound)
     }
 
     /// A random (version 4, RFC 4122 variant) uuid in its 36-character lowercase form.

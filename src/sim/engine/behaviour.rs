@@ -35,10 +35,9 @@ impl MsRange {
     }
 }
 
-/// A uniform draw in `0..n` (`n > 0`), by the high half of a 128-bit product (no modulo bias
-/// worth speaking of for spans of milliseconds).
+/// A uniform draw in `0..n` (`n > 0`).
 fn below(rng: &mut Rng, n: u64) -> u64 {
-    ((u128::from(rng.next_u64()) * u128::from(n)) >> 64) as u64
+    crate::splitmix::below(rng.next_u64(), n)
 }
 
 /// How a buyer endpoint behaves.
