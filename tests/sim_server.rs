@@ -63,7 +63,7 @@ async fn drain(c: &EslClient, events: &mut EventStream) -> Vec<Event> {
     c.api("uuid_exists x").await.expect("api");
     let mut out = Vec::new();
     while let Some(e) = events.try_recv() {
-        if let ClientEvent::Event(e) = e {
+        if let ClientEvent::Event(e, _) = e {
             out.push(e);
         }
     }
@@ -150,6 +150,45 @@ async fn a_scenario_call_parks_and_is_seen_as_channel_park() {
                 .expect("api"),
             "false"
         );
+        sim.shutdown().await;
+    })
+    .await
+}
+
+/// A scenario's own extension replaces the built-in one: its `set`s are on the parked channel.
+#[tokio::test]
+async fn a_scenario_extension_runs_before_the_park() {
+    within(async {
+        let text = format!(
+            "{CALLER}\n[[extension]]\ndestination = \"18005550199\"\n\
+             apps = [[\"set\", \"hangup_after_bridge=true\"], [\"set\", \"park_timeout=120\"], [\"park\", \"\"]]\n"
+        );
+        let (addr, sim) = sim(SimConfig {
+            scenario: scenario(&text),
+            wait_for_subscriber: true,
+            ..SimConfig::default()
+        })
+        .await;
+        let (c, mut events) = client(addr).await;
+        c.subscribe(&["CHANNEL_PARK"]).await.expect("subscribed");
+        sim.advance_by(0).await.expect("running");
+        let got = drain(&c, &mut events).await;
+        assert_eq!(got.len(), 1, "one park");
+        assert_eq!(
+            got[0].variable("hangup_after_bridge").as_deref(),
+            Some("true")
+        );
+        let uuid = got[0].unique_id().expect("uuid").into_owned();
+        // Not the built-in 60 s: the extension's 120 s.
+        sim.advance_by(61 * SEC).await.expect("running");
+        let exists = |c: &EslClient| {
+            let cmd = format!("uuid_exists {uuid}");
+            let c = c.clone();
+            async move { c.api_text(&cmd).await.expect("api") }
+        };
+        assert_eq!(exists(&c).await, "true");
+        sim.advance_by(60 * SEC).await.expect("running");
+        assert_eq!(exists(&c).await, "false");
         sim.shutdown().await;
     })
     .await

@@ -33,6 +33,11 @@
 //!   { weight = 5, behaviour = "unreachable" },
 //! ]
 //!
+//! [[extension]]                    # a dialplan extension, as dialplan/parkway.xml's
+//! context = "public"               # default
+//! destination = "18005550199"
+//! apps = [["set", "hangup_after_bridge=true"], ["set", "park_timeout=120"], ["park", ""]]
+//!
 //! [generator]                      # or `parkway sim --cps N`
 //! cps = 5.0
 //! count = 100                      # optional; without it, calls never stop
@@ -62,6 +67,8 @@ pub enum ScenarioError {
     Buyer { buyer: String, problem: String },
     #[error("generator: {0}")]
     Generator(String),
+    #[error("extension {0}")]
+    Extension(String),
 }
 
 /// A key press: `digits` at `at_ms`.
@@ -335,8 +342,20 @@ pub struct Scenario {
     pub callers: Vec<Caller>,
     #[serde(default, rename = "buyer")]
     pub buyers: Vec<Buyer>,
+    #[serde(default, rename = "extension")]
+    pub extensions: Vec<Extension>,
     #[serde(default)]
     pub generator: Option<Generator>,
+}
+
+/// A dialplan extension: the applications (name, argument) a call to `destination` runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extension {
+    #[serde(default = "public")]
+    pub context: String,
+    pub destination: String,
+    pub apps: Vec<(String, String)>,
 }
 
 impl Scenario {
@@ -365,6 +384,14 @@ impl Scenario {
         }
         if let Some(g) = &self.generator {
             g.check()?;
+        }
+        for x in &self.extensions {
+            if x.apps.is_empty() {
+                return Err(ScenarioError::Extension(format!(
+                    "{}/{} runs no application",
+                    x.context, x.destination
+                )));
+            }
         }
         Ok(())
     }
@@ -543,6 +570,24 @@ abandon_ms = [1000, 2000]
         assert!((SEC..=2 * SEC).contains(&abandon));
         let again = Arrivals::new(&s, 7).pop().expect("generated");
         assert_eq!(again.call.caller_number, first.call.caller_number);
+    }
+
+    #[test]
+    fn extensions_are_read_and_checked() {
+        let s = Scenario::parse(
+            "[[extension]]\ndestination = \"18005550199\"\napps = [[\"set\", \"park_timeout=120\"], [\"park\", \"\"]]\n",
+            "x.toml",
+        )
+        .expect("valid");
+        assert_eq!(s.extensions[0].context, "public");
+        assert_eq!(s.extensions[0].apps[1], ("park".to_owned(), String::new()));
+        let empty = Scenario::parse(
+            "[[extension]]\ncontext = \"c\"\ndestination = \"1\"\napps = []\n",
+            "x.toml",
+        );
+        assert!(
+            matches!(empty, Err(ScenarioError::Extension(m)) if m == "c/1 runs no application")
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 use super::driver::{Driver, REQUEST_CAPACITY, Request, TimeMode};
 use super::engine::api::{CallHandles, InboundCall};
+use super::engine::channel::AppCall;
 use super::engine::{Engine, EngineConfig, Micros};
 use super::peer::{Behaviour, DropMode, PeerConfig, PeerHandle};
 use super::scenario::{Arrivals, Scenario};
@@ -94,6 +95,10 @@ impl SimSwitch {
             engine
                 .dialplan_mut()
                 .add_behaviour_in(&context, &destination, &behaviour);
+        }
+        for x in &config.scenario.extensions {
+            let apps = x.apps.iter().map(|(n, a)| AppCall::new(n, a)).collect();
+            engine.dialplan_mut().add(&x.context, &x.destination, apps);
         }
         let driver = Driver {
             engine,
