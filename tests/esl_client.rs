@@ -370,7 +370,7 @@ fn supervisor_config(addr: SocketAddr, password: &str) -> SupervisorConfig {
 async fn next_marker(events: &mut EventStream) -> ClientEvent {
     loop {
         match events.recv().await.expect("stream ended") {
-            ClientEvent::Event(_) => continue,
+            ClientEvent::Event(..) => continue,
             other => return other,
         }
     }

@@ -66,7 +66,7 @@ async fn next_notice(events: &mut EventStream) -> parkway::esl::message::Disconn
     loop {
         match events.recv().await.expect("stream ended") {
             ClientEvent::Notice(n) => return n,
-            ClientEvent::Event(_) => continue,
+            ClientEvent::Event(..) => continue,
             other => panic!("{other:?}"),
         }
     }

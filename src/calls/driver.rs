@@ -4,21 +4,22 @@
 //! - the client's connection actor reads the socket into a bounded event queue (100,000 events;
 //!   when full, events are dropped and counted in the client stats) — it never waits on routing;
 //! - the **engine** task owns the switchboard: it takes events in order (so a call's events are
-//!   handled in order), rendered whispers, refused commands and reconcile results, and hands the
-//!   actions on;
-//! - the **writer** task queues commands on the live connection in the order the engine produced
-//!   them and waits for their replies concurrently; a `-ERR` goes back to the engine;
+//!   handled in order), command replies, rendered whispers and reconcile results; it queues the
+//!   commands they lead to straight onto the live connection (one hand-over between reading a
+//!   CHANNEL_PARK and writing its `bridge`) and waits for their replies concurrently, a `-ERR`
+//!   going back to the switchboard;
 //! - whispers render on the blocking pool; a reconcile (`show channels as json`) runs after every
 //!   reconnect.
 //!
-//! Every queue is bounded: when the writer's or the records' queue is full the engine waits,
-//! which holds back event handling (not the socket reader: the event queue absorbs it).
+//! Every queue is bounded: when the connection's request queue or the records' queue is full the
+//! engine waits, which holds back event handling (not the socket reader: the event queue absorbs
+//! it).
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures_util::StreamExt;
@@ -36,12 +37,11 @@ use crate::esl::client::{
     ClientEvent, ClientOptions, EslError, Supervisor, SupervisorConfig, connect_supervised,
 };
 use crate::esl::command::{Command, EventFormat};
+use crate::esl::message::Reply;
 use crate::routing::Tokens;
 use crate::whisper::{Template, Whisperer};
 
-/// Commands waiting for the writer.
-const WRITE_QUEUE: usize = 65_536;
-/// Inputs waiting for the engine besides events (whispers, refusals, reconciles, queries).
+/// Inputs waiting for the engine besides events and replies (whispers, reconciles, queries).
 const INPUT_QUEUE: usize = 65_536;
 
 /// How the daemon runs.
@@ -59,9 +59,8 @@ pub struct DaemonOptions {
     /// Reconnect pacing (tests shorten it).
     pub backoff_base: Duration,
     pub backoff_max: Duration,
-    /// Record, for every routed call, the time from its CHANNEL_PARK (the event's own
-    /// timestamp) to its first `bridge` handed to the socket (benchmarks read
-    /// [`Daemon::dial_latencies`]).
+    /// Record, for every routed call, the time from its CHANNEL_PARK frame being read to its
+    /// first `bridge` queued on the connection (benchmarks read [`Daemon::dial_latencies`]).
     pub measure_dial_latency: bool,
     /// Render whispers on the engine's own task, handed back before the next event is read,
     /// so calls are dialled in the order their events came whatever the renders take (the
@@ -102,9 +101,9 @@ pub struct DaemonStats {
 /// A copy of [`DaemonStats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DaemonCounts {
-    /// Events the engine has finished with (their commands handed to the writer).
+    /// Events the engine has finished with (their commands queued on the connection).
     pub events_handled: u64,
-    /// Commands handed to the writer, and those answered (or given up).
+    /// Commands queued on the connection, and those answered (or given up).
     pub commands_sent: u64,
     pub commands_done: u64,
     /// Whisper renders started, and those handed back to the engine.
@@ -139,16 +138,6 @@ enum Input {
     Whispers {
         call: String,
         whispers: Vec<RenderedWhisper>,
-    },
-    /// Never written (no connection): the switchboard sends it again after the reconnect.
-    NotSent {
-        call: String,
-        app: &'static str,
-    },
-    Refused {
-        call: String,
-        app: &'static str,
-        error: String,
     },
     /// `show channels` after a reconnect: the channels alive, and the ones the switchboard
     /// knew when it asked (only those are judged: anything newer was seen live since).
@@ -191,27 +180,15 @@ impl Daemon {
         };
         let (supervisor, mut events) = connect_supervised(sup);
         let (inputs_tx, mut inputs) = mpsc::channel::<Input>(INPUT_QUEUE);
-        let (write_tx, write_rx) = mpsc::channel::<Outgoing>(WRITE_QUEUE);
         let tracker = options.tracker.clone();
         let stats = Arc::new(DaemonStats::default());
         let latencies = options
             .measure_dial_latency
             .then(|| Arc::new(Latencies::default()));
-        tracker.spawn(
-            writer(
-                supervisor.clone(),
-                write_rx,
-                inputs_tx.clone(),
-                stats.clone(),
-                latencies.clone(),
-            )
-            .instrument(tracing::info_span!("esl_writer")),
-        );
         let mut board = Switchboard::new(config, options.seed, options.whisperer.is_some());
         let engine = Engine {
             whisperer: options.whisperer,
             records: options.records,
-            write: write_tx,
             inputs: inputs_tx.clone(),
             supervisor: supervisor.clone(),
             tracker: tracker.clone(),
@@ -223,11 +200,16 @@ impl Daemon {
         tracker.spawn(
             async move {
                 let mut dropped = 0;
+                let mut replies = FuturesUnordered::new();
                 loop {
                     let mut done: Option<&AtomicU64> = None;
                     let actions = tokio::select! {
                         biased;
                         _ = cancel.cancelled() => break,
+                        Some((call, app, result)) = replies.next(), if !replies.is_empty() => {
+                            done = Some(&engine.stats.commands_done);
+                            engine.replied(&mut board, call, app, result)
+                        }
                         input = inputs.recv() => match input {
                             Some(i) => {
                                 done = engine.completes(&i);
@@ -236,9 +218,9 @@ impl Daemon {
                             None => break,
                         },
                         item = events.recv() => match item {
-                            Some(ClientEvent::Event(ev)) => {
+                            Some(ClientEvent::Event(ev, received)) => {
                                 done = Some(&engine.stats.events_handled);
-                                engine.note_park(&ev);
+                                engine.note_park(&ev, received);
                                 let actions = board.on_event(&ev, Utc::now());
                                 // An event lost to a full queue may be a call's end: look at
                                 // FreeSWITCH's channels, as after a reconnect.
@@ -265,9 +247,7 @@ impl Daemon {
                             None => break,
                         },
                     };
-                    if !engine.act(actions).await {
-                        break;
-                    }
+                    engine.act(&mut board, actions, &mut replies).await;
                     if let Some(counter) = done {
                         DaemonStats::bump(counter);
                     }
@@ -319,18 +299,14 @@ impl Daemon {
     }
 }
 
-struct Outgoing {
-    call: String,
-    app: &'static str,
-    command: Command,
-    /// The call's CHANNEL_PARK time, on its first bridge when latencies are measured.
-    parked_at: Option<chrono::DateTime<Utc>>,
-}
+/// A queued command's reply, with the call and application it was for.
+type ReplyFuture =
+    std::pin::Pin<Box<dyn Future<Output = (String, &'static str, Result<Reply, EslError>)> + Send>>;
 
 /// Park-to-dial samples in microseconds (bounded: past the limit new samples are dropped).
 #[derive(Debug, Default)]
 struct Latencies {
-    parks: parking_lot::Mutex<crate::routing::fasthash::FxHashMap<String, chrono::DateTime<Utc>>>,
+    parks: parking_lot::Mutex<crate::routing::fasthash::FxHashMap<String, Instant>>,
     samples: parking_lot::Mutex<Vec<u32>>,
 }
 
@@ -340,7 +316,6 @@ const MAX_PENDING_PARKS: usize = 200_000;
 struct Engine {
     whisperer: Option<Arc<Whisperer>>,
     records: Option<mpsc::Sender<CallRecord>>,
-    write: mpsc::Sender<Outgoing>,
     inputs: mpsc::Sender<Input>,
     supervisor: Supervisor,
     tracker: TaskTracker,
@@ -350,18 +325,18 @@ struct Engine {
 }
 
 impl Engine {
-    /// Remembers when a park happened, to time its first bridge.
-    fn note_park(&self, ev: &crate::esl::event::Event) {
+    /// Remembers when a park was read, to time its first bridge.
+    fn note_park(&self, ev: &crate::esl::event::Event, received: Instant) {
         let Some(l) = &self.latencies else { return };
         if ev.name() != "CHANNEL_PARK" {
             return;
         }
-        if let (Some(uuid), Some(at)) = (ev.unique_id(), super::switchboard::event_time(ev)) {
+        if let Some(uuid) = ev.unique_id() {
             let mut parks = l.parks.lock();
             if parks.len() >= MAX_PENDING_PARKS {
                 parks.clear();
             }
-            parks.insert(uuid.into_owned(), at);
+            parks.insert(uuid.into_owned(), received);
         }
     }
 
@@ -370,7 +345,6 @@ impl Engine {
     fn completes(&self, input: &Input) -> Option<&AtomicU64> {
         match input {
             Input::Whispers { .. } => Some(&self.stats.renders_done),
-            Input::Refused { .. } | Input::NotSent { .. } => Some(&self.stats.commands_done),
             Input::Live { .. } | Input::Query(_) => None,
         }
     }
@@ -379,11 +353,6 @@ impl Engine {
         let now = Utc::now();
         match input {
             Input::Whispers { call, whispers } => board.whispers_ready(&call, whispers, now),
-            Input::Refused { call, app, error } => board.command_failed(&call, app, &error, now),
-            Input::NotSent { call, app } => {
-                board.command_not_sent(&call, app);
-                Vec::new()
-            }
             Input::Live { live, asked } => board.reconcile(&live, &asked, now),
             Input::Query(q) => {
                 q(board);
@@ -392,9 +361,43 @@ impl Engine {
         }
     }
 
-    /// Hands actions on; false when the daemon is shutting down.
-    async fn act(&self, actions: Vec<Action>) -> bool {
-        for action in actions {
+    /// What a command's reply means for its call: a `-ERR` goes back to the switchboard.
+    fn replied(
+        &self,
+        board: &mut Switchboard,
+        call: String,
+        app: &'static str,
+        result: Result<Reply, EslError>,
+    ) -> Vec<Action> {
+        match result {
+            Ok(_) => Vec::new(),
+            Err(EslError::CommandFailed { reply }) => {
+                board.command_failed(&call, app, &reply, Utc::now())
+            }
+            // Written but unanswered (the connection died): a `set` is harmless to send again;
+            // whether a bridge ran, only the reconcile can tell.
+            Err(e) if app == "set" => {
+                tracing::warn!(call.uuid = %call, app, error = %e, "no reply; sent again after the reconnect");
+                board.command_not_sent(&call, app);
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::warn!(call.uuid = %call, app, error = %e, "no reply; reconciled after the reconnect");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Carries actions out, and those they lead to.
+    /// Commands are queued on the live connection in order; their replies join `replies`.
+    async fn act(
+        &self,
+        board: &mut Switchboard,
+        actions: Vec<Action>,
+        replies: &mut FuturesUnordered<ReplyFuture>,
+    ) {
+        let mut todo = VecDeque::from(actions);
+        while let Some(action) = todo.pop_front() {
             match action {
                 Action::Execute {
                     call,
@@ -403,32 +406,36 @@ impl Engine {
                     event_uuid,
                 } => {
                     let arg = (!arg.is_empty()).then_some(arg.as_str());
-                    match Command::sendmsg_execute(Some(&call), app, arg, &event_uuid) {
-                        Ok(command) => {
-                            DaemonStats::bump(&self.stats.commands_sent);
-                            let parked_at = match (&self.latencies, app) {
-                                (Some(l), "bridge") => l.parks.lock().remove(&call),
-                                _ => None,
-                            };
-                            if self
-                                .write
-                                .send(Outgoing {
-                                    call,
-                                    app,
-                                    command,
-                                    parked_at,
-                                })
-                                .await
-                                .is_err()
-                            {
-                                return false;
+                    let command = match Command::sendmsg_execute(Some(&call), app, arg, &event_uuid)
+                    {
+                        Ok(command) => command,
+                        Err(e) => {
+                            todo.extend(board.command_failed(
+                                &call,
+                                app,
+                                &e.to_string(),
+                                Utc::now(),
+                            ));
+                            continue;
+                        }
+                    };
+                    let Some(client) = self.supervisor.client() else {
+                        tracing::warn!(call.uuid = %call, app, "not connected; sent again after the reconnect");
+                        board.command_not_sent(&call, app);
+                        continue;
+                    };
+                    DaemonStats::bump(&self.stats.commands_sent);
+                    match client.queue_command_ok(command).await {
+                        Ok(reply) => {
+                            if app == "bridge" {
+                                self.dialled(&call);
                             }
+                            replies.push(Box::pin(async move { (call, app, reply.await) }));
                         }
                         Err(e) => {
-                            let error = e.to_string();
-                            let input = Input::Refused { call, app, error };
-                            let inputs = self.inputs.clone();
-                            self.tracker.spawn(async move { inputs.send(input).await });
+                            DaemonStats::bump(&self.stats.commands_done);
+                            tracing::warn!(call.uuid = %call, app, error = %e, "command not sent; sent again after the reconnect");
+                            board.command_not_sent(&call, app);
                         }
                     }
                 }
@@ -436,7 +443,11 @@ impl Engine {
                     call,
                     tokens,
                     requests,
-                } => self.render(call, *tokens, requests).await,
+                } => {
+                    if let Some(whispers) = self.render(call.clone(), *tokens, requests) {
+                        todo.extend(board.whispers_ready(&call, whispers, Utc::now()));
+                    }
+                }
                 Action::Record(record) => {
                     tracing::info!(
                         call.uuid = %record.call,
@@ -454,24 +465,40 @@ impl Engine {
                 }
             }
         }
-        true
     }
 
-    async fn render(&self, call: String, tokens: Tokens, requests: Vec<WhisperRequest>) {
-        let Some(whisperer) = self.whisperer.clone() else {
+    /// A call's first `bridge` is queued: its park-to-dial time, when measured.
+    fn dialled(&self, call: &str) {
+        let Some(l) = &self.latencies else { return };
+        let Some(parked) = l.parks.lock().remove(call) else {
             return;
         };
+        let us = u32::try_from(parked.elapsed().as_micros()).unwrap_or(u32::MAX);
+        let mut samples = l.samples.lock();
+        if samples.len() < MAX_LATENCY_SAMPLES {
+            samples.push(us);
+        }
+    }
+
+    /// Renders inline (the whispers, handed straight back) or on the blocking pool (`None`:
+    /// they come back as an input).
+    fn render(
+        &self,
+        call: String,
+        tokens: Tokens,
+        requests: Vec<WhisperRequest>,
+    ) -> Option<Vec<RenderedWhisper>> {
+        let whisperer = self.whisperer.clone()?;
+        if self.render_inline {
+            return Some(
+                requests
+                    .iter()
+                    .map(|r| render_one(&whisperer, r, &tokens))
+                    .collect(),
+            );
+        }
         DaemonStats::bump(&self.stats.renders_started);
         let inputs = self.inputs.clone();
-        if self.render_inline {
-            let whispers = requests
-                .iter()
-                .map(|r| render_one(&whisperer, r, &tokens))
-                .collect();
-            // The engine reads inputs before events: this is handled next.
-            let _ = inputs.send(Input::Whispers { call, whispers }).await;
-            return;
-        }
         let span = tracing::info_span!("whisper", call.uuid = %call);
         self.tracker.spawn(
             async move {
@@ -492,6 +519,7 @@ impl Engine {
             }
             .instrument(span),
         );
+        None
     }
 
     fn reconcile(&self, board: &Switchboard) {
@@ -565,74 +593,6 @@ pub fn live_uuids(body: &[u8]) -> Option<HashSet<String>> {
             .filter_map(|r| r.get("uuid").and_then(|u| u.as_str()).map(str::to_owned))
             .collect(),
     )
-}
-
-/// Queues commands in order on the live connection and waits for their replies concurrently.
-///
-/// What goes back to the engine (a refusal, a command never sent) is offered without waiting:
-/// the engine may itself be waiting on this writer's full queue. When the engine's input queue
-/// is full the report is dropped, logged and the command counted done; the reconcile after the
-/// next reconnect (or lost events) covers the call.
-async fn writer(
-    supervisor: Supervisor,
-    mut rx: mpsc::Receiver<Outgoing>,
-    inputs: mpsc::Sender<Input>,
-    stats: Arc<DaemonStats>,
-    latencies: Option<Arc<Latencies>>,
-) {
-    let report = |input: Input| {
-        if let Err(e) = inputs.try_send(input) {
-            tracing::warn!(error = %e, "engine busy; a command report is dropped");
-            DaemonStats::bump(&stats.commands_done);
-        }
-    };
-    let mut pending = FuturesUnordered::new();
-    loop {
-        tokio::select! {
-            next = rx.recv() => {
-                let Some(out) = next else { break };
-                let Some(client) = supervisor.client() else {
-                    tracing::warn!(call.uuid = %out.call, app = out.app, "not connected; sent again after the reconnect");
-                    report(Input::NotSent { call: out.call, app: out.app });
-                    continue;
-                };
-                match client.queue_command_ok(out.command).await {
-                    Ok(reply) => {
-                        if let (Some(l), Some(at)) = (&latencies, out.parked_at) {
-                            let us = (Utc::now() - at).num_microseconds().unwrap_or(i64::MAX);
-                            let mut samples = l.samples.lock();
-                            if samples.len() < MAX_LATENCY_SAMPLES {
-                                samples.push(u32::try_from(us.max(0)).unwrap_or(u32::MAX));
-                            }
-                        }
-                        pending.push(async move { (out.call, out.app, reply.await) })
-                    }
-                    Err(e) => {
-                        tracing::warn!(call.uuid = %out.call, app = out.app, error = %e, "command not sent; sent again after the reconnect");
-                        report(Input::NotSent { call: out.call, app: out.app });
-                    }
-                }
-            }
-            Some((call, app, result)) = pending.next(), if !pending.is_empty() => {
-                match result {
-                    Ok(_) => DaemonStats::bump(&stats.commands_done),
-                    Err(EslError::CommandFailed { reply }) => {
-                        report(Input::Refused { call, app, error: reply });
-                    }
-                    // Written but unanswered (the connection died): a `set` is harmless to send
-                    // again; whether a bridge ran, only the reconcile can tell.
-                    Err(e) if app == "set" => {
-                        tracing::warn!(call.uuid = %call, app, error = %e, "no reply; sent again after the reconnect");
-                        report(Input::NotSent { call, app });
-                    }
-                    Err(e) => {
-                        DaemonStats::bump(&stats.commands_done);
-                        tracing::warn!(call.uuid = %call, app, error = %e, "no reply; reconciled after the reconnect");
-                    }
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -266,7 +266,7 @@ impl Actor {
                         return Ok(());
                     }
                 }
-                self.deliver(ClientEvent::Event(event));
+                self.deliver(ClientEvent::Event(event, std::time::Instant::now()));
                 Ok(())
             }
             Message::Disconnect(notice) => {

@@ -100,8 +100,9 @@ impl Default for ClientOptions {
 /// What the event stream carries.
 #[derive(Debug, Clone)]
 pub enum ClientEvent {
-    /// An event from FreeSWITCH (BACKGROUND_JOBs of pending `bgapi` jobs excluded).
-    Event(Event),
+    /// An event from FreeSWITCH (BACKGROUND_JOBs of pending `bgapi` jobs excluded), and when
+    /// its frame was decoded (latency is measured from there).
+    Event(Event, std::time::Instant),
     /// A `text/disconnect-notice`. `linger: true`: the channel hung up, its last events are still
     /// coming and the socket stays open; otherwise the connection is about to close.
     Notice(DisconnectNotice),
@@ -214,7 +215,7 @@ impl EventStream {
     /// The next FreeSWITCH event, skipping notices and connection changes.
     pub async fn next_event(&mut self) -> Option<Event> {
         loop {
-            if let ClientEvent::Event(e) = self.rx.recv().await? {
+            if let ClientEvent::Event(e, _) = self.rx.recv().await? {
                 return Some(e);
             }
         }
