@@ -282,6 +282,24 @@ impl Drop for ChildSwitch {
     }
 }
 
+/// The daemon against `switch`, and its call records.
+fn daemon_for(
+    switch: &ChildSwitch,
+    measure_dial_latency: bool,
+) -> (Daemon, mpsc::Receiver<CallRecord>) {
+    let (tx, records) = mpsc::channel(1 << 16);
+    let daemon = Daemon::start(
+        Arc::new(config(&switch.addr)),
+        DaemonOptions {
+            seed: 1,
+            records: Some(tx),
+            measure_dial_latency,
+            ..DaemonOptions::default()
+        },
+    );
+    (daemon, records)
+}
+
 /// The dialplan/parkway.xml extension, for the child switch.
 const PREPARED_EXTENSION: &str = "[[extension]]\ndestination = \"18005550199\"\n\
     apps = [[\"set\", \"hangup_after_bridge=true\"], [\"set\", \"continue_on_fail=true\"], \
@@ -299,16 +317,7 @@ fn latency_with_child_switch(rt: &Runtime) {
         ),
     );
     let (finished, took, lat) = rt.block_on(async {
-        let (tx, mut records) = mpsc::channel(1 << 16);
-        let daemon = Daemon::start(
-            Arc::new(config(&switch.addr)),
-            DaemonOptions {
-                seed: 1,
-                records: Some(tx),
-                measure_dial_latency: true,
-                ..DaemonOptions::default()
-            },
-        );
+        let (daemon, mut records) = daemon_for(&switch, true);
         let mut first = None;
         let mut last = Instant::now();
         let mut finished = 0u64;
@@ -349,15 +358,7 @@ fn memory_at_10k(rt: &Runtime) {
     );
     let before = rss_kib();
     let measured = rt.block_on(async {
-        let (tx, mut records) = mpsc::channel(1 << 16);
-        let daemon = Daemon::start(
-            Arc::new(config(&switch.addr)),
-            DaemonOptions {
-                seed: 1,
-                records: Some(tx),
-                ..DaemonOptions::default()
-            },
-        );
+        let (daemon, mut records) = daemon_for(&switch, false);
         let start = Instant::now();
         let up = loop {
             let (live, connected) = daemon

@@ -116,21 +116,27 @@ sip_headers = { X-Campaign = "solar" }
 variables = { parkway_call_id = "pk-1" }
 "#;
 
+/// The switch of `text`, a client seeing CHANNEL_PARK, and the one park of its caller.
+async fn parked(text: &str) -> (SimHandle, EslClient, Event) {
+    let (addr, sim) = sim(SimConfig {
+        scenario: scenario(text),
+        wait_for_subscriber: true,
+        ..SimConfig::default()
+    })
+    .await;
+    let (c, mut events) = client(addr).await;
+    c.subscribe(&["CHANNEL_PARK"]).await.expect("subscribed");
+    sim.advance_by(0).await.expect("running");
+    let mut got = drain(&c, &mut events).await;
+    assert_eq!(got.len(), 1, "one park");
+    (sim, c, got.remove(0))
+}
+
 #[tokio::test]
 async fn a_scenario_call_parks_and_is_seen_as_channel_park() {
     within(async {
-        let (addr, sim) = sim(SimConfig {
-            scenario: scenario(CALLER),
-            wait_for_subscriber: true,
-            ..SimConfig::default()
-        })
-        .await;
-        let (c, mut events) = client(addr).await;
-        c.subscribe(&["CHANNEL_PARK"]).await.expect("subscribed");
-        sim.advance_by(0).await.expect("running");
-        let got = drain(&c, &mut events).await;
-        assert_eq!(got.len(), 1, "one park");
-        let park = &got[0];
+        let (sim, c, park) = parked(CALLER).await;
+        let park = &park;
         assert_eq!(park.name(), "CHANNEL_PARK");
         assert_eq!(park.caller_id_name().as_deref(), Some("Maria Lopez"));
         assert_eq!(park.variable("sip_h_X-Campaign").as_deref(), Some("solar"));
@@ -163,22 +169,9 @@ async fn a_scenario_extension_runs_before_the_park() {
             "{CALLER}\n[[extension]]\ndestination = \"18005550199\"\n\
              apps = [[\"set\", \"hangup_after_bridge=true\"], [\"set\", \"park_timeout=120\"], [\"park\", \"\"]]\n"
         );
-        let (addr, sim) = sim(SimConfig {
-            scenario: scenario(&text),
-            wait_for_subscriber: true,
-            ..SimConfig::default()
-        })
-        .await;
-        let (c, mut events) = client(addr).await;
-        c.subscribe(&["CHANNEL_PARK"]).await.expect("subscribed");
-        sim.advance_by(0).await.expect("running");
-        let got = drain(&c, &mut events).await;
-        assert_eq!(got.len(), 1, "one park");
-        assert_eq!(
-            got[0].variable("hangup_after_bridge").as_deref(),
-            Some("true")
-        );
-        let uuid = got[0].unique_id().expect("uuid").into_owned();
+        let (sim, c, park) = parked(&text).await;
+        assert_eq!(park.variable("hangup_after_bridge").as_deref(), Some("true"));
+        let uuid = park.unique_id().expect("uuid").into_owned();
         // Not the built-in 60 s: the extension's 120 s.
         sim.advance_by(61 * SEC).await.expect("running");
         let exists = |c: &EslClient| {
