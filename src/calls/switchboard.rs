@@ -6,8 +6,9 @@
 //! the seed. The ledger (counters), the duplicate history and the calls live here; the driver
 //! only carries bytes and renders whispers.
 //!
-//! A call: CHANNEL_PARK of a real inbound channel (no `parkway_call` variable: buyer legs that
-//! park are not calls) that matches a router → decide → dial the first step with `bridge` →
+//! A call: CHANNEL_PARK of a real inbound channel (not one of our buyer legs: no `parkway_call`,
+//! `parkway_buyer` or `sip_h_X-Parkway-Call` variable and not a leg uuid; buyer legs that park,
+//! or loop back into this switch and park, are not calls) that matches a router → decide → dial the first step with `bridge` →
 //! CHANNEL_BRIDGE (connected) or the bridge's CHANNEL_EXECUTE_COMPLETE without a bridge (the
 //! step failed: decide again with fresh usage, without the buyers already tried, while the
 //! router's wait budget lasts) → the caller's CHANNEL_HANGUP_COMPLETE and every leg's →
@@ -78,6 +79,8 @@ pub struct Totals {
     pub calls: u64,
     /// Parks no router matched (left alone).
     pub unrouted: u64,
+    /// Parks of our own buyer legs (a destination that loops back into this switch): ignored.
+    pub own_legs_parked: u64,
     /// Calls that dialled at least one buyer.
     pub routed: u64,
     pub connected: u64,

@@ -10,11 +10,18 @@ impl Switchboard {
         now: DateTime<Utc>,
         out: &mut Vec<Action>,
     ) {
-        if self.calls.contains_key(uuid)
-            || self.legs.contains_key(uuid)
-            || ev.call_direction() != Some(Direction::Inbound)
-            || ev.variable("parkway_call").is_some()
-        {
+        if self.calls.contains_key(uuid) || ev.call_direction() != Some(Direction::Inbound) {
+            return;
+        }
+        if let Some(marker) = own_leg_marker(ev, uuid, &self.legs) {
+            // One of our buyer legs came back into this switch (a loopback/ or SIP destination
+            // on the same FreeSWITCH) and its inbound side parked: it is not a new call.
+            self.totals.own_legs_parked += 1;
+            tracing::info!(
+                call.uuid = uuid,
+                marker,
+                "a park of our own buyer leg; not routed"
+            );
             return;
         }
         let caller = CallerFields {
@@ -350,6 +357,26 @@ fn caller_needs(park: &Event) -> Vec<String> {
         needs.push(format!("ringback={}", crate::calls::dial::RINGBACK));
     }
     needs
+}
+
+/// What shows that a parked channel is one of our buyer legs (or the far side of one), if
+/// anything: its uuid is a leg we dialled, or it carries a leg's variables (`parkway_call` and
+/// `parkway_buyer` cross a `loopback/`; only the `sip_h_X-Parkway-Call` header crosses SIP).
+fn own_leg_marker(
+    park: &Event,
+    uuid: &str,
+    legs: &FxHashMap<String, String>,
+) -> Option<&'static str> {
+    if legs.contains_key(uuid) {
+        return Some("leg uuid");
+    }
+    [
+        "parkway_call",
+        "parkway_buyer",
+        crate::calls::dial::LOOP_MARKER,
+    ]
+    .into_iter()
+    .find(|name| park.variable(name).is_some())
 }
 
 /// `park_timeout=<secs>[:<cause>]` from the park event (0 or unreadable: none).

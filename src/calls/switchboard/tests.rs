@@ -458,3 +458,58 @@ fn park_timeout_bounds_the_wait_budget() {
         "the buyer rings no longer than FreeSWITCH keeps the caller: {bridge}"
     );
 }
+
+#[test]
+fn parks_of_our_own_buyer_legs_are_not_routed() {
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let mut board = Switchboard::new(config(), 1, false);
+    let routed = board.on_event(
+        &park_event(
+            t0,
+            &[
+                ("Caller-Caller-ID-Number", "+13105550100"),
+                ("variable_campaign", "auto"),
+            ],
+        ),
+        t0,
+    );
+    assert!(
+        routed
+            .iter()
+            .any(|a| matches!(a, Action::Execute { app: "bridge", .. }))
+    );
+    let leg = board
+        .known_channels()
+        .into_iter()
+        .find(|c| c != "caller")
+        .expect("a leg");
+    // A buyer destination on this same switch: the leg's far side parks as an inbound call
+    // that carries the campaign too. Over SIP only the X-header crosses; over loopback/ the
+    // leg's variables do; and the leg's own uuid may park.
+    let markers: [(&str, &str, &str); 3] = [
+        ("looped-sip", "variable_sip_h_X-Parkway-Call", "caller"),
+        ("looped-loopback", "variable_parkway_buyer", "acme"),
+        (leg.as_str(), "variable_other", "x"),
+    ];
+    for (i, (uuid, name, value)) in markers.iter().enumerate() {
+        let park = event(
+            "CHANNEL_PARK",
+            t0 + Duration::seconds(1),
+            &[
+                ("Unique-ID", uuid),
+                ("Call-Direction", "inbound"),
+                ("Caller-Caller-ID-Number", "+13105550100"),
+                ("variable_campaign", "auto"),
+                (name, value),
+            ],
+        );
+        let actions = board.on_event(&park, t0);
+        assert!(actions.is_empty(), "{uuid}: {actions:?}");
+        assert_eq!(board.totals().own_legs_parked, i as u64 + 1);
+    }
+    assert_eq!(board.live_calls(), 1);
+    assert_eq!(board.totals().calls, 1);
+}
