@@ -26,8 +26,11 @@
 //!   (as FreeSWITCH's `billsec`), before any per-minute rounding.
 //! - **Ledger** ([`Ledger`]): counts attempts, connections, conversions and revenue per buyer and per
 //!   group in the hourly, daily, weekly, monthly and total windows of their own time zones, the
-//!   concurrency of both, and each buyer's daily EPC buckets. Each `(call, buyer, kind)` counts at
-//!   most once. The result is a [`crate::routing::UsageSnapshot`] kept up to date in place.
+//!   concurrency of both, and each buyer's daily EPC buckets. Every buyer leg dialled is one
+//!   attempt and one leg up/down, counted once per `(call, leg uuid)` (a buyer dialled twice in
+//!   one call, in two steps or in a group and alone, is two attempts); connections, conversions
+//!   and revenue count at most once per `(call, buyer)`. Repeated or replayed events never count
+//!   twice. The result is a [`crate::routing::UsageSnapshot`] kept up to date in place.
 //!
 //! Files: `conversion` (rules), `payout` (money), `duplicates` (repeat callers), `ledger`
 //! (counters; `ledger/windows` caches the window bounds per zone).

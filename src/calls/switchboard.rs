@@ -254,11 +254,15 @@ fn caller_cause(record: &mut CallRecord, ev: &Event) {
     }
 }
 
-/// Counts a leg as dialled and up (once; repeats are no-ops in the ledger).
+/// Counts a leg as dialled and up (once per leg: repeats are no-ops in the ledger, and a buyer
+/// dialled again in the same call is another attempt).
 fn count_up(ledger: &mut Ledger, config: &Config, call: &mut Call, leg: usize, now: DateTime<Utc>) {
     let state: &mut LegState = &mut call.legs[leg];
-    ledger.count(config, &call.uuid, state.buyer, CountKind::Attempt, 0, now);
-    if !state.live && ledger.count(config, &call.uuid, state.buyer, CountKind::LegUp, 0, now) {
+    let (uuid, buyer) = (call.record.attempts[leg].leg_uuid.as_str(), state.buyer);
+    let key = state.attempt_key.as_str();
+    ledger.count_leg(config, &call.uuid, key, buyer, CountKind::Attempt, 0, now);
+    if !state.live && ledger.count_leg(config, &call.uuid, uuid, buyer, CountKind::LegUp, 0, now)
+    {
         state.live = true;
         // A ringing leg may still connect: hold the connection so concurrent calls cannot pass
         // the buyer's connection caps meanwhile (released if the leg ends unbridged).

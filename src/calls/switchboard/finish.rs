@@ -169,15 +169,16 @@ impl Switchboard {
             "set" => c.prepared = false,
             "bridge" => {
                 let step = c.steps;
-                let unsent: Vec<usize> = c
+                let unsent: Vec<(usize, String)> = c
                     .record
                     .attempts
                     .iter()
                     .zip(&c.legs)
                     .filter(|(a, _)| a.step == step)
-                    .map(|(_, l)| l.buyer)
+                    .map(|(_, l)| (l.buyer, l.attempt_key.clone()))
                     .collect();
-                c.tried.retain(|b| !unsent.contains(b));
+                c.tried.retain(|b| !unsent.iter().any(|(u, _)| u == b));
+                c.unsent.extend(unsent);
                 for a in c.record.attempts.iter_mut().filter(|a| a.step == step) {
                     a.hangup_cause.get_or_insert_with(|| "NOT_SENT".into());
                 }

@@ -284,8 +284,9 @@ impl Switchboard {
         for (i, leg) in c.legs.iter_mut().enumerate() {
             if leg.live && c.record.attempts[i].ended_at.is_some() {
                 leg.live = false;
+                let uuid = &c.record.attempts[i].leg_uuid;
                 self.ledger
-                    .count(&config, call, leg.buyer, CountKind::LegDown, 0, now);
+                    .count_leg(&config, call, uuid, leg.buyer, CountKind::LegDown, 0, now);
                 if c.record.attempts[i].outcome != LegOutcome::Connected {
                     self.ledger.release(call, leg.buyer, Metric::Connections);
                 }

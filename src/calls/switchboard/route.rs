@@ -90,6 +90,7 @@ impl Switchboard {
             span,
             phase: Phase::Over,
             tried: Vec::new(),
+            unsent: Vec::new(),
             steps: 0,
             legs: Vec::new(),
             record,

@@ -357,6 +357,10 @@ fn a_bridge_never_sent_is_dialled_again_after_the_reconnect() {
         "prepared and dialled again"
     );
     assert_eq!(board.live_calls(), 1);
+    // The bridge that never left rang nobody: the leg dialling acme again is its one attempt
+    // (attempts count per leg, and the new leg takes over the unsent one's key).
+    assert_eq!(board.ledger().totals(0).attempts, 1);
+    assert_eq!(board.ledger().concurrency(0), 1, "only the new leg is up");
 }
 
 #[test]
