@@ -81,6 +81,9 @@ pub struct Totals {
     pub unrouted: u64,
     /// Parks of our own buyer legs (a destination that loops back into this switch): ignored.
     pub own_legs_parked: u64,
+    /// Parks that happened while the socket was down, found by the reconcile (and routed
+    /// like any park).
+    pub missed_parks: u64,
     /// Calls that dialled at least one buyer.
     pub routed: u64,
     pub connected: u64,
@@ -261,8 +264,7 @@ fn count_up(ledger: &mut Ledger, config: &Config, call: &mut Call, leg: usize, n
     let (uuid, buyer) = (call.record.attempts[leg].leg_uuid.as_str(), state.buyer);
     let key = state.attempt_key.as_str();
     ledger.count_leg(config, &call.uuid, key, buyer, CountKind::Attempt, 0, now);
-    if !state.live && ledger.count_leg(config, &call.uuid, uuid, buyer, CountKind::LegUp, 0, now)
-    {
+    if !state.live && ledger.count_leg(config, &call.uuid, uuid, buyer, CountKind::LegUp, 0, now) {
         state.live = true;
         // A ringing leg may still connect: hold the connection so concurrent calls cannot pass
         // the buyer's connection caps meanwhile (released if the leg ends unbridged).
@@ -278,6 +280,9 @@ pub fn event_time(ev: &Event) -> Option<DateTime<Utc>> {
 
 mod finish;
 mod legs;
+mod missed;
 mod route;
+
+pub use missed::MissedPark;
 #[cfg(test)]
 mod tests;

@@ -613,12 +613,7 @@ fn every_leg_dialled_is_an_attempt_but_a_call_connects_a_buyer_once() {
     }
     assert_eq!(l.concurrency(1), 2, "both legs up");
     assert_eq!(
-        counter(
-            &l.snapshot().groups["g0"],
-            Window::Total,
-            Metric::Attempts
-        )
-        .map(|c| c.value),
+        counter(&l.snapshot().groups["g0"], Window::Total, Metric::Attempts).map(|c| c.value),
         Some(2),
         "the group counts both attempts too"
     );

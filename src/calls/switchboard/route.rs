@@ -10,6 +10,19 @@ impl Switchboard {
         now: DateTime<Utc>,
         out: &mut Vec<Action>,
     ) {
+        self.on_park_at(ev, uuid, now, now, out);
+    }
+
+    /// A park that happened at `parked_at`, seen at `now` (later, for a park found by the
+    /// reconcile: the wait budget counts from the park).
+    pub(super) fn on_park_at(
+        &mut self,
+        ev: &Event,
+        uuid: &str,
+        parked_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        out: &mut Vec<Action>,
+    ) {
         if self.calls.contains_key(uuid) || ev.call_direction() != Some(Direction::Inbound) {
             return;
         }
@@ -61,7 +74,7 @@ impl Switchboard {
             caller: caller.number.clone(),
             destination: caller.destination.clone(),
             tokens: kept,
-            parked_at: now,
+            parked_at,
             decision: crate::routing::Decision {
                 router: self.config.routers[router].id.clone(),
                 algorithm: self.config.routers[router].algorithm,
@@ -86,7 +99,7 @@ impl Switchboard {
             router,
             caller: caller.number.as_deref().and_then(normalize),
             tokens,
-            parked_at: now,
+            parked_at,
             span,
             phase: Phase::Over,
             tried: Vec::new(),

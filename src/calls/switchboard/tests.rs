@@ -517,3 +517,59 @@ fn parks_of_our_own_buyer_legs_are_not_routed() {
     assert_eq!(board.live_calls(), 1);
     assert_eq!(board.totals().calls, 1);
 }
+
+#[test]
+fn a_park_found_by_the_reconcile_is_routed_once_and_our_legs_never() {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let mut board = Switchboard::new(config(), 1, false);
+    assert!(board.park_variables().contains(&"campaign".to_owned()));
+    let park = |uuid: &str, vars: &[(&str, &str)]| super::MissedPark {
+        uuid: uuid.into(),
+        caller_number: "+13105550100".into(),
+        caller_name: "Test".into(),
+        destination: "18005550199".into(),
+        created: Some(t - Duration::seconds(20)),
+        vars: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    let found = vec![
+        park("missed", &[("campaign", "auto")]),
+        park(
+            "looped",
+            &[("campaign", "auto"), ("sip_h_X-Parkway-Call", "x")],
+        ),
+    ];
+    let actions = board.missed_parks(found.clone(), t);
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Execute { call, app: "bridge", .. } if call == "missed"))
+    );
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::Execute { call, .. } if call == "looped"))
+    );
+    let totals = board.totals();
+    assert_eq!(
+        (totals.calls, totals.missed_parks, totals.own_legs_parked),
+        (1, 2, 1)
+    );
+    // Found again (a second reconcile): the call is known, nothing happens.
+    assert!(board.missed_parks(found[..1].to_vec(), t).is_empty());
+    assert_eq!(board.live_calls(), 1);
+    // Its wait counts from the park, not from when it was found.
+    let hangup = event(
+        "CHANNEL_HANGUP_COMPLETE",
+        t + Duration::seconds(1),
+        &[("Unique-ID", "missed"), ("Hangup-Cause", "NORMAL_CLEARING")],
+    );
+    let record = record(board.on_event(&hangup, t)).expect("ends");
+    assert_eq!(record.parked_at, t - Duration::seconds(20));
+    assert!(record.notes.iter().any(|n| n.contains("reconcile")));
+}
