@@ -84,6 +84,8 @@ pub struct Totals {
     /// Parks that happened while the socket was down, found by the reconcile (and routed
     /// like any park).
     pub missed_parks: u64,
+    /// Bridges not seen (socket down) and taken from a hangup's bridge variables.
+    pub bridges_from_hangup: u64,
     /// Calls that dialled at least one buyer.
     pub routed: u64,
     pub connected: u64,

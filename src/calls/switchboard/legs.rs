@@ -214,6 +214,9 @@ impl Switchboard {
         out: &mut Vec<Action>,
     ) {
         let cause = ev.hangup_cause().map(|c| c.into_owned());
+        if let Some(seen) = HangupBridge::read(ev) {
+            self.bridge_from_hangup(ev, uuid, &seen, now);
+        }
         if let Some(call) = self.calls.get_mut(uuid) {
             call.caller_ended.get_or_insert(now);
             call.record.caller_hangup_cause = cause;
@@ -243,6 +246,17 @@ impl Switchboard {
         let Some(call) = self.calls.get_mut(&caller) else {
             return;
         };
+        if call.leg_index(uuid).is_none() {
+            return;
+        }
+        // The leg hangs up first and its bridge was missed (the socket was down): its hangup
+        // shows the bridge to the caller, so the call is connected from its bridge epoch.
+        if let Some(seen) = HangupBridge::read(ev) {
+            self.bridge_from_hangup(ev, uuid, &seen, now);
+        }
+        let Some(call) = self.calls.get_mut(&caller) else {
+            return;
+        };
         let Some(leg) = call.leg_index(uuid) else {
             return;
         };
@@ -250,15 +264,15 @@ impl Switchboard {
         let cause = cause.unwrap_or_else(|| "NORMAL_CLEARING".into());
         if a.outcome == LegOutcome::Connected && call.legs[leg].bridge_unseen {
             // The bridge was missed: the leg's own epochs say when it was up.
-            let epoch = |name: &str| {
-                ev.variable(name)
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .filter(|s| *s > 0)
-                    .and_then(|s| Utc.timestamp_opt(s, 0).single())
-            };
-            if let (Some(bridged), Some(end)) = (epoch("bridge_epoch"), epoch("end_epoch")) {
+            if let Some(HangupBridge {
+                bridged,
+                end: Some(end),
+                answered,
+                ..
+            }) = HangupBridge::read(ev)
+            {
                 a.bridged_at = Some(bridged);
-                if let Some(answered) = epoch("answer_epoch") {
+                if let Some(answered) = answered {
                     a.answered_at = Some(answered);
                 }
                 call.record.bridged_at = Some(bridged);
@@ -273,6 +287,60 @@ impl Switchboard {
         a.ended_at.get_or_insert(now);
         self.release_legs(&caller, now);
         self.try_finish(&caller, now, out);
+    }
+
+    /// A hangup of `uuid` (the caller or one of its legs) shows a bridge between them that was
+    /// not seen (no CHANNEL_BRIDGE, no successful bridge completion): connect the call at the
+    /// bridge's epoch; the leg's hangup (this one, or the one still to come) sets the talk time
+    /// from its own epochs.
+    fn bridge_from_hangup(
+        &mut self,
+        ev: &Event,
+        uuid: &str,
+        seen: &HangupBridge,
+        now: DateTime<Utc>,
+    ) {
+        let Some(to) = seen.to.clone() else {
+            return;
+        };
+        let (caller, leg_uuid) = if self.calls.contains_key(uuid) {
+            (uuid.to_owned(), to)
+        } else {
+            (to, uuid.to_owned())
+        };
+        let Some(call) = self.calls.get(&caller) else {
+            return;
+        };
+        if call.bridged_leg().is_some()
+            || call.leg_index(&leg_uuid).is_none()
+            || self.legs.get(&leg_uuid) != Some(&caller)
+        {
+            return;
+        }
+        self.connect(&caller, &leg_uuid, seen.bridged.min(now));
+        let Some(call) = self.calls.get_mut(&caller) else {
+            return;
+        };
+        if let Some(leg) = call.leg_index(&leg_uuid) {
+            call.legs[leg].bridge_unseen = true;
+        }
+        if caller == uuid {
+            // The caller's hangup: the talk ended with it at the latest.
+            let end = seen.end.unwrap_or(now);
+            call.talk_end.get_or_insert(end);
+        }
+        self.totals.bridges_from_hangup += 1;
+        tracing::info!(
+            parent: &call.span,
+            leg = %leg_uuid,
+            event = %ev.name(),
+            "bridge not seen; taken from the hangup's bridge variables"
+        );
+        call.record.notes.push(
+            "the bridge was not seen (socket down); taken from the hangup's bridge_uuid and \
+             bridge_epoch"
+                .into(),
+        );
     }
 
     /// Counts concurrency down for every leg of `call` that has ended.
@@ -292,5 +360,45 @@ impl Switchboard {
                 }
             }
         }
+    }
+}
+
+/// What a CHANNEL_HANGUP_COMPLETE says about the bridge its channel was in: `bridge_uuid` (or
+/// `last_bridge_to`) is the other side, `bridge_epoch` when it began (0 when never bridged),
+/// `end_epoch` when the channel ended, `answer_epoch` when it answered; the `*_uepoch`
+/// variables (microseconds) are read first (inbound_plain's hangups carry them all).
+pub(super) struct HangupBridge {
+    pub to: Option<String>,
+    pub bridged: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    pub answered: Option<DateTime<Utc>>,
+}
+
+impl HangupBridge {
+    pub fn read(ev: &Event) -> Option<HangupBridge> {
+        let time = |name: &str| {
+            let micros = ev
+                .variable(&format!("{name}_uepoch"))
+                .and_then(|v| v.parse::<i64>().ok())
+                .filter(|s| *s > 0)
+                .and_then(|us| Utc.timestamp_micros(us).single());
+            micros.or_else(|| {
+                ev.variable(&format!("{name}_epoch"))
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .filter(|s| *s > 0)
+                    .and_then(|s| Utc.timestamp_opt(s, 0).single())
+            })
+        };
+        let to = ev
+            .variable("bridge_uuid")
+            .or_else(|| ev.variable("last_bridge_to"))
+            .filter(|u| !u.is_empty())
+            .map(|u| u.into_owned());
+        Some(HangupBridge {
+            to,
+            bridged: time("bridge")?,
+            end: time("end"),
+            answered: time("answer"),
+        })
     }
 }

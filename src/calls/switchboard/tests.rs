@@ -573,3 +573,84 @@ fn a_park_found_by_the_reconcile_is_routed_once_and_our_legs_never() {
     assert_eq!(record.parked_at, t - Duration::seconds(20));
     assert!(record.notes.iter().any(|n| n.contains("reconcile")));
 }
+
+#[test]
+fn a_missed_bridge_whose_leg_hangs_up_first_is_paid_from_the_legs_epochs() {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = park_event(t, &[("variable_campaign", "auto")]);
+    let event_uuid = board
+        .on_event(&park, t)
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Execute {
+                app: "bridge",
+                event_uuid,
+                ..
+            } => Some(event_uuid),
+            _ => None,
+        })
+        .expect("a bridge");
+    let leg = board
+        .known_channels()
+        .into_iter()
+        .find(|c| c != "caller")
+        .expect("a leg");
+    // The socket was down through the answer and the bridge; back in view, the buyer hangs up
+    // first. Its hangup carries what inbound_plain's buyer leg shows: bridge_uuid, and the
+    // answer, bridge and end epochs (seconds and microseconds).
+    let bridged = t + Duration::seconds(10);
+    let end = t + Duration::seconds(100);
+    let (b_s, b_us) = (
+        bridged.timestamp().to_string(),
+        bridged.timestamp_micros().to_string(),
+    );
+    let (e_s, e_us) = (
+        end.timestamp().to_string(),
+        end.timestamp_micros().to_string(),
+    );
+    let down = [
+        ("Unique-ID", leg.as_str()),
+        ("Hangup-Cause", "NORMAL_CLEARING"),
+        ("variable_bridge_uuid", "caller"),
+        ("variable_last_bridge_to", "caller"),
+        ("variable_answer_epoch", b_s.as_str()),
+        ("variable_answer_uepoch", b_us.as_str()),
+        ("variable_bridge_epoch", b_s.as_str()),
+        ("variable_bridge_uepoch", b_us.as_str()),
+        ("variable_end_epoch", e_s.as_str()),
+        ("variable_end_uepoch", e_us.as_str()),
+        ("variable_billsec", "90"),
+    ];
+    let out = board.on_event(&event("CHANNEL_HANGUP_COMPLETE", end, &down), t);
+    assert!(record(out).is_none(), "the caller is still up");
+    assert_eq!(
+        board.totals().connected,
+        1,
+        "connected from the leg's hangup"
+    );
+    // Then the caller's bridge completes (hangup_after_bridge) and the caller hangs up.
+    let done = [
+        ("Unique-ID", "caller"),
+        ("Answer-State", "hangup"),
+        ("Application", "bridge"),
+        ("Application-UUID", event_uuid.as_str()),
+        ("variable_originate_disposition", "SUCCESS"),
+        ("variable_bridge_uuid", leg.as_str()),
+    ];
+    let later = end + Duration::seconds(1);
+    board.on_event(&event("CHANNEL_EXECUTE_COMPLETE", later, &done), t);
+    let hangup = [("Unique-ID", "caller"), ("Hangup-Cause", "NORMAL_CLEARING")];
+    let record = record(board.on_event(&event("CHANNEL_HANGUP_COMPLETE", later, &hangup), t))
+        .expect("the call ends");
+    assert_eq!(record.disposition, crate::calls::Disposition::Connected);
+    assert_eq!(record.attempts[0].outcome, LegOutcome::Connected);
+    assert_eq!(record.bridged_at, Some(bridged));
+    assert_eq!(record.talk_secs, 90, "bridge to the leg's end");
+    assert_eq!(record.payout, 200, "two started minutes at 1.00");
+    assert_eq!(board.ledger().totals(0).connections, 1);
+    assert_eq!(board.ledger().concurrency(0), 0);
+}
