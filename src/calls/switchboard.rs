@@ -86,6 +86,8 @@ pub struct Totals {
     pub missed_parks: u64,
     /// Bridges not seen (socket down) and taken from a hangup's bridge variables.
     pub bridges_from_hangup: u64,
+    /// Connected callers transferred out of the bridge (talk time runs to their hangup).
+    pub transfers: u64,
     /// Calls that dialled at least one buyer.
     pub routed: u64,
     pub connected: u64,

@@ -223,6 +223,21 @@ impl Switchboard {
             if call.bridged_leg().is_some() {
                 call.talk_end.get_or_insert(now);
             }
+            let bridged = call.record.bridged_at;
+            if let Some(at) = bridged.and_then(|b| transferred_since(ev, b)) {
+                // The caller left the bridge by a transfer and stayed on the line: the talk
+                // runs to the caller's own end.
+                let end = HangupBridge::read(ev).and_then(|h| h.end).unwrap_or(now);
+                call.talk_end = Some(end.max(bridged.unwrap_or(end)));
+                call.record.transferred_at = Some(at);
+                call.record.notes.push(
+                    "the caller was transferred out of the bridge; talk time runs to the \
+                     caller's hangup"
+                        .into(),
+                );
+                self.totals.transfers += 1;
+                tracing::info!(parent: &call.span, %at, "caller transferred out of the bridge");
+            }
             // The caller's channel is gone, and with it every originate it ran: a leg whose
             // channel FreeSWITCH never made (refused by sessions-per-second, a gateway that is
             // down, an unknown profile) will send nothing more.
@@ -262,7 +277,10 @@ impl Switchboard {
         };
         let a = &mut call.record.attempts[leg];
         let cause = cause.unwrap_or_else(|| "NORMAL_CLEARING".into());
-        if a.outcome == LegOutcome::Connected && call.legs[leg].bridge_unseen {
+        if a.outcome == LegOutcome::Connected
+            && call.legs[leg].bridge_unseen
+            && call.record.transferred_at.is_none()
+        {
             // The bridge was missed: the leg's own epochs say when it was up.
             if let Some(HangupBridge {
                 bridged,
@@ -401,4 +419,18 @@ impl HangupBridge {
             answered: time("answer"),
         })
     }
+}
+
+/// When the channel was first transferred at or after `bridged`, from its hangup's
+/// `transfer_history` (`<epoch>:<uuid>:bl_xfer:<ext>/<context>/<dialplan>`, an `ARRAY::` of
+/// them after several; dtmf_variants.recv). Entries before the bridge (a transfer in the
+/// dialplan before the park) do not count.
+pub(super) fn transferred_since(ev: &Event, bridged: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let history = ev.variable("transfer_history")?;
+    let list = history.strip_prefix("ARRAY::").unwrap_or(&history);
+    list.split("|:")
+        .filter_map(|entry| entry.split(':').next()?.parse::<i64>().ok())
+        .filter(|s| *s >= bridged.timestamp())
+        .filter_map(|s| Utc.timestamp_opt(s, 0).single())
+        .min()
 }

@@ -85,6 +85,7 @@ impl Switchboard {
             connected: None,
             bridged_at: None,
             talk_secs: 0,
+            transferred_at: None,
             conversion: None,
             payout: 0,
             duplicate: None,

@@ -654,3 +654,80 @@ fn a_missed_bridge_whose_leg_hangs_up_first_is_paid_from_the_legs_epochs() {
     assert_eq!(board.ledger().totals(0).connections, 1);
     assert_eq!(board.ledger().concurrency(0), 0);
 }
+
+/// A call bridged at `t + 10 s` to acme, whose leg goes at `t + 40 s`; the caller hangs up at
+/// `t + 200 s` with this `transfer_history`.
+fn transfer_call(history: Option<&str>) -> CallRecord {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let mut board = Switchboard::new(config(), 1, false);
+    board.on_event(&park_event(t, &[("variable_campaign", "auto")]), t);
+    let leg = board
+        .known_channels()
+        .into_iter()
+        .find(|c| c != "caller")
+        .expect("a leg");
+    let bridge = [
+        ("Unique-ID", "caller"),
+        ("Bridge-A-Unique-ID", "caller"),
+        ("Bridge-B-Unique-ID", leg.as_str()),
+    ];
+    board.on_event(
+        &event("CHANNEL_BRIDGE", t + Duration::seconds(10), &bridge),
+        t,
+    );
+    let down = [
+        ("Unique-ID", leg.as_str()),
+        ("Hangup-Cause", "NORMAL_CLEARING"),
+    ];
+    let out = board.on_event(
+        &event("CHANNEL_HANGUP_COMPLETE", t + Duration::seconds(40), &down),
+        t,
+    );
+    assert!(record(out).is_none(), "the caller is still on the line");
+    let mut hangup = vec![("Unique-ID", "caller"), ("Hangup-Cause", "NORMAL_CLEARING")];
+    if let Some(h) = history {
+        hangup.push(("variable_transfer_history", h));
+    }
+    record(board.on_event(
+        &event(
+            "CHANNEL_HANGUP_COMPLETE",
+            t + Duration::seconds(200),
+            &hangup,
+        ),
+        t,
+    ))
+    .expect("the call ends")
+}
+
+#[test]
+fn a_caller_the_buyer_transfers_is_paid_until_the_caller_hangs_up() {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let at = (t + Duration::seconds(40)).timestamp();
+    // As FreeSWITCH writes it (dtmf_variants.recv): `<epoch>:<uuid>:bl_xfer:<ext>/<ctx>/XML`.
+    let history = format!("{at}:caller:bl_xfer:1000/default/XML");
+    let record = transfer_call(Some(&history));
+    assert_eq!(record.transferred_at, Some(t + Duration::seconds(40)));
+    assert_eq!(record.talk_secs, 190, "bridge to the caller's hangup");
+    assert_eq!(record.payout, 400, "four started minutes at 1.00");
+    assert!(record.notes.iter().any(|n| n.contains("transferred")));
+
+    // Without a transfer the talk ends with the buyer's leg.
+    let plain = transfer_call(None);
+    assert_eq!(
+        (plain.talk_secs, plain.payout, plain.transferred_at),
+        (30, 100, None)
+    );
+    // A transfer in the dialplan before the park is not the buyer's.
+    let early = format!(
+        "ARRAY::{}:caller:bl_xfer:park/public/XML",
+        (t - Duration::seconds(5)).timestamp()
+    );
+    let before = transfer_call(Some(&early));
+    assert_eq!((before.talk_secs, before.transferred_at), (30, None));
+}
