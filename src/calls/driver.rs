@@ -531,9 +531,17 @@ impl Engine {
                                 );
                                 parked.truncate(MAX_MISSED_PARKS);
                             }
-                            for p in &mut parked {
-                                p.vars = park_vars(&supervisor, &p.uuid, &names).await;
+                            let mut found = Vec::with_capacity(parked.len());
+                            for mut p in parked {
+                                match park_vars(&supervisor, &p.uuid, &names).await {
+                                    Some(vars) => {
+                                        p.vars = vars;
+                                        found.push(p);
+                                    }
+                                    None => tracing::info!(call.uuid = %p.uuid, "parked channel gone before it was read; not routed"),
+                                }
                             }
+                            let parked = found;
                             let _ = inputs.send(Input::Live { live, asked, parked }).await;
                         }
                         None => tracing::warn!("unreadable `show channels as json`; not reconciled"),
@@ -648,26 +656,33 @@ pub fn parked_rows(body: &[u8]) -> Vec<MissedPark> {
 }
 
 /// The set variables among `names` of channel `uuid` (`uuid_getvar` answers the bare value,
-/// `_undef_` when unset, `-ERR …` when the channel is gone).
-async fn park_vars(supervisor: &Supervisor, uuid: &str, names: &[String]) -> Vec<(String, String)> {
+/// `_undef_` when unset, `-ERR …` when the channel is gone); `None` when the channel is gone or
+/// could not be read (it is not routed then: a park half read could match the wrong router).
+async fn park_vars(
+    supervisor: &Supervisor,
+    uuid: &str,
+    names: &[String],
+) -> Option<Vec<(String, String)>> {
     let mut vars = Vec::new();
     for name in names {
         match supervisor.api(&format!("uuid_getvar {uuid} {name}")).await {
             Ok(body) => {
                 let value = String::from_utf8_lossy(&body);
                 let value = value.trim_end_matches('\n');
-                if value != "_undef_" && !value.starts_with("-ERR") && !value.starts_with("-USAGE")
-                {
+                if value.starts_with("-ERR") || value.starts_with("-USAGE") {
+                    return None;
+                }
+                if value != "_undef_" {
                     vars.push((name.clone(), value.to_owned()));
                 }
             }
             Err(e) => {
-                tracing::warn!(call.uuid = uuid, name, error = %e, "uuid_getvar failed");
-                break;
+                tracing::warn!(call.uuid = uuid, name, error = %e, "uuid_getvar failed; not routed");
+                return None;
             }
         }
     }
-    vars
+    Some(vars)
 }
 
 /// Queues commands in order on the live connection and waits for their replies concurrently.

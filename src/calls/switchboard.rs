@@ -14,7 +14,7 @@
 //! router's wait budget lasts) → the caller's CHANNEL_HANGUP_COMPLETE and every leg's →
 //! conversion, payout, counters, record.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -45,6 +45,9 @@ pub const EVENTS: [&str; 7] = [
     "CHANNEL_HANGUP_COMPLETE",
     "DTMF",
 ];
+
+/// How many finished or unrouted parks are remembered (see `Switchboard::done`).
+const RECENT_DONE: usize = 4096;
 
 /// How often the duplicate history is pruned (it is scanned whole).
 const DUPLICATE_SWEEP: Duration = Duration::minutes(10);
@@ -110,6 +113,9 @@ pub struct Switchboard {
     calls: FxHashMap<String, Call>,
     /// Leg uuid → the caller's uuid.
     legs: FxHashMap<String, String>,
+    /// The last [`RECENT_DONE`] parks finished or left alone (unrouted), oldest first: a
+    /// reconcile's `show channels`, taken a moment earlier, may still list them as parked.
+    done: (VecDeque<String>, HashSet<String>),
     rng: SplitMix64,
     ids: SplitMix64,
     /// Whether whispers can be rendered (the driver has a whisperer).
@@ -154,6 +160,7 @@ impl Switchboard {
             duplicates: DuplicateHistory::default(),
             calls: FxHashMap::default(),
             legs: FxHashMap::default(),
+            done: Default::default(),
             rng: SplitMix64::new(seed),
             ids: SplitMix64::new(crate::splitmix::mix(seed ^ 0x5eed)),
             whispers,
@@ -239,6 +246,19 @@ impl Switchboard {
             _ => {}
         }
         out
+    }
+
+    /// Remembers a park that is done with (finished, or left alone).
+    fn remember_done(&mut self, uuid: &str) {
+        let (order, set) = &mut self.done;
+        if set.insert(uuid.to_owned()) {
+            order.push_back(uuid.to_owned());
+        }
+        while order.len() > RECENT_DONE {
+            if let Some(old) = order.pop_front() {
+                set.remove(&old);
+            }
+        }
     }
 
     /// The call and leg index of an event on a buyer leg (which proves the leg's channel

@@ -86,6 +86,7 @@ impl Switchboard {
             self.totals.abandoned += 1;
         }
         self.totals.finished += 1;
+        self.remember_done(uuid);
         self.totals.revenue = self.totals.revenue.saturating_add(record.payout);
         self.ledger.finish_call(uuid, now);
         self.ledger.prune(now);

@@ -47,7 +47,11 @@ impl Switchboard {
         let now = self.switch_time(now);
         let mut out = Vec::new();
         for park in parks {
-            if self.calls.contains_key(&park.uuid) || self.legs.contains_key(&park.uuid) {
+            if self.calls.contains_key(&park.uuid)
+                || self.legs.contains_key(&park.uuid)
+                || self.done.1.contains(&park.uuid)
+            {
+                // Known, or finished (or left alone) since `show channels` listed it.
                 continue;
             }
             let mut pairs: Vec<(String, String)> = vec![

@@ -50,6 +50,7 @@ impl Switchboard {
         let matched = self.config.router_for(&tokens).map(|r| r.id.as_str());
         let Some(router) = matched.and_then(|id| self.config.router_index.get(id).copied()) else {
             self.totals.unrouted += 1;
+            self.remember_done(uuid);
             tracing::debug!(
                 call.uuid = uuid,
                 "parked call matches no router; left alone"

@@ -572,6 +572,9 @@ fn a_park_found_by_the_reconcile_is_routed_once_and_our_legs_never() {
     let record = record(board.on_event(&hangup, t)).expect("ends");
     assert_eq!(record.parked_at, t - Duration::seconds(20));
     assert!(record.notes.iter().any(|n| n.contains("reconcile")));
+    // A `show channels` taken just before the end still lists it: not routed again.
+    assert!(board.missed_parks(found[..1].to_vec(), t).is_empty());
+    assert_eq!((board.live_calls(), board.totals().calls), (0, 1));
 }
 
 #[test]
