@@ -23,7 +23,8 @@
 //! after that. A call that is never finished is forgotten `stale` (default 24 hours) after its
 //! first event. Legs still up when a call finishes or is forgotten are put down, so a lost
 //! `LegDown` cannot hold a buyer's concurrency forever. Memory is about 100 bytes per call
-//! remembered: live calls plus the calls finished in the last `keep`.
+//! remembered, plus about 70 per leg counted with `count_leg` (its uuid): live calls plus the
+//! calls finished in the last `keep`.
 //!
 //! A ledger belongs to the config it was built from: buyer indices, group membership and ids are
 //! read from it once; `count` reads the zones and the EPC window from the config it is given. After
