@@ -16,12 +16,15 @@
 //!   buckets older than the EPC window plus a day are dropped.
 //!
 //! Each `(call, buyer, kind)` counts once: a repeat returns `false` and changes nothing, so the
-//! call driver may replay events after a reconnect. The keys of a call are kept while it is live
+//! call driver may replay events after a reconnect. Attempts and concurrency counted with
+//! [`Ledger::count_leg`] are keyed by the leg instead, `(call, leg uuid, kind)`: every buyer leg
+//! dialled is one attempt, however often the call dials the same buyer. The keys of a call are kept while it is live
 //! and for `keep` (default 1 hour) after [`Ledger::finish_call`]; [`Ledger::prune`] drops them
 //! after that. A call that is never finished is forgotten `stale` (default 24 hours) after its
 //! first event. Legs still up when a call finishes or is forgotten are put down, so a lost
 //! `LegDown` cannot hold a buyer's concurrency forever. Memory is about 100 bytes per call
-//! remembered: live calls plus the calls finished in the last `keep`.
+//! remembered, plus about 70 per leg counted with `count_leg` (its uuid): live calls plus the
+//! calls finished in the last `keep`.
 //!
 //! A ledger belongs to the config it was built from: buyer indices, group membership and ids are
 //! read from it once; `count` reads the zones and the EPC window from the config it is given. After
@@ -64,6 +67,14 @@ pub enum CountKind {
 impl CountKind {
     fn bit(self) -> u8 {
         1 << (self as u8)
+    }
+
+    /// Kinds that count per leg dialled with [`Ledger::count_leg`] (the rest per buyer).
+    pub fn per_leg(self) -> bool {
+        matches!(
+            self,
+            CountKind::Attempt | CountKind::LegUp | CountKind::LegDown
+        )
     }
 
     /// The counted metric, for the kinds that count over windows.
@@ -113,12 +124,22 @@ struct GroupSlot {
     windows: WindowStarts,
 }
 
+/// The kinds counted for one buyer of a call, or for one of its legs (one bit per
+/// [`CountKind`]).
+#[derive(Debug, Clone)]
+struct Seen {
+    buyer: u32,
+    /// The leg's uuid for the per-leg kinds ([`CountKind::per_leg`]) counted with
+    /// [`Ledger::count_leg`]; `None` for the per-buyer ones.
+    leg: Option<Box<str>>,
+    mask: u8,
+}
+
 /// The dedup keys of one call.
 #[derive(Debug, Clone)]
 struct CallKeys {
     id: Arc<str>,
-    /// Per buyer index: the kinds counted (one bit per [`CountKind`]).
-    seen: Vec<(u32, u8)>,
+    seen: Vec<Seen>,
     first_seen: DateTime<Utc>,
     /// When the keys may go (set by `finish_call`).
     expires: Option<DateTime<Utc>>,
@@ -220,9 +241,9 @@ impl Ledger {
             .collect();
         for keys in self.calls.values_mut() {
             keys.seen
-                .retain_mut(|(bi, _)| match remap.get(*bi as usize).copied().flatten() {
+                .retain_mut(|k| match remap.get(k.buyer as usize).copied().flatten() {
                     Some(n) => {
-                        *bi = n;
+                        k.buyer = n;
                         true
                     }
                     None => false,
@@ -238,10 +259,10 @@ impl Ledger {
         }
         let (up, down) = (CountKind::LegUp.bit(), CountKind::LegDown.bit());
         for keys in self.calls.values() {
-            for &(bi, mask) in &keys.seen {
-                if mask & up != 0
-                    && mask & down == 0
-                    && let Some(slot) = fresh.buyers.get(bi as usize)
+            for k in &keys.seen {
+                if k.mask & up != 0
+                    && k.mask & down == 0
+                    && let Some(slot) = fresh.buyers.get(k.buyer as usize)
                 {
                     move_concurrency(&mut self.snapshot, slot, &fresh.groups, true);
                 }
@@ -259,6 +280,40 @@ impl Ledger {
         &mut self,
         config: &Config,
         call: &str,
+        buyer: usize,
+        kind: CountKind,
+        amount: i64,
+        now: DateTime<Utc>,
+    ) -> bool {
+        self.count_keyed(config, call, None, buyer, kind, amount, now)
+    }
+
+    /// As [`Ledger::count`], for one leg `leg` (its uuid) of the call to `buyer`: the per-leg
+    /// kinds (`Attempt`, `LegUp`, `LegDown`) count once per `(call, leg, kind)`, so a buyer
+    /// dialled twice in one call (in two steps, or in a group and alone) is two attempts and two
+    /// legs up; the others (`Connection`, `Conversion`, `Revenue`) still count once per
+    /// `(call, buyer, kind)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn count_leg(
+        &mut self,
+        config: &Config,
+        call: &str,
+        leg: &str,
+        buyer: usize,
+        kind: CountKind,
+        amount: i64,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let leg = kind.per_leg().then_some(leg);
+        self.count_keyed(config, call, leg, buyer, kind, amount, now)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn count_keyed(
+        &mut self,
+        config: &Config,
+        call: &str,
+        leg: Option<&str>,
         buyer: usize,
         kind: CountKind,
         amount: i64,
@@ -284,12 +339,20 @@ impl Ledger {
         let Some(keys) = self.calls.get_mut(call) else {
             return false;
         };
-        let mask = match keys.seen.iter_mut().find(|(i, _)| *i == bi) {
-            Some((_, mask)) => mask,
+        let mask = match keys
+            .seen
+            .iter_mut()
+            .find(|k| k.buyer == bi && k.leg.as_deref() == leg)
+        {
+            Some(k) => &mut k.mask,
             None => {
-                keys.seen.push((bi, 0));
+                keys.seen.push(Seen {
+                    buyer: bi,
+                    leg: leg.map(Box::from),
+                    mask: 0,
+                });
                 match keys.seen.last_mut() {
-                    Some((_, mask)) => mask,
+                    Some(k) => &mut k.mask,
                     None => return false,
                 }
             }
@@ -550,10 +613,10 @@ fn put_down(
     keys: &mut CallKeys,
 ) {
     let (up, down) = (CountKind::LegUp.bit(), CountKind::LegDown.bit());
-    for (bi, mask) in &mut keys.seen {
-        if *mask & up != 0 && *mask & down == 0 {
-            *mask |= down;
-            if let Some(slot) = buyers.get(*bi as usize) {
+    for k in &mut keys.seen {
+        if k.mask & up != 0 && k.mask & down == 0 {
+            k.mask |= down;
+            if let Some(slot) = buyers.get(k.buyer as usize) {
                 move_concurrency(snapshot, slot, groups, false);
             }
         }

@@ -23,11 +23,23 @@
 //!   conversion in the buyer's counters (caps count calls delivered, not calls paid), and it
 //!   does not restart the window: only paid conversions are remembered.
 //! - **Talk time** is whole seconds from the bridge to the first hangup, the fraction dropped
-//!   (as FreeSWITCH's `billsec`), before any per-minute rounding.
+//!   (as FreeSWITCH's `billsec`), before any per-minute rounding. **Transfers**: when the
+//!   caller is transferred out of the bridge (the buyer's blind transfer or SIP REFER moves the
+//!   caller on and drops the buyer's leg; the caller's hangup shows a `transfer_history` entry
+//!   dated at or after the bridge), the caller is still on the line the buyer sent it to, so
+//!   talk time runs from the bridge to the *caller's* hangup, as Ringba and TrackDrive count a
+//!   call the buyer transfers (the record's `transferred_at` says so). A bridge that ends
+//!   without a transfer (the buyer hangs up; the caller follows by `hangup_after_bridge`) ends
+//!   the talk at the first hangup as before. When the bridge was not seen (socket down), its
+//!   times come from the hangups' `bridge_uuid`, `bridge_uepoch`/`bridge_epoch` and
+//!   `end_uepoch`/`end_epoch`.
 //! - **Ledger** ([`Ledger`]): counts attempts, connections, conversions and revenue per buyer and per
 //!   group in the hourly, daily, weekly, monthly and total windows of their own time zones, the
-//!   concurrency of both, and each buyer's daily EPC buckets. Each `(call, buyer, kind)` counts at
-//!   most once. The result is a [`crate::routing::UsageSnapshot`] kept up to date in place.
+//!   concurrency of both, and each buyer's daily EPC buckets. Every buyer leg dialled is one
+//!   attempt and one leg up/down, counted once per `(call, leg uuid)` (a buyer dialled twice in
+//!   one call, in two steps or in a group and alone, is two attempts); connections, conversions
+//!   and revenue count at most once per `(call, buyer)`. Repeated or replayed events never count
+//!   twice. The result is a [`crate::routing::UsageSnapshot`] kept up to date in place.
 //!
 //! Files: `conversion` (rules), `payout` (money), `duplicates` (repeat callers), `ledger`
 //! (counters; `ledger/windows` caches the window bounds per zone).

@@ -35,6 +35,10 @@ pub(crate) struct LegState {
     /// Its CHANNEL_CREATE (or a later event of its own) was seen: FreeSWITCH made the channel,
     /// so its CHANNEL_HANGUP_COMPLETE will come.
     pub created: bool,
+    /// What its attempt is counted under in the ledger: its own uuid, or that of a leg to the
+    /// same buyer whose bridge never reached FreeSWITCH (that one was counted, never rang, and
+    /// this leg dials it again: one attempt).
+    pub attempt_key: String,
 }
 
 /// A whisper the driver must render before a step is dialled.
@@ -68,6 +72,9 @@ pub(crate) struct Call {
     pub phase: Phase,
     /// Buyers dialled so far (never dialled twice on one call).
     pub tried: Vec<usize>,
+    /// Attempt keys of legs whose bridge was never sent, per buyer: the leg that dials the
+    /// buyer again takes the key over (see [`LegState::attempt_key`]).
+    pub unsent: Vec<(usize, String)>,
     pub steps: u32,
     pub legs: Vec<LegState>,
     pub record: CallRecord,
@@ -91,12 +98,17 @@ impl Call {
     ) {
         for (leg, id) in step.legs.iter().zip(ids) {
             self.tried.push(leg.buyer);
+            let attempt_key = match self.unsent.iter().position(|(b, _)| *b == leg.buyer) {
+                Some(i) => self.unsent.swap_remove(i).1,
+                None => leg.uuid.clone(),
+            };
             self.legs.push(LegState {
                 buyer: leg.buyer,
                 digits: Vec::new(),
                 live: false,
                 bridge_unseen: false,
                 created: false,
+                attempt_key,
             });
             self.record.attempts.push(Attempt {
                 buyer: id.clone(),

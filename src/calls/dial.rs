@@ -1,7 +1,8 @@
 //! One plan step as a `bridge` dial string: a buyer alone, a simultaneous group (`,`: first
 //! answer wins) or a sequential group (`|`: the next member when one fails).
 //!
-//! Every leg carries what names it (`parkway_call`, `parkway_buyer`, `parkway_attempt`) and an
+//! Every leg carries what names it (`parkway_call`, `parkway_buyer`, `parkway_attempt`, and
+//! `sip_h_X-Parkway-Call=<caller uuid>`, which survives a SIP hop back into this switch) and an
 //! `origination_uuid` chosen here, so the leg's events (DTMF included, which carries no
 //! variables) are matched by `Unique-ID` alone. A buyer with a whisper hears it through
 //! `group_confirm_key=exec` + `group_confirm_file=playback <wav>`, with
@@ -19,6 +20,10 @@ use crate::routing::GroupMode;
 /// bridge reads `ringback` from the caller's channel (switch_ivr_originate.c), so it is `set` on
 /// the caller before the first step, not put in the dial string.
 pub const RINGBACK: &str = "%(2000,4000,440,480)";
+
+/// The leg variable that marks a buyer leg across a SIP hop (`sip_h_` sends it as an INVITE
+/// header); FreeSWITCH reports it on the receiving channel as `variable_sip_h_X-Parkway-Call`.
+pub const LOOP_MARKER: &str = "sip_h_X-Parkway-Call";
 
 /// How a step dials its legs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +109,10 @@ impl StepPlan {
                 ("leg_timeout".into(), leg.ring_secs.to_string()),
                 ("parkway_buyer".into(), buyer.id.to_string()),
                 ("parkway_attempt".into(), self.number.to_string()),
+                // Crosses a SIP hop (as the INVITE's `X-Parkway-Call` header): a buyer
+                // destination that loops back into this switch parks an inbound channel that
+                // carries it as `variable_sip_h_X-Parkway-Call`, and is not routed as a call.
+                (LOOP_MARKER.into(), call.into()),
             ];
             if !(loopback && shared_whisper.is_some())
                 && let Some(file) = &leg.whisper
@@ -237,6 +246,9 @@ mod tests {
         assert_eq!(get(legs[0], "origination_uuid").as_deref(), Some("u-a"));
         assert_eq!(get(legs[0], "parkway_buyer").as_deref(), Some("a"));
         assert_eq!(get(legs[1], "parkway_attempt").as_deref(), Some("2"));
+        for l in &legs {
+            assert_eq!(get(l, LOOP_MARKER).as_deref(), Some("call-1"));
+        }
         assert_eq!(
             get(legs[0], "group_confirm_file").as_deref(),
             Some("playback /w/a.wav")

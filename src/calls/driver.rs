@@ -9,7 +9,8 @@
 //!   CHANNEL_PARK and writing its `bridge`) and waits for their replies concurrently, a `-ERR`
 //!   going back to the switchboard;
 //! - whispers render on the blocking pool; a reconcile (`show channels as json`) runs after every
-//!   reconnect.
+//!   reconnect: calls and legs that ended unseen are ended, and inbound channels parked while
+//!   the socket was down (unknown, `application` park) are read with `uuid_getvar` and routed.
 //!
 //! Every queue is bounded: when the connection's request queue or the records' queue is full the
 //! engine waits, which holds back event handling (not the socket reader: the event queue absorbs
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{TimeZone, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::{mpsc, oneshot};
@@ -31,7 +32,7 @@ use tracing::Instrument;
 
 use super::call::{RenderedWhisper, WhisperRequest};
 use super::record::CallRecord;
-use super::switchboard::{Action, EVENTS, Switchboard};
+use super::switchboard::{Action, EVENTS, MissedPark, Switchboard};
 use crate::config::Config;
 use crate::esl::client::{
     ClientEvent, ClientOptions, EslError, Supervisor, SupervisorConfig, connect_supervised,
@@ -140,10 +141,12 @@ enum Input {
         whispers: Vec<RenderedWhisper>,
     },
     /// `show channels` after a reconnect: the channels alive, and the ones the switchboard
-    /// knew when it asked (only those are judged: anything newer was seen live since).
+    /// knew when it asked (only those are judged: anything newer was seen live since), and the
+    /// parked inbound channels it did not know (parked while the socket was down).
     Live {
         live: HashSet<String>,
         asked: HashSet<String>,
+        parked: Vec<MissedPark>,
     },
     Query(Query),
 }
@@ -201,6 +204,7 @@ impl Daemon {
             async move {
                 let mut dropped = 0;
                 let mut replies = FuturesUnordered::new();
+                let mut connected_before = false;
                 loop {
                     let mut done: Option<&AtomicU64> = None;
                     let actions = tokio::select! {
@@ -234,9 +238,12 @@ impl Daemon {
                             }
                             Some(ClientEvent::Connected { generation }) => {
                                 tracing::info!(generation, "connected to FreeSWITCH");
-                                if board.live_calls() > 0 {
+                                // After a reconnect, also with no live call: callers may have
+                                // parked while the socket was down.
+                                if board.live_calls() > 0 || connected_before {
                                     engine.reconcile(&board);
                                 }
+                                connected_before = true;
                                 Vec::new()
                             }
                             Some(ClientEvent::Disconnected { generation, reason }) => {
@@ -353,7 +360,15 @@ impl Engine {
         let now = Utc::now();
         match input {
             Input::Whispers { call, whispers } => board.whispers_ready(&call, whispers, now),
-            Input::Live { live, asked } => board.reconcile(&live, &asked, now),
+            Input::Live {
+                live,
+                asked,
+                parked,
+            } => {
+                let mut actions = board.reconcile(&live, &asked, now);
+                actions.extend(board.missed_parks(parked, now));
+                actions
+            }
             Input::Query(q) => {
                 q(board);
                 Vec::new()
@@ -524,6 +539,7 @@ impl Engine {
 
     fn reconcile(&self, board: &Switchboard) {
         let asked: HashSet<String> = board.known_channels().into_iter().collect();
+        let names = board.park_variables();
         let supervisor = self.supervisor.clone();
         let inputs = self.inputs.clone();
         self.tracker.spawn(
@@ -531,7 +547,30 @@ impl Engine {
                 match supervisor.api("show channels as json").await {
                     Ok(body) => match live_uuids(&body) {
                         Some(live) => {
-                            let _ = inputs.send(Input::Live { live, asked }).await;
+                            let mut parked: Vec<MissedPark> = parked_rows(&body)
+                                .into_iter()
+                                .filter(|p| !asked.contains(&p.uuid))
+                                .collect();
+                            if parked.len() > MAX_MISSED_PARKS {
+                                tracing::warn!(
+                                    found = parked.len(),
+                                    routed = MAX_MISSED_PARKS,
+                                    "too many parks missed while disconnected; the rest wait out park_timeout"
+                                );
+                                parked.truncate(MAX_MISSED_PARKS);
+                            }
+                            let mut found = Vec::with_capacity(parked.len());
+                            for mut p in parked {
+                                match park_vars(&supervisor, &p.uuid, &names).await {
+                                    Some(vars) => {
+                                        p.vars = vars;
+                                        found.push(p);
+                                    }
+                                    None => tracing::info!(call.uuid = %p.uuid, "parked channel gone before it was read; not routed"),
+                                }
+                            }
+                            let parked = found;
+                            let _ = inputs.send(Input::Live { live, asked, parked }).await;
                         }
                         None => tracing::warn!("unreadable `show channels as json`; not reconciled"),
                     },
@@ -595,6 +634,85 @@ pub fn live_uuids(body: &[u8]) -> Option<HashSet<String>> {
     )
 }
 
+/// Parks found by one reconcile that are routed (each costs one `uuid_getvar` per park
+/// variable on the listener's thread); more wait out their `park_timeout`.
+const MAX_MISSED_PARKS: usize = 200;
+
+/// The parked inbound channels of `show channels as json`: `direction` inbound and
+/// `application` park (a parked caller's `state` is CS_EXECUTE and its `callstate` RINGING; the
+/// `show_channels` capture). A uuid that could not be put in a command line is left out.
+pub fn parked_rows(body: &[u8]) -> Vec<MissedPark> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Vec::new();
+    };
+    let Some(rows) = v.get("rows").and_then(|r| r.as_array()) else {
+        return Vec::new();
+    };
+    let col = |r: &serde_json::Value, name: &str| {
+        r.get(name)
+            .and_then(|c| c.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    rows.iter()
+        .filter(|r| col(r, "direction") == "inbound" && col(r, "application") == "park")
+        .filter_map(|r| {
+            let uuid = col(r, "uuid");
+            let plain = !uuid.is_empty()
+                && uuid
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !plain {
+                tracing::warn!(uuid, "parked channel with an unusable uuid; not routed");
+                return None;
+            }
+            let created = col(r, "created_epoch")
+                .parse::<i64>()
+                .ok()
+                .filter(|s| *s > 0)
+                .and_then(|s| Utc.timestamp_opt(s, 0).single());
+            Some(MissedPark {
+                caller_number: col(r, "cid_num"),
+                caller_name: col(r, "cid_name"),
+                destination: col(r, "dest"),
+                created,
+                uuid,
+                vars: Vec::new(),
+            })
+        })
+        .collect()
+}
+
+/// The set variables among `names` of channel `uuid` (`uuid_getvar` answers the bare value,
+/// `_undef_` when unset, `-ERR …` when the channel is gone); `None` when the channel is gone or
+/// could not be read (it is not routed then: a park half read could match the wrong router).
+async fn park_vars(
+    supervisor: &Supervisor,
+    uuid: &str,
+    names: &[String],
+) -> Option<Vec<(String, String)>> {
+    let mut vars = Vec::new();
+    for name in names {
+        match supervisor.api(&format!("uuid_getvar {uuid} {name}")).await {
+            Ok(body) => {
+                let value = String::from_utf8_lossy(&body);
+                let value = value.trim_end_matches('\n');
+                if value.starts_with("-ERR") || value.starts_with("-USAGE") {
+                    return None;
+                }
+                if value != "_undef_" {
+                    vars.push((name.clone(), value.to_owned()));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(call.uuid = uuid, name, error = %e, "uuid_getvar failed; not routed");
+                return None;
+            }
+        }
+    }
+    Some(vars)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -606,5 +724,31 @@ mod tests {
         assert!(live.contains("a") && live.contains("b") && live.len() == 2);
         assert_eq!(live_uuids(br#"{"row_count":0}"#).unwrap().len(), 0);
         assert!(live_uuids(b"-ERR no").is_none());
+    }
+
+    #[test]
+    fn parked_rows_reads_the_real_columns() {
+        // Rows as the show_channels capture has them: a parked caller is CS_EXECUTE / RINGING
+        // with application park; its outbound partner and a bridged caller are not parks.
+        let body = br#"{"row_count":3,"rows":[
+            {"uuid":"p1","direction":"inbound","created_epoch":"1795521464","state":"CS_EXECUTE",
+             "cid_name":"Maria Lopez","cid_num":"+13055550120","dest":"18005550199",
+             "application":"park","application_data":"","callstate":"RINGING"},
+            {"uuid":"o1","direction":"outbound","state":"CS_CONSUME_MEDIA","application":"",
+             "callstate":"DOWN"},
+            {"uuid":"b1","direction":"inbound","state":"CS_EXECUTE","application":"bridge",
+             "callstate":"ACTIVE"},
+            {"uuid":"bad uuid","direction":"inbound","application":"park"}]}"#;
+        let parked = parked_rows(body);
+        assert_eq!(parked.len(), 1);
+        assert_eq!(parked[0].uuid, "p1");
+        assert_eq!(parked[0].caller_number, "+13055550120");
+        assert_eq!(parked[0].destination, "18005550199");
+        assert_eq!(
+            parked[0].created.map(|c| c.timestamp()),
+            Some(1_795_521_464)
+        );
+        assert!(parked_rows(br#"{"row_count":0}"#).is_empty());
+        assert!(parked_rows(b"-ERR no").is_empty());
     }
 }

@@ -138,8 +138,16 @@ pub struct CallRecord {
     /// The buyer the caller talked to.
     pub connected: Option<Id>,
     pub bridged_at: Option<DateTime<Utc>>,
-    /// Seconds from the bridge to the first hangup (the whisper is not counted).
+    /// Seconds from the bridge to the first hangup (the whisper is not counted); when the
+    /// caller was transferred out of the bridge ([`CallRecord::transferred_at`]), to the
+    /// caller's hangup.
     pub talk_secs: u64,
+    /// When the caller was transferred out of the bridge (a buyer's blind transfer, SIP REFER,
+    /// or `uuid_transfer`), read from the caller's `transfer_history`: the caller stayed on the
+    /// line with someone else, so the talk time runs until the caller hangs up (as Ringba and
+    /// TrackDrive count a call the buyer transfers), not until the buyer's leg goes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transferred_at: Option<DateTime<Utc>>,
     pub conversion: Option<Conversion>,
     /// Minor units of the config's currency.
     pub payout: i64,

@@ -6,14 +6,15 @@
 //! the seed. The ledger (counters), the duplicate history and the calls live here; the driver
 //! only carries bytes and renders whispers.
 //!
-//! A call: CHANNEL_PARK of a real inbound channel (no `parkway_call` variable: buyer legs that
-//! park are not calls) that matches a router → decide → dial the first step with `bridge` →
+//! A call: CHANNEL_PARK of a real inbound channel (not one of our buyer legs: no `parkway_call`,
+//! `parkway_buyer` or `sip_h_X-Parkway-Call` variable and not a leg uuid; buyer legs that park,
+//! or loop back into this switch and park, are not calls) that matches a router → decide → dial the first step with `bridge` →
 //! CHANNEL_BRIDGE (connected) or the bridge's CHANNEL_EXECUTE_COMPLETE without a bridge (the
 //! step failed: decide again with fresh usage, without the buyers already tried, while the
 //! router's wait budget lasts) → the caller's CHANNEL_HANGUP_COMPLETE and every leg's →
 //! conversion, payout, counters, record.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -44,6 +45,9 @@ pub const EVENTS: [&str; 7] = [
     "CHANNEL_HANGUP_COMPLETE",
     "DTMF",
 ];
+
+/// How many finished or unrouted parks are remembered (see `Switchboard::done`).
+const RECENT_DONE: usize = 4096;
 
 /// How often the duplicate history is pruned (it is scanned whole).
 const DUPLICATE_SWEEP: Duration = Duration::minutes(10);
@@ -78,6 +82,15 @@ pub struct Totals {
     pub calls: u64,
     /// Parks no router matched (left alone).
     pub unrouted: u64,
+    /// Parks of our own buyer legs (a destination that loops back into this switch): ignored.
+    pub own_legs_parked: u64,
+    /// Parks that happened while the socket was down, found by the reconcile (and routed
+    /// like any park).
+    pub missed_parks: u64,
+    /// Bridges not seen (socket down) and taken from a hangup's bridge variables.
+    pub bridges_from_hangup: u64,
+    /// Connected callers transferred out of the bridge (talk time runs to their hangup).
+    pub transfers: u64,
     /// Calls that dialled at least one buyer.
     pub routed: u64,
     pub connected: u64,
@@ -100,6 +113,9 @@ pub struct Switchboard {
     calls: FxHashMap<String, Call>,
     /// Leg uuid → the caller's uuid.
     legs: FxHashMap<String, String>,
+    /// The last [`RECENT_DONE`] parks finished or left alone (unrouted), oldest first: a
+    /// reconcile's `show channels`, taken a moment earlier, may still list them as parked.
+    done: (VecDeque<String>, HashSet<String>),
     rng: SplitMix64,
     ids: SplitMix64,
     /// Whether whispers can be rendered (the driver has a whisperer).
@@ -144,6 +160,7 @@ impl Switchboard {
             duplicates: DuplicateHistory::default(),
             calls: FxHashMap::default(),
             legs: FxHashMap::default(),
+            done: Default::default(),
             rng: SplitMix64::new(seed),
             ids: SplitMix64::new(crate::splitmix::mix(seed ^ 0x5eed)),
             whispers,
@@ -231,6 +248,19 @@ impl Switchboard {
         out
     }
 
+    /// Remembers a park that is done with (finished, or left alone).
+    fn remember_done(&mut self, uuid: &str) {
+        let (order, set) = &mut self.done;
+        if set.insert(uuid.to_owned()) {
+            order.push_back(uuid.to_owned());
+        }
+        while order.len() > RECENT_DONE {
+            if let Some(old) = order.pop_front() {
+                set.remove(&old);
+            }
+        }
+    }
+
     /// The call and leg index of an event on a buyer leg (which proves the leg's channel
     /// exists).
     fn leg_mut(&mut self, uuid: &str) -> Option<(&mut Call, usize)> {
@@ -251,11 +281,14 @@ fn caller_cause(record: &mut CallRecord, ev: &Event) {
     }
 }
 
-/// Counts a leg as dialled and up (once; repeats are no-ops in the ledger).
+/// Counts a leg as dialled and up (once per leg: repeats are no-ops in the ledger, and a buyer
+/// dialled again in the same call is another attempt).
 fn count_up(ledger: &mut Ledger, config: &Config, call: &mut Call, leg: usize, now: DateTime<Utc>) {
     let state: &mut LegState = &mut call.legs[leg];
-    ledger.count(config, &call.uuid, state.buyer, CountKind::Attempt, 0, now);
-    if !state.live && ledger.count(config, &call.uuid, state.buyer, CountKind::LegUp, 0, now) {
+    let (uuid, buyer) = (call.record.attempts[leg].leg_uuid.as_str(), state.buyer);
+    let key = state.attempt_key.as_str();
+    ledger.count_leg(config, &call.uuid, key, buyer, CountKind::Attempt, 0, now);
+    if !state.live && ledger.count_leg(config, &call.uuid, uuid, buyer, CountKind::LegUp, 0, now) {
         state.live = true;
         // A ringing leg may still connect: hold the connection so concurrent calls cannot pass
         // the buyer's connection caps meanwhile (released if the leg ends unbridged).
@@ -271,6 +304,9 @@ pub fn event_time(ev: &Event) -> Option<DateTime<Utc>> {
 
 mod finish;
 mod legs;
+mod missed;
 mod route;
+
+pub use missed::MissedPark;
 #[cfg(test)]
 mod tests;

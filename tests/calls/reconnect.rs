@@ -163,3 +163,59 @@ async fn bridge_missed_while_disconnected_is_still_a_connection() {
     assert_eq!(rig.concurrency("acme").await, 0);
     assert_eq!(rig.totals().await.connected, 1);
 }
+
+#[tokio::test]
+async fn park_while_disconnected_is_routed_after_the_reconnect() {
+    let mut rig = manual_rig("reconnect-park", BODY, &[("acme", answers(2, 30, &[]))]).await;
+    // The socket drops and the switch refuses the daemon; meanwhile a caller parks.
+    rig.sim.peer().set_behaviour(PeerBehaviour {
+        reject: true,
+        ..PeerBehaviour::default()
+    });
+    rig.sim.peer().drop_connections(DropMode::Clean);
+    let call = rig.campaign_call("+13105550100", "auto").await;
+    rig.advance(5).await;
+    assert_eq!(rig.totals().await.calls, 0, "the park was not seen");
+
+    // Back in: the reconcile finds the parked caller in `show channels`, reads its variables
+    // and routes it like any park.
+    rig.sim.peer().set_behaviour(PeerBehaviour::default());
+    rig.wait_for("routed by the reconcile", |b| b.totals().routed == 1)
+        .await;
+    let received: Vec<String> = rig
+        .sim
+        .peer()
+        .received_commands()
+        .iter()
+        .map(|c| c.command.line().to_owned())
+        .collect();
+    assert!(
+        received
+            .iter()
+            .any(|l| l == &format!("api uuid_getvar {} campaign", call.parked)),
+        "the campaign was read: {received:?}"
+    );
+    rig.advance(60).await;
+    let record = rig.record().await;
+    assert_eq!(record.call, call.parked);
+    assert_eq!(record.disposition, Disposition::Connected, "{record:?}");
+    assert_eq!(record.connected.as_deref(), Some("acme"));
+    assert_eq!(
+        record.tokens.get("campaign").map(String::as_str),
+        Some("auto")
+    );
+    assert!(
+        record.notes.iter().any(|n| n.contains("found and routed")),
+        "{:?}",
+        record.notes
+    );
+    assert_eq!(rig.commands(), dialled(&["acme"]));
+    assert_eq!(record.payout, 1000);
+    let totals = rig.totals().await;
+    assert_eq!(
+        (totals.calls, totals.missed_parks, totals.connected),
+        (1, 1, 1)
+    );
+    let a = rig.buyer("acme").await;
+    assert_eq!((a.attempts, a.connections, a.revenue), (1, 1, 1000));
+}

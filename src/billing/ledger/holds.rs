@@ -51,7 +51,7 @@ impl Ledger {
         let counted = self.calls.get(call).is_some_and(|k| {
             k.seen
                 .iter()
-                .any(|(i, mask)| *i == bi && mask & super::kind_of(metric).bit() != 0)
+                .any(|s| s.buyer == bi && s.mask & super::kind_of(metric).bit() != 0)
         });
         let held = self
             .holds

@@ -597,3 +597,45 @@ fn a_stale_call_releases_its_holds() {
     assert_eq!(used(&l, "b2", Window::Total, Metric::Connections), 0);
     assert_eq!(l.concurrency(2), 0);
 }
+
+#[test]
+fn every_leg_dialled_is_an_attempt_but_a_call_connects_a_buyer_once() {
+    let c = config();
+    let mut l = Ledger::new(&c);
+    let now = t("2026-11-25T15:00:00Z");
+    // b1 dialled in step 1 (leg-a, no answer) and again in step 2 (leg-b, connects).
+    for leg in ["leg-a", "leg-b"] {
+        assert!(l.count_leg(&c, "call-1", leg, 1, CountKind::Attempt, 0, now));
+        assert!(l.count_leg(&c, "call-1", leg, 1, CountKind::LegUp, 0, now));
+        // Replayed events of the same leg count nothing.
+        assert!(!l.count_leg(&c, "call-1", leg, 1, CountKind::Attempt, 0, now));
+        assert!(!l.count_leg(&c, "call-1", leg, 1, CountKind::LegUp, 0, now));
+    }
+    assert_eq!(l.concurrency(1), 2, "both legs up");
+    assert_eq!(
+        counter(&l.snapshot().groups["g0"], Window::Total, Metric::Attempts).map(|c| c.value),
+        Some(2),
+        "the group counts both attempts too"
+    );
+    assert!(l.count_leg(&c, "call-1", "leg-a", 1, CountKind::LegDown, 0, now));
+    assert!(!l.count_leg(&c, "call-1", "leg-a", 1, CountKind::LegDown, 0, now));
+    assert_eq!(l.concurrency(1), 1);
+    // Connections, conversions and revenue stay once per (call, buyer), whichever leg.
+    assert!(l.count_leg(&c, "call-1", "leg-b", 1, CountKind::Connection, 0, now));
+    assert!(!l.count_leg(&c, "call-1", "leg-a", 1, CountKind::Connection, 0, now));
+    assert!(!l.count(&c, "call-1", 1, CountKind::Connection, 0, now));
+    assert!(l.count_leg(&c, "call-1", "leg-b", 1, CountKind::Revenue, 500, now));
+    assert!(!l.count_leg(&c, "call-1", "leg-a", 1, CountKind::Revenue, 500, now));
+    assert_eq!(
+        l.totals(1),
+        Totals {
+            attempts: 2,
+            connections: 1,
+            conversions: 0,
+            revenue: 500
+        }
+    );
+    // Finishing the call puts the leg still up down.
+    l.finish_call("call-1", now);
+    assert_eq!(l.concurrency(1), 0);
+}

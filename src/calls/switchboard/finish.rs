@@ -86,6 +86,7 @@ impl Switchboard {
             self.totals.abandoned += 1;
         }
         self.totals.finished += 1;
+        self.remember_done(uuid);
         self.totals.revenue = self.totals.revenue.saturating_add(record.payout);
         self.ledger.finish_call(uuid, now);
         self.ledger.prune(now);
@@ -169,15 +170,16 @@ impl Switchboard {
             "set" => c.prepared = false,
             "bridge" => {
                 let step = c.steps;
-                let unsent: Vec<usize> = c
+                let unsent: Vec<(usize, String)> = c
                     .record
                     .attempts
                     .iter()
                     .zip(&c.legs)
                     .filter(|(a, _)| a.step == step)
-                    .map(|(_, l)| l.buyer)
+                    .map(|(_, l)| (l.buyer, l.attempt_key.clone()))
                     .collect();
-                c.tried.retain(|b| !unsent.contains(b));
+                c.tried.retain(|b| !unsent.iter().any(|(u, _)| u == b));
+                c.unsent.extend(unsent);
                 for a in c.record.attempts.iter_mut().filter(|a| a.step == step) {
                     a.hangup_cause.get_or_insert_with(|| "NOT_SENT".into());
                 }

@@ -214,11 +214,29 @@ impl Switchboard {
         out: &mut Vec<Action>,
     ) {
         let cause = ev.hangup_cause().map(|c| c.into_owned());
+        if let Some(seen) = HangupBridge::read(ev) {
+            self.bridge_from_hangup(ev, uuid, &seen, now);
+        }
         if let Some(call) = self.calls.get_mut(uuid) {
             call.caller_ended.get_or_insert(now);
             call.record.caller_hangup_cause = cause;
             if call.bridged_leg().is_some() {
                 call.talk_end.get_or_insert(now);
+            }
+            let bridged = call.record.bridged_at;
+            if let Some(at) = bridged.and_then(|b| transferred_since(ev, b)) {
+                // The caller left the bridge by a transfer and stayed on the line: the talk
+                // runs to the caller's own end.
+                let end = HangupBridge::read(ev).and_then(|h| h.end).unwrap_or(now);
+                call.talk_end = Some(end.max(bridged.unwrap_or(end)));
+                call.record.transferred_at = Some(at);
+                call.record.notes.push(
+                    "the caller was transferred out of the bridge; talk time runs to the \
+                     caller's hangup"
+                        .into(),
+                );
+                self.totals.transfers += 1;
+                tracing::info!(parent: &call.span, %at, "caller transferred out of the bridge");
             }
             // The caller's channel is gone, and with it every originate it ran: a leg whose
             // channel FreeSWITCH never made (refused by sessions-per-second, a gateway that is
@@ -243,22 +261,36 @@ impl Switchboard {
         let Some(call) = self.calls.get_mut(&caller) else {
             return;
         };
+        if call.leg_index(uuid).is_none() {
+            return;
+        }
+        // The leg hangs up first and its bridge was missed (the socket was down): its hangup
+        // shows the bridge to the caller, so the call is connected from its bridge epoch.
+        if let Some(seen) = HangupBridge::read(ev) {
+            self.bridge_from_hangup(ev, uuid, &seen, now);
+        }
+        let Some(call) = self.calls.get_mut(&caller) else {
+            return;
+        };
         let Some(leg) = call.leg_index(uuid) else {
             return;
         };
         let a = &mut call.record.attempts[leg];
         let cause = cause.unwrap_or_else(|| "NORMAL_CLEARING".into());
-        if a.outcome == LegOutcome::Connected && call.legs[leg].bridge_unseen {
+        if a.outcome == LegOutcome::Connected
+            && call.legs[leg].bridge_unseen
+            && call.record.transferred_at.is_none()
+        {
             // The bridge was missed: the leg's own epochs say when it was up.
-            let epoch = |name: &str| {
-                ev.variable(name)
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .filter(|s| *s > 0)
-                    .and_then(|s| Utc.timestamp_opt(s, 0).single())
-            };
-            if let (Some(bridged), Some(end)) = (epoch("bridge_epoch"), epoch("end_epoch")) {
+            if let Some(HangupBridge {
+                bridged,
+                end: Some(end),
+                answered,
+                ..
+            }) = HangupBridge::read(ev)
+            {
                 a.bridged_at = Some(bridged);
-                if let Some(answered) = epoch("answer_epoch") {
+                if let Some(answered) = answered {
                     a.answered_at = Some(answered);
                 }
                 call.record.bridged_at = Some(bridged);
@@ -275,6 +307,60 @@ impl Switchboard {
         self.try_finish(&caller, now, out);
     }
 
+    /// A hangup of `uuid` (the caller or one of its legs) shows a bridge between them that was
+    /// not seen (no CHANNEL_BRIDGE, no successful bridge completion): connect the call at the
+    /// bridge's epoch; the leg's hangup (this one, or the one still to come) sets the talk time
+    /// from its own epochs.
+    fn bridge_from_hangup(
+        &mut self,
+        ev: &Event,
+        uuid: &str,
+        seen: &HangupBridge,
+        now: DateTime<Utc>,
+    ) {
+        let Some(to) = seen.to.clone() else {
+            return;
+        };
+        let (caller, leg_uuid) = if self.calls.contains_key(uuid) {
+            (uuid.to_owned(), to)
+        } else {
+            (to, uuid.to_owned())
+        };
+        let Some(call) = self.calls.get(&caller) else {
+            return;
+        };
+        if call.bridged_leg().is_some()
+            || call.leg_index(&leg_uuid).is_none()
+            || self.legs.get(&leg_uuid) != Some(&caller)
+        {
+            return;
+        }
+        self.connect(&caller, &leg_uuid, seen.bridged.min(now));
+        let Some(call) = self.calls.get_mut(&caller) else {
+            return;
+        };
+        if let Some(leg) = call.leg_index(&leg_uuid) {
+            call.legs[leg].bridge_unseen = true;
+        }
+        if caller == uuid {
+            // The caller's hangup: the talk ended with it at the latest.
+            let end = seen.end.unwrap_or(now);
+            call.talk_end.get_or_insert(end);
+        }
+        self.totals.bridges_from_hangup += 1;
+        tracing::info!(
+            parent: &call.span,
+            leg = %leg_uuid,
+            event = %ev.name(),
+            "bridge not seen; taken from the hangup's bridge variables"
+        );
+        call.record.notes.push(
+            "the bridge was not seen (socket down); taken from the hangup's bridge_uuid and \
+             bridge_epoch"
+                .into(),
+        );
+    }
+
     /// Counts concurrency down for every leg of `call` that has ended.
     pub(super) fn release_legs(&mut self, call: &str, now: DateTime<Utc>) {
         let config = self.config.clone();
@@ -284,12 +370,67 @@ impl Switchboard {
         for (i, leg) in c.legs.iter_mut().enumerate() {
             if leg.live && c.record.attempts[i].ended_at.is_some() {
                 leg.live = false;
+                let uuid = &c.record.attempts[i].leg_uuid;
                 self.ledger
-                    .count(&config, call, leg.buyer, CountKind::LegDown, 0, now);
+                    .count_leg(&config, call, uuid, leg.buyer, CountKind::LegDown, 0, now);
                 if c.record.attempts[i].outcome != LegOutcome::Connected {
                     self.ledger.release(call, leg.buyer, Metric::Connections);
                 }
             }
         }
     }
+}
+
+/// What a CHANNEL_HANGUP_COMPLETE says about the bridge its channel was in: `bridge_uuid` (or
+/// `last_bridge_to`) is the other side, `bridge_epoch` when it began (0 when never bridged),
+/// `end_epoch` when the channel ended, `answer_epoch` when it answered; the `*_uepoch`
+/// variables (microseconds) are read first (inbound_plain's hangups carry them all).
+pub(super) struct HangupBridge {
+    pub to: Option<String>,
+    pub bridged: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    pub answered: Option<DateTime<Utc>>,
+}
+
+impl HangupBridge {
+    pub fn read(ev: &Event) -> Option<HangupBridge> {
+        let time = |name: &str| {
+            let micros = ev
+                .variable(&format!("{name}_uepoch"))
+                .and_then(|v| v.parse::<i64>().ok())
+                .filter(|s| *s > 0)
+                .and_then(|us| Utc.timestamp_micros(us).single());
+            micros.or_else(|| {
+                ev.variable(&format!("{name}_epoch"))
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .filter(|s| *s > 0)
+                    .and_then(|s| Utc.timestamp_opt(s, 0).single())
+            })
+        };
+        let to = ev
+            .variable("bridge_uuid")
+            .or_else(|| ev.variable("last_bridge_to"))
+            .filter(|u| !u.is_empty())
+            .map(|u| u.into_owned());
+        Some(HangupBridge {
+            to,
+            bridged: time("bridge")?,
+            end: time("end"),
+            answered: time("answer"),
+        })
+    }
+}
+
+/// When the channel was first transferred at or after `bridged`, from its hangup's
+/// `transfer_history` (`<epoch>:<uuid>:bl_xfer:<ext>/<context>/<dialplan>`, an `ARRAY::` of
+/// them after several; dtmf_variants.recv). Entries before the bridge (a transfer in the
+/// dialplan before the park) do not count.
+pub(super) fn transferred_since(ev: &Event, bridged: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let history = ev.variable("transfer_history")?;
+    let list = history.strip_prefix("ARRAY::").unwrap_or(&history);
+    list.split("|:")
+        .filter_map(|entry| entry.split(':').next()?.parse::<i64>().ok())
+        .filter(|s| *s >= bridged.timestamp())
+        .filter_map(|s| Utc.timestamp_opt(s, 0).single())
+        .min()
 }

@@ -10,11 +10,31 @@ impl Switchboard {
         now: DateTime<Utc>,
         out: &mut Vec<Action>,
     ) {
-        if self.calls.contains_key(uuid)
-            || self.legs.contains_key(uuid)
-            || ev.call_direction() != Some(Direction::Inbound)
-            || ev.variable("parkway_call").is_some()
-        {
+        self.on_park_at(ev, uuid, now, now, out);
+    }
+
+    /// A park that happened at `parked_at`, seen at `now` (later, for a park found by the
+    /// reconcile: the wait budget counts from the park).
+    pub(super) fn on_park_at(
+        &mut self,
+        ev: &Event,
+        uuid: &str,
+        parked_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        out: &mut Vec<Action>,
+    ) {
+        if self.calls.contains_key(uuid) || ev.call_direction() != Some(Direction::Inbound) {
+            return;
+        }
+        if let Some(marker) = own_leg_marker(ev, uuid, &self.legs) {
+            // One of our buyer legs came back into this switch (a loopback/ or SIP destination
+            // on the same FreeSWITCH) and its inbound side parked: it is not a new call.
+            self.totals.own_legs_parked += 1;
+            tracing::info!(
+                call.uuid = uuid,
+                marker,
+                "a park of our own buyer leg; not routed"
+            );
             return;
         }
         let caller = CallerFields {
@@ -30,6 +50,7 @@ impl Switchboard {
         let matched = self.config.router_for(&tokens).map(|r| r.id.as_str());
         let Some(router) = matched.and_then(|id| self.config.router_index.get(id).copied()) else {
             self.totals.unrouted += 1;
+            self.remember_done(uuid);
             tracing::debug!(
                 call.uuid = uuid,
                 "parked call matches no router; left alone"
@@ -54,7 +75,7 @@ impl Switchboard {
             caller: caller.number.clone(),
             destination: caller.destination.clone(),
             tokens: kept,
-            parked_at: now,
+            parked_at,
             decision: crate::routing::Decision {
                 router: self.config.routers[router].id.clone(),
                 algorithm: self.config.routers[router].algorithm,
@@ -65,6 +86,7 @@ impl Switchboard {
             connected: None,
             bridged_at: None,
             talk_secs: 0,
+            transferred_at: None,
             conversion: None,
             payout: 0,
             duplicate: None,
@@ -79,10 +101,11 @@ impl Switchboard {
             router,
             caller: caller.number.as_deref().and_then(normalize),
             tokens,
-            parked_at: now,
+            parked_at,
             span,
             phase: Phase::Over,
             tried: Vec::new(),
+            unsent: Vec::new(),
             steps: 0,
             legs: Vec::new(),
             record,
@@ -350,6 +373,26 @@ fn caller_needs(park: &Event) -> Vec<String> {
         needs.push(format!("ringback={}", crate::calls::dial::RINGBACK));
     }
     needs
+}
+
+/// What shows that a parked channel is one of our buyer legs (or the far side of one), if
+/// anything: its uuid is a leg we dialled, or it carries a leg's variables (`parkway_call` and
+/// `parkway_buyer` cross a `loopback/`; only the `sip_h_X-Parkway-Call` header crosses SIP).
+fn own_leg_marker(
+    park: &Event,
+    uuid: &str,
+    legs: &FxHashMap<String, String>,
+) -> Option<&'static str> {
+    if legs.contains_key(uuid) {
+        return Some("leg uuid");
+    }
+    [
+        "parkway_call",
+        "parkway_buyer",
+        crate::calls::dial::LOOP_MARKER,
+    ]
+    .into_iter()
+    .find(|name| park.variable(name).is_some())
 }
 
 /// `park_timeout=<secs>[:<cause>]` from the park event (0 or unreadable: none).

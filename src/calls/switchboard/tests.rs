@@ -357,6 +357,10 @@ fn a_bridge_never_sent_is_dialled_again_after_the_reconnect() {
         "prepared and dialled again"
     );
     assert_eq!(board.live_calls(), 1);
+    // The bridge that never left rang nobody: the leg dialling acme again is its one attempt
+    // (attempts count per leg, and the new leg takes over the unsent one's key).
+    assert_eq!(board.ledger().totals(0).attempts, 1);
+    assert_eq!(board.ledger().concurrency(0), 1, "only the new leg is up");
 }
 
 #[test]
@@ -457,4 +461,276 @@ fn park_timeout_bounds_the_wait_budget() {
         bridge.contains("leg_timeout=8"),
         "the buyer rings no longer than FreeSWITCH keeps the caller: {bridge}"
     );
+}
+
+#[test]
+fn parks_of_our_own_buyer_legs_are_not_routed() {
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let mut board = Switchboard::new(config(), 1, false);
+    let routed = board.on_event(
+        &park_event(
+            t0,
+            &[
+                ("Caller-Caller-ID-Number", "+13105550100"),
+                ("variable_campaign", "auto"),
+            ],
+        ),
+        t0,
+    );
+    assert!(
+        routed
+            .iter()
+            .any(|a| matches!(a, Action::Execute { app: "bridge", .. }))
+    );
+    let leg = board
+        .known_channels()
+        .into_iter()
+        .find(|c| c != "caller")
+        .expect("a leg");
+    // A buyer destination on this same switch: the leg's far side parks as an inbound call
+    // that carries the campaign too. Over SIP only the X-header crosses; over loopback/ the
+    // leg's variables do; and the leg's own uuid may park.
+    let markers: [(&str, &str, &str); 3] = [
+        ("looped-sip", "variable_sip_h_X-Parkway-Call", "caller"),
+        ("looped-loopback", "variable_parkway_buyer", "acme"),
+        (leg.as_str(), "variable_other", "x"),
+    ];
+    for (i, (uuid, name, value)) in markers.iter().enumerate() {
+        let park = event(
+            "CHANNEL_PARK",
+            t0 + Duration::seconds(1),
+            &[
+                ("Unique-ID", uuid),
+                ("Call-Direction", "inbound"),
+                ("Caller-Caller-ID-Number", "+13105550100"),
+                ("variable_campaign", "auto"),
+                (name, value),
+            ],
+        );
+        let actions = board.on_event(&park, t0);
+        assert!(actions.is_empty(), "{uuid}: {actions:?}");
+        assert_eq!(board.totals().own_legs_parked, i as u64 + 1);
+    }
+    assert_eq!(board.live_calls(), 1);
+    assert_eq!(board.totals().calls, 1);
+}
+
+#[test]
+fn a_park_found_by_the_reconcile_is_routed_once_and_our_legs_never() {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let mut board = Switchboard::new(config(), 1, false);
+    assert!(board.park_variables().contains(&"campaign".to_owned()));
+    let park = |uuid: &str, vars: &[(&str, &str)]| super::MissedPark {
+        uuid: uuid.into(),
+        caller_number: "+13105550100".into(),
+        caller_name: "Test".into(),
+        destination: "18005550199".into(),
+        created: Some(t - Duration::seconds(20)),
+        vars: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    let found = vec![
+        park("missed", &[("campaign", "auto")]),
+        park(
+            "looped",
+            &[("campaign", "auto"), ("sip_h_X-Parkway-Call", "x")],
+        ),
+    ];
+    let actions = board.missed_parks(found.clone(), t);
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Execute { call, app: "bridge", .. } if call == "missed"))
+    );
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::Execute { call, .. } if call == "looped"))
+    );
+    let totals = board.totals();
+    assert_eq!(
+        (totals.calls, totals.missed_parks, totals.own_legs_parked),
+        (1, 2, 1)
+    );
+    // Found again (a second reconcile): the call is known, nothing happens.
+    assert!(board.missed_parks(found[..1].to_vec(), t).is_empty());
+    assert_eq!(board.live_calls(), 1);
+    // Its wait counts from the park, not from when it was found.
+    let hangup = event(
+        "CHANNEL_HANGUP_COMPLETE",
+        t + Duration::seconds(1),
+        &[("Unique-ID", "missed"), ("Hangup-Cause", "NORMAL_CLEARING")],
+    );
+    let record = record(board.on_event(&hangup, t)).expect("ends");
+    assert_eq!(record.parked_at, t - Duration::seconds(20));
+    assert!(record.notes.iter().any(|n| n.contains("reconcile")));
+    // A `show channels` taken just before the end still lists it: not routed again.
+    assert!(board.missed_parks(found[..1].to_vec(), t).is_empty());
+    assert_eq!((board.live_calls(), board.totals().calls), (0, 1));
+}
+
+#[test]
+fn a_missed_bridge_whose_leg_hangs_up_first_is_paid_from_the_legs_epochs() {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = park_event(t, &[("variable_campaign", "auto")]);
+    let event_uuid = board
+        .on_event(&park, t)
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Execute {
+                app: "bridge",
+                event_uuid,
+                ..
+            } => Some(event_uuid),
+            _ => None,
+        })
+        .expect("a bridge");
+    let leg = board
+        .known_channels()
+        .into_iter()
+        .find(|c| c != "caller")
+        .expect("a leg");
+    // The socket was down through the answer and the bridge; back in view, the buyer hangs up
+    // first. Its hangup carries what inbound_plain's buyer leg shows: bridge_uuid, and the
+    // answer, bridge and end epochs (seconds and microseconds).
+    let bridged = t + Duration::seconds(10);
+    let end = t + Duration::seconds(100);
+    let (b_s, b_us) = (
+        bridged.timestamp().to_string(),
+        bridged.timestamp_micros().to_string(),
+    );
+    let (e_s, e_us) = (
+        end.timestamp().to_string(),
+        end.timestamp_micros().to_string(),
+    );
+    let down = [
+        ("Unique-ID", leg.as_str()),
+        ("Hangup-Cause", "NORMAL_CLEARING"),
+        ("variable_bridge_uuid", "caller"),
+        ("variable_last_bridge_to", "caller"),
+        ("variable_answer_epoch", b_s.as_str()),
+        ("variable_answer_uepoch", b_us.as_str()),
+        ("variable_bridge_epoch", b_s.as_str()),
+        ("variable_bridge_uepoch", b_us.as_str()),
+        ("variable_end_epoch", e_s.as_str()),
+        ("variable_end_uepoch", e_us.as_str()),
+        ("variable_billsec", "90"),
+    ];
+    let out = board.on_event(&event("CHANNEL_HANGUP_COMPLETE", end, &down), t);
+    assert!(record(out).is_none(), "the caller is still up");
+    assert_eq!(
+        board.totals().connected,
+        1,
+        "connected from the leg's hangup"
+    );
+    // Then the caller's bridge completes (hangup_after_bridge) and the caller hangs up.
+    let done = [
+        ("Unique-ID", "caller"),
+        ("Answer-State", "hangup"),
+        ("Application", "bridge"),
+        ("Application-UUID", event_uuid.as_str()),
+        ("variable_originate_disposition", "SUCCESS"),
+        ("variable_bridge_uuid", leg.as_str()),
+    ];
+    let later = end + Duration::seconds(1);
+    board.on_event(&event("CHANNEL_EXECUTE_COMPLETE", later, &done), t);
+    let hangup = [("Unique-ID", "caller"), ("Hangup-Cause", "NORMAL_CLEARING")];
+    let record = record(board.on_event(&event("CHANNEL_HANGUP_COMPLETE", later, &hangup), t))
+        .expect("the call ends");
+    assert_eq!(record.disposition, crate::calls::Disposition::Connected);
+    assert_eq!(record.attempts[0].outcome, LegOutcome::Connected);
+    assert_eq!(record.bridged_at, Some(bridged));
+    assert_eq!(record.talk_secs, 90, "bridge to the leg's end");
+    assert_eq!(record.payout, 200, "two started minutes at 1.00");
+    assert_eq!(board.ledger().totals(0).connections, 1);
+    assert_eq!(board.ledger().concurrency(0), 0);
+}
+
+/// A call bridged at `t + 10 s` to acme, whose leg goes at `t + 40 s`; the caller hangs up at
+/// `t + 200 s` with this `transfer_history`.
+fn transfer_call(history: Option<&str>) -> CallRecord {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let mut board = Switchboard::new(config(), 1, false);
+    board.on_event(&park_event(t, &[("variable_campaign", "auto")]), t);
+    let leg = board
+        .known_channels()
+        .into_iter()
+        .find(|c| c != "caller")
+        .expect("a leg");
+    let bridge = [
+        ("Unique-ID", "caller"),
+        ("Bridge-A-Unique-ID", "caller"),
+        ("Bridge-B-Unique-ID", leg.as_str()),
+    ];
+    board.on_event(
+        &event("CHANNEL_BRIDGE", t + Duration::seconds(10), &bridge),
+        t,
+    );
+    let down = [
+        ("Unique-ID", leg.as_str()),
+        ("Hangup-Cause", "NORMAL_CLEARING"),
+    ];
+    let out = board.on_event(
+        &event("CHANNEL_HANGUP_COMPLETE", t + Duration::seconds(40), &down),
+        t,
+    );
+    assert!(record(out).is_none(), "the caller is still on the line");
+    let mut hangup = vec![("Unique-ID", "caller"), ("Hangup-Cause", "NORMAL_CLEARING")];
+    if let Some(h) = history {
+        hangup.push(("variable_transfer_history", h));
+    }
+    record(board.on_event(
+        &event(
+            "CHANNEL_HANGUP_COMPLETE",
+            t + Duration::seconds(200),
+            &hangup,
+        ),
+        t,
+    ))
+    .expect("the call ends")
+}
+
+#[test]
+fn a_caller_the_buyer_transfers_is_paid_until_the_caller_hangs_up() {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let at = (t + Duration::seconds(40)).timestamp();
+    // As FreeSWITCH writes it (dtmf_variants.recv): `<epoch>:<uuid>:bl_xfer:<ext>/<ctx>/XML`.
+    let history = format!("{at}:caller:bl_xfer:1000/default/XML");
+    let record = transfer_call(Some(&history));
+    assert_eq!(record.transferred_at, Some(t + Duration::seconds(40)));
+    assert_eq!(record.talk_secs, 190, "bridge to the caller's hangup");
+    assert_eq!(record.payout, 400, "four started minutes at 1.00");
+    assert!(record.notes.iter().any(|n| n.contains("transferred")));
+
+    // Without a transfer the talk ends with the buyer's leg.
+    let plain = transfer_call(None);
+    assert_eq!(
+        (plain.talk_secs, plain.payout, plain.transferred_at),
+        (30, 100, None)
+    );
+    // A transfer in the dialplan before the park is not the buyer's.
+    let early = format!(
+        "ARRAY::{}:caller:bl_xfer:park/public/XML",
+        (t - Duration::seconds(5)).timestamp()
+    );
+    let before = transfer_call(Some(&early));
+    assert_eq!((before.talk_secs, before.transferred_at), (30, None));
 }
