@@ -204,7 +204,6 @@ impl Daemon {
             async move {
                 let mut dropped = 0;
                 let mut replies = FuturesUnordered::new();
-                let mut connected_before = false;
                 loop {
                     let mut done: Option<&AtomicU64> = None;
                     let actions = tokio::select! {
@@ -238,12 +237,9 @@ impl Daemon {
                             }
                             Some(ClientEvent::Connected { generation }) => {
                                 tracing::info!(generation, "connected to FreeSWITCH");
-                                // After a reconnect, also with no live call: callers may have
-                                // parked while the socket was down.
-                                if board.live_calls() > 0 || connected_before {
-                                    engine.reconcile(&board);
-                                }
-                                connected_before = true;
+                                // Every connection, the first too: callers may have parked
+                                // while the socket was down or before the daemon started.
+                                engine.reconcile(&board);
                                 Vec::new()
                             }
                             Some(ClientEvent::Disconnected { generation, reason }) => {

@@ -219,3 +219,23 @@ async fn park_while_disconnected_is_routed_after_the_reconnect() {
     let a = rig.buyer("acme").await;
     assert_eq!((a.attempts, a.connections, a.revenue), (1, 1, 1000));
 }
+
+/// A daemon restarted while a caller waits in park routes that caller (its first connection
+/// reconciles too), and only once.
+#[tokio::test]
+async fn a_caller_parked_before_the_daemon_started_is_routed() {
+    let mut rig = manual_rig("restart-park", BODY, &[("acme", answers(2, 30, &[]))]).await;
+    rig.daemon.shutdown();
+    let call = rig.campaign_call("+13105550101", "auto").await;
+    rig.advance(5).await;
+    rig.restart_daemon().await;
+    rig.wait_for("routed by the first reconcile", |b| b.totals().routed == 1)
+        .await;
+    rig.advance(60).await;
+    let record = rig.record().await;
+    assert_eq!(record.call, call.parked);
+    assert_eq!(record.disposition, Disposition::Connected, "{record:?}");
+    assert_eq!(rig.commands(), dialled(&["acme"]));
+    let totals = rig.totals().await;
+    assert_eq!((totals.calls, totals.missed_parks), (1, 1));
+}

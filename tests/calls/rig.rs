@@ -101,6 +101,20 @@ async fn rig_in(time: TimeMode, tag: &str, body: &str, behaviours: &[(&str, Beha
             e.0.iter().map(|p| p.to_string()).collect::<Vec<_>>()
         ),
     };
+    let (daemon, records) = start_daemon(&config);
+    let rig = Rig {
+        sim,
+        daemon,
+        config,
+        records,
+        _dir: dir,
+    };
+    rig.wait_subscribed(1).await;
+    rig
+}
+
+/// A daemon for `config`, and its call records.
+fn start_daemon(config: &Arc<Config>) -> (Daemon, mpsc::Receiver<CallRecord>) {
     let whisperer = Whisperer::new(Settings::from_config(&config.whisper).expect("settings"))
         .expect("whisperer");
     let (tx, records) = mpsc::channel(1024);
@@ -115,18 +129,36 @@ async fn rig_in(time: TimeMode, tag: &str, body: &str, behaviours: &[(&str, Beha
             ..DaemonOptions::default()
         },
     );
-    let rig = Rig {
-        sim,
-        daemon,
-        config,
-        records,
-        _dir: dir,
-    };
-    rig.wait_subscribed(1).await;
-    rig
+    (daemon, records)
 }
 
 impl Rig {
+    /// Stops the daemon and starts a new one (nothing carried over, as a restarted process),
+    /// returning once it has subscribed.
+    pub async fn restart_daemon(&mut self) {
+        self.daemon.shutdown();
+        let subscribed = |rig: &Rig| {
+            rig.sim
+                .peer()
+                .received_commands()
+                .iter()
+                .filter(|c| c.command.line().starts_with("event plain"))
+                .map(|c| c.conn)
+                .max()
+                .unwrap_or(0)
+        };
+        let before = subscribed(self);
+        let (daemon, records) = start_daemon(&self.config);
+        self.daemon = daemon;
+        self.records = records;
+        within(async {
+            while subscribed(self) == before {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+    }
+
     /// Waits until connection `conn` has subscribed to events.
     pub async fn wait_subscribed(&self, conn: u64) {
         within(async {
