@@ -116,9 +116,11 @@ impl Engine {
             }
             "uuid_kill" => match argv.first().and_then(|u| self.id_of(u)) {
                 Some(id) => {
-                    let cause = argv.get(1).and_then(|c| Cause::parse(c)).unwrap_or(
-                        Cause::parse("MANAGER_REQUEST").unwrap_or(Cause::NORMAL_CLEARING),
-                    );
+                    // Without a cause, NORMAL_CLEARING (`burst`, `dtmf_variants`).
+                    let cause = argv
+                        .get(1)
+                        .and_then(|c| Cause::parse(c))
+                        .unwrap_or(Cause::NORMAL_CLEARING);
                     self.hangup(id, cause);
                     "+OK\n".into()
                 }

@@ -35,12 +35,16 @@ impl Engine {
             c.vars.set("originate_disposition", "failure");
             c.vars.set("DIALSTATUS", "INVALIDARGS");
         }
-        let ignore_early = dial
-            .enterprise_vars
-            .iter()
-            .chain(dial.branches[0].global_vars.iter())
-            .any(|(n, v)| n == "ignore_early_media" && is_true(v));
-        if ignore_early && self.chan(id).is_some_and(|c| !c.is_answered()) {
+        // Dialling a loopback leg gives the unanswered caller early media at once, whatever
+        // `ignore_early_media` says; a SIP leg does not (`dtmf_variants`: a loopback buyer without
+        // ignore_early_media → CHANNEL_PROGRESS_MEDIA, SIP buyers → none; `sip_leg`: a SIP buyer
+        // with it → none).
+        let loopback_first = dial.branches[0].groups.first().is_some_and(|g| {
+            g.legs
+                .iter()
+                .any(|l| matches!(l.endpoint, Endpoint::Loopback { .. }))
+        });
+        if loopback_first && self.chan(id).is_some_and(|c| !c.is_answered()) {
             self.mark(id, Mark::Early);
         }
         self.origs
@@ -570,7 +574,10 @@ impl Engine {
     /// The caller hung up while its `bridge` ran: cancel the legs still ringing (ORIGINATOR_CANCEL)
     /// or end the bridge.
     pub(crate) fn unwind_bridge(&mut self, owner: ChanId, orig: u64) {
-        if let Some(mut o) = self.origs.remove(&orig) {
+        // A dial already won keeps its result (SUCCESS, as `dtmf_variants` shows for a caller
+        // killed mid-bridge): only the bridge ends.
+        let dialling = self.origs.get(&orig).is_some_and(|o| !o.done);
+        if let Some(mut o) = self.origs.remove(&orig).filter(|_| dialling) {
             o.done = true;
             let live: Vec<ChanId> = o
                 .legs
