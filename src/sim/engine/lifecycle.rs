@@ -185,11 +185,13 @@ impl Engine {
         }
         // A digit from a SIP user agent arrives as RTP (RFC 2833); one written by a channel of
         // the switch itself has no source FreeSWITCH knows.
-        let source = if self.chan(id).is_some_and(|c| c.hidden) {
-            "RTP"
-        } else {
-            "UNKNOWN"
-        };
+        let sofia = |e: &Engine, id| e.chan(id).is_some_and(|c| c.name.starts_with("sofia/"));
+        let source =
+            if self.chan(id).is_some_and(|c| c.hidden) || (sofia(self, id) && sofia(self, peer)) {
+                "RTP"
+            } else {
+                "UNKNOWN"
+            };
         let extra = Extra::default()
             .post("DTMF-Digit", digit.to_string())
             .post("DTMF-Duration", "2000")

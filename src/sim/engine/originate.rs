@@ -149,6 +149,19 @@ impl Engine {
                     let (a, _) = self.loopback_pair(ext, &ctx, &vars, Some(&leg_first), owner);
                     (a, ctx)
                 }
+                Endpoint::Sofia { profile, dest } if sip_host(dest) == OWN_SIP_ADDRESS => {
+                    let kind = PairKind::SipSelf {
+                        profile: profile.clone(),
+                        user: sip_user(dest).to_owned(),
+                        host: OWN_SIP_ADDRESS
+                            .split(':')
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    };
+                    let (a, _) = self.pair(&kind, dest, "public", &vars, Some(&leg_first), owner);
+                    (a, "public".to_owned())
+                }
                 Endpoint::Sofia { profile, dest } => {
                     let (ctx, user) = self.sip_far_end(&[sip_user(dest)]);
                     let kind = PairKind::SipOut {
@@ -634,6 +647,17 @@ impl Engine {
             Some(body.to_owned()),
         );
     }
+}
+
+/// The address of the switch's own SIP profile (`parkway` in the captures): a leg sent there
+/// comes back in as an inbound call ([`PairKind::SipSelf`]).
+const OWN_SIP_ADDRESS: &str = "127.0.0.1:5080";
+
+/// The host part of a sofia destination (`user@host[:port][;params]`), port included.
+fn sip_host(dest: &str) -> &str {
+    let bare = strip_scheme(dest);
+    let host = bare.split_once('@').map_or("", |(_, h)| h);
+    host.split(';').next().unwrap_or(host)
 }
 
 /// The user part of a sofia destination: `user@host[:port][;params]`, optionally written as a
