@@ -174,6 +174,13 @@ impl Engine {
     /// A channel writes a DTMF digit: its loopback peer reads it (DTMF event there), and if the
     /// peer is bridged the digit is written on to the far side.
     pub(crate) fn write_dtmf(&mut self, id: ChanId, digit: char, depth: u8) {
+        self.relay_dtmf(id, digit, depth, "UNKNOWN");
+    }
+
+    /// [`Engine::write_dtmf`] of a digit that came in with `source`: a digit relayed through a
+    /// bridge or a loopback pair keeps the source it arrived with (`dtmf_variants`: a SIP
+    /// buyer's digit reaches the loopback caller's phone leg as `RTP`).
+    fn relay_dtmf(&mut self, id: ChanId, digit: char, depth: u8, source: &'static str) {
         if depth > 4 {
             return;
         }
@@ -190,7 +197,7 @@ impl Engine {
             if self.chan(id).is_some_and(|c| c.hidden) || (sofia(self, id) && sofia(self, peer)) {
                 "RTP"
             } else {
-                "UNKNOWN"
+                source
             };
         let extra = Extra::default()
             .post("DTMF-Digit", digit.to_string())
@@ -201,7 +208,7 @@ impl Engine {
             c.digits.push(digit);
         }
         if let Some(far) = self.chan(peer).and_then(|c| c.bridged_to) {
-            self.write_dtmf(far, digit, depth + 1);
+            self.relay_dtmf(far, digit, depth + 1, source);
         }
     }
 
