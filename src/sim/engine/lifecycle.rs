@@ -201,7 +201,12 @@ impl Engine {
             };
         let extra = Extra::default()
             .post("DTMF-Digit", digit.to_string())
-            .post("DTMF-Duration", "2000")
+            // An RFC 2833 digit lasts 2080 samples on the wire, one sent inside the switch 2000
+            // (`sip_leg`, `dtmf_variants`).
+            .post(
+                "DTMF-Duration",
+                if source == "RTP" { "2080" } else { "2000" },
+            )
             .post("DTMF-Source", source);
         self.emit("DTMF", peer, headers::DTMF, extra);
         if let Some(c) = self.chan_mut(peer) {
