@@ -501,27 +501,23 @@ fn same_seed_same_bytes() {
 
 /// Header names (without `variable_*`) of each channel's events, in order.
 fn header_names(events: &[Event]) -> BTreeMap<String, Vec<(String, Vec<String>)>> {
-    let mut names = HashMap::new();
-    for e in events {
-        if let (Some(u), Some(n)) = (e.unique_id(), e.channel_name()) {
-            names.insert(u.into_owned(), n.into_owned());
-        }
-    }
+    let roles = roles_of(events);
     let mut out: BTreeMap<String, Vec<(String, Vec<String>)>> = BTreeMap::new();
     for e in events {
         if NOT_MODELLED.contains(&e.name().as_ref()) {
             continue;
         }
-        let Some(chan) = e.channel_name() else {
+        let (Some(u), Some(chan)) = (e.unique_id(), e.channel_name()) else {
             continue;
         };
+        let chan = &roles[&format!("{u} {chan}")];
         let list = e
             .headers()
             .iter()
             .map(|(n, _)| n.to_owned())
             .filter(|n| !n.starts_with("variable_"))
             .collect();
-        out.entry(chan.into_owned())
+        out.entry(chan.clone())
             .or_default()
             .push((e.name().into_owned(), list));
     }
@@ -529,11 +525,16 @@ fn header_names(events: &[Event]) -> BTreeMap<String, Vec<(String, Vec<String>)>
 }
 
 fn same_header_blocks(name: &str) {
+    same_header_blocks_of(name, |_| true);
+}
+
+/// [`same_header_blocks`] for the roles `pick` keeps.
+fn same_header_blocks_of(name: &str, pick: impl Fn(&str) -> bool) {
     let real = header_names(&real_events(name));
     let sim = header_names(&replay(name, 1));
     let mut report = String::new();
     let mut compared = 0;
-    for (role, events) in &real {
+    for (role, events) in real.iter().filter(|(role, _)| pick(role)) {
         let Some(sim_events) = sim.get(role) else {
             continue;
         };
@@ -563,6 +564,17 @@ fn header_blocks_match_group_and_failure_scenarios() {
     ] {
         same_header_blocks(name);
     }
+}
+
+#[test]
+fn header_blocks_match_sip_scenarios() {
+    // Not `inbound_json`: its events are `inbound_plain`'s (compared above) and its race moves
+    // them against each other. Not the SIP channels, nor the parked legs bridged to one
+    // (calls 1 and 3): SIP caller profiles (Caller-Username, Caller-Network-Addr, codecs before
+    // SDP) are not modelled. Not call 3's phone leg: the PeerKilled race moves its events.
+    same_header_blocks_of("dtmf_variants", |role| {
+        role.starts_with("loopback/") && !["-b#0", "-b#2", "-a#2"].iter().any(|r| role.ends_with(r))
+    });
 }
 
 #[test]
@@ -625,14 +637,16 @@ fn variable_order_explore() {
 
 /// Per channel, the set of `variable_*` names each event carries.
 fn variable_sets(events: &[Event]) -> BTreeMap<String, Vec<(String, Vec<String>)>> {
+    let roles = roles_of(events);
     let mut out: BTreeMap<String, Vec<(String, Vec<String>)>> = BTreeMap::new();
     for e in events {
         if NOT_MODELLED.contains(&e.name().as_ref()) {
             continue;
         }
-        let Some(chan) = e.channel_name() else {
+        let (Some(u), Some(chan)) = (e.unique_id(), e.channel_name()) else {
             continue;
         };
+        let chan = roles[&format!("{u} {chan}")].clone();
         let mut list: Vec<String> = e
             .headers()
             .iter()
@@ -640,7 +654,7 @@ fn variable_sets(events: &[Event]) -> BTreeMap<String, Vec<(String, Vec<String>)
             .filter(|n| n.starts_with("variable_"))
             .collect();
         list.sort();
-        out.entry(chan.into_owned())
+        out.entry(chan)
             .or_default()
             .push((e.name().into_owned(), list));
     }
@@ -768,6 +782,7 @@ fn json_cdrs_have_mod_json_cdr_shape() {
 
 /// Per channel, (event name, milliseconds since the scenario's first channel event).
 fn timings(events: &[Event]) -> BTreeMap<String, Vec<(String, i64)>> {
+    let roles = roles_of(events);
     let ts = |e: &Event| -> Option<i64> { e.header("Event-Date-Timestamp")?.parse().ok() };
     let start = events
         .iter()
@@ -784,8 +799,13 @@ fn timings(events: &[Event]) -> BTreeMap<String, Vec<(String, i64)>> {
         ) {
             continue;
         }
-        if let (Some(chan), Some(t)) = (e.channel_name(), ts(e)) {
-            out.entry(chan.into_owned())
+        // A digit crossing RTP arrives when its RFC 2833 end packet does, about 260 ms later
+        // per SIP hop; the simulated switch relays it at once (see src/sim/README.md).
+        if e.header("DTMF-Source").as_deref() == Some("RTP") {
+            continue;
+        }
+        if let (Some(u), Some(chan), Some(t)) = (e.unique_id(), e.channel_name(), ts(e)) {
+            out.entry(roles[&format!("{u} {chan}")].clone())
                 .or_default()
                 .push((name.into_owned(), (t - start) / 1_000));
         }
@@ -798,6 +818,9 @@ fn timings(events: &[Event]) -> BTreeMap<String, Vec<(String, i64)>> {
 #[test]
 fn key_events_happen_at_the_real_times() {
     for name in [
+        "inbound_json",
+        "sip_leg",
+        "dtmf_variants",
         "inbound_plain",
         "group_simultaneous",
         "group_sequential",
