@@ -218,11 +218,19 @@ fn write_sounds() -> PathBuf {
 
 /// Replays a scenario into a fresh engine; returns its events.
 fn replay(name: &str, seed: u64) -> Vec<Event> {
-    replay_full(name, seed).0
+    replay_full(name, seed).events
+}
+
+/// What a replay produced.
+struct Replay {
+    events: Vec<Event>,
+    cdrs: Vec<serde_json::Value>,
+    /// The `api` replies, in order.
+    api: Vec<String>,
 }
 
 /// Replays a scenario; returns its events and the CDRs it produced.
-fn replay_full(name: &str, seed: u64) -> (Vec<Event>, Vec<serde_json::Value>) {
+fn replay_full(name: &str, seed: u64) -> Replay {
     let real = real_events(name);
     // Real Unique-IDs in the commands become the simulated ones of the same role.
     let real_keys: HashMap<String, String> = ordinals(&real)
@@ -252,6 +260,7 @@ fn replay_full(name: &str, seed: u64) -> (Vec<Event>, Vec<serde_json::Value>) {
         ..EngineConfig::default()
     });
     let mut out = Vec::new();
+    let mut api = Vec::new();
     assert_eq!(cmds.len(), times.len(), "{name}: commands vs timed steps");
     for (cmd, t) in cmds.iter().zip(times) {
         engine.advance_to((t * SEC as f64) as u64);
@@ -271,7 +280,7 @@ fn replay_full(name: &str, seed: u64) -> (Vec<Event>, Vec<serde_json::Value>) {
         };
         match cmd.kind() {
             CommandKind::Api { cmd, args } => {
-                engine.api(&cmd, &map(args.as_deref().unwrap_or("")));
+                api.push(engine.api(&cmd, &map(args.as_deref().unwrap_or(""))));
             }
             CommandKind::BgApi {
                 cmd,
@@ -307,7 +316,11 @@ fn replay_full(name: &str, seed: u64) -> (Vec<Event>, Vec<serde_json::Value>) {
     let end = engine.now() + 300 * SEC;
     engine.run_until_idle(end);
     out.extend(engine.take_events());
-    (out, engine.take_cdrs())
+    Replay {
+        events: out,
+        cdrs: engine.take_cdrs(),
+        api,
+    }
 }
 
 fn render(steps: &[Step]) -> String {
@@ -723,7 +736,7 @@ fn shape(v: &serde_json::Value) -> serde_json::Value {
 
 #[test]
 fn json_cdrs_have_mod_json_cdr_shape() {
-    let (_, cdrs) = replay_full("inbound_plain", 1);
+    let cdrs = replay_full("inbound_plain", 1).cdrs;
     assert_eq!(cdrs.len(), 4, "one CDR per channel");
     for (real_file, chan, prefix) in [
         (
@@ -963,4 +976,129 @@ fn outbound_socket_request_and_connect_data() {
         0,
         "nothing left in the dialplan: hung up"
     );
+}
+
+/// `api` replies with Unique-IDs replaced by roles and the uptime of `status` left out.
+fn comparable_replies(replies: &[String], events: &[Event]) -> Vec<String> {
+    let roles = roles_of(events);
+    replies
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            for (u, role) in roles.iter().filter(|(u, _)| !u.contains(' ')) {
+                r = r.replace(u, role);
+            }
+            match r.strip_prefix("UP ") {
+                Some(_) => "UP (uptime)".into(),
+                None => r,
+            }
+        })
+        .collect()
+}
+
+/// Every `api` command of a scenario gets the reply FreeSWITCH gave (uuids as roles).
+#[test]
+fn api_replies_match() {
+    let mut compared = 0;
+    for name in [
+        "inbound_plain",
+        "inbound_json",
+        "sip_leg",
+        "dtmf_variants",
+        "group_simultaneous",
+        "group_sequential",
+        "all_fail",
+        "caller_abandon",
+        "originate_uuid_bridge",
+        "uuid_bridge_unanswered",
+    ] {
+        let sim = replay_full(name, 1);
+        let real = comparable_replies(&api_bodies(name), &real_events(name));
+        let got = comparable_replies(&sim.api, &sim.events);
+        assert_eq!(got, real, "{name}");
+        compared += real.len();
+    }
+    assert!(compared > 10, "only {compared} replies compared");
+}
+
+/// A caller that leaves mid-bridge ends the bridge: its dial was won, so the bridge's
+/// `originate_disposition` stays SUCCESS (`dtmf_variants` call 3: `uuid_kill` of the bridged
+/// parked leg), and CHANNEL_UNBRIDGE comes before the bridge's EXECUTE_COMPLETE. Only a caller
+/// leaving while the buyer still rings cancels it (ORIGINATOR_CANCEL, `caller_abandon`).
+#[test]
+fn a_caller_leaving_mid_bridge_keeps_success() {
+    use parkway::sim::engine::Cause;
+    use parkway::sim::engine::api::InboundCall;
+    // (who leaves, how, after how long, the disposition)
+    for (phone, kill, after, disposition) in [
+        (false, true, 3, "SUCCESS"),
+        (true, false, 3, "SUCCESS"),
+        (true, false, 0, "ORIGINATOR_CANCEL"),
+    ] {
+        let mut e = Engine::new(EngineConfig::default());
+        let c = e.inbound_call(&InboundCall {
+            caller_number: "+13055550123".into(),
+            caller_name: "Maria Lopez".into(),
+            destination: "18005550199".into(),
+            context: "public".into(),
+            sip_headers: vec![],
+            variables: vec![],
+            sip: None,
+        });
+        e.sendmsg_execute(&c.parked, "set", "hangup_after_bridge=true", None)
+            .expect("parked");
+        // slow_hangup answers at once; no_answer rings until cancelled.
+        let buyer = if after > 0 {
+            "slow_hangup"
+        } else {
+            "no_answer"
+        };
+        e.sendmsg_execute(
+            &c.parked,
+            "bridge",
+            &format!("loopback/{buyer}/buyers"),
+            Some("br"),
+        )
+        .expect("parked");
+        e.advance_to(e.now() + 1 + after * SEC);
+        let leaving = if phone { &c.phone } else { &c.parked };
+        if kill {
+            assert_eq!(e.api("uuid_kill", leaving), "+OK\n");
+        } else {
+            e.schedule_hangup(leaving, e.now() + 1, Cause::NORMAL_CLEARING)
+                .expect("live");
+        }
+        e.run_until_idle(e.now() + 60 * SEC);
+        let events: Vec<Event> = e
+            .take_events()
+            .into_iter()
+            .filter(|ev| ev.unique_id().as_deref() == Some(c.parked.as_str()))
+            .collect();
+        let names: Vec<String> = events.iter().map(|ev| ev.name().into_owned()).collect();
+        let done = events
+            .iter()
+            .position(|ev| {
+                ev.application_uuid().as_deref() == Some("br")
+                    && ev.name() == "CHANNEL_EXECUTE_COMPLETE"
+            })
+            .expect("bridge completes");
+        let case = format!("phone {phone}, kill {kill}, after {after} s");
+        assert_eq!(
+            events[done].variable("originate_disposition").as_deref(),
+            Some(disposition),
+            "{case}"
+        );
+        let hangup = events
+            .iter()
+            .find(|ev| ev.name() == "CHANNEL_HANGUP")
+            .expect("hung up");
+        assert_eq!(
+            hangup.header("Hangup-Cause").as_deref(),
+            Some("NORMAL_CLEARING"),
+            "{case}"
+        );
+        if disposition == "SUCCESS" {
+            assert_eq!(names[done - 1], "CHANNEL_UNBRIDGE", "{case}: {names:?}");
+        }
+    }
 }
