@@ -134,6 +134,8 @@ impl Engine {
                     {
                         self.write_dtmf(id, d, 0);
                     }
+                    // As after `send_dtmf` (`dtmf_variants`: on every channel it was sent on).
+                    self.set_var(id, "last_dtmf_duration", "500");
                     format!("+OK {} sent DTMF {digits}.\n", argv[0])
                 }
                 (None, _) => no_channel(),

@@ -242,6 +242,20 @@ impl Engine {
             c.vars.set("loopback_leg", "");
             v
         });
+        // A caller leaving its bridge shows it on its hangup (`dtmf_variants` call 3).
+        if let Some(leg) = bridged
+            && self.chan(id).is_some_and(|c| {
+                c.stack
+                    .iter()
+                    .any(|r| matches!(r.wait, Wait::Bridge { .. }))
+            })
+        {
+            let leg_uuid = self.uuid_of(leg);
+            if let Some(c) = self.chan_mut(id) {
+                c.vars.set("bridge_to", &leg_uuid);
+                c.vars.set("last_bridge_role", "originator");
+            }
+        }
         self.emit("CHANNEL_HANGUP", id, headers::HANGUP, Extra::default());
         if let Some(v) = early {
             self.set_var(id, "loopback_leg", &v);
