@@ -681,7 +681,18 @@ fn strip_scheme(dest: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::sip_user;
+    use super::{OWN_SIP_ADDRESS, sip_host, sip_user};
+
+    #[test]
+    fn host_part_of_sofia_destinations() {
+        assert_eq!(sip_host("answer_dtmf@127.0.0.1:5080"), OWN_SIP_ADDRESS);
+        assert_eq!(
+            sip_host("sip:u@127.0.0.1:5080;transport=udp"),
+            OWN_SIP_ADDRESS
+        );
+        assert_eq!(sip_host("u@127.0.0.1"), "127.0.0.1");
+        assert_eq!(sip_host("bare"), "");
+    }
 
     #[test]
     fn user_part_of_sofia_destinations() {
