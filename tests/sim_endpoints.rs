@@ -136,7 +136,7 @@ fn gateway_prefers_the_sip_context() {
 fn unknown_sip_user_fails_the_leg_as_unallocated() {
     for dial in [
         "sofia/parkway/sip:nobody@acme-cc.example.com",
-        "sofia/parkway/nobody@127.0.0.1:5080",
+        "sofia/parkway/nobody@192.0.2.10:5080",
         "sofia/gateway/carrier/+18175550100",
     ] {
         let mut e = engine(6);

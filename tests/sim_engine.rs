@@ -351,7 +351,7 @@ fn sip_caller_and_sip_buyer() {
     e.sendmsg_execute(
         &c.parked,
         "bridge",
-        "{ignore_early_media=true}[parkway_buyer=b1]sofia/parkway/answer_dtmf@127.0.0.1:5080",
+        "{ignore_early_media=true}[parkway_buyer=b1]sofia/parkway/answer_dtmf@198.51.100.7:5060",
         Some("br"),
     )
     .unwrap();
@@ -365,7 +365,7 @@ fn sip_caller_and_sip_buyer() {
     );
     assert_eq!(
         h(dtmf[0], "Channel-Name"),
-        "sofia/parkway/answer_dtmf@127.0.0.1:5080"
+        "sofia/parkway/answer_dtmf@198.51.100.7:5060"
     );
     assert_eq!(h(dtmf[0], "DTMF-Source"), "RTP");
     let bridge = events
@@ -374,7 +374,7 @@ fn sip_caller_and_sip_buyer() {
         .expect("bridged");
     assert_eq!(
         h(bridge, "Other-Leg-Channel-Name"),
-        "sofia/parkway/answer_dtmf@127.0.0.1:5080"
+        "sofia/parkway/answer_dtmf@198.51.100.7:5060"
     );
     let done = events
         .iter()

@@ -22,7 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::Decoder;
 
-/// Events the engine does not model (as in `sim_engine_conformance.rs`).
+/// Events the engine does not model (as in `sim_engine_conformance/capture.rs`).
 const NOT_MODELLED: &[&str] = &[
     "CODEC",
     "CALL_UPDATE",

@@ -116,9 +116,11 @@ impl Engine {
             }
             "uuid_kill" => match argv.first().and_then(|u| self.id_of(u)) {
                 Some(id) => {
-                    let cause = argv.get(1).and_then(|c| Cause::parse(c)).unwrap_or(
-                        Cause::parse("MANAGER_REQUEST").unwrap_or(Cause::NORMAL_CLEARING),
-                    );
+                    // Without a cause, NORMAL_CLEARING (`burst`, `dtmf_variants`).
+                    let cause = argv
+                        .get(1)
+                        .and_then(|c| Cause::parse(c))
+                        .unwrap_or(Cause::NORMAL_CLEARING);
                     self.hangup(id, cause);
                     "+OK\n".into()
                 }
@@ -132,6 +134,8 @@ impl Engine {
                     {
                         self.write_dtmf(id, d, 0);
                     }
+                    // As after `send_dtmf` (`dtmf_variants`: on every channel it was sent on).
+                    self.set_var(id, "last_dtmf_duration", "500");
                     format!("+OK {} sent DTMF {digits}.\n", argv[0])
                 }
                 (None, _) => no_channel(),

@@ -84,8 +84,12 @@ impl Engine {
     pub(crate) fn unbridge(&mut self, owner: ChanId, leg: ChanId, cause: Cause) {
         let (a, b) = (self.uuid_of(owner), self.uuid_of(leg));
         if let Some(c) = self.chan_mut(owner) {
-            c.vars.set("last_bridge_hangup_cause", cause.name);
+            // A caller that hung up itself keeps no last_bridge_hangup_cause (`dtmf_variants`).
+            if !c.is_hungup() {
+                c.vars.set("last_bridge_hangup_cause", cause.name);
+            }
             c.vars.set("bridge_hangup_cause", cause.name);
+            c.vars.set("bridge_to", "");
         }
         self.emit(
             "CHANNEL_UNBRIDGE",

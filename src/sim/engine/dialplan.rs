@@ -37,6 +37,15 @@ impl Default for Dialplan {
             "*",
             ext(&[("set", "park_timeout=60:NORMAL_CLEARING"), ("park", "")]),
         );
+        // A SIP caller to a buyer endpoint is transferred to `buyers` (the captures' SIP buyers
+        // loop back through the switch's own profile: `sip_leg`, `dtmf_variants`).
+        for buyer in ["answer_dtmf", "slow_hangup"] {
+            d.add(
+                "public",
+                buyer,
+                ext(&[("transfer", &format!("{buyer} XML buyers"))]),
+            );
+        }
         d.add("buyers", "busy", ext(&[("hangup", "USER_BUSY")]));
         d.add(
             "buyers",

@@ -174,6 +174,13 @@ impl Engine {
     /// A channel writes a DTMF digit: its loopback peer reads it (DTMF event there), and if the
     /// peer is bridged the digit is written on to the far side.
     pub(crate) fn write_dtmf(&mut self, id: ChanId, digit: char, depth: u8) {
+        self.relay_dtmf(id, digit, depth, "UNKNOWN");
+    }
+
+    /// [`Engine::write_dtmf`] of a digit that came in with `source`: a digit relayed through a
+    /// bridge or a loopback pair keeps the source it arrived with (`dtmf_variants`: a SIP
+    /// buyer's digit reaches the loopback caller's phone leg as `RTP`).
+    fn relay_dtmf(&mut self, id: ChanId, digit: char, depth: u8, source: &'static str) {
         if depth > 4 {
             return;
         }
@@ -185,21 +192,28 @@ impl Engine {
         }
         // A digit from a SIP user agent arrives as RTP (RFC 2833); one written by a channel of
         // the switch itself has no source FreeSWITCH knows.
-        let source = if self.chan(id).is_some_and(|c| c.hidden) {
-            "RTP"
-        } else {
-            "UNKNOWN"
-        };
+        let sofia = |e: &Engine, id| e.chan(id).is_some_and(|c| c.name.starts_with("sofia/"));
+        let source =
+            if self.chan(id).is_some_and(|c| c.hidden) || (sofia(self, id) && sofia(self, peer)) {
+                "RTP"
+            } else {
+                source
+            };
         let extra = Extra::default()
             .post("DTMF-Digit", digit.to_string())
-            .post("DTMF-Duration", "2000")
+            // An RFC 2833 digit lasts 2080 samples on the wire, one sent inside the switch 2000
+            // (`sip_leg`, `dtmf_variants`).
+            .post(
+                "DTMF-Duration",
+                if source == "RTP" { "2080" } else { "2000" },
+            )
             .post("DTMF-Source", source);
         self.emit("DTMF", peer, headers::DTMF, extra);
         if let Some(c) = self.chan_mut(peer) {
             c.digits.push(digit);
         }
         if let Some(far) = self.chan(peer).and_then(|c| c.bridged_to) {
-            self.write_dtmf(far, digit, depth + 1);
+            self.relay_dtmf(far, digit, depth + 1, source);
         }
     }
 
@@ -228,6 +242,20 @@ impl Engine {
             c.vars.set("loopback_leg", "");
             v
         });
+        // A caller leaving its bridge shows it on its hangup (`dtmf_variants` call 3).
+        if let Some(leg) = bridged
+            && self.chan(id).is_some_and(|c| {
+                c.stack
+                    .iter()
+                    .any(|r| matches!(r.wait, Wait::Bridge { .. }))
+            })
+        {
+            let leg_uuid = self.uuid_of(leg);
+            if let Some(c) = self.chan_mut(id) {
+                c.vars.set("bridge_to", &leg_uuid);
+                c.vars.set("last_bridge_role", "originator");
+            }
+        }
         self.emit("CHANNEL_HANGUP", id, headers::HANGUP, Extra::default());
         if let Some(v) = early {
             self.set_var(id, "loopback_leg", &v);

@@ -28,6 +28,15 @@ pub(crate) enum PairKind {
         profile: String,
         host: String,
     },
+    /// A SIP leg to the switch's own profile address (`sofia/parkway/<user>@127.0.0.1:5080`, as
+    /// in `sip_leg` and `dtmf_variants`): the INVITE comes back in, so both halves are visible,
+    /// the `-b` half as the inbound `sofia/<profile>/<caller number>@<host>` running context
+    /// `public` for `user`, carrying only the `sip_h_*` variables of the call.
+    SipSelf {
+        profile: String,
+        user: String,
+        host: String,
+    },
 }
 use super::headers::{self, Extra};
 use super::lifecycle::NewChannel;
@@ -93,7 +102,13 @@ impl Engine {
                 format!("sofia/{profile}/{number}@{host}"),
                 "mod_sofia",
             ),
+            PairKind::SipSelf { profile, host, .. } => (
+                format!("sofia/{profile}/{}", ext.split(';').next().unwrap_or(ext)),
+                format!("sofia/{profile}/{number}@{host}"),
+                "mod_sofia",
+            ),
         };
+        let self_loop = matches!(kind, PairKind::SipSelf { .. });
         let loopback = *kind == PairKind::Loopback;
         let profile = Profile {
             caller_id_name: name,
@@ -202,7 +217,10 @@ impl Engine {
         ] {
             bv.set(n, v);
         }
-        for (n, v) in vars.iter() {
+        for (n, v) in vars
+            .iter()
+            .filter(|(n, _)| !self_loop || n.starts_with("sip_h_"))
+        {
             bv.set(n, v);
         }
         if loopback {
@@ -229,8 +247,9 @@ impl Engine {
         if let Some(o) = owner {
             self.link_other(a, o, OtherType::Originator);
         }
-        // The A leg comes up.
-        if vars.get("origination_uuid").is_some() {
+        // The A leg comes up. mod_sofia takes `origination_uuid` at creation: no CHANNEL_UUID
+        // (`sip_leg`).
+        if vars.get("origination_uuid").is_some() && loopback {
             let old = self.rng.uuid();
             if let Some(c) = self.chan_mut(a) {
                 c.running_state = ChannelState::None;
@@ -254,7 +273,10 @@ impl Engine {
         if let Some(c) = self.chan_mut(a) {
             c.pending_up = true;
         }
-        // The B leg runs the dialplan.
+        // The B leg runs the dialplan. An inbound SIP leg reports its CS_NEW (`sip_leg`).
+        if matches!(kind, PairKind::SipIn { .. } | PairKind::SipSelf { .. }) {
+            self.set_state(b, ChannelState::New);
+        }
         self.set_state(b, ChannelState::Init);
         self.created(b);
         // The B leg's thread is already routing when its call state turns RINGING.
@@ -270,6 +292,7 @@ impl Engine {
                 // UNALLOCATED_NUMBER (`sofia_glue_sip_cause_to_freeswitch`).
                 self.route_or(b, ctx, user, Cause::UNALLOCATED_NUMBER)
             }
+            PairKind::SipSelf { user, .. } => self.route(b, "public", user),
             _ => self.route(b, ctx, ext),
         }
         self.work.push_back(Work::LegUp(a));

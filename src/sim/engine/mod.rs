@@ -17,7 +17,11 @@
 //! - `sofia/<profile>/<user>@<host>` legs (also written `sip:…` / `sips:…`): one visible
 //!   outbound channel whose far end (the SIP user agent) is a hidden channel running the `sip`
 //!   (else `buyers`) extension named by the user part; its DTMF arrives with
-//!   `DTMF-Source: RTP`. `sofia/gateway/<gw>/<number>` legs likewise, named
+//!   `DTMF-Source: RTP` (`DTMF-Duration: 2080`, kept when relayed). A leg to the switch's own
+//!   profile address (`…@127.0.0.1:5080`, as in `sip_leg` and `dtmf_variants`) loops back in:
+//!   its far end is a visible inbound `sofia/<profile>/<caller number>@127.0.0.1` running
+//!   `public` (where `answer_dtmf` and `slow_hangup` transfer to `buyers`; see
+//!   `loopback::PairKind::SipSelf`). `sofia/gateway/<gw>/<number>` legs likewise, named
 //!   `sofia/<gw>/<number>@<gw>` (see `loopback::PairKind::SipOut`), running the extension
 //!   named by the number, else by the number without its leading `+`. A user with no extension
 //!   fails the leg with UNALLOCATED_NUMBER (the far end's `404 Not Found`); a loopback
@@ -49,15 +53,17 @@
 //!   [`Engine::schedule_hangup`] (a caller abandoning at a given time).
 //!
 //! # How it is held to FreeSWITCH
-//! `tests/sim_engine_conformance.rs` replays seven captures' commands at their recorded times
-//! and compares, channel by channel, every modelled event (name, Answer-State, Channel-State,
-//! Hangup-Cause, DTMF digit, application and response, originate_disposition, Other-Leg) and the
-//! BACKGROUND_JOB bodies; for the five bridge scenarios also each event's non-variable header
-//! names in order, the set of variables it carries, and the times of answer, bridge, DTMF and
-//! hangup (within 150 ms); plus the CDR shape, `show` columns and the outbound connect data.
-//! Real thread races are forgiven only where a capture shows them (`Races::LegStart` for the
-//! two uuid_bridge captures). `inbound_json` shows another race (the caller's originate
-//! completing after, not before, the answer) and is not compared.
+//! `tests/sim_engine_conformance/` replays ten captures' commands at their recorded times and
+//! compares, channel by channel (channels sharing a name told apart by the order they appear),
+//! every modelled event (name, Answer-State, Channel-State, Hangup-Cause, DTMF digit, source and
+//! duration, application, response and Application-UUID pairing, originate_disposition,
+//! Call-Direction, Other-Leg and Bridge-A/B), the BACKGROUND_JOB bodies and the `api` replies;
+//! for the bridge scenarios also each event's non-variable header names in order (the SIP
+//! channels excepted), the set of variables it carries, and the times of answer, bridge, DTMF
+//! and hangup (within 150 ms); plus the CDR shape, `show` columns and the outbound connect data.
+//! Real thread races are forgiven only where a capture shows them (`Races` there: `LegStart`
+//! for the two uuid_bridge captures, `CallerAnswer` for `inbound_json`, `PeerKilled` for
+//! `dtmf_variants`).
 //!
 //! The one input the engine reads itself is a WAV file's header (`playback` of a file, with
 //! hound), from [`EngineConfig::sounds_dir`].

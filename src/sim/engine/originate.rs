@@ -35,12 +35,16 @@ impl Engine {
             c.vars.set("originate_disposition", "failure");
             c.vars.set("DIALSTATUS", "INVALIDARGS");
         }
-        let ignore_early = dial
-            .enterprise_vars
-            .iter()
-            .chain(dial.branches[0].global_vars.iter())
-            .any(|(n, v)| n == "ignore_early_media" && is_true(v));
-        if ignore_early && self.chan(id).is_some_and(|c| !c.is_answered()) {
+        // Dialling a loopback leg gives the unanswered caller early media at once, whatever
+        // `ignore_early_media` says; a SIP leg does not (`dtmf_variants`: a loopback buyer without
+        // ignore_early_media → CHANNEL_PROGRESS_MEDIA, SIP buyers → none; `sip_leg`: a SIP buyer
+        // with it → none).
+        let loopback_first = dial.branches[0].groups.first().is_some_and(|g| {
+            g.legs
+                .iter()
+                .any(|l| matches!(l.endpoint, Endpoint::Loopback { .. }))
+        });
+        if loopback_first && self.chan(id).is_some_and(|c| !c.is_answered()) {
             self.mark(id, Mark::Early);
         }
         self.origs
@@ -144,6 +148,19 @@ impl Engine {
                     let ctx = context.clone().unwrap_or_else(|| "default".into());
                     let (a, _) = self.loopback_pair(ext, &ctx, &vars, Some(&leg_first), owner);
                     (a, ctx)
+                }
+                Endpoint::Sofia { profile, dest } if sip_host(dest) == OWN_SIP_ADDRESS => {
+                    let kind = PairKind::SipSelf {
+                        profile: profile.clone(),
+                        user: sip_user(dest).to_owned(),
+                        host: OWN_SIP_ADDRESS
+                            .split(':')
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    };
+                    let (a, _) = self.pair(&kind, dest, "public", &vars, Some(&leg_first), owner);
+                    (a, "public".to_owned())
                 }
                 Endpoint::Sofia { profile, dest } => {
                     let (ctx, user) = self.sip_far_end(&[sip_user(dest)]);
@@ -570,7 +587,10 @@ impl Engine {
     /// The caller hung up while its `bridge` ran: cancel the legs still ringing (ORIGINATOR_CANCEL)
     /// or end the bridge.
     pub(crate) fn unwind_bridge(&mut self, owner: ChanId, orig: u64) {
-        if let Some(mut o) = self.origs.remove(&orig) {
+        // A dial already won keeps its result (SUCCESS, as `dtmf_variants` shows for a caller
+        // killed mid-bridge): only the bridge ends.
+        let dialling = self.origs.get(&orig).is_some_and(|o| !o.done);
+        if let Some(mut o) = self.origs.remove(&orig).filter(|_| dialling) {
             o.done = true;
             let live: Vec<ChanId> = o
                 .legs
@@ -629,6 +649,17 @@ impl Engine {
     }
 }
 
+/// The address of the switch's own SIP profile (`parkway` in the captures): a leg sent there
+/// comes back in as an inbound call ([`PairKind::SipSelf`]).
+const OWN_SIP_ADDRESS: &str = "127.0.0.1:5080";
+
+/// The host part of a sofia destination (`user@host[:port][;params]`), port included.
+fn sip_host(dest: &str) -> &str {
+    let bare = strip_scheme(dest);
+    let host = bare.split_once('@').map_or("", |(_, h)| h);
+    host.split(';').next().unwrap_or(host)
+}
+
 /// The user part of a sofia destination: `user@host[:port][;params]`, optionally written as a
 /// `sip:` or `sips:` URI (mod_sofia accepts both after the profile).
 pub(crate) fn sip_user(dest: &str) -> &str {
@@ -650,7 +681,18 @@ fn strip_scheme(dest: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::sip_user;
+    use super::{OWN_SIP_ADDRESS, sip_host, sip_user};
+
+    #[test]
+    fn host_part_of_sofia_destinations() {
+        assert_eq!(sip_host("answer_dtmf@127.0.0.1:5080"), OWN_SIP_ADDRESS);
+        assert_eq!(
+            sip_host("sip:u@127.0.0.1:5080;transport=udp"),
+            OWN_SIP_ADDRESS
+        );
+        assert_eq!(sip_host("u@127.0.0.1"), "127.0.0.1");
+        assert_eq!(sip_host("bare"), "");
+    }
 
     #[test]
     fn user_part_of_sofia_destinations() {
