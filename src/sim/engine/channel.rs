@@ -254,6 +254,15 @@ impl std::fmt::Debug for Vars {
 }
 
 impl Vars {
+    /// A channel's variables: none yet, room for what a loopback channel has when it
+    /// reports (2-3 KB, 70-90 variables), so setting them does not grow the buffers.
+    pub(crate) fn for_channel() -> Vars {
+        Vars {
+            buf: String::with_capacity(4096),
+            spans: Vec::with_capacity(96),
+        }
+    }
+
     fn name_of(&self, s: &VarSpan) -> &str {
         &self.buf[s.start as usize + VAR_PREFIX.len()..s.value as usize]
     }

@@ -99,6 +99,9 @@ use channel::Vars;
 use clock::Clock;
 use ids::Rng;
 
+/// Block caches kept for reuse: enough for the channels a burst of calls ends at once.
+pub(crate) const SPARE_BLOCKS: usize = 64;
+
 /// Destroyed channels between two sweeps ([`Engine::sweep_destroyed`]).
 const SWEEP_EVERY: usize = 256;
 
@@ -234,6 +237,9 @@ pub struct Engine {
     pub(crate) arena: bytes::BytesMut,
     /// Headers of the last event (the next one's span list is sized for it).
     pub(crate) event_headers: usize,
+    /// Block caches of destroyed channels, for new channels to reuse their buffers (at most
+    /// [`SPARE_BLOCKS`]; a cache past that is dropped).
+    pub(crate) spare_blocks: Vec<block::BlockCache>,
     pub(crate) sounds_dir: PathBuf,
     pub(crate) globals: Vars,
     pub(crate) dialplan: Dialplan,
@@ -271,6 +277,7 @@ impl Engine {
             dates: headers::Dates::default(),
             arena: bytes::BytesMut::new(),
             event_headers: 64,
+            spare_blocks: Vec::new(),
             sounds_dir: config.sounds_dir,
             globals,
             dialplan: Dialplan::default(),
