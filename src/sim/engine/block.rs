@@ -28,30 +28,28 @@ const ARENA_LOW: usize = 8 * 1024;
 impl Block {
     /// A block written at the end of `arena` (an empty buffer with spare capacity): events
     /// are cut from one large allocation, which lives until the last of them is dropped,
-    /// instead of one allocation each. Give the arena back with [`Block::finish`].
-    pub(crate) fn in_arena(mut arena: BytesMut, headers: usize) -> Block {
+    /// instead of one allocation each. Its spans are written into `spans` (emptied first), a
+    /// list the engine reuses, so it never grows once it holds the largest event. Give both
+    /// back with [`Block::finish_event`].
+    pub(crate) fn in_arena(mut arena: BytesMut, mut spans: Vec<(Range<u32>, Range<u32>)>) -> Block {
         if arena.capacity() < ARENA_LOW {
             arena = BytesMut::with_capacity(ARENA);
         }
-        Block {
-            buf: arena,
-            spans: Vec::with_capacity(headers),
-        }
+        spans.clear();
+        Block { buf: arena, spans }
     }
 
-    /// The headers written, and what is left of the arena.
-    pub(crate) fn finish(mut self) -> (Headers, BytesMut) {
+    /// The headers written (their span list allocated at its exact length), what is left of
+    /// the arena, and the span list to reuse.
+    pub(crate) fn finish_event(mut self) -> (Headers, BytesMut, Vec<(Range<u32>, Range<u32>)>) {
         let bytes = self.buf.split().freeze();
-        (Headers::from_spans(bytes, self.spans), self.buf)
+        let headers = Headers::from_span_slice(bytes, &self.spans);
+        (headers, self.buf, self.spans)
     }
 
     pub(crate) fn clear(&mut self) {
         self.buf.clear();
         self.spans.clear();
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.spans.len()
     }
 
     fn end(&self) -> u32 {
@@ -382,7 +380,7 @@ mod tests {
         b.push_u64("Caller-", "Channel-Created-Time", 1_795_521_385_000_000);
         a.append(&b);
         a.push("Empty", "");
-        let (h, _) = a.finish();
+        let (h, _, _) = a.finish_event();
         let pairs: Vec<(String, String)> = h
             .iter()
             .map(|(n, v)| (n.to_owned(), v.into_owned()))

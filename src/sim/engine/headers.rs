@@ -168,7 +168,8 @@ impl Engine {
             self.dates.identity_of = Some(self.core_uuid.clone());
         }
         let arena = std::mem::take(&mut self.arena);
-        let mut h = Block::in_arena(arena, self.event_headers);
+        let spans = std::mem::take(&mut self.spans);
+        let mut h = Block::in_arena(arena, spans);
         h.push("Event-Name", name);
         h.append(&self.dates.identity);
         h.append(&self.dates.dates);
@@ -251,16 +252,16 @@ impl Engine {
         channel_block(&mut h, c, &ids);
         profile_block(&mut h, c, "Caller-", true);
         h.append_vars(&c.vars);
-        let (headers, arena) = h.finish();
+        let (headers, arena, spans) = h.finish_event();
         self.arena = arena;
+        self.spans = spans;
         Some(Event::new(headers, None))
     }
 
     fn push_event(&mut self, headers: Block, body: Option<String>) {
-        // The next event likely has about as many headers: size its span list for it.
-        self.event_headers = headers.len();
-        let (headers, arena) = headers.finish();
+        let (headers, arena, spans) = headers.finish_event();
         self.arena = arena;
+        self.spans = spans;
         self.events.push(Event::new(headers, body.map(Bytes::from)));
     }
 }
