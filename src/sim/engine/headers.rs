@@ -142,6 +142,32 @@ pub(crate) struct Dates {
     dates: Block,
     identity_of: Option<String>,
     identity: Block,
+    /// `Event-Calling-File`, `-Function`, `-Line-Number` of each origin seen (a few dozen).
+    origins: Vec<(Origin, Block)>,
+}
+
+impl Origin {
+    fn same(&self, o: &Origin) -> bool {
+        self.2 == o.2 && self.0 == o.0 && self.1 == o.1
+    }
+}
+
+impl Dates {
+    /// The encoded `Event-Calling-*` headers of `origin`.
+    fn origin(&mut self, origin: Origin) -> &Block {
+        let at = match self.origins.iter().position(|(o, _)| o.same(&origin)) {
+            Some(at) => at,
+            None => {
+                let mut b = Block::default();
+                b.push("Event-Calling-File", origin.0);
+                b.push("Event-Calling-Function", origin.1);
+                b.push_u64("", "Event-Calling-Line-Number", u64::from(origin.2));
+                self.origins.push((origin, b));
+                self.origins.len() - 1
+            }
+        };
+        &self.origins[at].1
+    }
 }
 
 impl Engine {
@@ -174,9 +200,7 @@ impl Engine {
         h.append(&self.dates.identity);
         h.append(&self.dates.dates);
         h.push_u64("", "Event-Date-Timestamp", wall);
-        h.push("Event-Calling-File", origin.0);
-        h.push("Event-Calling-Function", origin.1);
-        h.push_u64("", "Event-Calling-Line-Number", u64::from(origin.2));
+        h.append(self.dates.origin(origin));
         h.push_u64("", "Event-Sequence", self.seq);
         h
     }
