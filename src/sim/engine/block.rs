@@ -13,11 +13,14 @@ use crate::esl::headers::Headers;
 
 use super::channel::{CallDirection, Channel, Profile, Vars};
 
+/// Where a block's headers lie in its buffer: name and value byte ranges.
+pub(crate) type Spans = Vec<(Range<u32>, Range<u32>)>;
+
 /// Header pairs in one buffer.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Block {
     buf: BytesMut,
-    spans: Vec<(Range<u32>, Range<u32>)>,
+    spans: Spans,
 }
 
 /// Bytes of the arena buffers events are cut from.
@@ -31,7 +34,7 @@ impl Block {
     /// instead of one allocation each. Its spans are written into `spans` (emptied first), a
     /// list the engine reuses, so it never grows once it holds the largest event. Give both
     /// back with [`Block::finish_event`].
-    pub(crate) fn in_arena(mut arena: BytesMut, mut spans: Vec<(Range<u32>, Range<u32>)>) -> Block {
+    pub(crate) fn in_arena(mut arena: BytesMut, mut spans: Spans) -> Block {
         if arena.capacity() < ARENA_LOW {
             arena = BytesMut::with_capacity(ARENA);
         }
@@ -41,7 +44,7 @@ impl Block {
 
     /// The headers written (their span list allocated at its exact length), what is left of
     /// the arena, and the span list to reuse.
-    pub(crate) fn finish_event(mut self) -> (Headers, BytesMut, Vec<(Range<u32>, Range<u32>)>) {
+    pub(crate) fn finish_event(mut self) -> (Headers, BytesMut, Spans) {
         let bytes = self.buf.split().freeze();
         let headers = Headers::from_span_slice(bytes, &self.spans);
         (headers, self.buf, self.spans)

@@ -237,7 +237,7 @@ pub struct Engine {
     pub(crate) arena: bytes::BytesMut,
     /// Where an event's header spans are written before they are copied out at their exact
     /// length (see `block.rs`); as long as the largest event so far.
-    pub(crate) spans: Vec<(std::ops::Range<u32>, std::ops::Range<u32>)>,
+    pub(crate) spans: block::Spans,
     /// Block caches of destroyed channels, for new channels to reuse their buffers (at most
     /// [`SPARE_BLOCKS`]; a cache past that is dropped).
     pub(crate) spare_blocks: Vec<block::BlockCache>,
