@@ -69,7 +69,10 @@ impl Block {
     pub(crate) fn push_prefixed(&mut self, prefix: &str, name: &str, value: &str) {
         self.buf.reserve(prefix.len() + name.len() + value.len());
         let n = self.end();
-        self.buf.extend_from_slice(prefix.as_bytes());
+        // Most headers have no prefix: no copy call for it.
+        if !prefix.is_empty() {
+            self.buf.extend_from_slice(prefix.as_bytes());
+        }
         self.buf.extend_from_slice(name.as_bytes());
         let v = self.end();
         self.buf.extend_from_slice(value.as_bytes());
@@ -91,7 +94,9 @@ impl Block {
         let digits = decimal(n, &mut digits);
         self.buf.reserve(prefix.len() + name.len() + digits.len());
         let start = self.end();
-        self.buf.extend_from_slice(prefix.as_bytes());
+        if !prefix.is_empty() {
+            self.buf.extend_from_slice(prefix.as_bytes());
+        }
         self.buf.extend_from_slice(name.as_bytes());
         let v = self.end();
         self.buf.extend_from_slice(digits);

@@ -12,6 +12,7 @@
 //! [`Vars`](super::channel::Vars), which keeps them encoded. The date headers are formatted once
 //! per second.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
@@ -105,20 +106,22 @@ pub const API: Origin = Origin("switch_loadable_module.c", "switch_api_execute",
 pub const BACKGROUND_JOB: Origin = Origin("mod_event_socket.c", "api_exec", 1572);
 pub const CHANNEL_DATA: Origin = Origin("mod_event_socket.c", "parse_command", 2021);
 
-/// Headers added by one event: some before the channel block, some after the variables.
+/// Headers added by one event: some before the channel block, some after the variables. A
+/// value is borrowed when the caller has it as a string (a state or cause name, a command), so
+/// most events add their headers without allocating.
 #[derive(Debug, Default)]
-pub struct Extra {
-    pub pre: Vec<(&'static str, String)>,
-    pub post: Vec<(&'static str, String)>,
+pub struct Extra<'a> {
+    pub pre: Vec<(&'static str, Cow<'a, str>)>,
+    pub post: Vec<(&'static str, Cow<'a, str>)>,
 }
 
-impl Extra {
-    pub fn pre(mut self, name: &'static str, value: impl Into<String>) -> Extra {
+impl<'a> Extra<'a> {
+    pub fn pre(mut self, name: &'static str, value: impl Into<Cow<'a, str>>) -> Extra<'a> {
         self.pre.push((name, value.into()));
         self
     }
 
-    pub fn post(mut self, name: &'static str, value: impl Into<String>) -> Extra {
+    pub fn post(mut self, name: &'static str, value: impl Into<Cow<'a, str>>) -> Extra<'a> {
         self.post.push((name, value.into()));
         self
     }
@@ -210,7 +213,7 @@ impl Engine {
         &mut self,
         name: &str,
         origin: Origin,
-        extra: Extra,
+        extra: Extra<'_>,
         body: Option<String>,
     ) {
         let mut h = self.common(name, origin);
@@ -221,7 +224,7 @@ impl Engine {
     }
 
     /// Raises a channel event with the channel's full header set.
-    pub(super) fn emit(&mut self, name: &str, chan: ChanId, origin: Origin, extra: Extra) {
+    pub(super) fn emit(&mut self, name: &str, chan: ChanId, origin: Origin, extra: Extra<'_>) {
         if self.channels.get(&chan).is_some_and(|c| c.hidden) {
             return;
         }
