@@ -7,7 +7,9 @@
 //!
 //! Run: `cargo bench --bench sim`. A custom loop prints lifecycles/s and events per lifecycle
 //! first (`SIM_BENCH_LIFECYCLES=n` sets its length, 20,000 by default; 0 skips it, e.g. to
-//! profile criterion's run alone); then criterion measures the mean time per lifecycle.
+//! profile criterion's run alone; `SIM_BENCH_OUTPUT=drain`, `plain` or `json` runs one of its
+//! variants, e.g. to count instructions under `valgrind --tool=cachegrind`); then criterion
+//! measures the mean time per lifecycle.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -95,7 +97,16 @@ fn lifecycle(
 
 fn report() {
     let call = call();
-    for output in [Output::Drain, Output::Plain, Output::JsonCdrs] {
+    // `SIM_BENCH_OUTPUT=drain|plain|json` runs one variant (e.g. under valgrind).
+    let only = std::env::var("SIM_BENCH_OUTPUT").ok();
+    for (output, name) in [
+        (Output::Drain, "drain"),
+        (Output::Plain, "plain"),
+        (Output::JsonCdrs, "json"),
+    ] {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
         let mut e = engine();
         let mut buf = BytesMut::with_capacity(8192);
         let n: usize = std::env::var("SIM_BENCH_LIFECYCLES")

@@ -165,6 +165,21 @@ impl Headers {
         }
     }
 
+    /// [`Headers::from_spans`] over spans copied into a list of their exact length (the
+    /// simulator writes every event's spans into one list it reuses).
+    pub(crate) fn from_span_slice(buf: Bytes, spans: &[(Range<u32>, Range<u32>)]) -> Headers {
+        let mut list = Vec::with_capacity(spans.len());
+        list.extend(spans.iter().map(|(name, value)| Span {
+            name: name.clone(),
+            value: value.clone(),
+        }));
+        Headers {
+            buf,
+            spans: list,
+            encoded: false,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.spans.len()
     }

@@ -13,11 +13,14 @@ use crate::esl::headers::Headers;
 
 use super::channel::{CallDirection, Channel, Profile, Vars};
 
+/// Where a block's headers lie in its buffer: name and value byte ranges.
+pub(crate) type Spans = Vec<(Range<u32>, Range<u32>)>;
+
 /// Header pairs in one buffer.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Block {
     buf: BytesMut,
-    spans: Vec<(Range<u32>, Range<u32>)>,
+    spans: Spans,
 }
 
 /// Bytes of the arena buffers events are cut from.
@@ -26,43 +29,30 @@ const ARENA: usize = 64 * 1024;
 const ARENA_LOW: usize = 8 * 1024;
 
 impl Block {
-    pub(crate) fn with_capacity(bytes: usize, headers: usize) -> Block {
-        Block {
-            buf: BytesMut::with_capacity(bytes),
-            spans: Vec::with_capacity(headers),
-        }
-    }
-
     /// A block written at the end of `arena` (an empty buffer with spare capacity): events
     /// are cut from one large allocation, which lives until the last of them is dropped,
-    /// instead of one allocation each. Give the arena back with [`Block::finish`].
-    pub(crate) fn in_arena(mut arena: BytesMut, headers: usize) -> Block {
+    /// instead of one allocation each. Its spans are written into `spans` (emptied first), a
+    /// list the engine reuses, so it never grows once it holds the largest event. Give both
+    /// back with [`Block::finish_event`].
+    pub(crate) fn in_arena(mut arena: BytesMut, mut spans: Spans) -> Block {
         if arena.capacity() < ARENA_LOW {
             arena = BytesMut::with_capacity(ARENA);
         }
-        Block {
-            buf: arena,
-            spans: Vec::with_capacity(headers),
-        }
+        spans.clear();
+        Block { buf: arena, spans }
     }
 
-    /// The headers written, and what is left of the arena.
-    pub(crate) fn finish(mut self) -> (Headers, BytesMut) {
+    /// The headers written (their span list allocated at its exact length), what is left of
+    /// the arena, and the span list to reuse.
+    pub(crate) fn finish_event(mut self) -> (Headers, BytesMut, Spans) {
         let bytes = self.buf.split().freeze();
-        (Headers::from_spans(bytes, self.spans), self.buf)
+        let headers = Headers::from_span_slice(bytes, &self.spans);
+        (headers, self.buf, self.spans)
     }
 
     pub(crate) fn clear(&mut self) {
         self.buf.clear();
         self.spans.clear();
-    }
-
-    pub(crate) fn bytes(&self) -> usize {
-        self.buf.len()
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.spans.len()
     }
 
     fn end(&self) -> u32 {
@@ -79,7 +69,10 @@ impl Block {
     pub(crate) fn push_prefixed(&mut self, prefix: &str, name: &str, value: &str) {
         self.buf.reserve(prefix.len() + name.len() + value.len());
         let n = self.end();
-        self.buf.extend_from_slice(prefix.as_bytes());
+        // Most headers have no prefix: no copy call for it.
+        if !prefix.is_empty() {
+            self.buf.extend_from_slice(prefix.as_bytes());
+        }
         self.buf.extend_from_slice(name.as_bytes());
         let v = self.end();
         self.buf.extend_from_slice(value.as_bytes());
@@ -97,22 +90,16 @@ impl Block {
 
     /// `<prefix><name>: <n in decimal>`.
     pub(crate) fn push_u64(&mut self, prefix: &str, name: &str, n: u64) {
+        let mut digits = [0u8; 20];
+        let digits = decimal(n, &mut digits);
+        self.buf.reserve(prefix.len() + name.len() + digits.len());
         let start = self.end();
-        self.buf.extend_from_slice(prefix.as_bytes());
+        if !prefix.is_empty() {
+            self.buf.extend_from_slice(prefix.as_bytes());
+        }
         self.buf.extend_from_slice(name.as_bytes());
         let v = self.end();
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut rest = n;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        self.buf.extend_from_slice(&digits[i..]);
+        self.buf.extend_from_slice(digits);
         self.spans.push((start..v, v..self.end()));
     }
 
@@ -141,6 +128,32 @@ impl Block {
     }
 }
 
+/// `n` in decimal, written at the end of `buf` two digits at a time (event headers carry
+/// a dozen 16-digit microsecond times each).
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    let mut i = buf.len();
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + n as u8;
+    }
+    &buf[i..]
+}
+
 /// What a channel's profile blocks show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ProfileKey {
@@ -151,15 +164,6 @@ struct ProfileKey {
 }
 
 impl ProfileKey {
-    fn of(c: &Channel) -> ProfileKey {
-        ProfileKey {
-            profile: c.profile.clone(),
-            name: c.name.clone(),
-            uuid: c.uuid.clone(),
-            direction: c.direction,
-        }
-    }
-
     /// Whether the names part (everything but the times) still matches.
     fn same_names(&self, c: &Channel) -> bool {
         let (a, b) = (&self.profile, &c.profile);
@@ -191,49 +195,72 @@ fn times(p: &Profile) -> [u64; 7] {
 
 /// A channel's encoded blocks, each valid while the channel shows what it was built from.
 /// A profile block is two parts, names and times, so the times changing (ring, answer,
-/// bridge, hangup) rebuilds only the second.
+/// bridge, hangup) rebuilds only the second. A rebuild reuses the blocks' buffers, and a
+/// destroyed channel's cache goes to the next channel ([`BlockCache::recycle`]), so a cache
+/// allocates only while its buffers grow to a channel's size.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BlockCache {
-    profile: Option<ProfileKey>,
+    /// What the blocks show (its strings keep their buffers across rebuilds and channels).
+    profile: ProfileKey,
+    /// Whether `profile` describes the blocks (false in a new or recycled cache).
+    valid: bool,
     /// `Caller-*` (with `Profile-Index`): names, times.
     caller: [Block; 2],
     /// The channel block's `Channel-Name` … `Presence-Call-Direction`.
     ids: Block,
-    /// `Other-Leg-*`: this channel as another channel's other leg (built when first needed).
-    other_names: Option<Block>,
-    other_times: Option<Block>,
+    /// `Other-Leg-*`: this channel as another channel's other leg, names and times (built
+    /// when first needed: `other_valid`).
+    other: [Block; 2],
+    other_valid: [bool; 2],
+}
+
+impl Default for ProfileKey {
+    fn default() -> ProfileKey {
+        ProfileKey {
+            profile: Profile::default(),
+            name: String::new(),
+            uuid: String::new(),
+            direction: CallDirection::Inbound,
+        }
+    }
 }
 
 impl BlockCache {
+    /// This cache, emptied for another channel (its buffers kept).
+    pub(crate) fn recycle(mut self) -> BlockCache {
+        self.valid = false;
+        self.other_valid = [false; 2];
+        self
+    }
+
     fn profile_fresh(&mut self, c: &Channel) {
-        let (names, times_same) = match &self.profile {
-            Some(k) => (k.same_names(c), times(&k.profile) == times(&c.profile)),
-            None => (false, false),
+        let k = &self.profile;
+        let (names, times_same) = if self.valid {
+            (k.same_names(c), times(&k.profile) == times(&c.profile))
+        } else {
+            (false, false)
         };
         if names && times_same {
             return;
         }
-        match &mut self.profile {
-            // Reuses the key's strings' buffers: profiles change a few times per channel.
-            Some(k) => {
-                k.profile.clone_from(&c.profile);
-                k.name.clone_from(&c.name);
-                k.uuid.clone_from(&c.uuid);
-                k.direction = c.direction;
-            }
-            None => self.profile = Some(ProfileKey::of(c)),
-        }
+        // Reuses the key's strings' buffers: profiles change a few times per channel.
+        let k = &mut self.profile;
+        k.profile.clone_from(&c.profile);
+        k.name.clone_from(&c.name);
+        k.uuid.clone_from(&c.uuid);
+        k.direction = c.direction;
+        self.valid = true;
         if !names {
             self.caller[0].clear();
             profile_names(&mut self.caller[0], c, "Caller-", true);
-            self.other_names = None;
+            self.other_valid[0] = false;
             self.ids.clear();
             channel_ids(&mut self.ids, c);
         }
         if !times_same {
             self.caller[1].clear();
             profile_times(&mut self.caller[1], &c.profile, "Caller-");
-            self.other_times = None;
+            self.other_valid[1] = false;
         }
     }
 
@@ -247,16 +274,17 @@ impl BlockCache {
     /// The `Other-Leg-*` block of `c` (this cache's channel), in two parts.
     pub(crate) fn other_leg(&mut self, c: &Channel) -> [&Block; 2] {
         self.profile_fresh(c);
-        let names = self.other_names.get_or_insert_with(|| {
-            let mut b = Block::with_capacity(self.caller[0].bytes(), self.caller[0].len());
-            profile_names(&mut b, c, "Other-Leg-", false);
-            b
-        });
-        let times = self.other_times.get_or_insert_with(|| {
-            let mut b = Block::with_capacity(self.caller[1].bytes() + 64, self.caller[1].len());
-            profile_times(&mut b, &c.profile, "Other-Leg-");
-            b
-        });
+        let [names, times] = &mut self.other;
+        if !self.other_valid[0] {
+            names.clear();
+            profile_names(names, c, "Other-Leg-", false);
+            self.other_valid[0] = true;
+        }
+        if !self.other_valid[1] {
+            times.clear();
+            profile_times(times, &c.profile, "Other-Leg-");
+            self.other_valid[1] = true;
+        }
         [names, times]
     }
 }
@@ -328,6 +356,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn decimal_matches_display() {
+        for n in [
+            0,
+            7,
+            10,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            65_535,
+            1_795_521_385_000_000,
+            u64::MAX,
+        ]
+        .into_iter()
+        .chain((0..2000).map(|i| i * 37))
+        {
+            let mut buf = [0u8; 20];
+            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes(), "{n}");
+        }
+    }
+
+    #[test]
     fn appended_blocks_read_as_pushed() {
         let mut a = Block::default();
         a.push("Event-Name", "CHANNEL_STATE");
@@ -337,7 +388,7 @@ mod tests {
         b.push_u64("Caller-", "Channel-Created-Time", 1_795_521_385_000_000);
         a.append(&b);
         a.push("Empty", "");
-        let (h, _) = a.finish();
+        let (h, _, _) = a.finish_event();
         let pairs: Vec<(String, String)> = h
             .iter()
             .map(|(n, v)| (n.to_owned(), v.into_owned()))

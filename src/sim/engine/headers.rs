@@ -12,6 +12,7 @@
 //! [`Vars`](super::channel::Vars), which keeps them encoded. The date headers are formatted once
 //! per second.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
@@ -105,20 +106,22 @@ pub const API: Origin = Origin("switch_loadable_module.c", "switch_api_execute",
 pub const BACKGROUND_JOB: Origin = Origin("mod_event_socket.c", "api_exec", 1572);
 pub const CHANNEL_DATA: Origin = Origin("mod_event_socket.c", "parse_command", 2021);
 
-/// Headers added by one event: some before the channel block, some after the variables.
+/// Headers added by one event: some before the channel block, some after the variables. A
+/// value is borrowed when the caller has it as a string (a state or cause name, a command), so
+/// most events add their headers without allocating.
 #[derive(Debug, Default)]
-pub struct Extra {
-    pub pre: Vec<(&'static str, String)>,
-    pub post: Vec<(&'static str, String)>,
+pub struct Extra<'a> {
+    pub pre: Vec<(&'static str, Cow<'a, str>)>,
+    pub post: Vec<(&'static str, Cow<'a, str>)>,
 }
 
-impl Extra {
-    pub fn pre(mut self, name: &'static str, value: impl Into<String>) -> Extra {
+impl<'a> Extra<'a> {
+    pub fn pre(mut self, name: &'static str, value: impl Into<Cow<'a, str>>) -> Extra<'a> {
         self.pre.push((name, value.into()));
         self
     }
 
-    pub fn post(mut self, name: &'static str, value: impl Into<String>) -> Extra {
+    pub fn post(mut self, name: &'static str, value: impl Into<Cow<'a, str>>) -> Extra<'a> {
         self.post.push((name, value.into()));
         self
     }
@@ -142,6 +145,32 @@ pub(crate) struct Dates {
     dates: Block,
     identity_of: Option<String>,
     identity: Block,
+    /// `Event-Calling-File`, `-Function`, `-Line-Number` of each origin seen (a few dozen).
+    origins: Vec<(Origin, Block)>,
+}
+
+impl Origin {
+    fn same(&self, o: &Origin) -> bool {
+        self.2 == o.2 && self.0 == o.0 && self.1 == o.1
+    }
+}
+
+impl Dates {
+    /// The encoded `Event-Calling-*` headers of `origin`.
+    fn origin(&mut self, origin: Origin) -> &Block {
+        let at = match self.origins.iter().position(|(o, _)| o.same(&origin)) {
+            Some(at) => at,
+            None => {
+                let mut b = Block::default();
+                b.push("Event-Calling-File", origin.0);
+                b.push("Event-Calling-Function", origin.1);
+                b.push_u64("", "Event-Calling-Line-Number", u64::from(origin.2));
+                self.origins.push((origin, b));
+                self.origins.len() - 1
+            }
+        };
+        &self.origins[at].1
+    }
 }
 
 impl Engine {
@@ -168,14 +197,13 @@ impl Engine {
             self.dates.identity_of = Some(self.core_uuid.clone());
         }
         let arena = std::mem::take(&mut self.arena);
-        let mut h = Block::in_arena(arena, self.event_headers);
+        let spans = std::mem::take(&mut self.spans);
+        let mut h = Block::in_arena(arena, spans);
         h.push("Event-Name", name);
         h.append(&self.dates.identity);
         h.append(&self.dates.dates);
         h.push_u64("", "Event-Date-Timestamp", wall);
-        h.push("Event-Calling-File", origin.0);
-        h.push("Event-Calling-Function", origin.1);
-        h.push_u64("", "Event-Calling-Line-Number", u64::from(origin.2));
+        h.append(self.dates.origin(origin));
         h.push_u64("", "Event-Sequence", self.seq);
         h
     }
@@ -185,7 +213,7 @@ impl Engine {
         &mut self,
         name: &str,
         origin: Origin,
-        extra: Extra,
+        extra: Extra<'_>,
         body: Option<String>,
     ) {
         let mut h = self.common(name, origin);
@@ -196,7 +224,7 @@ impl Engine {
     }
 
     /// Raises a channel event with the channel's full header set.
-    pub(super) fn emit(&mut self, name: &str, chan: ChanId, origin: Origin, extra: Extra) {
+    pub(super) fn emit(&mut self, name: &str, chan: ChanId, origin: Origin, extra: Extra<'_>) {
         if self.channels.get(&chan).is_some_and(|c| c.hidden) {
             return;
         }
@@ -251,16 +279,16 @@ impl Engine {
         channel_block(&mut h, c, &ids);
         profile_block(&mut h, c, "Caller-", true);
         h.append_vars(&c.vars);
-        let (headers, arena) = h.finish();
+        let (headers, arena, spans) = h.finish_event();
         self.arena = arena;
+        self.spans = spans;
         Some(Event::new(headers, None))
     }
 
     fn push_event(&mut self, headers: Block, body: Option<String>) {
-        // The next event likely has about as many headers: size its span list for it.
-        self.event_headers = headers.len();
-        let (headers, arena) = headers.finish();
+        let (headers, arena, spans) = headers.finish_event();
         self.arena = arena;
+        self.spans = spans;
         self.events.push(Event::new(headers, body.map(Bytes::from)));
     }
 }

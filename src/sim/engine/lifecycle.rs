@@ -8,7 +8,7 @@ use super::channel::{
     OtherType, Profile, VarWriter, Vars, Wait,
 };
 use super::headers::{self, Extra};
-use super::{Engine, SWEEP_EVERY, Work};
+use super::{Engine, SPARE_BLOCKS, SWEEP_EVERY, Work};
 
 /// What a new channel is.
 pub(crate) struct NewChannel {
@@ -47,7 +47,7 @@ impl Engine {
             hit_dialplan: false,
             call_uuid: uuid.clone(),
             profile,
-            vars: Vars::default(),
+            vars: Vars::for_channel(),
             other: None,
             loopback_peer: None,
             bridged_to: None,
@@ -64,7 +64,7 @@ impl Engine {
             hidden: false,
             digits: String::new(),
             drawn_extension: None,
-            blocks: Default::default(),
+            blocks: self.spare_blocks.pop().unwrap_or_default(),
             destroyed: false,
             created_at: self.clock.now,
         };
@@ -321,7 +321,10 @@ impl Engine {
         self.set_state(id, ChannelState::Destroy);
         if let Some(c) = self.chan_mut(id) {
             c.destroyed = true;
-            c.blocks = Default::default();
+            let blocks = std::mem::take(&mut c.blocks).recycle();
+            if self.spare_blocks.len() < SPARE_BLOCKS {
+                self.spare_blocks.push(blocks);
+            }
         }
         if let Some(cdr) = cdr {
             self.file_cdr(id, cdr);
@@ -506,6 +509,7 @@ impl Engine {
 
 /// `n` in decimal, appended.
 fn push_u64(out: &mut String, n: u64) {
-    use std::fmt::Write;
-    let _ = write!(out, "{n}");
+    let mut digits = [0u8; 20];
+    // Decimal digits are ASCII.
+    out.push_str(std::str::from_utf8(super::block::decimal(n, &mut digits)).unwrap_or("0"));
 }

@@ -143,7 +143,7 @@ impl Engine {
             ("write_codec", "L16"),
             ("write_rate", "8000"),
         ];
-        let mut av = Vars::default();
+        let mut av = Vars::for_channel();
         av.set("direction", "outbound");
         av.set("is_outbound", "true");
         match &owner_info {
@@ -203,7 +203,7 @@ impl Engine {
             av.set("other_loopback_leg_uuid", &ub);
             av.set("loopback_leg", "A");
         }
-        let mut bv = Vars::default();
+        let mut bv = Vars::for_channel();
         bv.set("direction", "inbound");
         bv.set("uuid", &ub);
         bv.set("call_uuid", &ub);

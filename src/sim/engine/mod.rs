@@ -105,6 +105,9 @@ use channel::Vars;
 use clock::Clock;
 use ids::Rng;
 
+/// Block caches kept for reuse: enough for the channels a burst of calls ends at once.
+pub(crate) const SPARE_BLOCKS: usize = 64;
+
 /// Destroyed channels between two sweeps ([`Engine::sweep_destroyed`]).
 const SWEEP_EVERY: usize = 256;
 
@@ -238,8 +241,12 @@ pub struct Engine {
     pub(crate) dates: headers::Dates,
     /// Where events' header bytes are written (see `block.rs`).
     pub(crate) arena: bytes::BytesMut,
-    /// Headers of the last event (the next one's span list is sized for it).
-    pub(crate) event_headers: usize,
+    /// Where an event's header spans are written before they are copied out at their exact
+    /// length (see `block.rs`); as long as the largest event so far.
+    pub(crate) spans: block::Spans,
+    /// Block caches of destroyed channels, for new channels to reuse their buffers (at most
+    /// [`SPARE_BLOCKS`]; a cache past that is dropped).
+    pub(crate) spare_blocks: Vec<block::BlockCache>,
     pub(crate) sounds_dir: PathBuf,
     pub(crate) globals: Vars,
     pub(crate) dialplan: Dialplan,
@@ -276,7 +283,8 @@ impl Engine {
             seq: 0,
             dates: headers::Dates::default(),
             arena: bytes::BytesMut::new(),
-            event_headers: 64,
+            spans: Vec::new(),
+            spare_blocks: Vec::new(),
             sounds_dir: config.sounds_dir,
             globals,
             dialplan: Dialplan::default(),
@@ -349,7 +357,9 @@ impl Engine {
 
     /// Events raised since the last call, in the order they were raised.
     pub fn take_events(&mut self) -> Vec<Event> {
-        std::mem::take(&mut self.events)
+        // The next batch likely has as many: its list is allocated once, not grown.
+        let n = self.events.len();
+        std::mem::replace(&mut self.events, Vec::with_capacity(n))
     }
 
     /// JSON CDRs of channels that ended since the last call (one per channel, as mod_json_cdr):
