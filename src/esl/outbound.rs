@@ -24,7 +24,7 @@ use tokio_util::codec::FramedRead;
 use tracing::Instrument;
 
 use crate::esl::client::{
-    ClientOptions, EslClient, EslError, EventStream, handshake_message, spawn_connection,
+    ClientOptions, EslClient, EslError, EventStream, Stamped, handshake_message, spawn_connection,
 };
 use crate::esl::codec::EslCodec;
 use crate::esl::command::Command;
@@ -177,7 +177,7 @@ async fn start(
 ) -> Result<OutboundSession, EslError> {
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
-    let mut frames = FramedRead::new(read, EslCodec::new());
+    let mut frames = FramedRead::new(Stamped::new(read), EslCodec::new());
     write.write_all(&Command::connect().to_bytes()).await?;
     let reply = match handshake_message(&mut frames).await? {
         Message::CommandReply(reply) if reply.is_ok() => reply,

@@ -11,14 +11,14 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Duration, Instant};
-use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
+use super::handle::Frames;
 use super::{ClientEvent, ClientStats, CloseReason, ConnState, EslError};
-use crate::esl::codec::{EslCodec, Frame};
+use crate::esl::codec::Frame;
 use crate::esl::event::JobResult;
 use crate::esl::message::{Message, Reply};
 
@@ -62,7 +62,7 @@ enum Slot {
 }
 
 pub(crate) struct Actor {
-    pub(crate) frames: FramedRead<OwnedReadHalf, EslCodec>,
+    pub(crate) frames: Frames,
     pub(crate) write: OwnedWriteHalf,
     pub(crate) requests: mpsc::Receiver<Request>,
     pub(crate) events: mpsc::Sender<ClientEvent>,
@@ -83,7 +83,7 @@ pub(crate) struct Actor {
 
 impl Actor {
     pub(crate) fn new(
-        frames: FramedRead<OwnedReadHalf, EslCodec>,
+        frames: Frames,
         write: OwnedWriteHalf,
         requests: mpsc::Receiver<Request>,
         events: mpsc::Sender<ClientEvent>,
@@ -162,9 +162,15 @@ impl Actor {
                     None => return CloseReason::Eof,
                     Some(Err(e)) => return CloseReason::Error(e.into()),
                     Some(Ok(frame)) => {
-                        if let Err(reason) = self.on_frame(frame) {
+                        let end = self.frames.decoder().offset();
+                        let arrived = self.frames.get_mut().arrived(end).unwrap_or_else(std::time::Instant::now);
+                        if let Err(reason) = self.on_frame(frame, arrived) {
                             return reason;
                         }
+                        // Let whoever the frame woke (an event's consumer, a reply's caller)
+                        // run before the next frame is decoded: a burst of buffered frames
+                        // would otherwise hold back the commands they lead to.
+                        tokio::task::yield_now().await;
                     }
                 },
             }
@@ -233,7 +239,8 @@ impl Actor {
         }
     }
 
-    fn on_frame(&mut self, frame: Frame) -> Result<(), CloseReason> {
+    /// `arrived`: when the frame's last byte was read.
+    fn on_frame(&mut self, frame: Frame, arrived: std::time::Instant) -> Result<(), CloseReason> {
         let message = match Message::from_frame(frame) {
             Ok(m) => m,
             Err(e) => {
@@ -266,7 +273,7 @@ impl Actor {
                         return Ok(());
                     }
                 }
-                self.deliver(ClientEvent::Event(event, std::time::Instant::now()));
+                self.deliver(ClientEvent::Event(event, arrived));
                 Ok(())
             }
             Message::Disconnect(notice) => {

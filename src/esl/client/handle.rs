@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::actor::{Actor, Request};
+use super::arrival::Stamped;
 use super::uuid::SplitMix64;
 use super::{
     ClientEvent, ClientOptions, ClientStats, CloseReason, ConnState, EslError, EventStream,
@@ -24,7 +25,7 @@ use crate::esl::codec::EslCodec;
 use crate::esl::command::{Command, EventFormat};
 use crate::esl::message::Message;
 
-pub(crate) type Frames = FramedRead<tokio::net::tcp::OwnedReadHalf, EslCodec>;
+pub(crate) type Frames = FramedRead<Stamped<tokio::net::tcp::OwnedReadHalf>, EslCodec>;
 
 /// A cheap, clonable handle to one connection. Every call goes to the connection task; a call
 /// whose connection dies fails with [`EslError::Disconnected`]. Dropping a call's future (or
@@ -103,7 +104,7 @@ pub(crate) async fn connect_inbound(
         let _ = stream.set_nodelay(true);
         let peer = stream.peer_addr()?;
         let (read, mut write) = stream.into_split();
-        let mut frames = FramedRead::new(read, EslCodec::new());
+        let mut frames = FramedRead::new(Stamped::new(read), EslCodec::new());
         authenticate(&mut frames, &mut write, password).await?;
         Ok::<_, EslError>((peer, frames, write))
     };

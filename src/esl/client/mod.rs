@@ -28,6 +28,7 @@
 //! same actor for sockets that FreeSWITCH opens.
 
 mod actor;
+mod arrival;
 mod error;
 mod handle;
 pub mod supervisor;
@@ -53,6 +54,7 @@ pub use handle::{BackgroundJob, EslClient, connect};
 pub use supervisor::{Heartbeat, Supervisor, SupervisorConfig, connect_supervised};
 pub use uuid::SplitMix64;
 
+pub(crate) use arrival::Stamped;
 pub(crate) use handle::{handshake_message, spawn_connection};
 
 /// How a connection is set up. `Default` gives fresh stats, token and tracker; clones share them.
@@ -101,7 +103,7 @@ impl Default for ClientOptions {
 #[derive(Debug, Clone)]
 pub enum ClientEvent {
     /// An event from FreeSWITCH (BACKGROUND_JOBs of pending `bgapi` jobs excluded), and when
-    /// its frame was decoded (latency is measured from there).
+    /// its last byte was read off the socket (latency is measured from there).
     Event(Event, std::time::Instant),
     /// A `text/disconnect-notice`. `linger: true`: the channel hung up, its last events are still
     /// coming and the socket stays open; otherwise the connection is about to close.
