@@ -239,16 +239,15 @@ impl Switchboard {
                 tracing::info!(parent: &call.span, %at, "caller transferred out of the bridge");
             }
             // The caller's channel is gone, and with it every originate it ran: a leg whose
-            // channel FreeSWITCH never made (refused by sessions-per-second, a gateway that is
-            // down, an unknown profile) will send nothing more.
+            // channel was never made sends nothing more. A leg FreeSWITCH refuses (a gateway
+            // down, an unknown profile) ends the bridge first, whose completion ends the
+            // attempt before this; one still open here was cut short by the caller leaving
+            // (or the bridge's completion was lost): cancelled, as when it was ringing.
             for (a, leg) in call.record.attempts.iter_mut().zip(&call.legs) {
                 if a.ended_at.is_none() && !leg.created && a.outcome != LegOutcome::Connected {
                     a.ended_at = Some(now);
                     a.hangup_cause.get_or_insert_with(|| "NOT_CREATED".into());
-                    a.outcome = LegOutcome::from_cause(
-                        a.hangup_cause.as_deref().unwrap_or("NOT_CREATED"),
-                        a.answered_at.is_some(),
-                    );
+                    a.outcome = LegOutcome::Cancelled;
                 }
             }
             self.release_legs(uuid, now);

@@ -400,8 +400,8 @@ fn a_leg_freeswitch_never_made_ends_with_the_caller() {
     let park = park_event(t, &[("variable_campaign", "auto")]);
     board.on_event(&park, t);
     assert_eq!(board.ledger().concurrency(0), 1, "counted up when dialled");
-    // The leg is refused before a channel exists (no CREATE, no HANGUP_COMPLETE for it), and the
-    // bridge's completion is lost; then the caller hangs up.
+    // No channel was made for the leg (no CREATE, no HANGUP_COMPLETE for it) and no bridge
+    // completion came; then the caller hangs up: the caller's leaving ended the attempt.
     let hangup = event(
         "CHANNEL_HANGUP_COMPLETE",
         t + Duration::seconds(5),
@@ -412,7 +412,7 @@ fn a_leg_freeswitch_never_made_ends_with_the_caller() {
         record.attempts[0].hangup_cause.as_deref(),
         Some("NOT_CREATED")
     );
-    assert_eq!(record.attempts[0].outcome, LegOutcome::Failed);
+    assert_eq!(record.attempts[0].outcome, LegOutcome::Cancelled);
     assert_eq!(board.live_calls(), 0);
     assert_eq!(board.ledger().concurrency(0), 0);
 }
