@@ -92,6 +92,8 @@ pub(crate) struct Session {
     held_jobs: Vec<Event>,
     /// `linger` seconds asked for (-1: until the client leaves).
     linger: Option<i64>,
+    /// Lingering with a time: when the final notice goes out and the socket closes.
+    linger_until: Option<tokio::time::Instant>,
     /// Outbound: the channel's Unique-ID and Channel-Name, from the connect reply.
     channel: (String, String),
     /// More than [`MAX_QUEUED`] frames waited: the session is dropped.
@@ -135,6 +137,7 @@ impl Session {
             queued: Vec::new(),
             held_jobs: Vec::new(),
             linger: None,
+            linger_until: None,
             channel,
             overflow: false,
             out: BytesMut::new(),
@@ -185,8 +188,18 @@ impl Session {
                 );
                 return;
             }
+            let linger_until = self.linger_until;
             tokio::select! {
                 biased;
+                // A linger with a time is over: the final notice, then the close
+                // (`outbound_json`: `linger 3`, notice, close).
+                _ = tokio::time::sleep_until(linger_until.unwrap_or_else(tokio::time::Instant::now)),
+                    if linger_until.is_some() =>
+                {
+                    let (uuid, name) = self.channel.clone();
+                    self.send(wire::channel_notice(&uuid, &name, None)).await;
+                    return;
+                }
                 control = self.control.recv() => match control {
                     Some(control) => {
                         if self.on_control(control).await == Flow::Close {
@@ -292,9 +305,14 @@ impl Session {
             Control::Hangup => {
                 if let SessionKind::Outbound { .. } = self.kind {
                     let (uuid, name) = self.channel.clone();
-                    if self.linger.is_some() {
+                    if let Some(secs) = self.linger {
                         self.send(wire::channel_notice(&uuid, &name, self.linger))
                             .await;
+                        if let Ok(secs) = u64::try_from(secs) {
+                            self.linger_until = Some(
+                                tokio::time::Instant::now() + std::time::Duration::from_secs(secs),
+                            );
+                        }
                     } else {
                         self.send(wire::channel_notice(&uuid, &name, None)).await;
                         return Flow::Close;
@@ -500,8 +518,14 @@ impl Session {
                 None => self.reply("+OK").await,
             },
             CommandKind::Linger { secs } => {
-                self.linger = Some(secs.unwrap_or(-1));
-                self.reply("+OK will linger").await;
+                // As mod_event_socket.c words it (`outbound_json`: `linger 3`).
+                let secs = secs.unwrap_or(-1);
+                self.linger = Some(secs);
+                if secs >= 0 {
+                    self.reply(&format!("+OK will linger {secs} seconds")).await;
+                } else {
+                    self.reply("+OK will linger").await;
+                }
             }
             CommandKind::NoLinger => {
                 self.linger = None;

@@ -1,0 +1,470 @@
+//! Conformance of the simulated switch's event socket with the server-level captures: each
+//! scenario's `.sent` commands go to a [`SimSwitch`] on a real socket (ids mapped where the
+//! switch made them up), and what comes back is held to the capture's `.recv`:
+//!
+//! - every non-event message (auth/request, command/reply, api/response, disconnect notices), in
+//!   order, byte for byte; where a message carries ids, times or counters (the outbound
+//!   `connect` reply, the body of `api status`), byte for byte after masking them on both sides;
+//! - `burst`: each channel's event names, with the BACKGROUND_JOB bodies in their place, in the
+//!   captured order (channels keyed by call and name: events of different calls interleave
+//!   differently in every run of FreeSWITCH);
+//! - outbound: the socket's own event names (`myevents`), in order.
+//!
+//! Not modelled, so left out of both sides' event sequences: CODEC, CALL_UPDATE,
+//! PRIVATE_COMMAND, RECV_RTCP_MESSAGE, HEARTBEAT, RE_SCHEDULE, RECV_INFO, API (global).
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use parkway::esl::codec::EslCodec;
+use parkway::esl::event::Event;
+use parkway::esl::message::Message;
+use parkway::sim::engine::SEC;
+use parkway::sim::{SimConfig, SimHandle, SimSwitch};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::codec::Decoder;
+
+const NOT_MODELLED: &[&str] = &[
+    "CODEC",
+    "CALL_UPDATE",
+    "PRIVATE_COMMAND",
+    "RECV_RTCP_MESSAGE",
+    "HEARTBEAT",
+    "RE_SCHEDULE",
+    "RECV_INFO",
+    "API",
+];
+
+async fn within<T>(f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), f)
+        .await
+        .expect("test took too long")
+}
+
+fn data(file: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(file);
+    std::fs::read(path).expect("capture")
+}
+
+/// The commands of a `.sent` file, each with its blank line.
+fn sent(name: &str) -> Vec<String> {
+    String::from_utf8(data(&format!("{name}.sent")))
+        .expect("text")
+        .split("\n\n")
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| format!("{c}\n\n"))
+        .collect()
+}
+
+/// One message as it was on the wire.
+#[derive(Clone)]
+struct Frame {
+    raw: Vec<u8>,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Frame {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+    }
+
+    fn is_event(&self) -> bool {
+        self.header("Content-Type")
+            .is_some_and(|t| t.starts_with("text/event-"))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.raw).into_owned()
+    }
+}
+
+/// Splits a stream into messages (the head up to its blank line, then `Content-Length` bytes);
+/// `None` while the last one is incomplete.
+fn next_frame(bytes: &[u8]) -> Option<(Frame, usize)> {
+    let end = bytes.windows(2).position(|w| w == b"\n\n")? + 2;
+    let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
+    let len = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .map_or(0, |n| n.trim().parse::<usize>().expect("length"));
+    let total = end + len;
+    (bytes.len() >= total).then(|| {
+        let frame = Frame {
+            raw: bytes[..total].to_vec(),
+            head,
+            body: bytes[end..total].to_vec(),
+        };
+        (frame, total)
+    })
+}
+
+fn frames(mut bytes: &[u8]) -> Vec<Frame> {
+    let mut out = Vec::new();
+    while let Some((f, n)) = next_frame(bytes) {
+        out.push(f);
+        bytes = &bytes[n..];
+    }
+    assert!(bytes.is_empty(), "a partial message at the end");
+    out
+}
+
+fn non_events(bytes: &[u8]) -> Vec<Frame> {
+    frames(bytes).into_iter().filter(|f| !f.is_event()).collect()
+}
+
+fn events(bytes: &[u8]) -> Vec<Event> {
+    let mut codec = EslCodec::new();
+    let mut buf = BytesMut::from(bytes);
+    let mut out = Vec::new();
+    while let Some(frame) = codec.decode(&mut buf).expect("frames") {
+        if let Message::Event(e) = Message::from_frame(frame).expect("message") {
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// A raw client socket that keeps every byte it received.
+struct Wire {
+    s: TcpStream,
+    all: Vec<u8>,
+    /// Bytes of `all` already split into messages.
+    seen: usize,
+}
+
+impl Wire {
+    fn new(s: TcpStream) -> Wire {
+        Wire {
+            s,
+            all: Vec::new(),
+            seen: 0,
+        }
+    }
+
+    async fn send(&mut self, cmd: &str) {
+        self.s.write_all(cmd.as_bytes()).await.expect("write");
+    }
+
+    /// The next message (event or not); `None` once the switch closed the socket.
+    async fn next(&mut self) -> Option<Frame> {
+        loop {
+            if let Some((f, n)) = next_frame(&self.all[self.seen..]) {
+                self.seen += n;
+                return Some(f);
+            }
+            let mut buf = [0u8; 65536];
+            let n = self.s.read(&mut buf).await.expect("read");
+            if n == 0 {
+                return None;
+            }
+            self.all.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// Reads up to and including the next non-event message.
+    async fn reply(&mut self) -> Frame {
+        loop {
+            let f = self.next().await.expect("a reply before the close");
+            if !f.is_event() {
+                return f;
+            }
+        }
+    }
+
+    /// Reads until the switch closes the socket; every byte it sent.
+    async fn to_end(mut self) -> Vec<u8> {
+        while self.next().await.is_some() {}
+        self.all
+    }
+}
+
+async fn start(config: SimConfig) -> (SocketAddr, SimHandle) {
+    SimSwitch::start(config).await.expect("listening")
+}
+
+/// The first difference of two byte strings, for a readable failure.
+fn assert_same_bytes(got: &[u8], want: &[u8], what: &str) {
+    if got != want {
+        let at = got
+            .iter()
+            .zip(want)
+            .position(|(a, b)| a != b)
+            .unwrap_or(got.len().min(want.len()));
+        let from = at.saturating_sub(60);
+        panic!(
+            "{what}: differs at byte {at}\n  got:  {:?}\n  want: {:?}",
+            String::from_utf8_lossy(&got[from..(at + 60).min(got.len())]),
+            String::from_utf8_lossy(&want[from..(at + 60).min(want.len())]),
+        );
+    }
+}
+
+/// Non-event messages, in order, byte for byte (after `mask`; its flag: the frame is the
+/// capture's).
+fn assert_replies(
+    got: &[Frame],
+    want: &[Frame],
+    mask: impl Fn(&Frame, bool) -> String,
+    what: &str,
+) {
+    let list = |v: &[Frame]| v.iter().map(|f| f.text()).collect::<Vec<_>>();
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: number of non-event messages\n got:  {:#?}\n want: {:#?}",
+        list(got),
+        list(want)
+    );
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_same_bytes(
+            mask(g, false).as_bytes(),
+            mask(w, true).as_bytes(),
+            &format!("{what}: message {i}"),
+        );
+    }
+}
+
+/// The body of `api status` with the uptime and the session counters and load (state of the
+/// switch's past) masked; the version line and the shape of every line stay.
+fn mask_status(f: &Frame) -> String {
+    if f.header("Content-Type") != Some("api/response") {
+        return f.text();
+    }
+    let body = String::from_utf8_lossy(&f.body);
+    let masked: Vec<String> = body
+        .split('\n')
+        .map(|line| {
+            if line.starts_with("UP ") && line.ends_with("microseconds") {
+                "UP <uptime>".to_owned()
+            } else if line.contains("session(s)") || line.starts_with("min idle cpu ") {
+                mask_digits(line)
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    let head = f
+        .head
+        .lines()
+        .map(|l| match l.strip_prefix("Content-Length: ") {
+            Some(n) => {
+                assert_eq!(n.parse::<usize>().ok(), Some(f.body.len()));
+                "Content-Length: <length of the body>".to_owned()
+            }
+            None => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    format!("{head}\n\n{}", masked.join("\n"))
+}
+
+fn mask_digits(s: &str) -> String {
+    let mut out = String::new();
+    let mut in_num = false;
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            if !in_num {
+                out.push('#');
+            }
+            in_num = true;
+        } else {
+            in_num = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn auth_fail_is_answered_and_closed_as_captured() {
+    within(async {
+        let (addr, sim) = start(SimConfig::default()).await;
+        let mut w = Wire::new(TcpStream::connect(addr).await.expect("connect"));
+        for cmd in sent("auth_fail") {
+            w.send(&cmd).await;
+        }
+        // No ids or times: the whole stream, byte for byte, up to the close.
+        let got = w.to_end().await;
+        assert_same_bytes(&got, &data("auth_fail.recv"), "auth_fail");
+        sim.shutdown().await;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn commands_before_auth_are_not_found_as_captured() {
+    within(async {
+        let (addr, sim) = start(SimConfig::default()).await;
+        let mut w = Wire::new(TcpStream::connect(addr).await.expect("connect"));
+        assert_eq!(w.reply().await.text(), "Content-Type: auth/request\n\n");
+        for cmd in sent("noauth_command") {
+            w.send(&cmd).await;
+            w.reply().await;
+        }
+        let got = w.to_end().await;
+        assert_replies(
+            &non_events(&got),
+            &non_events(&data("noauth_command.recv")),
+            |f, _| mask_status(f),
+            "noauth_command",
+        );
+        sim.shutdown().await;
+    })
+    .await
+}
+
+/// Uuids become `<uuid N>`, numbered by first appearance in `s`.
+fn mask_uuids(s: &str) -> String {
+    let is_uuid = |w: &[u8]| {
+        w.len() == 36
+            && w.iter().enumerate().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => *c == b'-',
+                _ => c.is_ascii_hexdigit(),
+            })
+    };
+    let bytes = s.as_bytes();
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if i + 36 <= bytes.len() && is_uuid(&bytes[i..i + 36]) {
+            let u = &s[i..i + 36];
+            let n = match seen.iter().position(|x| *x == u) {
+                Some(n) => n,
+                None => {
+                    seen.push(u);
+                    seen.len() - 1
+                }
+            };
+            out.push_str(&format!("<uuid {n}>"));
+            i += 36;
+        } else {
+            out.push(bytes[i] as char);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The outbound `connect` reply with its ids, times, counters and the listener's port masked.
+fn mask_connect(f: &Frame, port: u16) -> String {
+    let text = f
+        .head
+        .lines()
+        .map(|l| {
+            let (name, value) = l.split_once(": ").unwrap_or((l, ""));
+            let timed = name.starts_with("Event-Date-")
+                || (name.ends_with("-Time") || name.ends_with("Created-Time")) && value != "0";
+            let counter = matches!(name, "Event-Sequence" | "variable_session_id");
+            if timed {
+                format!("{name}: <time>")
+            } else if counter {
+                format!("{name}: <n>")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let text = text
+        .replace(&format!("socket_{port}"), "socket_<port>")
+        .replace(&format!("%3A{port}"), "%3A<port>");
+    mask_uuids(&text)
+}
+
+/// One outbound scenario: the call is placed as the capture's notes say (a `bgapi originate`
+/// from another connection, to extension `socket_<port>`), the switch connects to our
+/// listener, and the capture's commands are sent at its steps.
+async fn outbound(name: &str) {
+    let recv = data(&format!("{name}.recv"));
+    let want = non_events(&recv);
+    let connect = &want[0];
+    let var = |n: &str| connect.header(n).expect(n).to_owned();
+    let real_port: u16 = var("Channel-Destination-Number")
+        .strip_prefix("socket_")
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let (addr, sim) = start(SimConfig::default()).await;
+    let mut ctl = Wire::new(TcpStream::connect(addr).await.expect("connect"));
+    ctl.reply().await;
+    ctl.send("auth ClueCon\n\n").await;
+    ctl.reply().await;
+    ctl.send(&format!(
+        "bgapi originate {{origination_uuid={},origination_caller_id_number=+13055550123,\
+         origination_caller_id_name='Maria Lopez',originate_timeout=3600,sleep_eat_digits=true,\
+         playback_terminators=none,sip_h_X-Campaign=solar,parkway_call_id={}}}\
+         loopback/socket_{port}/public &sleep(3600000)\n\n",
+        var("variable_origination_uuid"),
+        var("variable_parkway_call_id")
+    ))
+    .await;
+    ctl.reply().await;
+    sim.advance_by(0).await.expect("running");
+    let (socket, _) = listener.accept().await.expect("the switch connects");
+    let mut w = Wire::new(socket);
+    let cmds = sent(name);
+    // connect, myevents, linger: each answered before the next.
+    for cmd in &cmds[..3] {
+        w.send(cmd).await;
+        w.reply().await;
+    }
+    // set, answer, playback: sent back to back.
+    for cmd in &cmds[3..6] {
+        w.send(cmd).await;
+    }
+    for _ in 3..6 {
+        w.reply().await;
+    }
+    // The bridge once the playback (1 s) is over.
+    sim.advance_by(SEC + SEC / 10).await.expect("running");
+    w.send(&cmds[6]).await;
+    w.reply().await;
+    sim.run_until_idle(60 * SEC).await.expect("running");
+    let notice = w.reply().await;
+    assert_eq!(notice.header("Content-Disposition"), Some("linger"));
+    // `outbound_plain` ends with the client's `exit`; `outbound_json` waits for the linger time.
+    for cmd in &cmds[7..] {
+        w.send(cmd).await;
+    }
+    let got = w.to_end().await;
+    let mask = |f: &Frame, real: bool| {
+        let p = if real { real_port } else { port };
+        if f.header("Reply-Text") == Some("%2BOK%0A") {
+            mask_connect(f, p)
+        } else {
+            mask_uuids(&f.text().replace(&format!("socket_{p}"), "socket_<port>"))
+        }
+    };
+    assert_replies(&non_events(&got), &want, mask, name);
+    // The socket's own events (`myevents`), in order.
+    let names = |v: Vec<Event>| {
+        v.iter()
+            .map(|e| e.name().into_owned())
+            .filter(|n| !NOT_MODELLED.contains(&n.as_str()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(events(&got)), names(events(&recv)), "{name}: events");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn outbound_plain_replies_and_notices_are_as_captured() {
+    within(outbound("outbound_plain")).await
+}
+
+#[tokio::test]
+async fn outbound_json_replies_and_notices_are_as_captured() {
+    within(outbound("outbound_json")).await
+}
