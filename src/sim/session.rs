@@ -70,6 +70,33 @@ impl Subscriptions {
     }
 }
 
+/// The events `myevents` subscribes to, as in mod_event_socket.c.
+const MYEVENTS: &[&str] = &[
+    "CHANNEL_ANSWER",
+    "CHANNEL_APPLICATION",
+    "CHANNEL_BRIDGE",
+    "CHANNEL_CREATE",
+    "CHANNEL_DATA",
+    "CHANNEL_DESTROY",
+    "CHANNEL_EXECUTE",
+    "CHANNEL_EXECUTE_COMPLETE",
+    "CHANNEL_HANGUP",
+    "CHANNEL_HANGUP_COMPLETE",
+    "CHANNEL_ORIGINATE",
+    "CHANNEL_UUID",
+    "CHANNEL_OUTGOING",
+    "CHANNEL_PARK",
+    "CHANNEL_PROGRESS",
+    "CHANNEL_PROGRESS_MEDIA",
+    "CHANNEL_STATE",
+    "CHANNEL_UNBRIDGE",
+    "CHANNEL_UNPARK",
+    "DETECTED_SPEECH",
+    "DTMF",
+    "NOTALK",
+    "TALK",
+];
+
 /// Control messages handled in one turn before the output is written.
 const BURST: usize = 256;
 
@@ -96,6 +123,9 @@ pub(crate) struct Session {
     linger_until: Option<tokio::time::Instant>,
     /// Outbound: the channel's Unique-ID and Channel-Name, from the connect reply.
     channel: (String, String),
+    /// Outbound: the channel has hung up (its disconnect notice is out); its later events
+    /// (CS_DESTROY, CHANNEL_DESTROY) no longer reach the socket, as in `outbound_plain`.
+    released: bool,
     /// More than [`MAX_QUEUED`] frames waited: the session is dropped.
     overflow: bool,
     /// Frames to write at the end of this turn of the loop: one write for a burst of events
@@ -139,6 +169,7 @@ impl Session {
             linger: None,
             linger_until: None,
             channel,
+            released: false,
             overflow: false,
             out: BytesMut::new(),
         }
@@ -265,6 +296,9 @@ impl Session {
         if !self.authed {
             return;
         }
+        if self.released && event.unique_id().as_deref() == Some(self.channel.0.as_str()) {
+            return;
+        }
         if let Some(format) = self.subs.wants(event) {
             self.send(wire::event(event, format)).await;
             self.shared.counts.written.fetch_add(1, Ordering::Release);
@@ -304,6 +338,7 @@ impl Session {
             }
             Control::Hangup => {
                 if let SessionKind::Outbound { .. } = self.kind {
+                    self.released = true;
                     let (uuid, name) = self.channel.clone();
                     if let Some(secs) = self.linger {
                         self.send(wire::channel_notice(&uuid, &name, self.linger))
@@ -407,7 +442,11 @@ impl Session {
                 }
             }
             CommandKind::MyEvents { uuid, format } => {
-                self.subs.all = true;
+                // Not ALL: the fixed list mod_event_socket.c subscribes (`outbound_plain` has no
+                // CHANNEL_CALLSTATE or PLAYBACK_*).
+                self.subs
+                    .names
+                    .extend(MYEVENTS.iter().map(|n| (*n).to_owned()));
                 self.subs.format = Some(format);
                 self.subs.uuid = uuid.or_else(|| Some(self.channel.0.clone()));
                 self.reply("+OK Events Enabled").await;
