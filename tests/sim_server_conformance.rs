@@ -119,7 +119,10 @@ fn frames(mut bytes: &[u8]) -> Vec<Frame> {
 }
 
 fn non_events(bytes: &[u8]) -> Vec<Frame> {
-    frames(bytes).into_iter().filter(|f| !f.is_event()).collect()
+    frames(bytes)
+        .into_iter()
+        .filter(|f| !f.is_event())
+        .collect()
 }
 
 fn events(bytes: &[u8]) -> Vec<Event> {
@@ -182,7 +185,7 @@ impl Wire {
     }
 
     /// Reads until the switch closes the socket; every byte it sent.
-    async fn to_end(mut self) -> Vec<u8> {
+    async fn read_to_close(mut self) -> Vec<u8> {
         while self.next().await.is_some() {}
         self.all
     }
@@ -294,7 +297,7 @@ async fn auth_fail_is_answered_and_closed_as_captured() {
             w.send(&cmd).await;
         }
         // No ids or times: the whole stream, byte for byte, up to the close.
-        let got = w.to_end().await;
+        let got = w.read_to_close().await;
         assert_same_bytes(&got, &data("auth_fail.recv"), "auth_fail");
         sim.shutdown().await;
     })
@@ -311,7 +314,7 @@ async fn commands_before_auth_are_not_found_as_captured() {
             w.send(&cmd).await;
             w.reply().await;
         }
-        let got = w.to_end().await;
+        let got = w.read_to_close().await;
         assert_replies(
             &non_events(&got),
             &non_events(&data("noauth_command.recv")),
@@ -438,7 +441,7 @@ async fn outbound(name: &str) {
     for cmd in &cmds[7..] {
         w.send(cmd).await;
     }
-    let got = w.to_end().await;
+    let got = w.read_to_close().await;
     let mask = |f: &Frame, real: bool| {
         let p = if real { real_port } else { port };
         if f.header("Reply-Text") == Some("%2BOK%0A") {
@@ -521,7 +524,10 @@ fn channel_sequences(events: &[Event]) -> BTreeMap<(String, String), Vec<String>
             let Some(u) = uuid_of(e) else { continue };
             (u, name.into_owned())
         };
-        let (call, chan) = key.get(&uuid).cloned().expect("an event of a known channel");
+        let (call, chan) = key
+            .get(&uuid)
+            .cloned()
+            .expect("an event of a known channel");
         let call = call.expect("every channel belongs to a call");
         out.entry((call, chan)).or_default().push(step);
     }
@@ -624,7 +630,7 @@ async fn burst_replies_jobs_and_channel_sequences_are_as_captured() {
         }
         sim.run_until_idle(60 * SEC).await.expect("running");
         w.send(cmds.last().expect("exit")).await;
-        let got = w.to_end().await;
+        let got = w.read_to_close().await;
 
         // Non-event messages byte for byte (the Job-UUIDs are the client's), less the
         // `api uuid_exists` this test sent to know the calls had parked.
