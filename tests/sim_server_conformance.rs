@@ -366,8 +366,9 @@ fn mask_connect(f: &Frame, port: u16) -> String {
         .lines()
         .map(|l| {
             let (name, value) = l.split_once(": ").unwrap_or((l, ""));
-            let timed = name.starts_with("Event-Date-")
-                || (name.ends_with("-Time") || name.ends_with("Created-Time")) && value != "0";
+            // Event-Date-*, and the `*-Time` stamps that are set (unset ones stay `0`).
+            let timed =
+                name.starts_with("Event-Date-") || (name.ends_with("-Time") && value != "0");
             let counter = matches!(name, "Event-Sequence" | "variable_session_id");
             if timed {
                 format!("{name}: <time>")
