@@ -299,7 +299,9 @@ impl Driver {
     /// Hands the engine's output on.
     fn flush(&mut self) {
         for event in self.engine.take_events() {
-            let hung_up = (event.name() == "CHANNEL_HANGUP")
+            // The notice follows the channel's last event an outbound socket gets
+            // (`outbound_plain`: CHANNEL_HANGUP_COMPLETE, then the linger notice).
+            let hung_up = (event.name() == "CHANNEL_HANGUP_COMPLETE")
                 .then(|| event.unique_id())
                 .flatten()
                 .and_then(|u| self.outbound.get(u.as_ref()).copied());

@@ -104,7 +104,8 @@ pub(crate) enum Control {
     HoldOutput(bool),
     Stall(bool),
     ReleaseJobs(JobOrder),
-    /// Outbound: the channel hung up (linger notice if lingering, else the final notice).
+    /// Outbound: the channel's hangup is complete (linger notice if lingering, else the final
+    /// notice); its later events no longer reach the socket.
     Hangup,
     /// Inbound: send the final notice and close.
     Goodbye,

@@ -70,6 +70,33 @@ impl Subscriptions {
     }
 }
 
+/// The events `myevents` subscribes to, as in mod_event_socket.c.
+const MYEVENTS: &[&str] = &[
+    "CHANNEL_ANSWER",
+    "CHANNEL_APPLICATION",
+    "CHANNEL_BRIDGE",
+    "CHANNEL_CREATE",
+    "CHANNEL_DATA",
+    "CHANNEL_DESTROY",
+    "CHANNEL_EXECUTE",
+    "CHANNEL_EXECUTE_COMPLETE",
+    "CHANNEL_HANGUP",
+    "CHANNEL_HANGUP_COMPLETE",
+    "CHANNEL_ORIGINATE",
+    "CHANNEL_UUID",
+    "CHANNEL_OUTGOING",
+    "CHANNEL_PARK",
+    "CHANNEL_PROGRESS",
+    "CHANNEL_PROGRESS_MEDIA",
+    "CHANNEL_STATE",
+    "CHANNEL_UNBRIDGE",
+    "CHANNEL_UNPARK",
+    "DETECTED_SPEECH",
+    "DTMF",
+    "NOTALK",
+    "TALK",
+];
+
 /// Control messages handled in one turn before the output is written.
 const BURST: usize = 256;
 
@@ -92,8 +119,13 @@ pub(crate) struct Session {
     held_jobs: Vec<Event>,
     /// `linger` seconds asked for (-1: until the client leaves).
     linger: Option<i64>,
+    /// Lingering with a time: when the final notice goes out and the socket closes.
+    linger_until: Option<tokio::time::Instant>,
     /// Outbound: the channel's Unique-ID and Channel-Name, from the connect reply.
     channel: (String, String),
+    /// Outbound: the channel has hung up (its disconnect notice is out); its later events
+    /// (CS_DESTROY, CHANNEL_DESTROY) no longer reach the socket, as in `outbound_plain`.
+    released: bool,
     /// More than [`MAX_QUEUED`] frames waited: the session is dropped.
     overflow: bool,
     /// Frames to write at the end of this turn of the loop: one write for a burst of events
@@ -135,7 +167,9 @@ impl Session {
             queued: Vec::new(),
             held_jobs: Vec::new(),
             linger: None,
+            linger_until: None,
             channel,
+            released: false,
             overflow: false,
             out: BytesMut::new(),
         }
@@ -185,8 +219,18 @@ impl Session {
                 );
                 return;
             }
+            let linger_until = self.linger_until;
             tokio::select! {
                 biased;
+                // A linger with a time is over: the final notice, then the close
+                // (`outbound_json`: `linger 3`, notice, close).
+                _ = tokio::time::sleep_until(linger_until.unwrap_or_else(tokio::time::Instant::now)),
+                    if linger_until.is_some() =>
+                {
+                    let (uuid, name) = self.channel.clone();
+                    self.send(wire::channel_notice(&uuid, &name, None)).await;
+                    return;
+                }
                 control = self.control.recv() => match control {
                     Some(control) => {
                         if self.on_control(control).await == Flow::Close {
@@ -252,6 +296,9 @@ impl Session {
         if !self.authed {
             return;
         }
+        if self.released && event.unique_id().as_deref() == Some(self.channel.0.as_str()) {
+            return;
+        }
         if let Some(format) = self.subs.wants(event) {
             self.send(wire::event(event, format)).await;
             self.shared.counts.written.fetch_add(1, Ordering::Release);
@@ -291,10 +338,16 @@ impl Session {
             }
             Control::Hangup => {
                 if let SessionKind::Outbound { .. } = self.kind {
+                    self.released = true;
                     let (uuid, name) = self.channel.clone();
-                    if self.linger.is_some() {
+                    if let Some(secs) = self.linger {
                         self.send(wire::channel_notice(&uuid, &name, self.linger))
                             .await;
+                        if let Ok(secs) = u64::try_from(secs) {
+                            self.linger_until = Some(
+                                tokio::time::Instant::now() + std::time::Duration::from_secs(secs),
+                            );
+                        }
                     } else {
                         self.send(wire::channel_notice(&uuid, &name, None)).await;
                         return Flow::Close;
@@ -389,7 +442,11 @@ impl Session {
                 }
             }
             CommandKind::MyEvents { uuid, format } => {
-                self.subs.all = true;
+                // Not ALL: the fixed list mod_event_socket.c subscribes (`outbound_plain` has no
+                // CHANNEL_CALLSTATE or PLAYBACK_*).
+                self.subs
+                    .names
+                    .extend(MYEVENTS.iter().map(|n| (*n).to_owned()));
                 self.subs.format = Some(format);
                 self.subs.uuid = uuid.or_else(|| Some(self.channel.0.clone()));
                 self.reply("+OK Events Enabled").await;
@@ -500,8 +557,14 @@ impl Session {
                 None => self.reply("+OK").await,
             },
             CommandKind::Linger { secs } => {
-                self.linger = Some(secs.unwrap_or(-1));
-                self.reply("+OK will linger").await;
+                // As mod_event_socket.c words it (`outbound_json`: `linger 3`).
+                let secs = secs.unwrap_or(-1);
+                self.linger = Some(secs);
+                if secs >= 0 {
+                    self.reply(&format!("+OK will linger {secs} seconds")).await;
+                } else {
+                    self.reply("+OK will linger").await;
+                }
             }
             CommandKind::NoLinger => {
                 self.linger = None;

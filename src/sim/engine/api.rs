@@ -63,14 +63,20 @@ fn uptime(us: Micros) -> String {
 impl Engine {
     /// Runs an api command and returns its output (the `api/response` body).
     pub fn api(&mut self, cmd: &str, args: &str) -> String {
+        let out = self.api_returned(cmd, args);
+        self.run();
+        out
+    }
+
+    /// An api command up to its return: what it did at once is done (a `uuid_kill`'s
+    /// CHANNEL_HANGUP), what the channels do next is not yet run.
+    fn api_returned(&mut self, cmd: &str, args: &str) -> String {
         let mut extra = Extra::default().post("API-Command", cmd);
         if !args.is_empty() {
             extra = extra.post("API-Command-Argument", args);
         }
         self.emit_global("API", headers::API, extra, None);
-        let out = self.api_inner(cmd, args);
-        self.run();
-        out
+        self.api_inner(cmd, args)
     }
 
     fn api_inner(&mut self, cmd: &str, args: &str) -> String {
@@ -205,8 +211,12 @@ impl Engine {
             then: Vec::new(),
         };
         if cmd != "originate" {
-            let out = self.api(cmd, args);
+            // The job's result is fired as the command returns, before the channels it touched
+            // move on (`burst`: each uuid_kill's `+OK` right after the leg's CHANNEL_HANGUP,
+            // before its CHANNEL_UNPARK, in 50 of 50 calls).
+            let out = self.api_returned(cmd, args);
             self.background_job(&job, &out);
+            self.run();
             return uuid;
         }
         let mut extra = Extra::default().post("API-Command", cmd);

@@ -249,6 +249,12 @@ impl Engine {
                 let address = words.next().unwrap_or_default().to_owned();
                 let rest: Vec<&str> = words.collect();
                 let uuid = self.chan(id).map(|c| c.uuid.clone()).unwrap_or_default();
+                // mod_event_socket sets it before connecting (`outbound_plain`: the connect
+                // reply and every later event carry `variable_socket_host`).
+                let host = address
+                    .rsplit_once(':')
+                    .map_or(address.as_str(), |(h, _)| h);
+                self.set_var(id, "socket_host", host);
                 self.outbound.push(super::OutboundRequest {
                     uuid,
                     address,

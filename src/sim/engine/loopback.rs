@@ -329,8 +329,14 @@ impl Engine {
                         c.drawn_extension = Some(apps.clone());
                     }
                     if pattern {
-                        // The catch-all extension matches with a capture group.
-                        c.vars.set("DP_MATCH", &format!("ARRAY::{dest}|:{dest}"));
+                        // The catch-all extension matches with a capture group: the whole
+                        // number; a `socket_<port>` extension captures the port
+                        // (`outbound_plain`: `ARRAY::socket_8084|:8084`).
+                        let group = dest
+                            .strip_prefix("socket_")
+                            .filter(|p| ctx == "public" && p.parse::<u16>().is_ok())
+                            .unwrap_or(dest);
+                        c.vars.set("DP_MATCH", &format!("ARRAY::{dest}|:{group}"));
                     }
                     let call_uuid = c.call_uuid.clone();
                     c.vars.set("call_uuid", &call_uuid);
