@@ -8,9 +8,10 @@
 //!   commands they lead to straight onto the live connection (one hand-over between reading a
 //!   CHANNEL_PARK and writing its `bridge`) and waits for their replies concurrently, a `-ERR`
 //!   going back to the switchboard;
-//! - whispers render on the blocking pool; a reconcile (`show channels as json`) runs after every
-//!   reconnect: calls and legs that ended unseen are ended, and inbound channels parked while
-//!   the socket was down (unknown, `application` park) are read with `uuid_getvar` and routed.
+//! - whispers render on the blocking pool; a reconcile (`show channels as json`, one at a time)
+//!   runs on every connection, the first too, and when events were lost: calls and legs that
+//!   ended unseen are ended, and inbound channels parked while the socket was down or before
+//!   the daemon started (unknown, `application` park) are read with `uuid_getvar` and routed.
 //!
 //! Every queue is bounded: when the connection's request queue or the records' queue is full the
 //! engine waits, which holds back event handling (not the socket reader: the event queue absorbs
@@ -19,7 +20,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
@@ -97,6 +98,8 @@ pub struct DaemonStats {
     commands_done: AtomicU64,
     renders_started: AtomicU64,
     renders_done: AtomicU64,
+    reconciles_started: AtomicU64,
+    reconciles_done: AtomicU64,
 }
 
 /// A copy of [`DaemonStats`].
@@ -110,23 +113,35 @@ pub struct DaemonCounts {
     /// Whisper renders started, and those handed back to the engine.
     pub renders_started: u64,
     pub renders_done: u64,
+    /// Reconciles (`show channels`, then the missed parks read) started, and those acted on.
+    pub reconciles_started: u64,
+    pub reconciles_done: u64,
 }
 
 impl DaemonCounts {
     /// Nothing the daemon started is still running.
     pub fn idle(&self) -> bool {
-        self.commands_sent == self.commands_done && self.renders_started == self.renders_done
+        self.commands_sent == self.commands_done
+            && self.renders_started == self.renders_done
+            && self.reconciles_started == self.reconciles_done
     }
 }
 
 impl DaemonStats {
     pub fn snapshot(&self) -> DaemonCounts {
+        // Work done is read before work started: a snapshot never shows done what it has
+        // not seen started (the other way round it could, and look idle with work in flight).
+        let commands_done = self.commands_done.load(Ordering::Acquire);
+        let renders_done = self.renders_done.load(Ordering::Acquire);
+        let reconciles_done = self.reconciles_done.load(Ordering::Acquire);
         DaemonCounts {
             events_handled: self.events_handled.load(Ordering::Acquire),
             commands_sent: self.commands_sent.load(Ordering::Acquire),
-            commands_done: self.commands_done.load(Ordering::Acquire),
+            commands_done,
             renders_started: self.renders_started.load(Ordering::Acquire),
-            renders_done: self.renders_done.load(Ordering::Acquire),
+            renders_done,
+            reconciles_started: self.reconciles_started.load(Ordering::Acquire),
+            reconciles_done,
         }
     }
 
@@ -140,15 +155,17 @@ enum Input {
         call: String,
         whispers: Vec<RenderedWhisper>,
     },
-    /// `show channels` after a reconnect: the channels alive, and the ones the switchboard
-    /// knew when it asked (only those are judged: anything newer was seen live since), and the
-    /// parked inbound channels it did not know (parked while the socket was down).
-    Live {
-        live: HashSet<String>,
-        asked: HashSet<String>,
-        parked: Vec<MissedPark>,
-    },
+    /// A reconcile's end: `show channels` read (the channels alive, and the ones the
+    /// switchboard knew when it asked: only those are judged, anything newer was seen live
+    /// since; and the parked inbound channels it did not know), or `None` when it failed.
+    Reconciled(Option<Live>),
     Query(Query),
+}
+
+struct Live {
+    live: HashSet<String>,
+    asked: HashSet<String>,
+    parked: Vec<MissedPark>,
 }
 
 /// A running daemon.
@@ -198,6 +215,8 @@ impl Daemon {
             stats: stats.clone(),
             latencies: latencies.clone(),
             render_inline: options.render_inline,
+            reconciling: AtomicBool::new(false),
+            reconcile_again: AtomicBool::new(false),
         };
         let cancel = options.cancel.clone();
         tracker.spawn(
@@ -325,6 +344,9 @@ struct Engine {
     stats: Arc<DaemonStats>,
     latencies: Option<Arc<Latencies>>,
     render_inline: bool,
+    /// A reconcile is running; another was asked for meanwhile.
+    reconciling: AtomicBool,
+    reconcile_again: AtomicBool,
 }
 
 impl Engine {
@@ -348,7 +370,8 @@ impl Engine {
     fn completes(&self, input: &Input) -> Option<&AtomicU64> {
         match input {
             Input::Whispers { .. } => Some(&self.stats.renders_done),
-            Input::Live { .. } | Input::Query(_) => None,
+            Input::Reconciled(_) => Some(&self.stats.reconciles_done),
+            Input::Query(_) => None,
         }
     }
 
@@ -356,13 +379,21 @@ impl Engine {
         let now = Utc::now();
         match input {
             Input::Whispers { call, whispers } => board.whispers_ready(&call, whispers, now),
-            Input::Live {
-                live,
-                asked,
-                parked,
-            } => {
-                let mut actions = board.reconcile(&live, &asked, now);
-                actions.extend(board.missed_parks(parked, now));
+            Input::Reconciled(found) => {
+                let mut actions = Vec::new();
+                if let Some(Live {
+                    live,
+                    asked,
+                    parked,
+                }) = found
+                {
+                    actions = board.reconcile(&live, &asked, now);
+                    actions.extend(board.missed_parks(parked, now));
+                }
+                self.reconciling.store(false, Ordering::Relaxed);
+                if self.reconcile_again.swap(false, Ordering::Relaxed) {
+                    self.reconcile(board);
+                }
                 actions
             }
             Input::Query(q) => {
@@ -533,14 +564,22 @@ impl Engine {
         None
     }
 
+    /// Looks at FreeSWITCH's channels (one reconcile at a time: asked for while one runs, it
+    /// runs once more after it, so lost events under load never pile `api` calls up on the
+    /// switch's listener thread).
     fn reconcile(&self, board: &Switchboard) {
+        if self.reconciling.swap(true, Ordering::Relaxed) {
+            self.reconcile_again.store(true, Ordering::Relaxed);
+            return;
+        }
+        DaemonStats::bump(&self.stats.reconciles_started);
         let asked: HashSet<String> = board.known_channels().into_iter().collect();
         let names = board.park_variables();
         let supervisor = self.supervisor.clone();
         let inputs = self.inputs.clone();
         self.tracker.spawn(
             async move {
-                match supervisor.api("show channels as json").await {
+                let found = match supervisor.api("show channels as json").await {
                     Ok(body) => match live_uuids(&body) {
                         Some(live) => {
                             let mut parked: Vec<MissedPark> = parked_rows(&body)
@@ -565,13 +604,23 @@ impl Engine {
                                     None => tracing::info!(call.uuid = %p.uuid, "parked channel gone before it was read; not routed"),
                                 }
                             }
-                            let parked = found;
-                            let _ = inputs.send(Input::Live { live, asked, parked }).await;
+                            Some(Live {
+                                live,
+                                asked,
+                                parked: found,
+                            })
                         }
-                        None => tracing::warn!("unreadable `show channels as json`; not reconciled"),
+                        None => {
+                            tracing::warn!("unreadable `show channels as json`; not reconciled");
+                            None
+                        }
                     },
-                    Err(e) => tracing::warn!(error = %e, "reconcile failed; retried at the next reconnect"),
-                }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reconcile failed; retried at the next reconnect");
+                        None
+                    }
+                };
+                let _ = inputs.send(Input::Reconciled(found)).await;
             }
             .instrument(tracing::info_span!("reconcile")),
         );

@@ -135,8 +135,11 @@ impl Switchboard {
         tracing::warn!(parent: &c.span, app, error, "command refused");
         c.record.notes.push(format!("failed: {app}: {error}"));
         if app == "bridge" && matches!(c.phase, Phase::Dialing { .. }) {
-            // The caller's channel is gone (FreeSWITCH refuses sendmsg to an unknown uuid):
-            // nothing was dialled.
+            // Nothing was dialled. `-ERR invalid session id`: the caller's channel is gone, its
+            // hangup is on its way and finishes the call (the caller left first: the attempt
+            // is cancelled, as when the hangup overtakes the refusal). Any other refusal ends
+            // the call here.
+            let caller_gone = error.contains("invalid session id");
             let step = c.steps;
             for a in c
                 .record
@@ -145,13 +148,22 @@ impl Switchboard {
                 .filter(|a| a.step == step && a.ended_at.is_none())
             {
                 a.ended_at = Some(now);
-                a.outcome = LegOutcome::Failed;
-                a.hangup_cause = Some("COMMAND_REFUSED".into());
+                if caller_gone {
+                    a.outcome = LegOutcome::Cancelled;
+                    a.hangup_cause = Some("NOT_CREATED".into());
+                } else {
+                    a.outcome = LegOutcome::Failed;
+                    a.hangup_cause = Some("COMMAND_REFUSED".into());
+                }
             }
             c.phase = Phase::Over;
-            c.caller_ended.get_or_insert(now);
             self.release_legs(call, now);
-            self.try_finish(call, now, &mut out);
+            if !caller_gone {
+                if let Some(c) = self.calls.get_mut(call) {
+                    c.caller_ended.get_or_insert(now);
+                }
+                self.try_finish(call, now, &mut out);
+            }
         }
         out
     }

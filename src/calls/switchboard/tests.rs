@@ -391,6 +391,35 @@ fn a_caller_the_dialplan_prepared_gets_only_the_bridge() {
 }
 
 #[test]
+fn a_bridge_refused_for_a_gone_caller_is_cancelled_and_the_hangup_ends_the_call() {
+    let t = Utc
+        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("time");
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = park_event(t, &[("variable_campaign", "auto")]);
+    board.on_event(&park, t);
+    let refused = board.command_failed("caller", "bridge", "-ERR invalid session id [caller]", t);
+    assert!(
+        record(refused).is_none(),
+        "the caller's hangup finishes the call"
+    );
+    assert_eq!(board.ledger().concurrency(0), 0, "nothing was dialled");
+    let hangup = event(
+        "CHANNEL_HANGUP_COMPLETE",
+        t,
+        &[("Unique-ID", "caller"), ("Hangup-Cause", "NORMAL_CLEARING")],
+    );
+    let record = record(board.on_event(&hangup, t)).expect("the call ends");
+    assert_eq!(record.attempts[0].outcome, LegOutcome::Cancelled);
+    assert_eq!(
+        record.caller_hangup_cause.as_deref(),
+        Some("NORMAL_CLEARING")
+    );
+    assert_eq!(board.live_calls(), 0);
+}
+
+#[test]
 fn a_leg_freeswitch_never_made_ends_with_the_caller() {
     let t = Utc
         .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)

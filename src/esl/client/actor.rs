@@ -138,8 +138,8 @@ impl Actor {
             let take_requests = self.out.len() < MAX_OUT;
             let next_deadline = self.job_deadlines.front().map(|(at, _)| *at);
             // Writes and requests before reads: a flood of events must not hold commands back
-            // (each branch is bounded: writes by the buffer, requests by MAX_OUT and by callers
-            // waiting for their replies, which needs reads).
+            // (each branch is bounded: writes by the buffer, requests by MAX_OUT, past which
+            // reads go on while the peer drains what is written).
             tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return CloseReason::Shutdown,

@@ -9,6 +9,11 @@ use std::time::Instant;
 
 use tokio::io::{AsyncRead, ReadBuf};
 
+/// Reads remembered at most: past it a read is folded into the newest (a frame then gets the
+/// time of a later read, only when a peer trickles a frame in over this many reads or sends
+/// bytes that make no frame, such as blank lines).
+const MAX_READS: usize = 64;
+
 /// Reads through `inner`, remembering (stream offset after the read, when) per read.
 #[derive(Debug)]
 pub(crate) struct Stamped<R> {
@@ -49,7 +54,11 @@ impl<R: AsyncRead + Unpin> AsyncRead for Stamped<R> {
         if n > 0 {
             self.read += n as u64;
             let upto = self.read;
-            self.reads.push_back((upto, Instant::now()));
+            if self.reads.len() < MAX_READS {
+                self.reads.push_back((upto, Instant::now()));
+            } else if let Some(newest) = self.reads.back_mut() {
+                newest.0 = upto;
+            }
         }
         polled
     }
@@ -83,5 +92,24 @@ mod tests {
         assert_eq!(r.arrived(8), Some(second));
         assert_eq!(r.arrived(9), None, "not read yet");
         assert!(r.reads.is_empty());
+    }
+
+    #[tokio::test]
+    async fn reads_that_make_no_frame_are_bounded() {
+        let (mut tx, rx) = tokio::io::duplex(8);
+        let mut r = Stamped::new(rx);
+        let mut buf = [0u8; 8];
+        for _ in 0..1000 {
+            tokio::io::AsyncWriteExt::write_all(&mut tx, b"\n")
+                .await
+                .unwrap();
+            assert_eq!(r.read(&mut buf).await.unwrap(), 1);
+        }
+        assert_eq!(r.reads.len(), MAX_READS);
+        assert_eq!(r.reads.back().map(|(upto, _)| *upto), Some(1000));
+        assert!(
+            r.arrived(1000).is_some(),
+            "every byte read is still covered"
+        );
     }
 }
