@@ -22,18 +22,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::Decoder;
 
-/// Events the engine does not model (as in `sim_engine_conformance/capture.rs`).
-const NOT_MODELLED: &[&str] = &[
-    "CODEC",
-    "CALL_UPDATE",
-    "PRIVATE_COMMAND",
-    "RECV_RTCP_MESSAGE",
-    "HEARTBEAT",
-    "RE_SCHEDULE",
-    "RECV_INFO",
-    "API",
-    "BACKGROUND_JOB",
-];
+/// Events left out, as in `sim_engine_conformance`: those the simulator never emits, and
+/// BACKGROUND_JOB.
+fn not_modelled(name: &str) -> bool {
+    name == "BACKGROUND_JOB" || parkway::sim::NOT_EMITTED.contains(&name)
+}
 
 async fn within<T>(f: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(20), f)
@@ -79,7 +72,7 @@ fn names_by_channel(events: &[Event]) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for e in events {
         let name = e.name();
-        if NOT_MODELLED.contains(&name.as_ref()) {
+        if not_modelled(name.as_ref()) {
             continue;
         }
         if let Some(chan) = e.channel_name() {

@@ -24,21 +24,10 @@ use parkway::esl::codec::EslCodec;
 use parkway::esl::event::Event;
 use parkway::esl::message::Message;
 use parkway::sim::engine::SEC;
-use parkway::sim::{SimConfig, SimHandle, SimSwitch};
+use parkway::sim::{NOT_EMITTED, SimConfig, SimHandle, SimSwitch};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Decoder;
-
-const NOT_MODELLED: &[&str] = &[
-    "CODEC",
-    "CALL_UPDATE",
-    "PRIVATE_COMMAND",
-    "RECV_RTCP_MESSAGE",
-    "HEARTBEAT",
-    "RE_SCHEDULE",
-    "RECV_INFO",
-    "API",
-];
 
 async fn within<T>(f: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(30), f)
@@ -456,7 +445,7 @@ async fn outbound(name: &str) {
     let names = |v: Vec<Event>| {
         v.iter()
             .map(|e| e.name().into_owned())
-            .filter(|n| !NOT_MODELLED.contains(&n.as_str()))
+            .filter(|n| !NOT_EMITTED.contains(&n.as_str()))
             .collect::<Vec<_>>()
     };
     // Forgiven: an `async` socket parks its channel while the client drives it (CHANNEL_PARK
@@ -509,7 +498,7 @@ fn channel_sequences(events: &[Event]) -> BTreeMap<(String, String), Vec<String>
     let mut out: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     for e in events {
         let name = e.name();
-        if NOT_MODELLED.contains(&name.as_ref()) {
+        if NOT_EMITTED.contains(&name.as_ref()) {
             continue;
         }
         let (uuid, step) = if name == "BACKGROUND_JOB" {

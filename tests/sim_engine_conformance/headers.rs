@@ -4,7 +4,7 @@ use parkway::esl::event::Event;
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 
-use crate::capture::{NOT_MODELLED, real_events};
+use crate::capture::{not_modelled, real_events};
 use crate::replay::replay;
 use crate::roles::roles_of;
 
@@ -13,7 +13,7 @@ pub(crate) fn header_names(events: &[Event]) -> BTreeMap<String, Vec<(String, Ve
     let roles = roles_of(events);
     let mut out: BTreeMap<String, Vec<(String, Vec<String>)>> = BTreeMap::new();
     for e in events {
-        if NOT_MODELLED.contains(&e.name().as_ref()) {
+        if not_modelled(e.name().as_ref()) {
             continue;
         }
         let (Some(u), Some(chan)) = (e.unique_id(), e.channel_name()) else {
@@ -98,7 +98,7 @@ fn variable_order_explore() {
         }
         let mut out: BTreeMap<String, Vec<(String, Vec<String>)>> = BTreeMap::new();
         for e in events {
-            if NOT_MODELLED.contains(&e.name().as_ref()) {
+            if not_modelled(e.name().as_ref()) {
                 continue;
             }
             let Some(chan) = e.channel_name() else {
@@ -149,7 +149,7 @@ pub(crate) fn variable_sets(events: &[Event]) -> BTreeMap<String, Vec<(String, V
     let roles = roles_of(events);
     let mut out: BTreeMap<String, Vec<(String, Vec<String>)>> = BTreeMap::new();
     for e in events {
-        if NOT_MODELLED.contains(&e.name().as_ref()) {
+        if not_modelled(e.name().as_ref()) {
             continue;
         }
         let (Some(u), Some(chan)) = (e.unique_id(), e.channel_name()) else {

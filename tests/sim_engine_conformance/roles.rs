@@ -4,7 +4,7 @@ use parkway::esl::event::Event;
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 
-use crate::capture::NOT_MODELLED;
+use crate::capture::not_modelled;
 
 /// One comparable step of a channel's life.
 pub(crate) type Step = [String; 13];
@@ -102,7 +102,7 @@ pub(crate) fn by_role(events: &[Event]) -> (BTreeMap<String, Vec<Step>>, Vec<Str
             }
             jobs.push(body);
         }
-        if NOT_MODELLED.contains(&name.as_ref()) {
+        if not_modelled(name.as_ref()) {
             continue;
         }
         let (Some(u), Some(chan)) = (e.unique_id(), e.channel_name()) else {
