@@ -195,6 +195,31 @@ fn sequential_call(t: DateTime<Utc>) -> (Switchboard, String, Vec<String>) {
     (board, event_uuid, uuids)
 }
 
+/// A board with a call to the `auto` router parked at `t` and its first bridge out: the
+/// bridge's Event-UUID and the buyer leg's uuid.
+fn dialled_at(t: DateTime<Utc>) -> (Switchboard, String, String) {
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = park_event(t, &[("variable_campaign", "auto")]);
+    let event_uuid = board
+        .on_event(&park, t)
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Execute {
+                app: "bridge",
+                event_uuid,
+                ..
+            } => Some(event_uuid),
+            _ => None,
+        })
+        .expect("a bridge");
+    let leg = board
+        .known_channels()
+        .into_iter()
+        .find(|c| c != "caller")
+        .expect("a leg");
+    (board, event_uuid, leg)
+}
+
 #[test]
 fn sequential_member_never_dialled_does_not_hold_the_call_open() {
     let t = Utc
@@ -274,25 +299,7 @@ fn bridge_seen_only_in_its_execute_complete_still_connects() {
         .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
         .single()
         .expect("time");
-    let mut board = Switchboard::new(config(), 1, false);
-    let park = park_event(t, &[("variable_campaign", "auto")]);
-    let event_uuid = board
-        .on_event(&park, t)
-        .into_iter()
-        .find_map(|a| match a {
-            Action::Execute {
-                app: "bridge",
-                event_uuid,
-                ..
-            } => Some(event_uuid),
-            _ => None,
-        })
-        .expect("a bridge");
-    let leg = board
-        .known_channels()
-        .into_iter()
-        .find(|c| c != "caller")
-        .expect("a leg");
+    let (mut board, event_uuid, leg) = dialled_at(t);
     // CHANNEL_ANSWER and CHANNEL_BRIDGE were lost; the bridge's completion names the leg.
     let end = t + Duration::seconds(100);
     let done = [
@@ -612,25 +619,7 @@ fn a_missed_bridge_whose_leg_hangs_up_first_is_paid_from_the_legs_epochs() {
         .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
         .single()
         .expect("time");
-    let mut board = Switchboard::new(config(), 1, false);
-    let park = park_event(t, &[("variable_campaign", "auto")]);
-    let event_uuid = board
-        .on_event(&park, t)
-        .into_iter()
-        .find_map(|a| match a {
-            Action::Execute {
-                app: "bridge",
-                event_uuid,
-                ..
-            } => Some(event_uuid),
-            _ => None,
-        })
-        .expect("a bridge");
-    let leg = board
-        .known_channels()
-        .into_iter()
-        .find(|c| c != "caller")
-        .expect("a leg");
+    let (mut board, event_uuid, leg) = dialled_at(t);
     // The socket was down through the answer and the bridge; back in view, the buyer hangs up
     // first. Its hangup carries what inbound_plain's buyer leg shows: bridge_uuid, and the
     // answer, bridge and end epochs (seconds and microseconds).
