@@ -38,7 +38,7 @@ use crate::config::Config;
 use crate::esl::client::{
     ClientEvent, ClientOptions, EslError, Supervisor, SupervisorConfig, connect_supervised,
 };
-use crate::esl::command::{Command, EventFormat};
+use crate::esl::command::{ApiCommand, Command, EventFormat, check_uuid};
 use crate::esl::message::Reply;
 use crate::routing::Tokens;
 use crate::whisper::{Template, Whisperer};
@@ -580,9 +580,10 @@ impl Engine {
         self.tracker.spawn(
             async move {
                 let found = match supervisor.api("show channels as json").await {
-                    Ok(body) => match live_uuids(&body) {
-                        Some(live) => {
-                            let mut parked: Vec<MissedPark> = parked_rows(&body)
+                    Ok(body) => match channel_rows(&body) {
+                        Some(rows) => {
+                            let live = live_uuids(&rows);
+                            let mut parked: Vec<MissedPark> = parked_rows(&rows)
                                 .into_iter()
                                 .filter(|p| !asked.contains(&p.uuid))
                                 .collect();
@@ -661,38 +662,34 @@ fn wav_secs(path: &Path, rate: u32) -> u32 {
     u32::try_from(samples.div_ceil(u64::from(rate.max(1)))).unwrap_or(u32::MAX)
 }
 
-/// The `uuid`s of `show channels as json` (`{"row_count":N,"rows":[{"uuid":…},…]}`; with no
-/// channel FreeSWITCH answers `{"row_count":0}`).
-pub fn live_uuids(body: &[u8]) -> Option<HashSet<String>> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let rows = match v.get("rows") {
-        Some(r) => r.as_array()?.as_slice(),
-        None => {
-            v.get("row_count")?;
-            &[]
-        }
-    };
-    Some(
-        rows.iter()
-            .filter_map(|r| r.get("uuid").and_then(|u| u.as_str()).map(str::to_owned))
-            .collect(),
-    )
+/// The rows of `show channels as json` (`{"row_count":N,"rows":[{"uuid":…},…]}`; with no
+/// channel FreeSWITCH answers `{"row_count":0}`); `None` when the body is not that.
+pub fn channel_rows(body: &[u8]) -> Option<Vec<serde_json::Value>> {
+    let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    match v.get_mut("rows") {
+        Some(r) => match r.take() {
+            serde_json::Value::Array(rows) => Some(rows),
+            _ => None,
+        },
+        None => v.get("row_count").map(|_| Vec::new()),
+    }
+}
+
+/// The `uuid`s of the channels.
+pub fn live_uuids(rows: &[serde_json::Value]) -> HashSet<String> {
+    rows.iter()
+        .filter_map(|r| r.get("uuid").and_then(|u| u.as_str()).map(str::to_owned))
+        .collect()
 }
 
 /// Parks found by one reconcile that are routed (each costs one `uuid_getvar` per park
 /// variable on the listener's thread); more wait out their `park_timeout`.
 const MAX_MISSED_PARKS: usize = 200;
 
-/// The parked inbound channels of `show channels as json`: `direction` inbound and
+/// The parked inbound channels among `show channels as json`'s rows: `direction` inbound and
 /// `application` park (a parked caller's `state` is CS_EXECUTE and its `callstate` RINGING; the
 /// `show_channels` capture). A uuid that could not be put in a command line is left out.
-pub fn parked_rows(body: &[u8]) -> Vec<MissedPark> {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return Vec::new();
-    };
-    let Some(rows) = v.get("rows").and_then(|r| r.as_array()) else {
-        return Vec::new();
-    };
+pub fn parked_rows(rows: &[serde_json::Value]) -> Vec<MissedPark> {
     let col = |r: &serde_json::Value, name: &str| {
         r.get(name)
             .and_then(|c| c.as_str())
@@ -703,11 +700,7 @@ pub fn parked_rows(body: &[u8]) -> Vec<MissedPark> {
         .filter(|r| col(r, "direction") == "inbound" && col(r, "application") == "park")
         .filter_map(|r| {
             let uuid = col(r, "uuid");
-            let plain = !uuid.is_empty()
-                && uuid
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !plain {
+            if check_uuid("uuid", &uuid).is_err() {
                 tracing::warn!(uuid, "parked channel with an unusable uuid; not routed");
                 return None;
             }
@@ -738,7 +731,14 @@ async fn park_vars(
 ) -> Option<Vec<(String, String)>> {
     let mut vars = Vec::new();
     for name in names {
-        match supervisor.api(&format!("uuid_getvar {uuid} {name}")).await {
+        let command = match ApiCommand::uuid_getvar(uuid, name) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(call.uuid = uuid, name, error = %e, "variable not readable; not routed");
+                return None;
+            }
+        };
+        match supervisor.api(command.as_str()).await {
             Ok(body) => {
                 let value = String::from_utf8_lossy(&body);
                 let value = value.trim_end_matches('\n');
@@ -765,10 +765,11 @@ mod tests {
     #[test]
     fn live_uuids_reads_show_channels() {
         let body = br#"{"row_count":2,"rows":[{"uuid":"a","name":"x"},{"uuid":"b"}]}"#;
-        let live = live_uuids(body).unwrap();
+        let live = live_uuids(&channel_rows(body).expect("rows"));
         assert!(live.contains("a") && live.contains("b") && live.len() == 2);
-        assert_eq!(live_uuids(br#"{"row_count":0}"#).unwrap().len(), 0);
-        assert!(live_uuids(b"-ERR no").is_none());
+        let none = channel_rows(br#"{"row_count":0}"#).expect("no rows");
+        assert_eq!(live_uuids(&none).len(), 0);
+        assert!(channel_rows(b"-ERR no").is_none());
     }
 
     #[test]
@@ -784,7 +785,7 @@ mod tests {
             {"uuid":"b1","direction":"inbound","state":"CS_EXECUTE","application":"bridge",
              "callstate":"ACTIVE"},
             {"uuid":"bad uuid","direction":"inbound","application":"park"}]}"#;
-        let parked = parked_rows(body);
+        let parked = parked_rows(&channel_rows(body).expect("rows"));
         assert_eq!(parked.len(), 1);
         assert_eq!(parked[0].uuid, "p1");
         assert_eq!(parked[0].caller_number, "+13055550120");
@@ -793,7 +794,7 @@ mod tests {
             parked[0].created.map(|c| c.timestamp()),
             Some(1_795_521_464)
         );
-        assert!(parked_rows(br#"{"row_count":0}"#).is_empty());
-        assert!(parked_rows(b"-ERR no").is_empty());
+        assert!(parked_rows(&channel_rows(br#"{"row_count":0}"#).expect("no rows")).is_empty());
+        assert!(channel_rows(b"-ERR no").is_none());
     }
 }

@@ -76,14 +76,14 @@ mod tests {
         let mut buf = [0u8; 64];
         tokio::io::AsyncWriteExt::write_all(&mut tx, b"abcd")
             .await
-            .unwrap();
-        assert_eq!(r.read(&mut buf).await.unwrap(), 4);
+            .expect("written");
+        assert_eq!(r.read(&mut buf).await.expect("read"), 4);
         let first = r.reads[0].1;
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         tokio::io::AsyncWriteExt::write_all(&mut tx, b"efgh")
             .await
-            .unwrap();
-        assert_eq!(r.read(&mut buf).await.unwrap(), 4);
+            .expect("written");
+        assert_eq!(r.read(&mut buf).await.expect("read"), 4);
         // A frame within the first read, one ending at its last byte, one ending in the second.
         assert_eq!(r.arrived(2), Some(first));
         assert_eq!(r.arrived(4), Some(first));
@@ -102,8 +102,8 @@ mod tests {
         for _ in 0..1000 {
             tokio::io::AsyncWriteExt::write_all(&mut tx, b"\n")
                 .await
-                .unwrap();
-            assert_eq!(r.read(&mut buf).await.unwrap(), 1);
+                .expect("written");
+            assert_eq!(r.read(&mut buf).await.expect("read"), 1);
         }
         assert_eq!(r.reads.len(), MAX_READS);
         assert_eq!(r.reads.back().map(|(upto, _)| *upto), Some(1000));
