@@ -34,16 +34,22 @@ algorithm = "revenue"
 fallback = { hangup = "NO_ROUTE_DESTINATION" }
 "#;
 
+fn parsed(text: &str) -> Arc<Config> {
+    let read = |p: &Path| std::fs::read_to_string(p);
+    Arc::new(
+        config::parse(text, Path::new("parkway.toml"), &read).unwrap_or_else(|e| panic!("{e}")),
+    )
+}
+
 fn config() -> Arc<Config> {
-    match config::parse(CONFIG, Path::new("parkway.toml"), &|p| {
-        std::fs::read_to_string(p)
-    }) {
-        Ok(c) => Arc::new(c),
-        Err(e) => panic!(
-            "{:?}",
-            e.0.iter().map(|p| p.to_string()).collect::<Vec<_>>()
-        ),
-    }
+    parsed(CONFIG)
+}
+
+/// Monday 2026-01-05 10:00 UTC, when most of these calls park.
+fn monday_10am() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
+        .single()
+        .expect("a plain UTC time")
 }
 
 /// A plain event stamped `at` (FreeSWITCH's clock).
@@ -76,10 +82,7 @@ fn record(actions: Vec<Action>) -> Option<CallRecord> {
 fn reconcile_reads_the_driver_clock_on_the_switch_clock() {
     // The switch's clock (a simulator's virtual time, or a skewed host) is days behind the
     // driver's.
-    let switch = Utc
-        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
-        .single()
-        .expect("time");
+    let switch = monday_10am();
     let driver = Utc
         .with_ymd_and_hms(2026, 1, 9, 3, 0, 0)
         .single()
@@ -161,16 +164,7 @@ fallback = { hangup = "NO_ROUTE_DESTINATION" }
 /// A call parked at `t` on the sequential group: the switchboard, the bridge's Event-UUID
 /// and the legs' uuids in dial order.
 fn sequential_call(t: DateTime<Utc>) -> (Switchboard, String, Vec<String>) {
-    let config = match config::parse(SEQUENTIAL, Path::new("parkway.toml"), &|p| {
-        std::fs::read_to_string(p)
-    }) {
-        Ok(c) => Arc::new(c),
-        Err(e) => panic!(
-            "{:?}",
-            e.0.iter().map(|p| p.to_string()).collect::<Vec<_>>()
-        ),
-    };
-    let mut board = Switchboard::new(config, 1, false);
+    let mut board = Switchboard::new(parsed(SEQUENTIAL), 1, false);
     let park = park_event(t, &[("variable_campaign", "auto")]);
     let (arg, event_uuid) = board
         .on_event(&park, t)
@@ -222,10 +216,7 @@ fn dialled_at(t: DateTime<Utc>) -> (Switchboard, String, String) {
 
 #[test]
 fn sequential_member_never_dialled_does_not_hold_the_call_open() {
-    let t = Utc
-        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
-        .single()
-        .expect("time");
+    let t = monday_10am();
     let at = |s: i64| t + Duration::seconds(s);
     let (mut board, _, uuids) = sequential_call(t);
     let first = uuids[0].as_str();
@@ -259,10 +250,7 @@ fn sequential_member_never_dialled_does_not_hold_the_call_open() {
 
 #[test]
 fn sequential_member_after_a_cancelled_one_is_not_an_attempt() {
-    let t = Utc
-        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
-        .single()
-        .expect("time");
+    let t = monday_10am();
     let (mut board, event_uuid, uuids) = sequential_call(t);
     let first = uuids[0].as_str();
     board.on_event(&event("CHANNEL_CREATE", t, &[("Unique-ID", first)]), t);
@@ -295,10 +283,7 @@ fn sequential_member_after_a_cancelled_one_is_not_an_attempt() {
 
 #[test]
 fn bridge_seen_only_in_its_execute_complete_still_connects() {
-    let t = Utc
-        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
-        .single()
-        .expect("time");
+    let t = monday_10am();
     let (mut board, event_uuid, leg) = dialled_at(t);
     // CHANNEL_ANSWER and CHANNEL_BRIDGE were lost; the bridge's completion names the leg.
     let end = t + Duration::seconds(100);
@@ -336,10 +321,7 @@ fn bridge_seen_only_in_its_execute_complete_still_connects() {
 
 #[test]
 fn a_bridge_never_sent_is_dialled_again_after_the_reconnect() {
-    let t = Utc
-        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
-        .single()
-        .expect("time");
+    let t = monday_10am();
     let mut board = Switchboard::new(config(), 1, false);
     let park = park_event(t, &[("variable_campaign", "auto")]);
     let first = board.on_event(&park, t);
@@ -372,10 +354,7 @@ fn a_bridge_never_sent_is_dialled_again_after_the_reconnect() {
 
 #[test]
 fn a_caller_the_dialplan_prepared_gets_only_the_bridge() {
-    let t = Utc
-        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
-        .single()
-        .expect("time");
+    let t = monday_10am();
     let mut board = Switchboard::new(config(), 1, false);
     let park = park_event(
         t,
@@ -399,10 +378,7 @@ fn a_caller_the_dialplan_prepared_gets_only_the_bridge() {
 
 #[test]
 fn a_bridge_refused_for_a_gone_caller_is_cancelled_and_the_hangup_ends_the_call() {
-    let t = Utc
-        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
-        .single()
-        .expect("time");
+    let t = monday_10am();
     let mut board = Switchboard::new(config(), 1, false);
     let park = park_event(t, &[("variable_campaign", "auto")]);
     board.on_event(&park, t);
@@ -428,10 +404,7 @@ fn a_bridge_refused_for_a_gone_caller_is_cancelled_and_the_hangup_ends_the_call(
 
 #[test]
 fn a_leg_freeswitch_never_made_ends_with_the_caller() {
-    let t = Utc
-        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
-        .single()
-        .expect("time");
+    let t = monday_10am();
     let mut board = Switchboard::new(config(), 1, false);
     let park = park_event(t, &[("variable_campaign", "auto")]);
     board.on_event(&park, t);
@@ -455,10 +428,7 @@ fn a_leg_freeswitch_never_made_ends_with_the_caller() {
 
 #[test]
 fn a_reconcile_judges_only_the_channels_it_asked_about() {
-    let t = Utc
-        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
-        .single()
-        .expect("time");
+    let t = monday_10am();
     let mut board = Switchboard::new(config(), 1, false);
     let park = park_event(t, &[("variable_campaign", "auto")]);
     board.on_event(&park, t);
@@ -471,10 +441,7 @@ fn a_reconcile_judges_only_the_channels_it_asked_about() {
 
 #[test]
 fn park_timeout_bounds_the_wait_budget() {
-    let t = Utc
-        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
-        .single()
-        .expect("time");
+    let t = monday_10am();
     let mut board = Switchboard::new(config(), 1, false);
     let park = park_event(
         t,
@@ -501,10 +468,7 @@ fn park_timeout_bounds_the_wait_budget() {
 
 #[test]
 fn parks_of_our_own_buyer_legs_are_not_routed() {
-    let t0 = Utc
-        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
-        .single()
-        .expect("time");
+    let t0 = monday_10am();
     let mut board = Switchboard::new(config(), 1, false);
     let routed = board.on_event(
         &park_event(
@@ -556,10 +520,7 @@ fn parks_of_our_own_buyer_legs_are_not_routed() {
 
 #[test]
 fn a_park_found_by_the_reconcile_is_routed_once_and_our_legs_never() {
-    let t = Utc
-        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
-        .single()
-        .expect("time");
+    let t = monday_10am();
     let mut board = Switchboard::new(config(), 1, false);
     assert!(board.park_variables().contains(&"campaign".to_owned()));
     let park = |uuid: &str, vars: &[(&str, &str)]| super::MissedPark {
@@ -615,10 +576,7 @@ fn a_park_found_by_the_reconcile_is_routed_once_and_our_legs_never() {
 
 #[test]
 fn a_missed_bridge_whose_leg_hangs_up_first_is_paid_from_the_legs_epochs() {
-    let t = Utc
-        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
-        .single()
-        .expect("time");
+    let t = monday_10am();
     let (mut board, event_uuid, leg) = dialled_at(t);
     // The socket was down through the answer and the bridge; back in view, the buyer hangs up
     // first. Its hangup carries what inbound_plain's buyer leg shows: bridge_uuid, and the
@@ -679,10 +637,7 @@ fn a_missed_bridge_whose_leg_hangs_up_first_is_paid_from_the_legs_epochs() {
 /// A call bridged at `t + 10 s` to acme, whose leg goes at `t + 40 s`; the caller hangs up at
 /// `t + 200 s` with this `transfer_history`.
 fn transfer_call(history: Option<&str>) -> CallRecord {
-    let t = Utc
-        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
-        .single()
-        .expect("time");
+    let t = monday_10am();
     let mut board = Switchboard::new(config(), 1, false);
     board.on_event(&park_event(t, &[("variable_campaign", "auto")]), t);
     let leg = board
@@ -725,10 +680,7 @@ fn transfer_call(history: Option<&str>) -> CallRecord {
 
 #[test]
 fn a_caller_the_buyer_transfers_is_paid_until_the_caller_hangs_up() {
-    let t = Utc
-        .with_ymd_and_hms(2026, 1, 5, 10, 0, 0)
-        .single()
-        .expect("time");
+    let t = monday_10am();
     let at = (t + Duration::seconds(40)).timestamp();
     // As FreeSWITCH writes it (dtmf_variants.recv): `<epoch>:<uuid>:bl_xfer:<ext>/<ctx>/XML`.
     let history = format!("{at}:caller:bl_xfer:1000/default/XML");
