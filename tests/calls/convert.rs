@@ -4,29 +4,7 @@ use parkway::billing::ConvertedBy;
 use parkway::calls::{Disposition, LegOutcome};
 use parkway::sim::engine::SEC;
 
-use crate::rig::{answers, dialled, ids, rig};
-
-/// One buyer, `acme`, with `extra` settings, on router `auto` (campaign `auto`).
-fn acme(extra: &str) -> String {
-    format!(
-        r#"
-[[buyer]]
-id = "acme"
-destination = {{ sip = "acme@buyers.example.com" }}
-bid = "30.00"
-ring_timeout = 15
-{extra}
-
-[[router]]
-id = "auto"
-match = {{ variable = "campaign", value = "auto" }}
-buyers = ["acme"]
-algorithm = "revenue"
-fallback = {{ hangup = "NO_ROUTE_DESTINATION" }}
-max_wait = 60
-"#
-    )
-}
+use crate::rig::{acme, answers, dialled, ids, rig};
 
 #[tokio::test]
 async fn converts_when_the_buyer_presses_the_digit() {

@@ -1,29 +1,17 @@
 //! Edges: a caller gone before parkway's commands reach FreeSWITCH; every step failing.
 
+use std::sync::LazyLock;
+
 use parkway::calls::{Disposition, FallbackReason, LegOutcome};
 use parkway::sim::engine::Behaviour;
 
-use crate::rig::{answers, buyer_index, dialled, manual_rig};
+use crate::rig::{acme, answers, buyer_index, dialled, manual_rig};
 
-const BODY: &str = r#"
-[[buyer]]
-id = "acme"
-destination = { sip = "acme@buyers.example.com" }
-bid = "30.00"
-ring_timeout = 15
-
-[[router]]
-id = "auto"
-match = { variable = "campaign", value = "auto" }
-buyers = ["acme"]
-algorithm = "revenue"
-fallback = { hangup = "NO_ROUTE_DESTINATION" }
-max_wait = 60
-"#;
+static BODY: LazyLock<String> = LazyLock::new(|| acme(""));
 
 #[tokio::test]
 async fn caller_gone_before_the_bridge_arrives() {
-    let mut rig = manual_rig("gone-early", BODY, &[("acme", answers(2, 30, &[]))]).await;
+    let mut rig = manual_rig("gone-early", &BODY, &[("acme", answers(2, 30, &[]))]).await;
     let acme = buyer_index(&rig.config, "acme");
     let call = rig.campaign_call("+13105550100", "auto").await;
     // The caller hangs up at once, in the same instant as the park.

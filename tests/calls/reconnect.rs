@@ -1,30 +1,18 @@
 //! The event socket drops mid-call: the hangup that happened meanwhile is still counted, once.
 
+use std::sync::LazyLock;
+
 use parkway::calls::{Disposition, LegOutcome};
 use parkway::sim::peer::{Behaviour as PeerBehaviour, DropMode};
 
-use crate::rig::{answers, buyer_index, dialled, manual_rig};
+use crate::rig::{acme, answers, buyer_index, dialled, manual_rig};
 
-const BODY: &str = r#"
-[[buyer]]
-id = "acme"
-destination = { sip = "acme@buyers.example.com" }
-bid = "30.00"
-ring_timeout = 15
-payout = { per = "call", amount = "10.00" }
-
-[[router]]
-id = "auto"
-match = { variable = "campaign", value = "auto" }
-buyers = ["acme"]
-algorithm = "revenue"
-fallback = { hangup = "NO_ROUTE_DESTINATION" }
-max_wait = 60
-"#;
+static BODY: LazyLock<String> =
+    LazyLock::new(|| acme(r#"payout = { per = "call", amount = "10.00" }"#));
 
 #[tokio::test]
 async fn hangup_while_disconnected_is_reconciled_after_the_reconnect() {
-    let mut rig = manual_rig("reconnect", BODY, &[("acme", answers(2, 60, &[]))]).await;
+    let mut rig = manual_rig("reconnect", &BODY, &[("acme", answers(2, 60, &[]))]).await;
     let acme = buyer_index(&rig.config, "acme");
     let call = rig.campaign_call("+13105550100", "auto").await;
     rig.wait_for("acme dialled", move |b| b.ledger().concurrency(acme) == 1)
@@ -108,7 +96,7 @@ async fn hangup_while_disconnected_is_reconciled_after_the_reconnect() {
 
 #[tokio::test]
 async fn bridge_missed_while_disconnected_is_still_a_connection() {
-    let mut rig = manual_rig("reconnect-bridge", BODY, &[("acme", answers(5, 60, &[]))]).await;
+    let mut rig = manual_rig("reconnect-bridge", &BODY, &[("acme", answers(5, 60, &[]))]).await;
     let acme = buyer_index(&rig.config, "acme");
     let call = rig.campaign_call("+13105550100", "auto").await;
     rig.wait_for("acme dialled", move |b| b.ledger().concurrency(acme) == 1)
@@ -166,7 +154,7 @@ async fn bridge_missed_while_disconnected_is_still_a_connection() {
 
 #[tokio::test]
 async fn park_while_disconnected_is_routed_after_the_reconnect() {
-    let mut rig = manual_rig("reconnect-park", BODY, &[("acme", answers(2, 30, &[]))]).await;
+    let mut rig = manual_rig("reconnect-park", &BODY, &[("acme", answers(2, 30, &[]))]).await;
     // The socket drops and the switch refuses the daemon; meanwhile a caller parks.
     rig.sim.peer().set_behaviour(PeerBehaviour {
         reject: true,
@@ -224,7 +212,7 @@ async fn park_while_disconnected_is_routed_after_the_reconnect() {
 /// reconciles too), and only once.
 #[tokio::test]
 async fn a_caller_parked_before_the_daemon_started_is_routed() {
-    let mut rig = manual_rig("restart-park", BODY, &[("acme", answers(2, 30, &[]))]).await;
+    let mut rig = manual_rig("restart-park", &BODY, &[("acme", answers(2, 30, &[]))]).await;
     rig.daemon.shutdown();
     let call = rig.campaign_call("+13105550101", "auto").await;
     rig.advance(5).await;

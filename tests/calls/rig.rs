@@ -52,6 +52,28 @@ impl Drop for TempDir {
     }
 }
 
+/// One buyer, `acme`, with `extra` settings, on router `auto` (campaign `auto`).
+pub fn acme(extra: &str) -> String {
+    format!(
+        r#"
+[[buyer]]
+id = "acme"
+destination = {{ sip = "acme@buyers.example.com" }}
+bid = "30.00"
+ring_timeout = 15
+{extra}
+
+[[router]]
+id = "auto"
+match = {{ variable = "campaign", value = "auto" }}
+buyers = ["acme"]
+algorithm = "revenue"
+fallback = {{ hangup = "NO_ROUTE_DESTINATION" }}
+max_wait = 60
+"#
+    )
+}
+
 /// Buyers are `{ sip = "<id>@buyers.example.com" }`; each named behaviour is registered for its
 /// user part. `body` is the rest of the config (buyers, groups, routers) without `[freeswitch]`.
 pub async fn rig(tag: &str, body: &str, behaviours: &[(&str, Behaviour)]) -> Rig {

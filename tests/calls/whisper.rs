@@ -1,31 +1,21 @@
 //! The whisper: played to the buyer on answer, before the bridge, and not counted as talk time.
 
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 use parkway::calls::{Disposition, LegOutcome};
 use parkway::esl::dialstring::DialString;
 use parkway::sim::engine::{Behaviour, SEC};
 
-use crate::rig::{Rig, answers, dialled, ids, rig};
+use crate::rig::{Rig, acme, answers, dialled, ids, rig};
 
-const BODY: &str = r#"
-[[buyer]]
-id = "acme"
-destination = { sip = "acme@buyers.example.com" }
-bid = "30.00"
-ring_timeout = 15
-whisper = "Auto insurance caller from Texas."
+static BODY: LazyLock<String> = LazyLock::new(|| {
+    acme(
+        r#"whisper = "Auto insurance caller from Texas."
 conversion = { talk_seconds = 30 }
-payout = { per = "conversion", amount = "30.00" }
-
-[[router]]
-id = "auto"
-match = { variable = "campaign", value = "auto" }
-buyers = ["acme"]
-algorithm = "revenue"
-fallback = { hangup = "NO_ROUTE_DESTINATION" }
-max_wait = 60
-"#;
+payout = { per = "conversion", amount = "30.00" }"#,
+    )
+});
 
 /// The only bridge's leg variables, and the whisper file it plays (checked to be a WAV).
 fn whisper_leg(rig: &Rig) -> (Vec<(String, String)>, PathBuf) {
@@ -54,7 +44,7 @@ fn wav_micros(path: &PathBuf) -> u64 {
 #[tokio::test]
 async fn whisper_plays_before_the_bridge_and_is_not_talk_time() {
     // Answers after 2 s, hangs up 40 s after answering (whisper included).
-    let mut rig = rig("whisper", BODY, &[("acme", answers(2, 40, &[]))]).await;
+    let mut rig = rig("whisper", &BODY, &[("acme", answers(2, 40, &[]))]).await;
     rig.campaign_call("+13105550100", "auto").await;
     let record = rig.record().await;
     assert_eq!(rig.commands(), dialled(&["acme"]));
@@ -108,7 +98,7 @@ async fn whisper_plays_before_the_bridge_and_is_not_talk_time() {
 
 #[tokio::test]
 async fn caller_abandons_during_the_whisper() {
-    let mut rig = rig("whisper-abandon", BODY, &[("acme", answers(2, 40, &[]))]).await;
+    let mut rig = rig("whisper-abandon", &BODY, &[("acme", answers(2, 40, &[]))]).await;
     let call = rig.campaign_call("+13105550100", "auto").await;
     // The buyer answers at 2 s and hears the whisper (over 1 s long); the caller leaves at 2.5 s.
     rig.caller_hangs_up(&call, 2 * SEC + SEC / 2).await;
