@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput};
 use parkway::calls::{CallRecord, Daemon, DaemonOptions};
 use parkway::config::{self, Config};
-use parkway::sim::engine::api::InboundCall;
-use parkway::sim::engine::channel::AppCall;
-use parkway::sim::engine::{Behaviour, EngineConfig};
-use parkway::sim::{SimConfig, SimHandle, SimSwitch, TimeMode};
+use parkway_sim::engine::api::InboundCall;
+use parkway_sim::engine::channel::AppCall;
+use parkway_sim::engine::{Behaviour, EngineConfig};
+use parkway_sim::{SimConfig, SimHandle, SimSwitch, TimeMode};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
 

@@ -6,15 +6,15 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use parkway::esl::codec::EslCodec;
-use parkway::esl::message::Message;
+use parkway_esl::codec::EslCodec;
+use parkway_esl::message::Message;
 use tokio_util::codec::Decoder;
 
 /// The two captures measured: `burst` (plain events) and `inbound_json` (json events).
 const STREAMS: [(&str, &str); 2] = [("plain", "burst"), ("json", "inbound_json")];
 
 fn capture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/data/{name}.recv", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/captures/{name}.recv", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

@@ -20,8 +20,8 @@ use bytes::BytesMut;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use freeswitch_esl_tokio::{EslClient, EslConnectOptions, EventHeader, HeaderLookup};
 use futures_util::StreamExt;
-use parkway::esl::codec::EslCodec;
-use parkway::esl::message::Message;
+use parkway_esl::codec::EslCodec;
+use parkway_esl::message::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
@@ -30,7 +30,7 @@ use tokio_util::codec::{Decoder, FramedRead};
 const STREAMS: [(&str, &str); 2] = [("plain", "burst"), ("json", "inbound_json")];
 
 fn capture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/data/{name}.recv", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/captures/{name}.recv", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

@@ -17,8 +17,8 @@ use std::time::Instant;
 use bytes::BytesMut;
 use criterion::{Criterion, Throughput};
 
-use parkway::sim::engine::api::InboundCall;
-use parkway::sim::engine::{Behaviour, Engine, EngineConfig, MS, SEC};
+use parkway_sim::engine::api::InboundCall;
+use parkway_sim::engine::{Behaviour, Engine, EngineConfig, MS, SEC};
 
 fn engine() -> Engine {
     let mut e = Engine::new(EngineConfig {

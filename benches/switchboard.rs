@@ -13,9 +13,9 @@ use chrono::{DateTime, Duration, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use parkway::calls::{Action, Switchboard};
 use parkway::config::{self, Config};
-use parkway::esl::dialstring::DialString;
-use parkway::esl::event::Event;
-use parkway::esl::headers::Headers;
+use parkway_esl::dialstring::DialString;
+use parkway_esl::event::Event;
+use parkway_esl::headers::Headers;
 
 fn config() -> Config {
     let mut text = String::from("currency = \"USD\"\ntimezone = \"UTC\"\n");

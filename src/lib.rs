@@ -1,17 +1,15 @@
 //! parkway: a pay-per-call buyer router for FreeSWITCH.
 //!
-//! The map of the crate is `../shared/DESIGN.md`: `esl` speaks the event socket, `config` turns TOML
-//! into a validated model, `routing` is the pure decision core, and `sim` is a simulated FreeSWITCH
-//! that the demo, the tests and the benchmarks run against. `calls` runs parked calls through them
-//! (the daemon), and `billing` turns what happened on a call into conversions, payouts and the
-//! counters routing reads.
+//! The map is `ARCHITECTURE.md` at the repo root. In short: `config` turns TOML into a validated
+//! model, `routing` is the pure decision core, `billing` the pure rules of conversions, payouts
+//! and counters, `whisper` renders what a buyer hears, and `calls` runs parked calls through them
+//! over the event socket (`parkway-esl`). `demo` drives the daemon against the simulated
+//! FreeSWITCH (`parkway-sim`, the default `sim` feature).
 
 pub mod billing;
 pub mod calls;
 pub mod config;
+#[cfg(feature = "sim")]
 pub mod demo;
-pub mod esl;
 pub mod routing;
-pub mod sim;
-pub mod splitmix;
 pub mod whisper;

@@ -5,10 +5,9 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 use cli::esl::{EslCommand, run_esl};
-use cli::{
-    demo as demo_cli, routing as routing_cli, run as run_cli, sim as sim_cli,
-    whisper as whisper_cli,
-};
+#[cfg(feature = "sim")]
+use cli::{demo as demo_cli, sim as sim_cli};
+use cli::{routing as routing_cli, run as run_cli, whisper as whisper_cli};
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +25,7 @@ enum Command {
     /// Print the version and exit.
     Version,
     /// Run parkway against a simulated FreeSWITCH with a stream of calls, and show what happened.
+    #[cfg(feature = "sim")]
     Demo(demo_cli::DemoArgs),
     /// The daemon: connect to FreeSWITCH and route every parked call that matches a router.
     Run(run_cli::RunArgs),
@@ -41,6 +41,7 @@ enum Command {
     Whisper(whisper_cli::WhisperArgs),
     // simulated switch: src/cli/sim.rs
     /// Run the simulated FreeSWITCH on an event socket (for any ESL client).
+    #[cfg(feature = "sim")]
     Sim(sim_cli::SimArgs),
 }
 
@@ -49,6 +50,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Version => println!("parkway {}", env!("CARGO_PKG_VERSION")),
         Command::Run(args) => run_cli::run(args)?,
+        #[cfg(feature = "sim")]
         Command::Demo(args) => demo_cli::demo(args)?,
         Command::Esl(command) => {
             if !run_esl(command)? {
@@ -58,6 +60,7 @@ fn main() -> anyhow::Result<()> {
         Command::Check(args) => routing_cli::check(&args),
         Command::Explain(args) => routing_cli::explain(&args)?,
         Command::Whisper(args) => whisper_cli::whisper(&args)?,
+        #[cfg(feature = "sim")]
         Command::Sim(args) => sim_cli::sim(args)?,
     }
     Ok(())

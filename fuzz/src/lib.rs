@@ -7,8 +7,8 @@
 //! every call makes progress; at the end nothing is left and every byte was accounted for.
 
 use bytes::BytesMut;
-use parkway::esl::codec::{EslCodec, Frame, Framer, MAX_BODY, MAX_HEAD, RawFrame};
-use parkway::esl::message::Message;
+use parkway_esl::codec::{EslCodec, Frame, Framer, MAX_BODY, MAX_HEAD, RawFrame};
+use parkway_esl::message::Message;
 use tokio_util::codec::Decoder;
 
 /// A small deterministic generator for chunk sizes.

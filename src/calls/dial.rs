@@ -13,8 +13,8 @@
 use std::path::PathBuf;
 
 use crate::config::{Config, Destination};
-use crate::esl::dialstring::{DialString, DialStringError, Endpoint, Group, Leg, Vars};
 use crate::routing::GroupMode;
+use parkway_esl::dialstring::{DialString, DialStringError, Endpoint, Group, Leg, Vars};
 
 /// Ringback the caller hears while buyers ring (US tone: 2 s on, 4 s off, 440 + 480 Hz). The
 /// bridge reads `ringback` from the caller's channel (switch_ivr_originate.c), so it is `set` on

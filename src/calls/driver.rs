@@ -35,13 +35,13 @@ use super::call::{RenderedWhisper, WhisperRequest};
 use super::record::CallRecord;
 use super::switchboard::{Action, EVENTS, MissedPark, Switchboard};
 use crate::config::Config;
-use crate::esl::client::{
-    ClientEvent, ClientOptions, EslError, Supervisor, SupervisorConfig, connect_supervised,
-};
-use crate::esl::command::{ApiCommand, Command, EventFormat, check_uuid};
-use crate::esl::message::Reply;
 use crate::routing::Tokens;
 use crate::whisper::{Template, Whisperer};
+use parkway_esl::client::{
+    ClientEvent, ClientOptions, EslError, Supervisor, SupervisorConfig, connect_supervised,
+};
+use parkway_esl::command::{ApiCommand, Command, EventFormat, check_uuid};
+use parkway_esl::message::Reply;
 
 /// Inputs waiting for the engine besides events and replies (whispers, reconciles, queries).
 const INPUT_QUEUE: usize = 65_536;
@@ -89,7 +89,7 @@ impl Default for DaemonOptions {
 
 type Query = Box<dyn FnOnce(&Switchboard) + Send>;
 
-/// Work counters of a running daemon: with [`crate::esl::client::StatsSnapshot`] they tell
+/// Work counters of a running daemon: with [`parkway_esl::client::StatsSnapshot`] they tell
 /// whether anything is still in flight (the demo waits for that before moving virtual time).
 #[derive(Debug, Default)]
 pub struct DaemonStats {
@@ -351,7 +351,7 @@ struct Engine {
 
 impl Engine {
     /// Remembers when a park was read, to time its first bridge.
-    fn note_park(&self, ev: &crate::esl::event::Event, received: Instant) {
+    fn note_park(&self, ev: &parkway_esl::event::Event, received: Instant) {
         let Some(l) = &self.latencies else { return };
         if ev.name() != "CHANNEL_PARK" {
             return;

@@ -27,13 +27,13 @@ use super::record::{
 };
 use crate::billing::{self, CountKind, DuplicateHistory, Ledger, TalkFacts};
 use crate::config::{Config, Fallback, RouterMatch};
-use crate::esl::event::{Direction, Event};
 use crate::routing::duplicate::DuplicateAction;
 use crate::routing::fasthash::FxHashMap;
 use crate::routing::suppression::normalize;
 use crate::routing::{
     CallerFields, Id, Metric, RandomSource, SplitMix64, Step, Tokens, decide_with,
 };
+use parkway_esl::event::{Direction, Event};
 
 /// The events the switchboard reads (subscribe to exactly these).
 pub const EVENTS: [&str; 7] = [
@@ -162,7 +162,7 @@ impl Switchboard {
             legs: FxHashMap::default(),
             done: Default::default(),
             rng: SplitMix64::new(seed),
-            ids: SplitMix64::new(crate::splitmix::mix(seed ^ 0x5eed)),
+            ids: SplitMix64::new(parkway_esl::splitmix::mix(seed ^ 0x5eed)),
             whispers,
             record_tokens,
             totals: Totals::default(),
@@ -207,7 +207,7 @@ impl Switchboard {
     fn new_uuid(&mut self) -> String {
         let hi = self.ids.next_u64();
         let lo = self.ids.next_u64();
-        crate::splitmix::uuid_v4(hi, lo)
+        parkway_esl::splitmix::uuid_v4(hi, lo)
     }
 
     /// Handles one event; `fallback_now` is used when it carries no timestamp.

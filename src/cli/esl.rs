@@ -17,7 +17,7 @@ pub enum EslCommand {
 /// Runs an `esl` subcommand; returns whether the input was clean.
 pub fn run_esl(command: EslCommand) -> anyhow::Result<bool> {
     use anyhow::Context;
-    use parkway::esl::decode::decode_stream;
+    use parkway_esl::decode::decode_stream;
     match command {
         EslCommand::Decode { input } => {
             let stdout = std::io::stdout();

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use parkway::sim::scenario::{Generator, Scenario};
-use parkway::sim::{SimConfig, SimSwitch, TimeMode};
+use parkway_sim::scenario::{Generator, Scenario};
+use parkway_sim::{SimConfig, SimSwitch, TimeMode};
 
 use super::routing::EXIT_BAD_CONFIG;
 

@@ -5,7 +5,7 @@ use super::build::Builder;
 use super::error::ConfigError;
 use super::model::Destination;
 use super::raw::{RawDestination, S};
-use crate::esl::dialstring::{self, DialString, Endpoint, Leg};
+use parkway_esl::dialstring::{self, DialString, Endpoint, Leg};
 
 impl Builder<'_> {
     /// Reports a destination the dial-string encoder would refuse, so a config that could never

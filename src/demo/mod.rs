@@ -18,9 +18,9 @@ use tokio::sync::mpsc;
 
 use crate::calls::{CallRecord, Daemon, DaemonOptions, Totals};
 use crate::config::Config;
-use crate::sim::engine::{Cause, EngineConfig, Micros, SEC};
-use crate::sim::{SimConfig, SimHandle, SimSwitch, TimeMode};
 use crate::whisper::Whisperer;
+use parkway_sim::engine::{Cause, EngineConfig, Micros, SEC};
+use parkway_sim::{SimConfig, SimHandle, SimSwitch, TimeMode};
 
 pub use report::Summary;
 

@@ -4,11 +4,11 @@
 //! behave the same way.
 
 use crate::config::{Config, Destination, RouterMatch};
-use crate::esl::dialstring::{DialString, Endpoint};
 use crate::routing::{RandomSource, SplitMix64};
-use crate::sim::engine::api::InboundCall;
-use crate::sim::engine::dialplan::MsRange;
-use crate::sim::engine::{Behaviour, Cause, Micros, SEC};
+use parkway_esl::dialstring::{DialString, Endpoint};
+use parkway_sim::engine::api::InboundCall;
+use parkway_sim::engine::dialplan::MsRange;
+use parkway_sim::engine::{Behaviour, Cause, Micros, SEC};
 
 /// One planned caller.
 #[derive(Debug, Clone)]
@@ -49,7 +49,7 @@ fn pick<'a, T>(rng: &mut SplitMix64, items: &'a [(T, u64)]) -> &'a T {
 }
 
 fn below(rng: &mut SplitMix64, n: u64) -> u64 {
-    crate::splitmix::below(rng.next_u64(), n)
+    parkway_esl::splitmix::below(rng.next_u64(), n)
 }
 
 /// The destinations a router answers on, and the campaign variable it matches (if any).

@@ -30,8 +30,8 @@ impl SplitMix64 {
 
 impl RandomSource for SplitMix64 {
     fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(crate::splitmix::GAMMA);
-        crate::splitmix::mix(self.state)
+        self.state = self.state.wrapping_add(parkway_esl::splitmix::GAMMA);
+        parkway_esl::splitmix::mix(self.state)
     }
 }
 

@@ -3,7 +3,7 @@
 use parkway::calls::{Disposition, FallbackReason, LegOutcome};
 use parkway::config::Fallback;
 use parkway::routing::{Metric, Reason, Scope};
-use parkway::sim::engine::SEC;
+use parkway_sim::engine::SEC;
 
 use crate::rig::{answers, buyer_index, dialled, ids, manual_rig, rig};
 

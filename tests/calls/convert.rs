@@ -2,7 +2,7 @@
 
 use parkway::billing::ConvertedBy;
 use parkway::calls::{Disposition, LegOutcome};
-use parkway::sim::engine::SEC;
+use parkway_sim::engine::SEC;
 
 use crate::rig::{acme, answers, dialled, ids, rig};
 

@@ -3,7 +3,7 @@
 use std::sync::LazyLock;
 
 use parkway::calls::{Disposition, FallbackReason, LegOutcome};
-use parkway::sim::engine::Behaviour;
+use parkway_sim::engine::Behaviour;
 
 use crate::rig::{acme, answers, buyer_index, dialled, manual_rig};
 

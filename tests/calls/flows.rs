@@ -104,7 +104,7 @@ async fn no_answer_goes_to_the_next_buyer() {
         "noanswer",
         &body,
         &[
-            ("acme", parkway::sim::engine::Behaviour::NeverAnswer),
+            ("acme", parkway_sim::engine::Behaviour::NeverAnswer),
             ("beacon", answers(2, 30, &[])),
         ],
     )
@@ -133,13 +133,13 @@ async fn caller_abandons_while_ringing() {
     let mut rig = rig(
         "abandon-ring",
         &body,
-        &[("acme", parkway::sim::engine::Behaviour::NeverAnswer)],
+        &[("acme", parkway_sim::engine::Behaviour::NeverAnswer)],
     )
     .await;
     let call = rig
         .call("+13105550100", "18005550199", &[("campaign", "auto")])
         .await;
-    rig.caller_hangs_up(&call, 5 * parkway::sim::engine::SEC)
+    rig.caller_hangs_up(&call, 5 * parkway_sim::engine::SEC)
         .await;
     let record = rig.record().await;
     assert_eq!(record.disposition, Disposition::Abandoned);

@@ -1,8 +1,8 @@
 //! Failing over and dialling groups: busy → next buyer, simultaneous (`,`) and sequential (`|`).
 
 use parkway::calls::{Disposition, LegOutcome};
-use parkway::esl::dialstring::DialString;
-use parkway::sim::engine::Behaviour;
+use parkway_esl::dialstring::DialString;
+use parkway_sim::engine::Behaviour;
 
 use crate::rig::{Rig, answers, dialled, ids, rig};
 
@@ -239,7 +239,7 @@ async fn caller_leaves_while_the_first_sequential_member_rings() {
     )
     .await;
     let call = rig.campaign_call("+13105550100", "auto").await;
-    rig.caller_hangs_up(&call, 5 * parkway::sim::engine::SEC)
+    rig.caller_hangs_up(&call, 5 * parkway_sim::engine::SEC)
         .await;
     let record = rig.record().await;
     assert_eq!(rig.commands(), dialled(&["acme|beacon"]));

@@ -3,7 +3,7 @@
 use std::sync::LazyLock;
 
 use parkway::calls::{Disposition, LegOutcome};
-use parkway::sim::peer::{Behaviour as PeerBehaviour, DropMode};
+use parkway_sim::peer::{Behaviour as PeerBehaviour, DropMode};
 
 use crate::rig::{acme, answers, buyer_index, dialled, manual_rig};
 

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use parkway::calls::{CallRecord, Daemon, DaemonOptions, Totals};
 use parkway::config::{self, Config};
-use parkway::sim::engine::api::{CallHandles, InboundCall};
-use parkway::sim::engine::{Behaviour, Cause, Micros};
-use parkway::sim::{SimConfig, SimHandle, SimSwitch, TimeMode};
 use parkway::whisper::{Settings, Whisperer};
+use parkway_sim::engine::api::{CallHandles, InboundCall};
+use parkway_sim::engine::{Behaviour, Cause, Micros};
+use parkway_sim::{SimConfig, SimHandle, SimSwitch, TimeMode};
 use tokio::sync::mpsc;
 
 pub async fn within<T>(f: impl Future<Output = T>) -> T {
@@ -268,7 +268,7 @@ impl Rig {
             .filter_map(|l| l.strip_prefix("bridge "))
             .map(|arg| {
                 let ds =
-                    parkway::esl::dialstring::DialString::parse_app_arg(arg).expect("dial string");
+                    parkway_esl::dialstring::DialString::parse_app_arg(arg).expect("dial string");
                 ds.legs()
                     .filter_map(|l| {
                         l.vars
@@ -333,7 +333,7 @@ impl Rig {
             .into_iter()
             .map(|line| match line.strip_prefix("bridge ") {
                 Some(arg) => {
-                    let ds = parkway::esl::dialstring::DialString::parse_app_arg(arg)
+                    let ds = parkway_esl::dialstring::DialString::parse_app_arg(arg)
                         .expect("dial string");
                     let groups: Vec<String> = ds
                         .branches
@@ -418,7 +418,7 @@ impl Rig {
     /// Moves the simulator's virtual time on by `secs`.
     pub async fn advance(&self, secs: u64) {
         self.sim
-            .advance_by(secs * parkway::sim::engine::SEC)
+            .advance_by(secs * parkway_sim::engine::SEC)
             .await
             .expect("sim up");
     }

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::sync::LazyLock;
 
 use parkway::calls::{Disposition, LegOutcome};
-use parkway::esl::dialstring::DialString;
-use parkway::sim::engine::{Behaviour, SEC};
+use parkway_esl::dialstring::DialString;
+use parkway_sim::engine::{Behaviour, SEC};
 
 use crate::rig::{Rig, acme, answers, dialled, ids, rig};
 

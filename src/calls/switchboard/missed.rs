@@ -69,7 +69,7 @@ impl Switchboard {
                     .map(|(k, v)| (format!("variable_{k}"), v)),
             );
             let ev = Event::new(
-                crate::esl::headers::Headers::from_pairs(
+                parkway_esl::headers::Headers::from_pairs(
                     pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
                 ),
                 None,

@@ -185,7 +185,7 @@ impl Switchboard {
             let lo = self.ids.next_u64();
             legs.push(crate::calls::dial::LegPlan {
                 buyer: *b,
-                uuid: crate::splitmix::uuid_v4(hi, lo),
+                uuid: parkway_esl::splitmix::uuid_v4(hi, lo),
                 ring_secs: buyer.ring_timeout_secs.min(ring_cap).max(1),
                 whisper: None,
             });

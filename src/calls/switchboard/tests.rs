@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use super::{Action, Switchboard};
 use crate::calls::record::{CallRecord, LegOutcome};
 use crate::config::{self, Config};
-use crate::esl::event::Event;
+use parkway_esl::event::Event;
 
 const CONFIG: &str = r#"
 currency = "USD"
@@ -179,7 +179,7 @@ fn sequential_call(t: DateTime<Utc>) -> (Switchboard, String, Vec<String>) {
             _ => None,
         })
         .expect("a bridge");
-    let ds = crate::esl::dialstring::DialString::parse_app_arg(&arg).expect("dial string");
+    let ds = parkway_esl::dialstring::DialString::parse_app_arg(&arg).expect("dial string");
     let uuids: Vec<String> = ds
         .legs()
         .filter_map(|l| l.vars.iter().find(|(k, _)| k == "origination_uuid"))

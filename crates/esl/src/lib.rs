@@ -1,0 +1,13 @@
+//! The FreeSWITCH event socket: frame codec, events, commands, dial strings, client.
+
+pub mod client;
+pub mod codec;
+pub mod command;
+pub mod decode;
+pub mod dialstring;
+pub mod event;
+pub mod headers;
+pub mod json;
+pub mod message;
+pub mod outbound;
+pub mod splitmix;
