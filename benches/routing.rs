@@ -18,7 +18,6 @@ use regex::Regex;
 
 use parkway::config::{Buyer, Config, Currency, Entry, EpcSettings, Money, Router};
 use parkway::routing::filter::{Filter, Test};
-use parkway::routing::rng::RandomSource;
 use parkway::routing::schedule::Schedule;
 use parkway::routing::suppression::SuppressionList;
 use parkway::routing::usage::{Counter, Usage};

@@ -30,9 +30,7 @@ use crate::config::{Config, Fallback, RouterMatch};
 use crate::routing::duplicate::DuplicateAction;
 use crate::routing::fasthash::FxHashMap;
 use crate::routing::suppression::normalize;
-use crate::routing::{
-    CallerFields, Id, Metric, RandomSource, SplitMix64, Step, Tokens, decide_with,
-};
+use crate::routing::{CallerFields, Id, Metric, SplitMix64, Step, Tokens, decide_with};
 use parkway_esl::event::{Direction, Event};
 
 /// The events the switchboard reads (subscribe to exactly these).
@@ -205,9 +203,7 @@ impl Switchboard {
     }
 
     fn new_uuid(&mut self) -> String {
-        let hi = self.ids.next_u64();
-        let lo = self.ids.next_u64();
-        parkway_esl::splitmix::uuid_v4(hi, lo)
+        self.ids.uuid_v4()
     }
 
     /// Handles one event; `fallback_now` is used when it carries no timestamp.

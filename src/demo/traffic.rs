@@ -4,7 +4,7 @@
 //! behave the same way.
 
 use crate::config::{Config, Destination, RouterMatch};
-use crate::routing::{RandomSource, SplitMix64};
+use crate::routing::SplitMix64;
 use parkway_esl::dialstring::{DialString, Endpoint};
 use parkway_sim::engine::api::InboundCall;
 use parkway_sim::engine::dialplan::MsRange;
@@ -38,7 +38,7 @@ const AREAS: &[(&str, u64)] = &[
 
 fn pick<'a, T>(rng: &mut SplitMix64, items: &'a [(T, u64)]) -> &'a T {
     let total: u64 = items.iter().map(|(_, w)| w).sum();
-    let mut r = below(rng, total.max(1));
+    let mut r = rng.below(total.max(1));
     for (item, w) in items {
         if r < *w {
             return item;
@@ -46,10 +46,6 @@ fn pick<'a, T>(rng: &mut SplitMix64, items: &'a [(T, u64)]) -> &'a T {
         r -= w;
     }
     &items[0].0
-}
-
-fn below(rng: &mut SplitMix64, n: u64) -> u64 {
-    parkway_esl::splitmix::below(rng.next_u64(), n)
 }
 
 /// The destinations a router answers on, and the campaign variable it matches (if any).
@@ -88,37 +84,32 @@ pub fn callers(config: &Config, count: u64, cps: f64, seed: u64) -> Vec<Caller> 
     let mut out: Vec<Caller> = Vec::with_capacity(count as usize);
     for n in 0..count {
         // Arrivals jitter around the steady rate.
-        let at = n * gap + below(&mut rng, gap.max(1) / 2);
-        let repeat = !out.is_empty() && below(&mut rng, 100) < 8;
+        let at = n * gap + rng.below(gap.max(1) / 2);
+        let repeat = !out.is_empty() && rng.below(100) < 8;
         let number = if repeat {
-            let i = below(&mut rng, out.len() as u64) as usize;
+            let i = rng.below(out.len() as u64) as usize;
             out[i].call.caller_number.clone()
         } else {
             let area = pick(&mut rng, AREAS);
-            format!("+1{area}555{:04}", below(&mut rng, 10_000))
+            format!("+1{area}555{:04}", rng.below(10_000))
         };
         let door = if doors.is_empty() {
             None
         } else {
-            doors.get(below(&mut rng, doors.len() as u64) as usize)
+            doors.get(rng.below(doors.len() as u64) as usize)
         };
         let mut variables = Vec::new();
         let campaign = door
             .and_then(|d| d.campaign.clone())
             .unwrap_or_else(|| "solar".into());
         variables.push(("campaign".to_owned(), campaign));
-        variables.push(("age".to_owned(), (16 + below(&mut rng, 65)).to_string()));
+        variables.push(("age".to_owned(), (16 + rng.below(65)).to_string()));
         variables.push((
             "homeowner".to_owned(),
-            if below(&mut rng, 100) < 75 {
-                "yes"
-            } else {
-                "no"
-            }
-            .to_owned(),
+            if rng.below(100) < 75 { "yes" } else { "no" }.to_owned(),
         ));
-        variables.push(("zip".to_owned(), format!("{:05}", below(&mut rng, 100_000))));
-        let abandon_after = (below(&mut rng, 100) < 8).then(|| (3 + below(&mut rng, 40)) * SEC);
+        variables.push(("zip".to_owned(), format!("{:05}", rng.below(100_000))));
+        let abandon_after = (rng.below(100) < 8).then(|| (3 + rng.below(40)) * SEC);
         out.push(Caller {
             at,
             call: InboundCall {

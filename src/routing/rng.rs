@@ -1,8 +1,10 @@
 //! Injected randomness: the decision core never seeds itself.
 //!
 //! [`RandomSource`] is the only way randomness enters a decision, so the same inputs and seed give
-//! the same plan. [`SplitMix64`] is a tiny, fast, seedable generator (Steele, Lea & Flood 2014) that
-//! is plenty for weighted shuffles; it is not for anything secret.
+//! the same plan. The generator is the project's one seeded generator,
+//! [`SplitMix64`](parkway_esl::splitmix::SplitMix64); it is not for anything secret.
+
+pub use parkway_esl::splitmix::SplitMix64;
 
 /// A source of uniformly distributed 64-bit values.
 pub trait RandomSource {
@@ -16,44 +18,15 @@ pub trait RandomSource {
     }
 }
 
-/// SplitMix64: one 64-bit state word, full period 2^64.
-#[derive(Debug, Clone)]
-pub struct SplitMix64 {
-    state: u64,
-}
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64 { state: seed }
-    }
-}
-
 impl RandomSource for SplitMix64 {
     fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(parkway_esl::splitmix::GAMMA);
-        parkway_esl::splitmix::mix(self.state)
+        SplitMix64::next_u64(self)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn same_seed_same_stream() {
-        let mut a = SplitMix64::new(42);
-        let mut b = SplitMix64::new(42);
-        for _ in 0..100 {
-            assert_eq!(a.next_u64(), b.next_u64());
-        }
-        assert_ne!(SplitMix64::new(1).next_u64(), SplitMix64::new(2).next_u64());
-    }
-
-    #[test]
-    fn known_first_value() {
-        // Reference value of SplitMix64 seeded with 0.
-        assert_eq!(SplitMix64::new(0).next_u64(), 0xE220_A839_7B1D_CDAF);
-    }
 
     #[test]
     fn unit_interval_is_open_at_zero() {

@@ -139,7 +139,7 @@ impl OutboundListener {
             uuid_seed: self
                 .options
                 .uuid_seed
-                .map(|seed| crate::client::SplitMix64::stream_seed(seed, n)),
+                .map(|seed| crate::splitmix::stream_seed(seed, n)),
             ..self.options.clone()
         }
     }

@@ -30,8 +30,8 @@ use super::request::Request;
 use super::session::{Session, SessionKind};
 pub use super::state::{Behaviour, DropMode, EventCounts, JobOrder, PeerConfig, ReceivedCommand};
 use super::state::{Control, EventCounters, SessionEntry, Shared};
-use parkway_esl::client::SplitMix64;
 use parkway_esl::event::Event;
+use parkway_esl::splitmix::SharedSplitMix64;
 
 /// Capacity of each session's control queue.
 const CONTROL_CAPACITY: usize = 1024;
@@ -62,7 +62,7 @@ impl PeerHandle {
             shared: Arc::new(Shared {
                 password: config.password,
                 behaviour: Mutex::new(Arc::new(config.behaviour)),
-                ids: SplitMix64::new(config.seed),
+                ids: SharedSplitMix64::new(config.seed),
                 sequence: AtomicU64::new(0),
                 received: Mutex::new(Vec::new()),
                 counts: EventCounters::default(),

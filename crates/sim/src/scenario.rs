@@ -51,8 +51,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::engine::api::InboundCall;
-use super::engine::ids::Rng;
 use super::engine::{Behaviour, Cause, MS, Micros, MsRange, SEC};
+use parkway_esl::splitmix::SplitMix64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -426,7 +426,7 @@ pub struct Planned {
 #[derive(Debug, Clone)]
 pub struct Arrivals {
     listed: VecDeque<Planned>,
-    generator: Option<(Generator, u64, Rng)>,
+    generator: Option<(Generator, u64, SplitMix64)>,
 }
 
 impl Arrivals {
@@ -459,7 +459,7 @@ impl Arrivals {
             generator: scenario
                 .generator
                 .clone()
-                .map(|g| (g, 0, Rng::new(seed ^ 0x5CE0_A410))),
+                .map(|g| (g, 0, SplitMix64::new(seed ^ 0x5CE0_A410))),
         }
     }
 

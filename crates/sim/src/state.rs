@@ -13,9 +13,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::request::Request;
-use parkway_esl::client::SplitMix64;
 use parkway_esl::command::Command;
 use parkway_esl::event::Event;
+use parkway_esl::splitmix::SharedSplitMix64;
 
 /// How the peer behaves towards new commands; change it at any time with
 /// [`PeerHandle::set_behaviour`].
@@ -122,7 +122,7 @@ pub(crate) struct SessionEntry {
 pub(crate) struct Shared {
     pub(crate) password: String,
     pub(crate) behaviour: Mutex<Arc<Behaviour>>,
-    pub(crate) ids: SplitMix64,
+    pub(crate) ids: SharedSplitMix64,
     pub(crate) sequence: AtomicU64,
     pub(crate) received: Mutex<Vec<ReceivedCommand>>,
     /// Event traffic through the sessions (see [`EventCounts`]).

@@ -181,11 +181,9 @@ impl Switchboard {
         let mut requests = Vec::new();
         for (b, _) in &members {
             let buyer = &config.buyers[*b];
-            let hi = self.ids.next_u64();
-            let lo = self.ids.next_u64();
             legs.push(crate::calls::dial::LegPlan {
                 buyer: *b,
-                uuid: parkway_esl::splitmix::uuid_v4(hi, lo),
+                uuid: self.ids.uuid_v4(),
                 ring_secs: buyer.ring_timeout_secs.min(ring_cap).max(1),
                 whisper: None,
             });

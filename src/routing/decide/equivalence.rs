@@ -17,7 +17,7 @@ use crate::routing::duplicate::{
     DuplicateAction, DuplicateRule, DuplicateScope, InMemoryDuplicates, PastCall,
 };
 use crate::routing::filter::{Filter, Test};
-use crate::routing::rng::{RandomSource, SplitMix64};
+use crate::routing::rng::SplitMix64;
 use crate::routing::schedule::Schedule;
 use crate::routing::suppression::SuppressionList;
 use crate::routing::tokens::{CallerFields, Tokens};

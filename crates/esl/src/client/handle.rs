@@ -16,7 +16,6 @@ use tracing::Instrument;
 
 use super::actor::{Actor, Frames, Request};
 use super::arrival::Stamped;
-use super::uuid::SplitMix64;
 use super::{
     ClientEvent, ClientOptions, ClientStats, CloseReason, ConnState, EslError, EventStream,
     JobResult, Reply, StatsSnapshot,
@@ -24,6 +23,7 @@ use super::{
 use crate::codec::EslCodec;
 use crate::command::{Command, EventFormat};
 use crate::message::Message;
+use crate::splitmix::SharedSplitMix64;
 
 /// A cheap, clonable handle to one connection. Every call goes to the connection task; a call
 /// whose connection dies fails with [`EslError::Disconnected`]. Dropping a call's future (or
@@ -39,7 +39,7 @@ struct Shared {
     peer: SocketAddr,
     stats: Arc<ClientStats>,
     state: watch::Receiver<ConnState>,
-    ids: SplitMix64,
+    ids: SharedSplitMix64,
     cancel: CancellationToken,
 }
 
@@ -185,8 +185,8 @@ pub(crate) fn spawn_connection(
     let span = tracing::info_span!("esl_connection", peer = %peer);
     options.tracker.spawn(actor.run().instrument(span));
     let ids = match options.uuid_seed {
-        Some(seed) => SplitMix64::new(seed),
-        None => SplitMix64::from_os(),
+        Some(seed) => SharedSplitMix64::new(seed),
+        None => SharedSplitMix64::from_os(),
     };
     EslClient {
         tx,

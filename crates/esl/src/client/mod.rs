@@ -32,7 +32,6 @@ mod arrival;
 mod error;
 mod handle;
 pub mod supervisor;
-mod uuid;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -52,7 +51,6 @@ pub use crate::message::Reply;
 pub use error::EslError;
 pub use handle::{BackgroundJob, EslClient, connect};
 pub use supervisor::{Heartbeat, Supervisor, SupervisorConfig, connect_supervised};
-pub use uuid::SplitMix64;
 
 pub(crate) use arrival::Stamped;
 pub(crate) use handle::{handshake_message, spawn_connection};
@@ -74,7 +72,7 @@ pub struct ClientOptions {
     pub job_timeout: Duration,
     /// Seed for Job-UUIDs and Event-UUIDs; `None` seeds from the OS hasher keys and the clock.
     /// A supervisor gives each generation its own stream of this seed
-    /// ([`SplitMix64::stream_seed`]), so generations never repeat an id.
+    /// ([`stream_seed`](crate::splitmix::stream_seed)), so generations never repeat an id.
     pub uuid_seed: Option<u64>,
     /// Cancelling it closes the connection (pending calls fail with `Disconnected`).
     pub cancel: CancellationToken,

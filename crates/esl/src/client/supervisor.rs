@@ -30,9 +30,10 @@ use tracing::Instrument;
 use super::handle::connect_inbound;
 use super::{
     ClientEvent, ClientOptions, ClientStats, CloseReason, EslClient, EslError, EventStream,
-    JobResult, Reply, SplitMix64, StatsSnapshot,
+    JobResult, Reply, StatsSnapshot,
 };
 use crate::command::Command;
+use crate::splitmix::SharedSplitMix64;
 
 /// What to do when FreeSWITCH refuses the password or the address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -101,7 +102,7 @@ impl SupervisorConfig {
     }
 
     /// The wait before attempt `attempt` (1-based).
-    pub fn backoff(&self, attempt: u32, rng: &SplitMix64) -> Duration {
+    pub fn backoff(&self, attempt: u32, rng: &SharedSplitMix64) -> Duration {
         let exp = self
             .backoff_base
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
@@ -199,8 +200,8 @@ async fn run(
 ) {
     let cancel = config.options.cancel.clone();
     let rng = match config.rng_seed {
-        Some(seed) => SplitMix64::new(seed),
-        None => SplitMix64::from_os(),
+        Some(seed) => SharedSplitMix64::new(seed),
+        None => SharedSplitMix64::from_os(),
     };
     let mut generation = 0u64;
     let mut attempt = 0u32;
@@ -226,7 +227,7 @@ async fn run(
             uuid_seed: config
                 .options
                 .uuid_seed
-                .map(|seed| SplitMix64::stream_seed(seed, generation + 1)),
+                .map(|seed| crate::splitmix::stream_seed(seed, generation + 1)),
             ..config.options.clone()
         };
         let connected = tokio::select! {
@@ -379,7 +380,7 @@ mod tests {
         let mut config = SupervisorConfig::new("127.0.0.1:1", "x");
         config.backoff_base = Duration::from_millis(100);
         config.backoff_max = Duration::from_secs(2);
-        let rng = SplitMix64::new(1);
+        let rng = SharedSplitMix64::new(1);
         for attempt in 1..40 {
             let d = config.backoff(attempt, &rng);
             let exp = (Duration::from_millis(100) * 2u32.pow(attempt.min(20) - 1))
@@ -390,10 +391,10 @@ mod tests {
             );
         }
         let a: Vec<_> = (1..10)
-            .map(|n| config.backoff(n, &SplitMix64::new(9)))
+            .map(|n| config.backoff(n, &SharedSplitMix64::new(9)))
             .collect();
         let b: Vec<_> = (1..10)
-            .map(|n| config.backoff(n, &SplitMix64::new(9)))
+            .map(|n| config.backoff(n, &SharedSplitMix64::new(9)))
             .collect();
         assert_eq!(a, b);
     }
@@ -413,7 +414,7 @@ mod tests {
             let half = max / 2;
             let mut widest = Duration::ZERO;
             for seed in 0..64 {
-                let d = config.backoff(3, &SplitMix64::new(seed));
+                let d = config.backoff(3, &SharedSplitMix64::new(seed));
                 assert!(d >= half && d <= max, "{max:?}: {d:?}");
                 widest = widest.max(d - half);
             }

@@ -203,7 +203,7 @@ impl Engine {
     /// Starts a background api command; its result comes as a BACKGROUND_JOB event carrying
     /// `job_uuid` (or a generated id, returned).
     pub fn bgapi(&mut self, cmd: &str, args: &str, job_uuid: Option<&str>) -> String {
-        let uuid = job_uuid.map_or_else(|| self.rng.uuid(), str::to_owned);
+        let uuid = job_uuid.map_or_else(|| self.rng.uuid_v4(), str::to_owned);
         let job = Job {
             uuid: uuid.clone(),
             command: cmd.to_owned(),

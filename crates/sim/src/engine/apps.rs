@@ -125,7 +125,7 @@ impl Engine {
             self.hangup(id, Cause::DESTINATION_OUT_OF_ORDER);
             return;
         }
-        let app_uuid = call.uuid.clone().unwrap_or_else(|| self.rng.uuid());
+        let app_uuid = call.uuid.clone().unwrap_or_else(|| self.rng.uuid_v4());
         let wall = self.clock.wall_us();
         if let Some(c) = self.chan_mut(id) {
             if call.sendmsg {

@@ -7,7 +7,7 @@
 
 use super::channel::{AppCall, Cause};
 use super::dialplan::Extension;
-use super::ids::Rng;
+use parkway_esl::splitmix::SplitMix64;
 
 /// Milliseconds drawn uniformly from `min..=max` (a `max` below `min` counts as `min`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,18 +26,13 @@ impl MsRange {
     }
 
     /// One draw (no draw is taken from `rng` when the range holds one value).
-    pub fn draw(self, rng: &mut Rng) -> u64 {
+    pub fn draw(self, rng: &mut SplitMix64) -> u64 {
         let span = self.max.saturating_sub(self.min);
         if span == 0 {
             return self.min;
         }
-        self.min + below(rng, span.saturating_add(1))
+        self.min + rng.below(span.saturating_add(1))
     }
-}
-
-/// A uniform draw in `0..n` (`n > 0`).
-fn below(rng: &mut Rng, n: u64) -> u64 {
-    parkway_esl::splitmix::below(rng.next_u64(), n)
 }
 
 /// How a buyer endpoint behaves.
@@ -84,7 +79,7 @@ impl Behaviour {
 
     /// The fixed behaviour of one call. A fixed behaviour comes back as it is and takes no
     /// draw; a drawn one takes one draw per choice and per range wider than one value.
-    pub fn draw(&self, rng: &mut Rng) -> Behaviour {
+    pub fn draw(&self, rng: &mut SplitMix64) -> Behaviour {
         match self {
             Behaviour::AnswerWithin {
                 ring_ms,
@@ -112,7 +107,7 @@ impl Behaviour {
                 if total == 0 {
                     return Behaviour::Unreachable;
                 }
-                let mut pick = below(rng, total);
+                let mut pick = rng.below(total);
                 for (weight, behaviour) in entries {
                     let weight = u64::from(*weight);
                     if pick < weight {
@@ -131,7 +126,7 @@ impl Behaviour {
     /// is dialled.
     pub fn extension(&self) -> Extension {
         if self.is_drawn() {
-            return self.draw(&mut Rng::new(0)).extension();
+            return self.draw(&mut SplitMix64::new(0)).extension();
         }
         let mut apps = Vec::new();
         let mut push = |n: &str, a: String| apps.push(AppCall::new(n, &a));
@@ -209,7 +204,7 @@ mod tests {
 
     #[test]
     fn fixed_behaviours_take_no_draw() {
-        let mut rng = Rng::new(1);
+        let mut rng = SplitMix64::new(1);
         assert_eq!(Behaviour::Busy.draw(&mut rng), Behaviour::Busy);
         let fixed = Behaviour::AnswerWithin {
             ring_ms: MsRange::fixed(10),
@@ -217,13 +212,13 @@ mod tests {
             talk_ms: MsRange::fixed(20),
         };
         fixed.draw(&mut rng);
-        assert_eq!(rng.next_u64(), Rng::new(1).next_u64());
+        assert_eq!(rng.next_u64(), SplitMix64::new(1).next_u64());
     }
 
     #[test]
     fn weights_hold_and_times_stay_in_range() {
         let mix = demo_mix();
-        let mut rng = Rng::new(42);
+        let mut rng = SplitMix64::new(42);
         let n = 20_000;
         let mut counts = [0u32; 5];
         for _ in 0..n {
@@ -260,7 +255,7 @@ mod tests {
     fn same_seed_same_draws() {
         let mix = demo_mix();
         let draws = |seed| {
-            let mut rng = Rng::new(seed);
+            let mut rng = SplitMix64::new(seed);
             (0..100).map(|_| mix.draw(&mut rng)).collect::<Vec<_>>()
         };
         assert_eq!(draws(5), draws(5));
@@ -277,7 +272,7 @@ mod tests {
         let names: Vec<_> = b.extension().iter().map(|a| a.name.clone()).collect();
         assert_eq!(names, ["answer", "sleep", "hangup"]);
         assert_eq!(
-            Behaviour::Mix(vec![(0, Behaviour::Busy)]).draw(&mut Rng::new(1)),
+            Behaviour::Mix(vec![(0, Behaviour::Busy)]).draw(&mut SplitMix64::new(1)),
             Behaviour::Unreachable
         );
     }

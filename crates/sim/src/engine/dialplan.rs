@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 pub use super::behaviour::{Behaviour, MsRange};
 use super::channel::AppCall;
-use super::ids::Rng;
+use parkway_esl::splitmix::SplitMix64;
 
 /// An extension: the applications it runs, in order.
 pub type Extension = Vec<AppCall>;
@@ -123,7 +123,7 @@ impl Dialplan {
         &self,
         context: &str,
         destination: &str,
-        rng: &mut Rng,
+        rng: &mut SplitMix64,
     ) -> Option<(Extension, bool)> {
         match self.drawn.get(context).and_then(|d| d.get(destination)) {
             Some(behaviour) => Some((behaviour.draw(rng).extension(), true)),

@@ -32,7 +32,7 @@ impl Engine {
         let id = self.next_chan;
         self.next_chan += 1;
         self.sessions += 1;
-        let uuid = spec.uuid.unwrap_or_else(|| self.rng.uuid());
+        let uuid = spec.uuid.unwrap_or_else(|| self.rng.uuid_v4());
         let mut profile = spec.profile;
         profile.created = self.clock.wall_us();
         let channel = Channel {

@@ -250,7 +250,7 @@ impl Engine {
         // The A leg comes up. mod_sofia takes `origination_uuid` at creation: no CHANNEL_UUID
         // (`sip_leg`).
         if vars.get("origination_uuid").is_some() && loopback {
-            let old = self.rng.uuid();
+            let old = self.rng.uuid_v4();
             if let Some(c) = self.chan_mut(a) {
                 c.running_state = ChannelState::None;
                 c.state = ChannelState::Init;

@@ -81,7 +81,6 @@ pub mod channel;
 pub mod clock;
 pub mod dialplan;
 pub mod headers;
-pub mod ids;
 mod lifecycle;
 mod loopback;
 mod originate;
@@ -105,7 +104,7 @@ pub use dialplan::Dialplan;
 
 use channel::Vars;
 use clock::Clock;
-use ids::Rng;
+use parkway_esl::splitmix::SplitMix64;
 
 /// Block caches kept for reuse: enough for the channels a burst of calls ends at once.
 pub(crate) const SPARE_BLOCKS: usize = 64;
@@ -234,10 +233,10 @@ pub struct Engine {
     pub(crate) identity: Identity,
     pub(crate) core_uuid: String,
     pub(crate) clock: Clock,
-    pub(crate) rng: Rng,
+    pub(crate) rng: SplitMix64,
     /// Draws of buyer behaviours ([`Behaviour::Mix`], ranges): a stream apart from `rng`, so
     /// draws change no id.
-    pub(crate) draws: Rng,
+    pub(crate) draws: SplitMix64,
     pub(crate) seq: u64,
     /// The date headers of the current second.
     pub(crate) dates: headers::Dates,
@@ -270,8 +269,8 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(config: EngineConfig) -> Engine {
-        let mut rng = Rng::new(config.seed);
-        let core_uuid = rng.uuid();
+        let mut rng = SplitMix64::new(config.seed);
+        let core_uuid = rng.uuid_v4();
         let mut globals = Vars::default();
         for (n, v) in &config.globals {
             globals.set(n, v);
@@ -281,7 +280,7 @@ impl Engine {
             core_uuid,
             clock: Clock::new(config.epoch_us),
             rng,
-            draws: Rng::new(config.seed ^ DRAW_STREAM),
+            draws: SplitMix64::new(config.seed ^ DRAW_STREAM),
             seq: 0,
             dates: headers::Dates::default(),
             arena: bytes::BytesMut::new(),
@@ -416,7 +415,7 @@ impl Engine {
     /// Fault: the switch restarts. Every channel is gone without events (a restart loses them)
     /// unless `keep_channels`; a new Core-UUID is drawn either way.
     pub fn restart(&mut self, keep_channels: bool) {
-        self.core_uuid = self.rng.uuid();
+        self.core_uuid = self.rng.uuid_v4();
         if !keep_channels {
             self.channels.clear();
             self.by_uuid.clear();

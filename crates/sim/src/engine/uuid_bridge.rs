@@ -53,7 +53,7 @@ impl Engine {
             self.hangup(b, Cause::ORIGINATOR_CANCEL);
             return Ok(());
         }
-        let app_uuid = self.rng.uuid();
+        let app_uuid = self.rng.uuid_v4();
         let execute = |data: &str| {
             Extra::default()
                 .post("Application", UUID_BRIDGE)

@@ -193,9 +193,8 @@ async fn seeded_sessions_get_their_own_id_streams() {
     let seeds: Vec<Option<u64>> = (0..3)
         .map(|_| listener.session_options().uuid_seed)
         .collect();
-    use parkway_esl::client::SplitMix64;
     let expected: Vec<Option<u64>> = (0..3)
-        .map(|n| Some(SplitMix64::stream_seed(3, n)))
+        .map(|n| Some(parkway_esl::splitmix::stream_seed(3, n)))
         .collect();
     assert_eq!(seeds, expected);
     assert!(seeds[0] != seeds[1] && seeds[1] != seeds[2]);
