@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::routing::duplicate::{DuplicateCheck, DuplicateRule, DuplicateScope};
-use crate::routing::fasthash::{FxHashMap, FxHashSet};
+use parkway_esl::fasthash::{FxHashMap, FxHashSet};
 
 /// A repeat: the earlier conversion a rule matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

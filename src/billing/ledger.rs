@@ -41,9 +41,9 @@ use serde::Serialize;
 
 use crate::config::model::Config;
 use crate::routing::decision::Id;
-use crate::routing::fasthash::FxHashMap;
 use crate::routing::usage::{Counter, EpcBucket, Metric, Usage, UsageSnapshot};
 use crate::routing::zonetime::Window;
+use parkway_esl::fasthash::FxHashMap;
 use windows::{RESETTING, WindowStarts};
 
 /// What happened, as the ledger counts it.

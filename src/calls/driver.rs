@@ -328,7 +328,7 @@ type ReplyFuture =
 /// Park-to-dial samples in microseconds (bounded: past the limit new samples are dropped).
 #[derive(Debug, Default)]
 struct Latencies {
-    parks: parking_lot::Mutex<crate::routing::fasthash::FxHashMap<String, Instant>>,
+    parks: parking_lot::Mutex<parkway_esl::fasthash::FxHashMap<String, Instant>>,
     samples: parking_lot::Mutex<Vec<u32>>,
 }
 

@@ -28,10 +28,10 @@ use super::record::{
 use crate::billing::{self, CountKind, DuplicateHistory, Ledger, TalkFacts};
 use crate::config::{Config, Fallback, RouterMatch};
 use crate::routing::duplicate::DuplicateAction;
-use crate::routing::fasthash::FxHashMap;
 use crate::routing::suppression::normalize;
 use crate::routing::{CallerFields, Id, Metric, SplitMix64, Step, Tokens, decide_with};
 use parkway_esl::event::{Direction, Event};
+use parkway_esl::fasthash::FxHashMap;
 
 /// The events the switchboard reads (subscribe to exactly these).
 pub const EVENTS: [&str; 7] = [

@@ -14,9 +14,9 @@ use super::money::{Currency, Money};
 use super::raw::*;
 use crate::routing::decision::Id;
 use crate::routing::duplicate::DuplicateRule;
-use crate::routing::fasthash::FxHashMap;
 use crate::routing::schedule::Schedule;
 use crate::routing::suppression::SuppressionList;
+use parkway_esl::fasthash::FxHashMap;
 
 /// Reads a suppression list file (the only I/O validation does; injected so tests need no files).
 pub type ListReader<'a> = &'a dyn Fn(&Path) -> std::io::Result<String>;

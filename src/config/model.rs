@@ -13,12 +13,12 @@ use super::money::{Currency, Money};
 use crate::routing::caps::CapSpec;
 use crate::routing::decision::{Algorithm, GroupMode, Id};
 use crate::routing::duplicate::DuplicateRule;
-use crate::routing::fasthash::FxHashMap;
 use crate::routing::filter::Filter;
 use crate::routing::hot::HotView;
 use crate::routing::schedule::Schedule;
 use crate::routing::suppression::SuppressionList;
 use crate::routing::tokens::Tokens;
+use parkway_esl::fasthash::FxHashMap;
 
 /// Where a buyer's calls go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

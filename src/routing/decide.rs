@@ -9,7 +9,6 @@ use check::{Ctx, FilterMemo, GroupGate};
 
 use super::decision::{Decision, LeftOut, Step};
 use super::duplicate::{DuplicateCheck, NoDuplicates};
-use super::fasthash::FxHashMap;
 use super::hot::HotView;
 use super::rank::{Ranked, best, compare, plan_order_into};
 use super::rng::RandomSource;
@@ -18,6 +17,7 @@ use super::tokens::Tokens;
 use super::usage::{Usage, UsageSnapshot};
 use super::usage_index::ResolvedUsage;
 use crate::config::{Config, Entry, Router};
+use parkway_esl::fasthash::FxHashMap;
 
 /// Decides the dial plan for a call on `router` with no duplicate history.
 pub fn decide(

@@ -20,13 +20,13 @@ use chrono_tz::Tz;
 
 use super::caps::{CapSpec, Pacing};
 use super::decision::Id;
-use super::fasthash::FxHashMap;
 use super::filter::{Filter, Test};
 use super::schedule::Schedule;
 use super::tokens::TokenKey;
 use super::usage::Metric;
 use super::zonetime::Window;
 use crate::config::Buyer;
+use parkway_esl::fasthash::FxHashMap;
 
 /// One buyer, as the decision loop reads it.
 #[derive(Debug, Clone)]

@@ -18,7 +18,7 @@ pub mod decide;
 pub mod decision;
 pub mod duplicate;
 pub mod explain;
-pub mod fasthash;
+
 pub mod filter;
 pub mod hot;
 pub mod rank;

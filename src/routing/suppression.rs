@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use super::fasthash::FxHashSet;
+use parkway_esl::fasthash::FxHashSet;
 
 /// Why a suppression list could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 
 use super::area_codes::{nanp_area_code, region_of};
-use super::fasthash::FxHashMap;
+use parkway_esl::fasthash::FxHashMap;
 
 /// Which token a filter reads, resolved once when the filter is built so evaluating it does not
 /// compare names.

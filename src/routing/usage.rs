@@ -18,8 +18,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::fasthash::FxHashMap;
 use super::zonetime::Window;
+use parkway_esl::fasthash::FxHashMap;
 
 /// A counted metric (concurrency is separate: it is a level, not a count over a window).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

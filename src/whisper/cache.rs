@@ -22,22 +22,6 @@ use super::WhisperError;
 const PREFIX: &str = "whisper-";
 const SUFFIX: &str = ".wav";
 
-/// 64-bit FNV-1a: stable across builds and platforms (unlike `DefaultHasher`), which a cache on
-/// disk needs.
-pub fn fnv1a(parts: &[&[u8]]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for &b in *part {
-            hash ^= b as u64;
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        // A separator, so ("ab","c") and ("a","bc") differ.
-        hash ^= 0xff;
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
-}
-
 #[derive(Debug)]
 struct Entry {
     size: u64,
@@ -276,12 +260,5 @@ mod tests {
         assert!(path.exists(), "put returned the path of a file it removed");
         std::fs::remove_dir_all(&dir).unwrap();
         std::fs::remove_dir_all(temp_dir("big")).ok();
-    }
-
-    #[test]
-    fn hash_is_stable_and_separates_parts() {
-        assert_eq!(fnv1a(&[b"solar"]), fnv1a(&[b"solar"]));
-        assert_ne!(fnv1a(&[b"ab", b"c"]), fnv1a(&[b"a", b"bc"]));
-        assert_eq!(fnv1a(&[]), 0xcbf2_9ce4_8422_2325);
     }
 }

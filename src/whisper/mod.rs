@@ -147,7 +147,7 @@ impl Whisperer {
             parts.push(b"\x1e");
             parts.extend(sentence.iter().map(|p| p.as_bytes()));
         }
-        cache::fnv1a(&parts)
+        parkway_esl::fasthash::digest(&parts)
     }
 
     /// Renders a whisper to WAV bytes (no cache).

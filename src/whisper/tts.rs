@@ -62,7 +62,7 @@ impl TtsCommand {
         let run = RUNS.fetch_add(1, Ordering::Relaxed);
         let out = TempFile(work_dir.join(format!(
             "tts-{:016x}-{}-{run}.wav",
-            super::cache::fnv1a(&[word.as_bytes()]),
+            parkway_esl::fasthash::digest(&[word.as_bytes()]),
             std::process::id()
         )));
         let out_str = out.0.to_string_lossy();

@@ -6,6 +6,7 @@ pub mod command;
 pub mod decode;
 pub mod dialstring;
 pub mod event;
+pub mod fasthash;
 pub mod headers;
 pub mod json;
 pub mod message;

@@ -17,9 +17,9 @@ use chrono::{DateTime, Utc};
 
 use super::{Ledger, RESETTING, usage_mut};
 use crate::config::model::Config;
-use crate::routing::fasthash::FxHashMap;
 use crate::routing::usage::{Counter, Metric, Usage};
 use crate::routing::zonetime::Window;
+use parkway_esl::fasthash::FxHashMap;
 
 /// Where a hold was counted: the window starts of the buyer and of each of its groups.
 #[derive(Debug, Clone)]

@@ -10,7 +10,6 @@ use chrono_tz::Tz;
 use crate::config::{Config, Group, Router};
 use crate::routing::decision::{Algorithm, Reason, Scope};
 use crate::routing::duplicate::{DuplicateAction, DuplicateCheck};
-use crate::routing::fasthash::FxHashMap;
 use crate::routing::filter::keyed_value;
 use crate::routing::hot::{self, HotBuyer, HotView};
 use crate::routing::rank::{Ranked, epc_ratio, random_key};
@@ -19,6 +18,7 @@ use crate::routing::tokens::Tokens;
 use crate::routing::usage::{Counter, Metric, Usage, UsageSnapshot, counted};
 use crate::routing::usage_index::ResolvedUsage;
 use crate::routing::zonetime::{ZoneNow, in_zone};
+use parkway_esl::fasthash::FxHashMap;
 
 /// A group's pause and caps, checked once per decision and shared by its members.
 pub(super) struct GroupGate<'a> {

@@ -12,7 +12,6 @@ use chrono_tz::Tz;
 use crate::config::{Buyer, Config, Entry, Group, Router};
 use crate::routing::decision::{Algorithm, Decision, LeftOut, Reason, Scope, Step};
 use crate::routing::duplicate::{DuplicateAction, DuplicateCheck};
-use crate::routing::fasthash::FxHashMap;
 use crate::routing::filter::first_failure;
 use crate::routing::rank::{Ranked, best, compare, epc_ratio, plan_order, random_key};
 use crate::routing::rng::RandomSource;
@@ -21,6 +20,7 @@ use crate::routing::suppression::normalize;
 use crate::routing::tokens::Tokens;
 use crate::routing::usage::UsageSnapshot;
 use crate::routing::zonetime::{ZoneNow, in_zone};
+use parkway_esl::fasthash::FxHashMap;
 
 /// The decision as first written (before the hot view), kept to check the fast path against.
 pub fn decide_with(

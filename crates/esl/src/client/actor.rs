@@ -5,7 +5,7 @@
 //! polled in the same `select!`, so a peer that stops reading never stops us from reading (and the
 //! request queue stops being drained once `MAX_OUT` bytes are waiting).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -20,6 +20,7 @@ use super::arrival::Stamped;
 use super::{ClientEvent, ClientStats, CloseReason, ConnState, EslError};
 use crate::codec::{EslCodec, Frame};
 use crate::event::JobResult;
+use crate::fasthash::FxHashMap;
 use crate::message::{Message, Reply};
 
 /// The socket's read half, framed, each frame stamped with when its last byte was read.
@@ -75,7 +76,7 @@ pub(crate) struct Actor {
     pub(crate) cancel: CancellationToken,
     out: BytesMut,
     pending: VecDeque<Slot>,
-    jobs: HashMap<String, JobTx>,
+    jobs: FxHashMap<String, JobTx>,
     /// Deadlines of the jobs in registration order (one `job_timeout` for all, so they are
     /// sorted); an entry whose job already finished is skipped when it comes due.
     job_deadlines: VecDeque<(Instant, String)>,
@@ -105,7 +106,7 @@ impl Actor {
             cancel,
             out: BytesMut::new(),
             pending: VecDeque::new(),
-            jobs: HashMap::new(),
+            jobs: FxHashMap::default(),
             job_deadlines: VecDeque::new(),
             job_timeout: Duration::from_secs(600),
             prune_jobs_at: JOB_PRUNE_AT,

@@ -155,9 +155,7 @@ impl Vars {
         }
         let mut bits = [0u64; 64];
         let bit = |name: &str| {
-            let h = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-            });
+            let h = parkway_esl::fasthash::digest(&[name.as_bytes()]);
             // The top 12 bits: 64 words of 64 bits.
             ((h >> 58) as usize, 1u64 << ((h >> 52) & 63))
         };

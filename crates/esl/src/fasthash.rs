@@ -1,15 +1,21 @@
-//! A small, fast, non-cryptographic hasher for the routing maps (token names, buyer ids).
+//! The project's one hash: a small, fast, non-cryptographic hasher for maps keyed by short
+//! strings (the client's Job-UUIDs, routing's token names and buyer ids), and [`digest`], a
+//! stable 64-bit fingerprint of byte strings (file names of the whisper cache, test
+//! fingerprints).
 //!
-//! The keys are short strings chosen by the operator or the switch, and the maps are rebuilt per
-//! call or per config, so HashDoS resistance buys nothing here; std's SipHash would dominate the
-//! cost of a decision over thousands of buyers. This is the multiply-rotate scheme popularised by
-//! Firefox and rustc ("FxHash"), written out so no crate is needed.
+//! The keys are chosen by the operator, the switch or this process, so HashDoS resistance buys
+//! nothing here; std's SipHash would dominate the cost of a decision over thousands of buyers.
+//! This is the multiply-rotate scheme popularised by Firefox and rustc ("FxHash") with a
+//! MurmurHash3 finaliser, written out so no crate is needed. Words are read little-endian and
+//! the state is 64 bits on every platform, so a digest is the same everywhere and in every
+//! build (unlike `DefaultHasher`'s).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
+/// FxHash's state: one word, folded with each input word by rotate, xor and multiply.
 #[derive(Default, Clone, Copy)]
 pub struct FxHasher {
     hash: u64,
@@ -71,9 +77,24 @@ impl Hasher for FxHasher {
     }
 }
 
+/// Builds [`FxHasher`]s (for `HashMap::with_hasher`).
 pub type FxBuild = BuildHasherDefault<FxHasher>;
+/// A `HashMap` with the [`FxHasher`].
 pub type FxHashMap<K, V> = HashMap<K, V, FxBuild>;
+/// A `HashSet` with the [`FxHasher`].
 pub type FxHashSet<K> = HashSet<K, FxBuild>;
+
+/// A stable fingerprint of `parts`: their count, then each part's length and bytes, so
+/// `("ab", "c")` and `("a", "bc")` differ, and so do `()` and `("")`.
+pub fn digest(parts: &[&[u8]]) -> u64 {
+    let mut h = FxHasher::default();
+    h.add(parts.len() as u64);
+    for part in parts {
+        h.add(part.len() as u64);
+        h.write(part);
+    }
+    h.finish()
+}
 
 #[cfg(test)]
 mod tests {
@@ -92,5 +113,15 @@ mod tests {
         }
         assert!(low.len() > 550, "{} distinct buckets of 1024", low.len());
         assert_eq!(tags.len(), 128);
+    }
+
+    #[test]
+    fn digest_is_stable_and_separates_parts() {
+        const DIGEST_SOLAR: u64 = 0x3809_0790_81f4_3072;
+        assert_eq!(digest(&[b"solar"]), digest(&[b"solar"]));
+        assert_ne!(digest(&[b"ab", b"c"]), digest(&[b"a", b"bc"]));
+        assert_ne!(digest(&[b""]), digest(&[]));
+        // Pinned: the whisper cache's file names depend on it across builds and platforms.
+        assert_eq!(digest(&[b"solar"]), DIGEST_SOLAR);
     }
 }
