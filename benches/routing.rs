@@ -18,6 +18,7 @@ use regex::Regex;
 
 use parkway::config::{Buyer, Config, Currency, Entry, EpcSettings, Money, Router};
 use parkway::routing::filter::{Filter, Test};
+use parkway::routing::hot::HotView;
 use parkway::routing::schedule::Schedule;
 use parkway::routing::suppression::SuppressionList;
 use parkway::routing::usage::{Counter, Usage};
@@ -185,9 +186,10 @@ fn latency_report() {
         row("snapshot", &times, total);
 
         let resolve_start = Instant::now();
-        let resolved = usage.resolve(&config);
+        let view = HotView::new(&config.buyers);
+        let resolved = usage.resolve(&view);
         let resolve_took = resolve_start.elapsed();
-        let mut decider = Decider::new(&config);
+        let mut decider = Decider::new(&config, &view);
         let (times, total) = time_decisions(iters, || {
             decider.decide_resolved(router, &t, &resolved, at(), &mut rng, &NoDuplicates)
         });
@@ -253,8 +255,9 @@ fn main() {
     let mut group = c.benchmark_group("decider_resolved");
     for n in sizes() {
         let (config, usage) = world(n);
-        let resolved = usage.resolve(&config);
-        let mut decider = Decider::new(&config);
+        let view = HotView::new(&config.buyers);
+        let resolved = usage.resolve(&view);
+        let mut decider = Decider::new(&config, &view);
         let router = &config.routers[0];
         let mut rng = SplitMix64::new(1);
         group.throughput(Throughput::Elements(1));

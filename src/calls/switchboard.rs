@@ -28,8 +28,9 @@ use super::record::{
 use crate::billing::{self, CountKind, DuplicateHistory, Ledger, TalkFacts};
 use crate::config::{Config, Fallback, RouterMatch};
 use crate::routing::duplicate::DuplicateAction;
+use crate::routing::hot::HotView;
 use crate::routing::suppression::normalize;
-use crate::routing::{CallerFields, Id, Metric, SplitMix64, Step, Tokens, decide_with};
+use crate::routing::{CallerFields, Decider, Id, Metric, SplitMix64, Step, Tokens};
 use parkway_esl::event::{Direction, Event};
 use parkway_esl::fasthash::FxHashMap;
 
@@ -106,6 +107,8 @@ pub struct Totals {
 /// Every live call, the counters and the duplicate history.
 pub struct Switchboard {
     config: Arc<Config>,
+    /// Routing's view of the config's buyers, built once.
+    view: Arc<HotView>,
     ledger: Ledger,
     duplicates: DuplicateHistory,
     calls: FxHashMap<String, Call>,
@@ -154,6 +157,7 @@ impl Switchboard {
         }
         Switchboard {
             ledger: Ledger::new(&config),
+            view: Arc::new(HotView::new(&config.buyers)),
             config,
             duplicates: DuplicateHistory::default(),
             calls: FxHashMap::default(),

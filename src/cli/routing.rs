@@ -77,7 +77,7 @@ pub fn load_or_exit(path: &std::path::Path) -> Config {
 
 pub fn check(args: &CheckArgs) {
     let c = load_or_exit(&args.config);
-    match parkway::whisper::unspoken_words(&c) {
+    match c.unspoken_whisper_words() {
         Err(e) => {
             eprintln!("{}: whisper: {e}", args.config.display());
             std::process::exit(EXIT_BAD_CONFIG);

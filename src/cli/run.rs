@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use parkway::calls::{CallRecord, Daemon, DaemonOptions};
 use parkway::config::Config;
-use parkway::whisper::{Settings, Whisperer};
+use parkway::whisper::Whisperer;
 use tokio::sync::mpsc;
 
 use super::routing::load_or_exit;
@@ -34,7 +34,10 @@ pub fn whisperer_for(config: &Config) -> anyhow::Result<Option<Arc<Whisperer>>> 
     if !any {
         return Ok(None);
     }
-    let settings = Settings::from_config(&config.whisper).context("[whisper] settings")?;
+    let settings = config
+        .whisper
+        .render_settings()
+        .context("[whisper] settings")?;
     Ok(Some(Arc::new(
         Whisperer::new(settings).context("loading the whisper phrase library")?,
     )))

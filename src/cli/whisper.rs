@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use parkway::config::Entry;
 use parkway::routing::CallerFields;
-use parkway::whisper::{Settings, Template, Whisperer};
+use parkway::whisper::{Template, Whisperer};
 
 use super::routing::{call_tokens, load_or_exit};
 
@@ -68,7 +68,7 @@ pub fn whisper(args: &WhisperArgs) -> anyhow::Result<()> {
             ..CallerFields::default()
         },
     )?;
-    let whisperer = Whisperer::new(Settings::from_config(&config.whisper)?)?;
+    let whisperer = Whisperer::new(config.whisper.render_settings()?)?;
     let speech = whisperer.speak(&Template::parse(template)?, &|k| {
         tokens.get(k).map(str::to_owned)
     });

@@ -149,7 +149,6 @@ impl<'a> Builder<'a> {
         if !self.problems.is_empty() {
             return None;
         }
-        let hot = crate::routing::hot::HotView::new(&buyers);
         Some(Config {
             currency: self.currency,
             timezone,
@@ -162,7 +161,6 @@ impl<'a> Builder<'a> {
             buyer_index,
             group_index,
             router_index,
-            hot,
         })
     }
 

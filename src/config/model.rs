@@ -14,7 +14,6 @@ use crate::routing::caps::CapSpec;
 use crate::routing::decision::{Algorithm, GroupMode, Id};
 use crate::routing::duplicate::DuplicateRule;
 use crate::routing::filter::Filter;
-use crate::routing::hot::HotView;
 use crate::routing::schedule::Schedule;
 use crate::routing::suppression::SuppressionList;
 use crate::routing::tokens::Tokens;
@@ -177,8 +176,6 @@ pub struct Config {
     pub(crate) buyer_index: FxHashMap<String, usize>,
     pub(crate) group_index: FxHashMap<String, usize>,
     pub(crate) router_index: FxHashMap<String, usize>,
-    /// The buyers as decisions read them (derived; rebuilt by [`Config::reindex`]).
-    pub(crate) hot: HotView,
 }
 
 impl Config {
@@ -207,7 +204,6 @@ impl Config {
             buyer_index: FxHashMap::default(),
             group_index: FxHashMap::default(),
             router_index: FxHashMap::default(),
-            hot: HotView::default(),
         };
         c.reindex();
         c
@@ -249,10 +245,9 @@ impl Config {
         })
     }
 
-    /// Rebuilds the id indices and the buyers' hot view (after building or editing the vectors or
-    /// the buyers by hand, as tests and benchmarks do).
+    /// Rebuilds the id indices (after building or editing the vectors by hand, as tests and
+    /// benchmarks do).
     pub fn reindex(&mut self) {
-        self.hot = HotView::new(&self.buyers);
         self.buyer_index = index(self.buyers.iter().map(|b| &b.id));
         self.group_index = index(self.groups.iter().map(|g| &g.id));
         self.router_index = index(self.routers.iter().map(|r| &r.id));

@@ -9,10 +9,66 @@ use std::collections::BTreeSet;
 
 use super::build::Builder;
 use super::error::ConfigError;
-use super::model::WhisperSettings;
+use super::model::{Config, WhisperSettings};
 use super::raw::{RawConfig, S};
 use crate::routing::tokens::TokenKey;
-use crate::whisper::{Template, TtsCommand};
+use crate::whisper::{
+    Beep, DEFAULT_CACHE_MIN_AGE, PhraseLibrary, Settings, Shape, Template, TtsCommand,
+    WhisperError, missing_words,
+};
+
+impl WhisperSettings {
+    /// The rendering settings `[whisper]` names.
+    pub fn render_settings(&self) -> Result<Settings, WhisperError> {
+        Ok(Settings {
+            sounds_dir: self.sounds.clone(),
+            rate: self.rate,
+            cache_dir: self.cache_dir.clone(),
+            cache_max_bytes: self.cache_max_bytes,
+            cache_min_age: DEFAULT_CACHE_MIN_AGE,
+            shape: Shape {
+                beep: self.beep.map(|(hz, ms)| Beep {
+                    freq_hz: f64::from(hz),
+                    ms,
+                    gap_ms: 250,
+                }),
+                ..Shape::default()
+            },
+            tts: self
+                .tts_command
+                .as_deref()
+                .map(TtsCommand::parse)
+                .transpose()?,
+        })
+    }
+}
+
+impl Config {
+    /// What `parkway check` says about the whispers: for each template (named by its owner,
+    /// `buyer <id>` or `router <id>`), the words with no clip. Empty when a text-to-speech
+    /// command is configured (it speaks them). Fails when the phrase library cannot be loaded.
+    pub fn unspoken_whisper_words(&self) -> Result<Vec<(String, Vec<String>)>, WhisperError> {
+        let library = PhraseLibrary::load(&self.whisper.sounds, self.whisper.rate)?;
+        if self.whisper.tts_command.is_some() {
+            return Ok(Vec::new());
+        }
+        let buyers = self
+            .buyers
+            .iter()
+            .filter_map(|b| Some((format!("buyer {}", b.id), b.whisper.as_deref()?)));
+        let routers = self.whisper.router_templates.iter().filter_map(|(i, t)| {
+            Some((format!("router {}", self.routers.get(*i)?.id), t.as_str()))
+        });
+        let mut out = Vec::new();
+        for (owner, text) in buyers.chain(routers) {
+            let missing = missing_words(&library, &Template::parse(text)?);
+            if !missing.is_empty() {
+                out.push((owner, missing));
+            }
+        }
+        Ok(out)
+    }
+}
 
 impl Builder<'_> {
     pub(super) fn whisper(&mut self, raw: &RawConfig) -> WhisperSettings {

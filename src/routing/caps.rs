@@ -17,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::decision::{Reason, Scope};
-use super::usage::{Metric, PerMetric, Usage};
+use super::usage::{Counter, Metric, PerMetric, Usage, counted};
 use super::zonetime::{Window, ZoneNow};
 
 /// Limits per counted metric (`None` = no limit); revenue in minor units.
@@ -89,6 +89,32 @@ impl CapSpec {
         self.slots.iter().find(|s| s.start <= hour && hour < s.end)
     }
 
+    /// Whether the caps are a fixed list of rules (no time slots, pacing `asap`): the decision's
+    /// fast path lays them out once per config ([`CapSpec::rules`]) and checks them with
+    /// [`check_rules`], as [`CapSpec::check`] does.
+    pub fn is_fixed(&self) -> bool {
+        self.slots.is_empty() && self.pacing == Pacing::Asap
+    }
+
+    /// The window limits as rules, in the order they are checked: windows in [`Window::ALL`]
+    /// order, metrics in [`Metric::COUNTED`] order; `hourly`, when given, replaces the hourly
+    /// limits (a time slot's override).
+    pub fn rules<'a>(&'a self, hourly: Option<&'a Limits>) -> impl Iterator<Item = CapRule> + 'a {
+        Window::ALL.into_iter().flat_map(move |window| {
+            let limits = match (window, hourly) {
+                (Window::Hourly, Some(h)) => h,
+                _ => self.limits(window),
+            };
+            Metric::COUNTED.into_iter().filter_map(move |metric| {
+                Some(CapRule {
+                    window,
+                    metric,
+                    limit: limits.get(metric)?,
+                })
+            })
+        })
+    }
+
     /// `Err(reason)` when the owner is at or over a cap, or ahead of its pacing.
     pub fn check(
         &self,
@@ -108,51 +134,18 @@ impl CapSpec {
             }
         };
         let slot = self.slot(zone.hour);
-
-        if let Some(limit) = slot.and_then(|s| s.concurrency).or(self.concurrency) {
-            let used = i64::from(usage.concurrency);
-            if used >= limit {
-                return Err(Reason::OverCap {
-                    scope: scope.clone(),
-                    metric: Metric::Concurrency,
-                    window: None,
-                    used,
-                    limit,
-                    resets_at: None,
-                });
-            }
-        }
-
+        let concurrency = slot.and_then(|s| s.concurrency).or(self.concurrency);
         let hourly = match slot {
             Some(s) => self.limits(Window::Hourly).overridden_by(&s.hourly),
             None => *self.limits(Window::Hourly),
         };
-        for window in Window::ALL {
-            let limits = if window == Window::Hourly {
-                &hourly
-            } else {
-                self.limits(window)
-            };
-            if limits.is_empty() {
-                continue;
-            }
-            for metric in Metric::COUNTED {
-                let Some(limit) = limits.get(metric) else {
-                    continue;
-                };
-                let used = usage.used_with(window, metric, || zone.bounds(window).start);
-                if used >= limit {
-                    return Err(Reason::OverCap {
-                        scope: scope.clone(),
-                        metric,
-                        window: Some(window),
-                        used,
-                        limit,
-                        resets_at: zone.resets_at(window),
-                    });
-                }
-            }
-        }
+        check_rules(
+            scope,
+            concurrency.map(|limit| (limit, usage.concurrency)),
+            self.rules(Some(&hourly))
+                .map(|rule| (rule, usage.window(rule.window).get(rule.metric))),
+            zone,
+        )?;
 
         if self.pacing == Pacing::Even {
             for metric in Metric::COUNTED {
@@ -174,6 +167,52 @@ impl CapSpec {
         }
         Ok(())
     }
+}
+
+/// One limit: `used(window, metric) >= limit` leaves the owner out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapRule {
+    pub window: Window,
+    pub metric: Metric,
+    pub limit: i64,
+}
+
+/// The one cap test, which every path checks through: the concurrency `(limit, calls up)`
+/// first, then each rule with its counter in order; the first at or over its limit leaves the
+/// owner out, with the reason and when the window resets in the owner's zone.
+pub fn check_rules(
+    scope: &Scope,
+    concurrency: Option<(i64, u32)>,
+    rules: impl IntoIterator<Item = (CapRule, Option<Counter>)>,
+    zone: &ZoneNow,
+) -> Result<(), Reason> {
+    if let Some((limit, up)) = concurrency {
+        let used = i64::from(up);
+        if used >= limit {
+            return Err(Reason::OverCap {
+                scope: scope.clone(),
+                metric: Metric::Concurrency,
+                window: None,
+                used,
+                limit,
+                resets_at: None,
+            });
+        }
+    }
+    for (rule, counter) in rules {
+        let used = counted(counter, || zone.bounds(rule.window).start);
+        if used >= rule.limit {
+            return Err(Reason::OverCap {
+                scope: scope.clone(),
+                metric: rule.metric,
+                window: Some(rule.window),
+                used,
+                limit: rule.limit,
+                resets_at: zone.resets_at(rule.window),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `ceil(limit × (minute+1) / 60)`, in integers.

@@ -41,12 +41,13 @@ pub fn decide_with(
     rng: &mut dyn RandomSource,
     duplicates: &dyn DuplicateCheck,
 ) -> Decision {
-    Decider::new(config).decide(router, tokens, usage, now, rng, duplicates)
+    let view = HotView::new(&config.buyers);
+    Decider::new(config, &view).decide(router, tokens, usage, now, rng, duplicates)
 }
 
-/// [`decide_with`] on a snapshot already resolved against `config` (see [`ResolvedUsage`]): the
-/// same decision, without a map lookup per capped buyer. A snapshot resolved for another config is
-/// read as a plain snapshot.
+/// [`decide_with`] on a snapshot already resolved (see [`ResolvedUsage`]). This one-off form
+/// builds the config's view for the call, so the snapshot is read as a plain one; the fast
+/// path is [`Decider::decide_resolved`] with the view the snapshot was resolved against.
 pub fn decide_resolved(
     router: &Router,
     config: &Config,
@@ -56,7 +57,8 @@ pub fn decide_resolved(
     rng: &mut dyn RandomSource,
     duplicates: &dyn DuplicateCheck,
 ) -> Decision {
-    Decider::new(config).decide_resolved(router, tokens, usage, now, rng, duplicates)
+    let view = HotView::new(&config.buyers);
+    Decider::new(config, &view).decide_resolved(router, tokens, usage, now, rng, duplicates)
 }
 
 /// Decides calls on one config, reusing its working memory from one decision to the next (the
@@ -64,8 +66,12 @@ pub fn decide_resolved(
 /// allocating it afresh per call costs page faults whenever the allocator has handed it back to
 /// the system). Each decision is computed from its own inputs only: the buffers are cleared
 /// first, and the result is what [`decide_with`] returns.
+///
+/// It decides on `config` as `hot` lays its buyers out: routing's own view, built once per
+/// config with [`HotView::new`] by whoever decides many calls (the switchboard, benchmarks).
 pub struct Decider<'c> {
     config: &'c Config,
+    hot: &'c HotView,
     scratch: Scratch<'c>,
 }
 
@@ -80,9 +86,12 @@ struct Scratch<'c> {
 }
 
 impl<'c> Decider<'c> {
-    pub fn new(config: &'c Config) -> Self {
+    /// A decider on `config`, whose buyers `hot` lays out (`HotView::new(&config.buyers)`; a
+    /// view with another number of buyers is not used: each call then builds its own).
+    pub fn new(config: &'c Config, hot: &'c HotView) -> Self {
         Decider {
             config,
+            hot,
             scratch: Scratch::default(),
         }
     }
@@ -133,7 +142,7 @@ impl<'c> Decider<'c> {
         duplicates: &dyn DuplicateCheck,
     ) -> Decision {
         let config = self.config;
-        if config.hot.fits(&config.buyers) {
+        if self.hot.fits(&config.buyers) {
             let inputs = Inputs {
                 router,
                 tokens,
@@ -142,9 +151,10 @@ impl<'c> Decider<'c> {
                 now,
                 duplicates,
             };
-            run_on(&config.hot, config, &mut self.scratch, inputs, rng)
+            run_on(self.hot, config, &mut self.scratch, inputs, rng)
         } else {
-            // Edited by hand without `reindex`: decide on a view built for this call.
+            // A view of another config (or of this one before buyers were added): decide on a
+            // view built for this call.
             let hot = HotView::new(&config.buyers);
             let inputs = Inputs {
                 router,

@@ -9,8 +9,9 @@
 //!   on a `local_*` token is also keyed by the buyer's zone, whose time it reads), so a decision
 //!   evaluates each distinct filter at most once, however many buyers carry it.
 //! - **Zones** and **schedules** are interned to small indices.
-//! - **Caps** without time slots or even pacing become a flat list of `(window, metric, limit)` rules
-//!   in the order [`CapSpec::check`] tests them; others keep using `CapSpec::check`.
+//! - **Caps** without time slots or even pacing ([`CapSpec::is_fixed`]) become a flat list of
+//!   [`CapRule`]s laid out once ([`CapSpec::rules`]); both they and the others are checked by
+//!   [`check_rules`](super::caps::check_rules), the one cap test.
 //!
 //! The view is derived data: [`Config::reindex`](crate::config::Config::reindex) rebuilds it, and
 //! config loading builds it. Regex filters are interned by their pattern text (configs compile every
@@ -18,13 +19,11 @@
 
 use chrono_tz::Tz;
 
-use super::caps::{CapSpec, Pacing};
+use super::caps::CapRule;
 use super::decision::Id;
 use super::filter::{Filter, Test};
 use super::schedule::Schedule;
 use super::tokens::TokenKey;
-use super::usage::Metric;
-use super::zonetime::Window;
 use crate::config::Buyer;
 use parkway_esl::fasthash::FxHashMap;
 
@@ -59,14 +58,6 @@ pub const DUPLICATE: u8 = 4;
 pub const CAPS_SIMPLE: u8 = 8;
 /// Caps with time slots or even pacing: checked with [`CapSpec::check`].
 pub const CAPS_GENERAL: u8 = 16;
-
-/// One flat cap rule: `used(window, metric) >= limit` leaves the buyer out.
-#[derive(Debug, Clone, Copy)]
-pub struct CapRule {
-    pub window: Window,
-    pub metric: Metric,
-    pub limit: i64,
-}
 
 /// A distinct filter: the buyer and position of its first occurrence.
 #[derive(Debug, Clone, Copy)]
@@ -166,10 +157,10 @@ impl HotView {
             let caps_start = view.cap_rules.len() as u32;
             let mut concurrency = None;
             if !b.caps.is_empty() {
-                if is_simple(&b.caps) {
+                if b.caps.is_fixed() {
                     flags |= CAPS_SIMPLE;
                     concurrency = b.caps.concurrency;
-                    flat_rules(&b.caps, &mut view.cap_rules);
+                    view.cap_rules.extend(b.caps.rules(None));
                 } else {
                     flags |= CAPS_GENERAL;
                 }
@@ -206,27 +197,5 @@ impl HotView {
     pub fn cap_rules_of(&self, b: &HotBuyer) -> &[CapRule] {
         let start = b.caps_start as usize;
         &self.cap_rules[start..start + b.caps_len as usize]
-    }
-}
-
-/// Caps that [`CapSpec::check`] evaluates as a fixed list: no time slots, pacing `asap`.
-fn is_simple(caps: &CapSpec) -> bool {
-    caps.slots.is_empty() && caps.pacing == Pacing::Asap
-}
-
-/// The limits of simple caps in the order `CapSpec::check` tests them: windows in
-/// [`Window::ALL`] order, metrics in [`Metric::COUNTED`] order.
-fn flat_rules(caps: &CapSpec, out: &mut Vec<CapRule>) {
-    for window in Window::ALL {
-        let limits = caps.limits(window);
-        for metric in Metric::COUNTED {
-            if let Some(limit) = limits.get(metric) {
-                out.push(CapRule {
-                    window,
-                    metric,
-                    limit,
-                });
-            }
-        }
     }
 }

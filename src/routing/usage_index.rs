@@ -13,7 +13,6 @@
 
 use super::hot::{self, HotView};
 use super::usage::{Counter, Usage, UsageSnapshot};
-use crate::config::Config;
 
 /// A [`UsageSnapshot`] laid out by buyer index for one config.
 #[derive(Debug)]
@@ -29,9 +28,8 @@ pub struct ResolvedUsage<'a> {
 }
 
 impl UsageSnapshot {
-    /// Resolves the snapshot against `config`'s buyers (one lookup per buyer).
-    pub fn resolve<'a>(&'a self, config: &'a Config) -> ResolvedUsage<'a> {
-        let hot = &config.hot;
+    /// Resolves the snapshot against the buyers `hot` lays out (one lookup per buyer).
+    pub fn resolve<'a>(&'a self, hot: &'a HotView) -> ResolvedUsage<'a> {
         let mut r = ResolvedUsage {
             snapshot: self,
             hot,

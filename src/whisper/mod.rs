@@ -253,60 +253,6 @@ pub fn missing_words(library: &PhraseLibrary, template: &Template) -> Vec<String
     missing
 }
 
-impl Settings {
-    /// The rendering settings a validated config names.
-    pub fn from_config(w: &crate::config::WhisperSettings) -> Result<Settings, WhisperError> {
-        Ok(Settings {
-            sounds_dir: w.sounds.clone(),
-            rate: w.rate,
-            cache_dir: w.cache_dir.clone(),
-            cache_max_bytes: w.cache_max_bytes,
-            cache_min_age: DEFAULT_CACHE_MIN_AGE,
-            shape: Shape {
-                beep: w.beep.map(|(hz, ms)| Beep {
-                    freq_hz: hz as f64,
-                    ms,
-                    gap_ms: 250,
-                }),
-                ..Shape::default()
-            },
-            tts: w
-                .tts_command
-                .as_deref()
-                .map(TtsCommand::parse)
-                .transpose()?,
-        })
-    }
-}
-
-/// What `parkway check` says about a config's whispers: for each template (named by its owner,
-/// `buyer <id>` or `router <id>`), the words with no clip. Empty when a text-to-speech command is
-/// configured (it speaks them). Fails when the phrase library cannot be loaded.
-pub fn unspoken_words(
-    config: &crate::config::Config,
-) -> Result<Vec<(String, Vec<String>)>, WhisperError> {
-    let library = PhraseLibrary::load(&config.whisper.sounds, config.whisper.rate)?;
-    if config.whisper.tts_command.is_some() {
-        return Ok(Vec::new());
-    }
-    let buyers = config
-        .buyers
-        .iter()
-        .filter_map(|b| Some((format!("buyer {}", b.id), b.whisper.as_deref()?)));
-    let routers =
-        config.whisper.router_templates.iter().filter_map(|(i, t)| {
-            Some((format!("router {}", config.routers.get(*i)?.id), t.as_str()))
-        });
-    let mut out = Vec::new();
-    for (owner, text) in buyers.chain(routers) {
-        let missing = missing_words(&library, &Template::parse(text)?);
-        if !missing.is_empty() {
-            out.push((owner, missing));
-        }
-    }
-    Ok(out)
-}
-
 /// The phrase library shipped in the repository's `sounds/` directory.
 pub fn shipped_sounds() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/sounds"))

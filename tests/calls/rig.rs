@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use parkway::calls::{CallRecord, Daemon, DaemonOptions, Totals};
 use parkway::config::{self, Config};
-use parkway::whisper::{Settings, Whisperer};
+use parkway::whisper::Whisperer;
 use parkway_sim::engine::api::{CallHandles, InboundCall};
 use parkway_sim::engine::{Behaviour, Cause, Micros};
 use parkway_sim::{SimConfig, SimHandle, SimSwitch, TimeMode};
@@ -137,8 +137,8 @@ async fn rig_in(time: TimeMode, tag: &str, body: &str, behaviours: &[(&str, Beha
 
 /// A daemon for `config`, and its call records.
 fn start_daemon(config: &Arc<Config>) -> (Daemon, mpsc::Receiver<CallRecord>) {
-    let whisperer = Whisperer::new(Settings::from_config(&config.whisper).expect("settings"))
-        .expect("whisperer");
+    let whisperer =
+        Whisperer::new(config.whisper.render_settings().expect("settings")).expect("whisperer");
     let (tx, records) = mpsc::channel(1024);
     let daemon = Daemon::start(
         config.clone(),

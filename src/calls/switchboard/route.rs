@@ -122,7 +122,7 @@ impl Switchboard {
     /// Decides again (fresh usage, buyers already tried left out) and dials the next step, or
     /// runs the fallback.
     pub(super) fn next_step(&mut self, uuid: &str, now: DateTime<Utc>, out: &mut Vec<Action>) {
-        let config = self.config.clone();
+        let (config, view) = (self.config.clone(), self.view.clone());
         let Some(call) = self.calls.get_mut(uuid) else {
             return;
         };
@@ -137,9 +137,8 @@ impl Switchboard {
             self.fallback(uuid, FallbackReason::WaitBudgetSpent, out);
             return;
         }
-        let decision = decide_with(
+        let decision = Decider::new(&config, &view).decide(
             router,
-            &config,
             &call.tokens,
             self.ledger.snapshot(),
             now,

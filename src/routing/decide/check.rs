@@ -11,11 +11,12 @@ use crate::config::{Config, Group, Router};
 use crate::routing::decision::{Algorithm, Reason, Scope};
 use crate::routing::duplicate::{DuplicateAction, DuplicateCheck};
 use crate::routing::filter::keyed_value;
-use crate::routing::hot::{self, HotBuyer, HotView};
+use crate::routing::caps::check_rules;
+use crate::routing::hot::{self, HotView};
 use crate::routing::rank::{Ranked, epc_ratio, random_key};
 use crate::routing::rng::RandomSource;
 use crate::routing::tokens::Tokens;
-use crate::routing::usage::{Counter, Metric, Usage, UsageSnapshot, counted};
+use crate::routing::usage::{Usage, UsageSnapshot};
 use crate::routing::usage_index::ResolvedUsage;
 use crate::routing::zonetime::{ZoneNow, in_zone};
 use parkway_esl::fasthash::FxHashMap;
@@ -200,16 +201,27 @@ impl<'h> Ctx<'h, '_> {
         }
         if hb.flags & hot::CAPS_SIMPLE != 0 {
             match self.resolved {
+                // Laid out once per config: the rules and, when resolved, their counters.
                 Some(r) => {
-                    check_simple_caps(hot, hb, r.concurrency[bi], |k| r.rule_counters[k], zone)?
+                    let start = hb.caps_start as usize;
+                    let counters = &r.rule_counters[start..start + hb.caps_len as usize];
+                    check_rules(
+                        &Scope::Buyer,
+                        hb.concurrency.map(|limit| (limit, r.concurrency[bi])),
+                        hot.cap_rules_of(hb).iter().copied().zip(counters.iter().copied()),
+                        zone,
+                    )?
                 }
                 None => {
                     let usage = self.usage.buyer(&hb.id).unwrap_or(&self.no_usage);
-                    let counter = |k: usize| {
-                        let rule = &hot.cap_rules[k];
-                        usage.window(rule.window).get(rule.metric)
-                    };
-                    check_simple_caps(hot, hb, usage.concurrency, counter, zone)?
+                    check_rules(
+                        &Scope::Buyer,
+                        hb.concurrency.map(|limit| (limit, usage.concurrency)),
+                        hot.cap_rules_of(hb)
+                            .iter()
+                            .map(|rule| (*rule, usage.window(rule.window).get(rule.metric))),
+                        zone,
+                    )?
                 }
             }
         } else if hb.flags & hot::CAPS_GENERAL != 0 {
@@ -300,45 +312,4 @@ impl<'h> Ctx<'h, '_> {
             random_key,
         }
     }
-}
-
-/// [`CapSpec::check`](super::caps::CapSpec::check) for caps without time slots or even pacing:
-/// concurrency, then the flat rules in the same order, with the same reasons. `counter(k)` is the
-/// usage counter of the view's cap rule `k`.
-fn check_simple_caps(
-    hot: &HotView,
-    hb: &HotBuyer,
-    concurrency: u32,
-    counter: impl Fn(usize) -> Option<Counter>,
-    zone: &ZoneNow,
-) -> Result<(), Reason> {
-    if let Some(limit) = hb.concurrency {
-        let used = i64::from(concurrency);
-        if used >= limit {
-            return Err(Reason::OverCap {
-                scope: Scope::Buyer,
-                metric: Metric::Concurrency,
-                window: None,
-                used,
-                limit,
-                resets_at: None,
-            });
-        }
-    }
-    let start = hb.caps_start as usize;
-    for k in start..start + hb.caps_len as usize {
-        let rule = &hot.cap_rules[k];
-        let used = counted(counter(k), || zone.bounds(rule.window).start);
-        if used >= rule.limit {
-            return Err(Reason::OverCap {
-                scope: Scope::Buyer,
-                metric: rule.metric,
-                window: Some(rule.window),
-                used,
-                limit: rule.limit,
-                resets_at: zone.resets_at(rule.window),
-            });
-        }
-    }
-    Ok(())
 }

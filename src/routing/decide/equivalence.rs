@@ -17,6 +17,7 @@ use crate::routing::duplicate::{
     DuplicateAction, DuplicateRule, DuplicateScope, InMemoryDuplicates, PastCall,
 };
 use crate::routing::filter::{Filter, Test};
+use crate::routing::hot::HotView;
 use crate::routing::rng::SplitMix64;
 use crate::routing::schedule::Schedule;
 use crate::routing::suppression::SuppressionList;
@@ -269,14 +270,16 @@ fn hot_view_decides_like_the_reference() {
         let (config, snapshot, dups) = world(seed, now);
         let t = tokens(seed);
         let router = &config.routers[0];
-        let resolved = snapshot.resolve(&config);
+        let view = HotView::new(&config.buyers);
+        let resolved = snapshot.resolve(&view);
         for draw in 0..3 {
             let mut a = SplitMix64::new(seed * 7 + draw);
             let mut b = a.clone();
             let mut c = a.clone();
             let fast = decide_with(router, &config, &t, &snapshot, now, &mut a, &dups);
             let slow = reference::decide_with(router, &config, &t, &snapshot, now, &mut b, &dups);
-            let res = decide_resolved(router, &config, &t, &resolved, now, &mut c, &dups);
+            let res = Decider::new(&config, &view)
+                .decide_resolved(router, &t, &resolved, now, &mut c, &dups);
             assert_eq!(fast, slow, "seed {seed} draw {draw}");
             assert_eq!(res, slow, "resolved, seed {seed} draw {draw}");
             let next = b.next_u64();
@@ -287,18 +290,18 @@ fn hot_view_decides_like_the_reference() {
 }
 
 #[test]
-fn a_config_edited_without_reindex_still_decides_right() {
+fn a_view_built_before_the_config_was_edited_is_not_used() {
     let now: DateTime<Utc> = "2026-11-25T15:30:00Z".parse().unwrap();
     let (mut config, snapshot, dups) = world(3, now);
+    let before = HotView::new(&config.buyers);
     config.buyers.push(Buyer::basic("late", USD));
     config.routers[0]
         .entries
         .push(Entry::Buyer(config.buyers.len() - 1));
     let t = tokens(3);
     let router = &config.routers[0];
-    let fast = decide_with(
+    let fast = Decider::new(&config, &before).decide(
         router,
-        &config,
         &t,
         &snapshot,
         now,
@@ -323,7 +326,8 @@ fn usage_resolved_for_another_config_is_read_as_a_snapshot() {
     for seed in 0..40 {
         let (config, snapshot, dups) = world(seed, now);
         let (other, _, _) = world(seed + 1000, now);
-        let stale = snapshot.resolve(&other);
+        let other_view = HotView::new(&other.buyers);
+        let stale = snapshot.resolve(&other_view);
         let t = tokens(seed);
         let router = &config.routers[0];
         let got = decide_resolved(
@@ -356,8 +360,9 @@ fn a_reused_decider_decides_each_call_afresh() {
     for seed in 0..60u64 {
         let now0: DateTime<Utc> = times[0].parse().unwrap();
         let (config, snapshot, dups) = world(seed, now0);
-        let resolved = snapshot.resolve(&config);
-        let mut decider = Decider::new(&config);
+        let view = HotView::new(&config.buyers);
+        let resolved = snapshot.resolve(&view);
+        let mut decider = Decider::new(&config, &view);
         let router = &config.routers[0];
         for call in 0..6u64 {
             let now: DateTime<Utc> = times[(call % 2) as usize].parse().unwrap();
