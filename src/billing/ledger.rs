@@ -46,56 +46,68 @@ use crate::routing::zonetime::Window;
 use parkway_esl::fasthash::FxHashMap;
 use windows::{RESETTING, WindowStarts};
 
-/// What happened, as the ledger counts it.
+/// What happened, as the ledger counts it; revenue carries its amount (minor units), every
+/// other counted kind adds one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CountKind {
+pub enum Count {
     /// The buyer was dialled.
     Attempt,
     /// The buyer was bridged to the caller.
     Connection,
     /// The call converted for the buyer.
     Conversion,
-    /// The buyer owes `amount` minor units for the call.
-    Revenue,
+    /// The buyer owes this much for the call (minor units).
+    Revenue(i64),
     /// A leg to the buyer is up (concurrency +1).
     LegUp,
     /// That leg is down (concurrency −1).
     LegDown,
 }
 
-impl CountKind {
+impl Count {
+    /// The kind's bit in a key's mask (the amount plays no part: a call's revenue counts once).
     fn bit(self) -> u8 {
-        1 << (self as u8)
+        match self {
+            Count::Attempt => 1,
+            Count::Connection => 2,
+            Count::Conversion => 4,
+            Count::Revenue(_) => 8,
+            Count::LegUp => 16,
+            Count::LegDown => 32,
+        }
     }
 
     /// Kinds that count per leg dialled with [`Ledger::count_leg`] (the rest per buyer).
     pub fn per_leg(self) -> bool {
-        matches!(
-            self,
-            CountKind::Attempt | CountKind::LegUp | CountKind::LegDown
-        )
+        match self {
+            Count::Attempt | Count::LegUp | Count::LegDown => true,
+            Count::Connection | Count::Conversion | Count::Revenue(_) => false,
+        }
     }
 
-    /// The counted metric, for the kinds that count over windows.
-    pub(crate) fn metric(self) -> Option<Metric> {
+    /// The metric counted over windows and what it adds, for the kinds that count over windows
+    /// (the legs move concurrency instead).
+    pub(crate) fn metric(self) -> Option<(Metric, i64)> {
         match self {
-            CountKind::Attempt => Some(Metric::Attempts),
-            CountKind::Connection => Some(Metric::Connections),
-            CountKind::Conversion => Some(Metric::Conversions),
-            CountKind::Revenue => Some(Metric::Revenue),
-            CountKind::LegUp | CountKind::LegDown => None,
+            Count::Attempt => Some((Metric::Attempts, 1)),
+            Count::Connection => Some((Metric::Connections, 1)),
+            Count::Conversion => Some((Metric::Conversions, 1)),
+            Count::Revenue(amount) => Some((Metric::Revenue, amount)),
+            Count::LegUp | Count::LegDown => None,
         }
     }
 }
 
-/// The kind that counts `metric` for real.
-fn kind_of(metric: Metric) -> CountKind {
+/// The mask bit of the kind that counts `metric` for real (`None`: concurrency, which legs
+/// move).
+fn counted_bit(metric: Metric) -> Option<u8> {
     match metric {
-        Metric::Attempts => CountKind::Attempt,
-        Metric::Connections => CountKind::Connection,
-        Metric::Conversions => CountKind::Conversion,
-        Metric::Revenue | Metric::Concurrency => CountKind::Revenue,
+        Metric::Attempts => Some(Count::Attempt.bit()),
+        Metric::Connections => Some(Count::Connection.bit()),
+        Metric::Conversions => Some(Count::Conversion.bit()),
+        Metric::Revenue => Some(Count::Revenue(0).bit()),
+        Metric::Concurrency => None,
     }
 }
 
@@ -107,6 +119,19 @@ pub struct Totals {
     pub conversions: u64,
     /// Minor units.
     pub revenue: i64,
+}
+
+impl Totals {
+    /// Adds `amount` of a counted metric (concurrency is not a total).
+    fn add(&mut self, metric: Metric, amount: i64) {
+        match metric {
+            Metric::Attempts => self.attempts = self.attempts.saturating_add(1),
+            Metric::Connections => self.connections = self.connections.saturating_add(1),
+            Metric::Conversions => self.conversions = self.conversions.saturating_add(1),
+            Metric::Revenue => self.revenue = self.revenue.saturating_add(amount),
+            Metric::Concurrency => {}
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -125,11 +150,11 @@ struct GroupSlot {
 }
 
 /// The kinds counted for one buyer of a call, or for one of its legs (one bit per
-/// [`CountKind`]).
+/// [`Count`]).
 #[derive(Debug, Clone)]
 struct Seen {
     buyer: u32,
-    /// The leg's uuid for the per-leg kinds ([`CountKind::per_leg`]) counted with
+    /// The leg's uuid for the per-leg kinds ([`Count::per_leg`]) counted with
     /// [`Ledger::count_leg`]; `None` for the per-buyer ones.
     leg: Option<Box<str>>,
     mask: u8,
@@ -257,7 +282,7 @@ impl Ledger {
         {
             u.concurrency = 0;
         }
-        let (up, down) = (CountKind::LegUp.bit(), CountKind::LegDown.bit());
+        let (up, down) = (Count::LegUp.bit(), Count::LegDown.bit());
         for keys in self.calls.values() {
             for k in &keys.seen {
                 if k.mask & up != 0
@@ -273,19 +298,18 @@ impl Ledger {
     }
 
     /// Counts one event for `buyer` (index into `config.buyers`) on call `call` at `now`; see the
-    /// module docs. `amount` is read for `Revenue` only. Returns whether anything changed: `false`
-    /// for a repeat of `(call, buyer, kind)`, a `LegDown` without a `LegUp` (or a `LegUp` after the
+    /// module docs. Returns whether anything changed: `false` for a repeat of
+    /// `(call, buyer, kind)` (whatever a repeated revenue's amount), a `LegDown` without a `LegUp` (or a `LegUp` after the
     /// leg's `LegDown`), or an unknown buyer.
     pub fn count(
         &mut self,
         config: &Config,
         call: &str,
         buyer: usize,
-        kind: CountKind,
-        amount: i64,
+        kind: Count,
         now: DateTime<Utc>,
     ) -> bool {
-        self.count_keyed(config, call, None, buyer, kind, amount, now)
+        self.count_keyed(config, call, None, buyer, kind, now)
     }
 
     /// As [`Ledger::count`], for one leg `leg` (its uuid) of the call to `buyer`: the per-leg
@@ -293,30 +317,26 @@ impl Ledger {
     /// dialled twice in one call (in two steps, or in a group and alone) is two attempts and two
     /// legs up; the others (`Connection`, `Conversion`, `Revenue`) still count once per
     /// `(call, buyer, kind)`.
-    #[allow(clippy::too_many_arguments)]
     pub fn count_leg(
         &mut self,
         config: &Config,
         call: &str,
         leg: &str,
         buyer: usize,
-        kind: CountKind,
-        amount: i64,
+        kind: Count,
         now: DateTime<Utc>,
     ) -> bool {
         let leg = kind.per_leg().then_some(leg);
-        self.count_keyed(config, call, leg, buyer, kind, amount, now)
+        self.count_keyed(config, call, leg, buyer, kind, now)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn count_keyed(
         &mut self,
         config: &Config,
         call: &str,
         leg: Option<&str>,
         buyer: usize,
-        kind: CountKind,
-        amount: i64,
+        kind: Count,
         now: DateTime<Utc>,
     ) -> bool {
         let (Some(b), Some(slot), Ok(bi)) = (
@@ -360,36 +380,25 @@ impl Ledger {
         if *mask & kind.bit() != 0 {
             return false;
         }
-        let (up, down) = (CountKind::LegUp.bit(), CountKind::LegDown.bit());
+        let (up, down) = (Count::LegUp.bit(), Count::LegDown.bit());
         let unmatched = match kind {
             // A leg that never came up: nothing to put down.
-            CountKind::LegDown => *mask & up == 0,
+            Count::LegDown => *mask & up == 0,
             // The leg is already over (its LegDown came first): nothing to bring up.
-            CountKind::LegUp => *mask & down != 0,
-            _ => false,
+            Count::LegUp => *mask & down != 0,
+            Count::Attempt | Count::Connection | Count::Conversion | Count::Revenue(_) => false,
         };
         *mask |= kind.bit();
         if unmatched {
             return false;
         }
 
-        let amount = if kind == CountKind::Revenue {
-            amount
-        } else {
-            1
-        };
-        let Some(metric) = kind.metric() else {
-            let up = kind == CountKind::LegUp;
+        let Some((metric, amount)) = kind.metric() else {
+            let up = kind == Count::LegUp;
             move_concurrency(&mut self.snapshot, slot, &self.groups, up);
             return true;
         };
-        let t = &mut slot.totals;
-        match kind {
-            CountKind::Attempt => t.attempts = t.attempts.saturating_add(1),
-            CountKind::Connection => t.connections = t.connections.saturating_add(1),
-            CountKind::Conversion => t.conversions = t.conversions.saturating_add(1),
-            _ => t.revenue = t.revenue.saturating_add(amount),
-        }
+        slot.totals.add(metric, amount);
         let held = holds::unhold(&mut self.holds, call, bi, metric);
         let starts = slot.windows.starts(b.tz, now);
         let usage = usage_mut(&mut self.snapshot.buyers, &slot.id);
@@ -400,12 +409,12 @@ impl Ledger {
             metric,
             amount,
         );
-        if matches!(kind, CountKind::Connection | CountKind::Revenue) {
-            let (calls, earnings) = if kind == CountKind::Connection {
-                (1, 0)
-            } else {
-                (0, amount)
-            };
+        let epc = match kind {
+            Count::Connection => Some((1, 0)),
+            Count::Revenue(earnings) => Some((0, earnings)),
+            Count::Attempt | Count::Conversion | Count::LegUp | Count::LegDown => None,
+        };
+        if let Some((calls, earnings)) = epc {
             let keep = config
                 .epc
                 .window
@@ -612,7 +621,7 @@ fn put_down(
     groups: &[GroupSlot],
     keys: &mut CallKeys,
 ) {
-    let (up, down) = (CountKind::LegUp.bit(), CountKind::LegDown.bit());
+    let (up, down) = (Count::LegUp.bit(), Count::LegDown.bit());
     for k in &mut keys.seen {
         if k.mask & up != 0 && k.mask & down == 0 {
             k.mask |= down;

@@ -51,5 +51,5 @@ pub mod payout;
 
 pub use conversion::{Conversion, ConvertedBy, TalkFacts, evaluate};
 pub use duplicates::{DuplicateHistory, DuplicateHit};
-pub use ledger::{CountKind, Ledger, Totals};
+pub use ledger::{Count, Ledger, Totals};
 pub use payout::{payout, started_minutes};

@@ -25,7 +25,7 @@ use super::dial::{StepMode, StepPlan};
 use super::record::{
     CallRecord, Disposition, DuplicateNote, FallbackReason, FallbackUsed, LegOutcome,
 };
-use crate::billing::{self, CountKind, DuplicateHistory, Ledger, TalkFacts};
+use crate::billing::{self, Count, DuplicateHistory, Ledger, TalkFacts};
 use crate::config::{Config, Fallback, RouterMatch};
 use crate::routing::duplicate::DuplicateAction;
 use crate::routing::hot::HotView;
@@ -287,8 +287,8 @@ fn count_up(ledger: &mut Ledger, config: &Config, call: &mut Call, leg: usize, n
     let state: &mut LegState = &mut call.legs[leg];
     let (uuid, buyer) = (call.record.attempts[leg].leg_uuid.as_str(), state.buyer);
     let key = state.attempt_key.as_str();
-    ledger.count_leg(config, &call.uuid, key, buyer, CountKind::Attempt, 0, now);
-    if !state.live && ledger.count_leg(config, &call.uuid, uuid, buyer, CountKind::LegUp, 0, now) {
+    ledger.count_leg(config, &call.uuid, key, buyer, Count::Attempt, now);
+    if !state.live && ledger.count_leg(config, &call.uuid, uuid, buyer, Count::LegUp, now) {
         state.live = true;
         // A ringing leg may still connect: hold the connection so concurrent calls cannot pass
         // the buyer's connection caps meanwhile (released if the leg ends unbridged).

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 
-use parkway::billing::{CountKind, Ledger, TalkFacts, evaluate, payout};
+use parkway::billing::{Count, Ledger, TalkFacts, evaluate, payout};
 use parkway::config::model::{
     Buyer, Config, ConversionRule, EpcSettings, Group, Payout, PayoutBasis,
 };
@@ -19,14 +19,27 @@ use parkway::routing::{GroupMode, Id};
 
 const USD: Currency = Currency::USD;
 const BUYERS: usize = 3;
-const KINDS: [CountKind; 6] = [
-    CountKind::Attempt,
-    CountKind::Connection,
-    CountKind::Conversion,
-    CountKind::Revenue,
-    CountKind::LegUp,
-    CountKind::LegDown,
+/// Every counted kind; revenue takes its event's amount.
+const KINDS: [Count; 6] = [
+    Count::Attempt,
+    Count::Connection,
+    Count::Conversion,
+    Count::Revenue(0),
+    Count::LegUp,
+    Count::LegDown,
 ];
+
+/// The kind, whatever a revenue's amount: the ledger counts each kind once per key.
+fn kind_name(c: Count) -> &'static str {
+    match c {
+        Count::Attempt => "attempt",
+        Count::Connection => "connection",
+        Count::Conversion => "conversion",
+        Count::Revenue(_) => "revenue",
+        Count::LegUp => "leg_up",
+        Count::LegDown => "leg_down",
+    }
+}
 
 /// b0 New York, b1 Lord Howe (half-hour DST), b2 UTC; g0 = {b0, b1} in Los Angeles, g1 = {b1, b2}
 /// in Sao Paulo.
@@ -70,7 +83,7 @@ fn config() -> Config {
 struct Event {
     call: String,
     buyer: usize,
-    kind: CountKind,
+    kind: Count,
     amount: i64,
     at: DateTime<Utc>,
 }
@@ -99,7 +112,10 @@ fn events() -> impl Strategy<Value = Vec<Event>> {
                     Event {
                         call: format!("call-{call}"),
                         buyer,
-                        kind: KINDS[kind],
+                        kind: match KINDS[kind] {
+                            Count::Revenue(_) => Count::Revenue(amount),
+                            other => other,
+                        },
                         amount,
                         at,
                     }
@@ -111,7 +127,7 @@ fn events() -> impl Strategy<Value = Vec<Event>> {
 fn run(ledger: &mut Ledger, config: &Config, events: &[Event]) -> Vec<bool> {
     events
         .iter()
-        .map(|e| ledger.count(config, &e.call, e.buyer, e.kind, e.amount, e.at))
+        .map(|e| ledger.count(config, &e.call, e.buyer, e.kind, e.at))
         .collect()
 }
 
@@ -122,13 +138,15 @@ fn accepted(events: &[Event]) -> Vec<bool> {
     events
         .iter()
         .map(|e| {
-            let key = |k: CountKind| (e.call.clone(), e.buyer, format!("{k:?}"));
+            let key = |k: Count| (e.call.clone(), e.buyer, kind_name(k));
             let has = |seen: &BTreeSet<_>, k| seen.contains(&key(k));
             let ok = !has(&seen, e.kind)
                 && match e.kind {
-                    CountKind::LegDown => has(&seen, CountKind::LegUp),
-                    CountKind::LegUp => !has(&seen, CountKind::LegDown),
-                    _ => true,
+                    Count::LegDown => has(&seen, Count::LegUp),
+                    Count::LegUp => !has(&seen, Count::LegDown),
+                    Count::Attempt | Count::Connection | Count::Conversion | Count::Revenue(_) => {
+                        true
+                    }
                 };
             seen.insert(key(e.kind));
             ok
@@ -136,21 +154,20 @@ fn accepted(events: &[Event]) -> Vec<bool> {
         .collect()
 }
 
-fn metric(kind: CountKind) -> Option<Metric> {
+fn metric(kind: Count) -> Option<Metric> {
     match kind {
-        CountKind::Attempt => Some(Metric::Attempts),
-        CountKind::Connection => Some(Metric::Connections),
-        CountKind::Conversion => Some(Metric::Conversions),
-        CountKind::Revenue => Some(Metric::Revenue),
-        _ => None,
+        Count::Attempt => Some(Metric::Attempts),
+        Count::Connection => Some(Metric::Connections),
+        Count::Conversion => Some(Metric::Conversions),
+        Count::Revenue(_) => Some(Metric::Revenue),
+        Count::LegUp | Count::LegDown => None,
     }
 }
 
-fn value(kind: CountKind, amount: i64) -> i64 {
-    if kind == CountKind::Revenue {
-        amount
-    } else {
-        1
+fn value(kind: Count) -> i64 {
+    match kind {
+        Count::Revenue(amount) => amount,
+        Count::Attempt | Count::Connection | Count::Conversion | Count::LegUp | Count::LegDown => 1,
     }
 }
 
@@ -187,7 +204,7 @@ proptest! {
         run(&mut l, &c, &events);
         let ok = accepted(&events);
         let mut per_buyer = [0i64; BUYERS];
-        for (e, _) in events.iter().zip(&ok).filter(|(e, ok)| **ok && e.kind == CountKind::Revenue) {
+        for (e, _) in events.iter().zip(&ok).filter(|(e, ok)| **ok && matches!(e.kind, Count::Revenue(_))) {
             per_buyer[e.buyer] += e.amount;
         }
         let snap = l.snapshot();
@@ -211,9 +228,9 @@ proptest! {
         let ok = accepted(&events);
         let mut level = [0i64; BUYERS];
         for (e, ok) in events.iter().zip(&ok) {
-            l.count(&c, &e.call, e.buyer, e.kind, e.amount, e.at);
-            if *ok && e.kind == CountKind::LegUp { level[e.buyer] += 1; }
-            if *ok && e.kind == CountKind::LegDown { level[e.buyer] -= 1; }
+            l.count(&c, &e.call, e.buyer, e.kind, e.at);
+            if *ok && e.kind == Count::LegUp { level[e.buyer] += 1; }
+            if *ok && e.kind == Count::LegDown { level[e.buyer] -= 1; }
             prop_assert!(level[e.buyer] >= 0);
             prop_assert_eq!(i64::from(l.concurrency(e.buyer)), level[e.buyer]);
         }
@@ -257,7 +274,7 @@ proptest! {
                     **ok && members.contains(&e.buyer) && start.is_none_or(|s| e.at >= s)
                 }) {
                     if let Some(m) = metric(e.kind) {
-                        *expect.entry(m.name()).or_default() += value(e.kind, e.amount);
+                        *expect.entry(m.name()).or_default() += value(e.kind);
                     }
                 }
                 for m in Metric::COUNTED {

@@ -49,9 +49,9 @@ impl Ledger {
             return false;
         };
         let counted = self.calls.get(call).is_some_and(|k| {
-            k.seen
-                .iter()
-                .any(|s| s.buyer == bi && s.mask & super::kind_of(metric).bit() != 0)
+            k.seen.iter().any(|s| {
+                s.buyer == bi && super::counted_bit(metric).is_some_and(|bit| s.mask & bit != 0)
+            })
         });
         let held = self
             .holds

@@ -45,26 +45,17 @@ fn counts_once_per_call_buyer_and_kind() {
     let c = config();
     let mut l = Ledger::new(&c);
     let now = t("2026-11-25T15:00:00Z");
-    assert!(l.count(&c, "call-1", 0, CountKind::Attempt, 0, now));
+    assert!(l.count(&c, "call-1", 0, Count::Attempt, now));
+    assert!(!l.count(&c, "call-1", 0, Count::Attempt, now), "repeat");
+    assert!(l.count(&c, "call-1", 1, Count::Attempt, now), "other buyer");
+    assert!(l.count(&c, "call-2", 0, Count::Attempt, now), "other call");
     assert!(
-        !l.count(&c, "call-1", 0, CountKind::Attempt, 0, now),
-        "repeat"
-    );
-    assert!(
-        l.count(&c, "call-1", 1, CountKind::Attempt, 0, now),
-        "other buyer"
-    );
-    assert!(
-        l.count(&c, "call-2", 0, CountKind::Attempt, 0, now),
-        "other call"
-    );
-    assert!(
-        l.count(&c, "call-1", 0, CountKind::Connection, 0, now),
+        l.count(&c, "call-1", 0, Count::Connection, now),
         "other kind"
     );
-    assert!(l.count(&c, "call-1", 0, CountKind::Revenue, 700, now));
+    assert!(l.count(&c, "call-1", 0, Count::Revenue(700), now));
     let before = l.snapshot().clone();
-    assert!(!l.count(&c, "call-1", 0, CountKind::Revenue, 900, now));
+    assert!(!l.count(&c, "call-1", 0, Count::Revenue(900), now));
     assert_eq!(l.snapshot(), &before, "a repeat changes nothing");
     assert_eq!(
         l.totals(0),
@@ -76,7 +67,7 @@ fn counts_once_per_call_buyer_and_kind() {
         }
     );
     assert!(
-        !l.count(&c, "call-1", 9, CountKind::Attempt, 0, now),
+        !l.count(&c, "call-1", 9, Count::Attempt, now),
         "unknown buyer"
     );
     assert_eq!(l.totals(9), Totals::default());
@@ -88,9 +79,9 @@ fn every_count_goes_to_the_groups_in_their_zone() {
     let mut l = Ledger::new(&c);
     // 03:30 UTC: 22:30 the day before in New York, 19:30 the day before in Los Angeles.
     let now = t("2026-11-25T03:30:00Z");
-    l.count(&c, "a", 0, CountKind::Conversion, 0, now);
-    l.count(&c, "b", 1, CountKind::Conversion, 0, now);
-    l.count(&c, "c", 2, CountKind::Conversion, 0, now);
+    l.count(&c, "a", 0, Count::Conversion, now);
+    l.count(&c, "b", 1, Count::Conversion, now);
+    l.count(&c, "c", 2, Count::Conversion, now);
     let s = l.snapshot();
     let day = |u: &Usage| counter(u, Window::Daily, Metric::Conversions).unwrap();
     let b0 = s.buyer("b0").unwrap();
@@ -131,7 +122,7 @@ fn all_windows_are_stamped_with_their_start() {
     let c = config();
     let mut l = Ledger::new(&c);
     let now = t("2026-11-25T15:30:00Z"); // Wednesday 10:30 in New York
-    l.count(&c, "a", 0, CountKind::Revenue, 1250, now);
+    l.count(&c, "a", 0, Count::Revenue(1250), now);
     let u = l.snapshot().buyer("b0").unwrap();
     let since = |w| counter(u, w, Metric::Revenue).unwrap().since;
     assert_eq!(since(Window::Hourly), Some(t("2026-11-25T15:00:00Z")));
@@ -157,11 +148,11 @@ fn daily_rolls_over_at_local_midnight_on_a_dst_day() {
         )
         .unwrap()
     };
-    l.count(&c, "a", 0, CountKind::Attempt, 0, t("2026-03-08T05:00:00Z"));
-    l.count(&c, "b", 0, CountKind::Attempt, 0, t("2026-03-09T03:59:59Z"));
+    l.count(&c, "a", 0, Count::Attempt, t("2026-03-08T05:00:00Z"));
+    l.count(&c, "b", 0, Count::Attempt, t("2026-03-09T03:59:59Z"));
     assert_eq!(daily(&l).value, 2, "still the 8th locally");
     assert_eq!(daily(&l).since, Some(t("2026-03-08T05:00:00Z")));
-    l.count(&c, "c", 0, CountKind::Attempt, 0, t("2026-03-09T04:00:00Z"));
+    l.count(&c, "c", 0, Count::Attempt, t("2026-03-09T04:00:00Z"));
     assert_eq!(daily(&l).value, 1, "the 9th began at 04:00Z");
     assert_eq!(daily(&l).since, Some(t("2026-03-09T04:00:00Z")));
     let total = counter(
@@ -171,7 +162,7 @@ fn daily_rolls_over_at_local_midnight_on_a_dst_day() {
     );
     assert_eq!(total.unwrap().value, 3);
     // Hourly: 01:59 EST → 03:00 EDT is one hour later in UTC and a new window.
-    l.count(&c, "d", 0, CountKind::Attempt, 0, t("2026-03-09T06:59:00Z"));
+    l.count(&c, "d", 0, Count::Attempt, t("2026-03-09T06:59:00Z"));
     let h = |l: &Ledger| {
         counter(
             l.snapshot().buyer("b0").unwrap(),
@@ -181,7 +172,7 @@ fn daily_rolls_over_at_local_midnight_on_a_dst_day() {
         .unwrap()
     };
     assert_eq!(h(&l).since, Some(t("2026-03-09T06:00:00Z")));
-    l.count(&c, "e", 0, CountKind::Attempt, 0, t("2026-03-09T07:00:00Z"));
+    l.count(&c, "e", 0, Count::Attempt, t("2026-03-09T07:00:00Z"));
     assert_eq!(h(&l).value, 1);
 }
 
@@ -189,8 +180,8 @@ fn daily_rolls_over_at_local_midnight_on_a_dst_day() {
 fn out_of_order_event_joins_the_newer_window() {
     let c = config();
     let mut l = Ledger::new(&c);
-    l.count(&c, "a", 2, CountKind::Attempt, 0, t("2026-11-25T10:00:00Z"));
-    l.count(&c, "b", 2, CountKind::Attempt, 0, t("2026-11-25T09:59:59Z"));
+    l.count(&c, "a", 2, Count::Attempt, t("2026-11-25T10:00:00Z"));
+    l.count(&c, "b", 2, Count::Attempt, t("2026-11-25T09:59:59Z"));
     let h = counter(
         l.snapshot().buyer("b2").unwrap(),
         Window::Hourly,
@@ -205,14 +196,7 @@ fn out_of_order_event_joins_the_newer_window() {
 fn routing_reads_a_stale_counter_as_zero() {
     let c = config();
     let mut l = Ledger::new(&c);
-    l.count(
-        &c,
-        "a",
-        2,
-        CountKind::Connection,
-        0,
-        t("2026-11-25T10:00:00Z"),
-    );
+    l.count(&c, "a", 2, Count::Connection, t("2026-11-25T10:00:00Z"));
     let u = l.snapshot().buyer("b2").unwrap();
     let tomorrow = Some(t("2026-11-26T00:00:00Z"));
     assert_eq!(u.used(Window::Daily, Metric::Connections, tomorrow), 0);
@@ -232,18 +216,18 @@ fn concurrency_moves_with_legs_and_never_goes_negative() {
     let mut l = Ledger::new(&c);
     let now = t("2026-11-25T10:00:00Z");
     assert!(
-        !l.count(&c, "w", 0, CountKind::LegDown, 0, now),
+        !l.count(&c, "w", 0, Count::LegDown, now),
         "no LegUp on that call"
     );
     assert_eq!(l.concurrency(0), 0);
-    assert!(l.count(&c, "x", 0, CountKind::LegUp, 0, now));
-    assert!(!l.count(&c, "x", 0, CountKind::LegUp, 0, now));
-    assert!(l.count(&c, "y", 0, CountKind::LegUp, 0, now));
-    assert!(l.count(&c, "y", 1, CountKind::LegUp, 0, now));
+    assert!(l.count(&c, "x", 0, Count::LegUp, now));
+    assert!(!l.count(&c, "x", 0, Count::LegUp, now));
+    assert!(l.count(&c, "y", 0, Count::LegUp, now));
+    assert!(l.count(&c, "y", 1, Count::LegUp, now));
     assert_eq!((l.concurrency(0), l.concurrency(1)), (2, 1));
     assert_eq!(l.snapshot().group("g0").unwrap().concurrency, 3);
-    assert!(l.count(&c, "x", 0, CountKind::LegDown, 0, now));
-    assert!(!l.count(&c, "x", 0, CountKind::LegDown, 0, now));
+    assert!(l.count(&c, "x", 0, Count::LegDown, now));
+    assert!(!l.count(&c, "x", 0, Count::LegDown, now));
     assert_eq!(l.concurrency(0), 1);
     assert_eq!(l.snapshot().group("g0").unwrap().concurrency, 2);
     assert_eq!(l.concurrency(2), 0);
@@ -255,12 +239,9 @@ fn a_leg_down_before_its_up_keeps_the_leg_down() {
     let c = config();
     let mut l = Ledger::new(&c);
     let now = t("2026-11-25T10:00:00Z");
-    assert!(!l.count(&c, "x", 2, CountKind::LegDown, 0, now));
-    assert!(
-        !l.count(&c, "x", 2, CountKind::LegUp, 0, now),
-        "the leg is over"
-    );
-    assert!(!l.count(&c, "x", 2, CountKind::LegDown, 0, now));
+    assert!(!l.count(&c, "x", 2, Count::LegDown, now));
+    assert!(!l.count(&c, "x", 2, Count::LegUp, now), "the leg is over");
+    assert!(!l.count(&c, "x", 2, Count::LegDown, now));
     assert_eq!(l.concurrency(2), 0);
 }
 
@@ -269,16 +250,13 @@ fn finishing_a_call_puts_its_legs_down() {
     let c = config();
     let mut l = Ledger::new(&c);
     let now = t("2026-11-25T10:00:00Z");
-    l.count(&c, "x", 0, CountKind::LegUp, 0, now);
-    l.count(&c, "x", 1, CountKind::LegUp, 0, now);
-    l.count(&c, "x", 1, CountKind::LegDown, 0, now);
+    l.count(&c, "x", 0, Count::LegUp, now);
+    l.count(&c, "x", 1, Count::LegUp, now);
+    l.count(&c, "x", 1, Count::LegDown, now);
     l.finish_call("x", now);
     assert_eq!((l.concurrency(0), l.concurrency(1)), (0, 0));
     assert_eq!(l.snapshot().group("g0").unwrap().concurrency, 0);
-    assert!(
-        !l.count(&c, "x", 0, CountKind::LegDown, 0, now),
-        "already down"
-    );
+    assert!(!l.count(&c, "x", 0, Count::LegDown, now), "already down");
     l.finish_call("x", now);
     l.finish_call("never-seen", now);
     assert_eq!(l.concurrency(0), 0);
@@ -289,20 +267,20 @@ fn prune_drops_keys_after_keep() {
     let c = config();
     let mut l = Ledger::new(&c);
     let now = t("2026-11-25T10:00:00Z");
-    l.count(&c, "x", 0, CountKind::Attempt, 0, now);
-    l.count(&c, "y", 0, CountKind::Attempt, 0, now);
+    l.count(&c, "x", 0, Count::Attempt, now);
+    l.count(&c, "y", 0, Count::Attempt, now);
     l.finish_call("x", now);
     l.prune(now + Duration::minutes(59));
     assert_eq!(l.calls_held(), 2);
     assert!(
-        !l.count(&c, "x", 0, CountKind::Attempt, 0, now),
+        !l.count(&c, "x", 0, Count::Attempt, now),
         "still deduplicated"
     );
     l.prune(now + Duration::hours(1));
     assert_eq!(l.calls_held(), 1, "y is live");
     assert_eq!(l.finished.len(), 0);
     assert!(
-        l.count(&c, "x", 0, CountKind::Attempt, 0, now),
+        l.count(&c, "x", 0, Count::Attempt, now),
         "keys gone: counts again"
     );
 }
@@ -312,10 +290,10 @@ fn a_leg_up_after_the_finish_goes_down_with_the_keys() {
     let c = config();
     let mut l = Ledger::new(&c);
     let now = t("2026-11-25T10:00:00Z");
-    l.count(&c, "x", 0, CountKind::Attempt, 0, now);
+    l.count(&c, "x", 0, Count::Attempt, now);
     l.finish_call("x", now);
     assert!(
-        l.count(&c, "x", 0, CountKind::LegUp, 0, now),
+        l.count(&c, "x", 0, Count::LegUp, now),
         "a late event still counts"
     );
     assert_eq!(l.concurrency(0), 1);
@@ -329,9 +307,9 @@ fn prune_forgets_calls_never_finished() {
     let c = config();
     let mut l = Ledger::new(&c).with_retention(Duration::minutes(5), Duration::hours(2));
     let now = t("2026-11-25T10:00:00Z");
-    l.count(&c, "lost", 0, CountKind::LegUp, 0, now);
+    l.count(&c, "lost", 0, Count::LegUp, now);
     l.prune(now); // first sweep
-    l.count(&c, "live", 1, CountKind::LegUp, 0, now + Duration::hours(2));
+    l.count(&c, "live", 1, Count::LegUp, now + Duration::hours(2));
     l.prune(now + Duration::hours(2));
     assert_eq!(l.calls_held(), 1, "the lost call is forgotten");
     assert_eq!(l.concurrency(0), 0, "and its leg put down");
@@ -348,11 +326,11 @@ fn memory_stays_bounded_under_steady_load() {
     for i in 0..200_000i64 {
         let now = start + Duration::milliseconds(i * 10);
         let call = format!("c{i}");
-        l.count(&c, &call, (i % 3) as usize, CountKind::LegUp, 0, now);
+        l.count(&c, &call, (i % 3) as usize, Count::LegUp, now);
         if i >= 10_000 {
             let old = format!("c{}", i - 10_000);
             let b = ((i - 10_000) % 3) as usize;
-            l.count(&c, &old, b, CountKind::LegDown, 0, now);
+            l.count(&c, &old, b, Count::LegDown, now);
             l.finish_call(&old, now);
         }
         if i % 100 == 0 {
@@ -371,17 +349,10 @@ fn epc_buckets_by_utc_day_and_expire() {
     let c = config(); // EPC window 7 days: buckets younger than 8 days are kept.
     let mut l = Ledger::new(&c);
     let day0 = t("2026-11-10T23:00:00Z");
-    l.count(&c, "a", 2, CountKind::Connection, 0, day0);
-    l.count(&c, "a", 2, CountKind::Revenue, 500, day0);
-    l.count(
-        &c,
-        "b",
-        2,
-        CountKind::Connection,
-        0,
-        day0 + Duration::hours(2),
-    );
-    l.count(&c, "b", 2, CountKind::Attempt, 0, day0 + Duration::hours(2));
+    l.count(&c, "a", 2, Count::Connection, day0);
+    l.count(&c, "a", 2, Count::Revenue(500), day0);
+    l.count(&c, "b", 2, Count::Connection, day0 + Duration::hours(2));
+    l.count(&c, "b", 2, Count::Attempt, day0 + Duration::hours(2));
     let epc = &l.snapshot().buyer("b2").unwrap().epc;
     assert_eq!(
         epc,
@@ -399,14 +370,7 @@ fn epc_buckets_by_utc_day_and_expire() {
         ]
     );
     assert!(l.snapshot().group("g0").is_none(), "groups have no EPC");
-    l.count(
-        &c,
-        "c",
-        2,
-        CountKind::Revenue,
-        100,
-        t("2026-11-18T00:00:00Z"),
-    );
+    l.count(&c, "c", 2, Count::Revenue(100), t("2026-11-18T00:00:00Z"));
     let starts: Vec<_> = l
         .snapshot()
         .buyer("b2")
@@ -427,8 +391,8 @@ fn revenue_adds_amounts_and_saturates() {
     let c = config();
     let mut l = Ledger::new(&c);
     let now = t("2026-11-25T10:00:00Z");
-    l.count(&c, "a", 1, CountKind::Revenue, i64::MAX - 1, now);
-    l.count(&c, "b", 1, CountKind::Revenue, 5, now);
+    l.count(&c, "a", 1, Count::Revenue(i64::MAX - 1), now);
+    l.count(&c, "b", 1, Count::Revenue(5), now);
     assert_eq!(l.totals(1).revenue, i64::MAX);
     let g = l.snapshot().group("g0").unwrap();
     assert_eq!(
@@ -456,10 +420,10 @@ fn rebind_follows_buyers_by_id() {
     let c = config();
     let mut l = Ledger::new(&c);
     let now = t("2026-11-25T10:00:00Z");
-    l.count(&c, "x", 0, CountKind::LegUp, 0, now);
-    l.count(&c, "x", 0, CountKind::Revenue, 300, now);
-    l.count(&c, "y", 2, CountKind::LegUp, 0, now);
-    l.count(&c, "z", 1, CountKind::LegUp, 0, now);
+    l.count(&c, "x", 0, Count::LegUp, now);
+    l.count(&c, "x", 0, Count::Revenue(300), now);
+    l.count(&c, "y", 2, Count::LegUp, now);
+    l.count(&c, "z", 1, Count::LegUp, now);
     // Reload: b1 is gone, b2 comes first and joins g0, b0 second.
     let mut d = config();
     let b0 = d.buyers[0].clone();
@@ -476,11 +440,11 @@ fn rebind_follows_buyers_by_id() {
         "b2 and b0 now"
     );
     assert!(
-        !l.count(&d, "x", 1, CountKind::Revenue, 300, now),
+        !l.count(&d, "x", 1, Count::Revenue(300), now),
         "keys moved too"
     );
-    assert!(l.count(&d, "x", 1, CountKind::LegDown, 0, now));
-    assert!(l.count(&d, "y", 0, CountKind::LegDown, 0, now));
+    assert!(l.count(&d, "x", 1, Count::LegDown, now));
+    assert!(l.count(&d, "y", 0, Count::LegDown, now));
     assert_eq!(l.snapshot().group("g0").unwrap().concurrency, 0);
     assert_eq!(
         l.snapshot().buyer("b1").unwrap().concurrency,
@@ -526,7 +490,7 @@ fn a_hold_counts_at_once_and_its_real_count_does_not_add_again() {
     assert_eq!(used(&l, "b0", Window::Daily, Metric::Connections), 1);
     assert_eq!(used_group(&l, "g0", Window::Daily, Metric::Connections), 1);
     assert_eq!(l.totals(0).connections, 0, "totals count what happened");
-    assert!(l.count(&c, "call-1", 0, CountKind::Connection, 0, now));
+    assert!(l.count(&c, "call-1", 0, Count::Connection, now));
     assert_eq!(used(&l, "b0", Window::Daily, Metric::Connections), 1);
     assert_eq!(used(&l, "b0", Window::Total, Metric::Connections), 1);
     assert_eq!(used_group(&l, "g0", Window::Hourly, Metric::Connections), 1);
@@ -552,7 +516,7 @@ fn a_released_hold_is_taken_back_but_not_from_a_window_that_reset() {
     // A new hour: another call's count resets the hourly counter; the old hold is not taken
     // from it.
     let later = t("2026-11-25T16:01:00Z");
-    l.count(&c, "call-3", 1, CountKind::Conversion, 0, later);
+    l.count(&c, "call-3", 1, Count::Conversion, later);
     assert_eq!(used(&l, "b1", Window::Hourly, Metric::Conversions), 1);
     l.finish_call("call-2", later);
     assert_eq!(used(&l, "b1", Window::Hourly, Metric::Conversions), 1);
@@ -575,8 +539,7 @@ fn a_hold_turned_real_after_its_window_reset_counts_in_the_new_window() {
         &c,
         "call-1",
         2,
-        CountKind::Connection,
-        0,
+        Count::Connection,
         t("2026-11-25T16:00:30Z"),
     );
     assert_eq!(used(&l, "b2", Window::Hourly, Metric::Connections), 1);
@@ -589,7 +552,7 @@ fn a_stale_call_releases_its_holds() {
     let c = config();
     let mut l = Ledger::new(&c);
     let t0 = t("2026-11-25T10:00:00Z");
-    l.count(&c, "call-1", 2, CountKind::LegUp, 0, t0);
+    l.count(&c, "call-1", 2, Count::LegUp, t0);
     l.hold(&c, "call-1", 2, Metric::Connections, t0);
     assert_eq!(used(&l, "b2", Window::Total, Metric::Connections), 1);
     l.prune(t0 + Duration::hours(25));
@@ -605,11 +568,11 @@ fn every_leg_dialled_is_an_attempt_but_a_call_connects_a_buyer_once() {
     let now = t("2026-11-25T15:00:00Z");
     // b1 dialled in step 1 (leg-a, no answer) and again in step 2 (leg-b, connects).
     for leg in ["leg-a", "leg-b"] {
-        assert!(l.count_leg(&c, "call-1", leg, 1, CountKind::Attempt, 0, now));
-        assert!(l.count_leg(&c, "call-1", leg, 1, CountKind::LegUp, 0, now));
+        assert!(l.count_leg(&c, "call-1", leg, 1, Count::Attempt, now));
+        assert!(l.count_leg(&c, "call-1", leg, 1, Count::LegUp, now));
         // Replayed events of the same leg count nothing.
-        assert!(!l.count_leg(&c, "call-1", leg, 1, CountKind::Attempt, 0, now));
-        assert!(!l.count_leg(&c, "call-1", leg, 1, CountKind::LegUp, 0, now));
+        assert!(!l.count_leg(&c, "call-1", leg, 1, Count::Attempt, now));
+        assert!(!l.count_leg(&c, "call-1", leg, 1, Count::LegUp, now));
     }
     assert_eq!(l.concurrency(1), 2, "both legs up");
     assert_eq!(
@@ -617,15 +580,15 @@ fn every_leg_dialled_is_an_attempt_but_a_call_connects_a_buyer_once() {
         Some(2),
         "the group counts both attempts too"
     );
-    assert!(l.count_leg(&c, "call-1", "leg-a", 1, CountKind::LegDown, 0, now));
-    assert!(!l.count_leg(&c, "call-1", "leg-a", 1, CountKind::LegDown, 0, now));
+    assert!(l.count_leg(&c, "call-1", "leg-a", 1, Count::LegDown, now));
+    assert!(!l.count_leg(&c, "call-1", "leg-a", 1, Count::LegDown, now));
     assert_eq!(l.concurrency(1), 1);
     // Connections, conversions and revenue stay once per (call, buyer), whichever leg.
-    assert!(l.count_leg(&c, "call-1", "leg-b", 1, CountKind::Connection, 0, now));
-    assert!(!l.count_leg(&c, "call-1", "leg-a", 1, CountKind::Connection, 0, now));
-    assert!(!l.count(&c, "call-1", 1, CountKind::Connection, 0, now));
-    assert!(l.count_leg(&c, "call-1", "leg-b", 1, CountKind::Revenue, 500, now));
-    assert!(!l.count_leg(&c, "call-1", "leg-a", 1, CountKind::Revenue, 500, now));
+    assert!(l.count_leg(&c, "call-1", "leg-b", 1, Count::Connection, now));
+    assert!(!l.count_leg(&c, "call-1", "leg-a", 1, Count::Connection, now));
+    assert!(!l.count(&c, "call-1", 1, Count::Connection, now));
+    assert!(l.count_leg(&c, "call-1", "leg-b", 1, Count::Revenue(500), now));
+    assert!(!l.count_leg(&c, "call-1", "leg-a", 1, Count::Revenue(500), now));
     assert_eq!(
         l.totals(1),
         Totals {

@@ -59,7 +59,7 @@ impl Switchboard {
             if conversion.converted {
                 if self
                     .ledger
-                    .count(&config, uuid, buyer_idx, CountKind::Conversion, 0, end)
+                    .count(&config, uuid, buyer_idx, Count::Conversion, end)
                 {
                     self.totals.converted += 1;
                 }
@@ -70,7 +70,7 @@ impl Switchboard {
             }
             if payout > 0 {
                 self.ledger
-                    .count(&config, uuid, buyer_idx, CountKind::Revenue, payout, end);
+                    .count(&config, uuid, buyer_idx, Count::Revenue(payout), end);
             }
             record.payout = payout;
             record.conversion = Some(conversion);

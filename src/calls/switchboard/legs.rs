@@ -72,7 +72,7 @@ impl Switchboard {
         count_up(&mut self.ledger, &config, call, leg, now);
         if self
             .ledger
-            .count(&config, caller, buyer, CountKind::Connection, 0, now)
+            .count(&config, caller, buyer, Count::Connection, now)
         {
             self.totals.connected += 1;
         }
@@ -371,7 +371,7 @@ impl Switchboard {
                 leg.live = false;
                 let uuid = &c.record.attempts[i].leg_uuid;
                 self.ledger
-                    .count_leg(&config, call, uuid, leg.buyer, CountKind::LegDown, 0, now);
+                    .count_leg(&config, call, uuid, leg.buyer, Count::LegDown, now);
                 if c.record.attempts[i].outcome != LegOutcome::Connected {
                     self.ledger.release(call, leg.buyer, Metric::Connections);
                 }

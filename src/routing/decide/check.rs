@@ -8,10 +8,10 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 use chrono_tz::Tz;
 
 use crate::config::{Config, Group, Router};
+use crate::routing::caps::check_rules;
 use crate::routing::decision::{Algorithm, Reason, Scope};
 use crate::routing::duplicate::{DuplicateAction, DuplicateCheck};
 use crate::routing::filter::keyed_value;
-use crate::routing::caps::check_rules;
 use crate::routing::hot::{self, HotView};
 use crate::routing::rank::{Ranked, epc_ratio, random_key};
 use crate::routing::rng::RandomSource;
@@ -208,7 +208,10 @@ impl<'h> Ctx<'h, '_> {
                     check_rules(
                         &Scope::Buyer,
                         hb.concurrency.map(|limit| (limit, r.concurrency[bi])),
-                        hot.cap_rules_of(hb).iter().copied().zip(counters.iter().copied()),
+                        hot.cap_rules_of(hb)
+                            .iter()
+                            .copied()
+                            .zip(counters.iter().copied()),
                         zone,
                     )?
                 }
