@@ -7,7 +7,7 @@
 //! variables) are matched by `Unique-ID` alone. A buyer with a whisper hears it through
 //! `group_confirm_key=exec` + `group_confirm_file=playback <wav>`, with
 //! `group_confirm_cancel_timeout` so the leg's ring timeout cannot cut the whisper (see
-//! FREESWITCH.md). On `loopback/` legs FreeSWITCH reads the `group_confirm_*` variables from the
+//! `captures/group_simultaneous.md`). On `loopback/` legs FreeSWITCH reads the `group_confirm_*` variables from the
 //! `{}` block only, so there they go into `{}` (when every leg of the step plays the same file).
 
 use std::path::PathBuf;

@@ -7,7 +7,7 @@
 //! - `driver`: [`Daemon`], which runs the switchboard over a supervised event socket connection
 //!   (`parkway run`, `parkway demo`).
 //!
-//! How FreeSWITCH is driven (FREESWITCH.md, "Connecting the caller", way 1): every step is one
+//! How FreeSWITCH is driven (as `captures/group_simultaneous.md` and `group_sequential.md` show): every step is one
 //! `bridge` executed on the parked caller with `sendmsg` (after `set hangup_after_bridge=true`),
 //! so FreeSWITCH rings the legs (`,` at once, `|` in turn), plays the caller ringback, plays the
 //! buyer the whisper (`group_confirm_*`), cancels buyer legs when the caller leaves and reports

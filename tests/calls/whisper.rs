@@ -56,7 +56,7 @@ async fn whisper_plays_before_the_bridge_and_is_not_talk_time() {
         vars.contains(&("leg_timeout".into(), "15".into())),
         "{vars:?}"
     );
-    // The originate as a whole gets the ring time plus the whisper (FREESWITCH.md).
+    // The originate as a whole gets the ring time plus the whisper (`originate_timeout`: the bridge's whole ringing budget).
     let ds = DialString::parse_app_arg(&rig.bridges()[0]).expect("dial string");
     let timeout = format!("{}", 15 + whisper.div_ceil(SEC) + 5);
     assert!(

@@ -24,7 +24,7 @@ pub mod wire;
 
 pub use driver::TimeMode;
 
-/// Events a real FreeSWITCH sends that this simulator never emits (src/sim/README.md, "What it
+/// Events a real FreeSWITCH sends that this simulator never emits (the crate's README.md, "What it
 /// does not model"): comparisons with the captures leave them out.
 pub const NOT_EMITTED: &[&str] = &[
     "CODEC",

@@ -1,5 +1,5 @@
 //! Every real capture decodes whole, to exactly the messages its notes (`captures/NAME.md`, copied
-//! from `../shared/esl-captures/`) list: counts, every reply, the event timeline with byte offsets,
+//! from real FreeSWITCH 1.10.12 sessions) list: counts, every reply, the event timeline with byte offsets,
 //! event-name counts and hangup causes; concrete values from the notes are asserted by hand; and
 //! feeding a capture in pieces gives the same frames as feeding it whole.
 

@@ -1,5 +1,5 @@
 //! Commands and dial strings against the bytes a real FreeSWITCH 1.10.12 client sent
-//! (`captures/*.sent`, copied from `../shared/esl-captures/`), plus round-trip properties.
+//! (`captures/*.sent`, real FreeSWITCH 1.10.12 captures), plus round-trip properties.
 
 use bytes::{Bytes, BytesMut};
 use parkway_esl::command::{

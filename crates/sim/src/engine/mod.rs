@@ -53,7 +53,7 @@
 //!   [`Engine::schedule_hangup`] (a caller abandoning at a given time).
 //!
 //! # How it is held to FreeSWITCH
-//! `tests/sim_engine_conformance/` replays ten captures' commands at their recorded times and
+//! `tests/engine/conformance/` replays ten captures' commands at their recorded times and
 //! compares, channel by channel (channels sharing a name told apart by the order they appear),
 //! every modelled event (name, Answer-State, Channel-State, Hangup-Cause, DTMF digit, source and
 //! duration, application, response and Application-UUID pairing, originate_disposition,
@@ -69,7 +69,7 @@
 //! hound), from [`EngineConfig::sounds_dir`].
 //!
 //! # What is not modelled
-//! Listed in `src/sim/README.md`.
+//! Listed in the crate's `README.md`.
 
 pub mod api;
 mod apps;

@@ -450,7 +450,7 @@ async fn outbound(name: &str) {
     };
     // Forgiven: an `async` socket parks its channel while the client drives it (CHANNEL_PARK
     // after `connect`, CHANNEL_UNPARK when the last application ends); the engine does not
-    // model that park (src/sim/README.md). Only those two names are left out, only here.
+    // model that park (crates/sim/README.md). Only those two names are left out, only here.
     let mut real = names(events(&recv));
     real.retain(|n| n != "CHANNEL_PARK" && n != "CHANNEL_UNPARK");
     assert_eq!(names(events(&got)), real, "{name}: events");

@@ -22,7 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::Decoder;
 
-/// Events left out, as in `sim_engine_conformance`: those the simulator never emits, and
+/// Events left out, as in the engine's conformance tests: those the simulator never emits, and
 /// BACKGROUND_JOB.
 fn not_modelled(name: &str) -> bool {
     name == "BACKGROUND_JOB" || parkway_sim::NOT_EMITTED.contains(&name)

@@ -27,7 +27,7 @@ pub(crate) fn timings(events: &[Event]) -> BTreeMap<String, Vec<(String, i64)>> 
             continue;
         }
         // A digit crossing RTP arrives when its RFC 2833 end packet does, about 260 ms later
-        // per SIP hop; the simulated switch relays it at once (see src/sim/README.md).
+        // per SIP hop; the simulated switch relays it at once (see crates/sim/README.md).
         if e.header("DTMF-Source").as_deref() == Some("RTP") {
             continue;
         }
