@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Seeds fuzz/corpus/esl_decode/ from slices of the real captures in tests/data (not committed:
+# Seeds fuzz/corpus/esl_decode/ from slices of the real captures in captures/ (not committed:
 # the corpus directory is ignored). Each seed is a 4-byte chunking seed followed by a slice.
 set -eu  # (no pipefail: `head` closes the pipe early on purpose)
 cd "$(dirname "$0")"
 out=corpus/esl_decode
 mkdir -p "$out"
 n=0
-for capture in ../tests/data/*.recv; do
+for capture in ../captures/*.recv; do
   name=$(basename "$capture" .recv)
   size=$(stat -c %s "$capture")
   # slices of 2, 6 and 12 KiB at a handful of offsets through the capture
