@@ -62,13 +62,9 @@ fn config(addr: &str) -> Config {
 
 fn call(n: u64) -> InboundCall {
     InboundCall {
-        caller_number: format!("+1214555{:04}", n % 10_000),
-        caller_name: "Load".into(),
-        destination: "18005550199".into(),
-        context: "public".into(),
         sip_headers: Vec::new(),
         variables: vec![("campaign".into(), "load".into())],
-        sip: None,
+        ..InboundCall::new(format!("+1214555{:04}", n % 10_000), "Load", "18005550199")
     }
 }
 

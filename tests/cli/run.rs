@@ -61,13 +61,9 @@ async fn run_routes_a_parked_call_and_writes_its_record() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let call = sim
         .place_call(InboundCall {
-            caller_number: "+13105550100".into(),
-            caller_name: "Caller".into(),
-            destination: "18005550199".into(),
-            context: "public".into(),
             sip_headers: Vec::new(),
             variables: Vec::new(),
-            sip: None,
+            ..InboundCall::new("+13105550100", "Caller", "18005550199")
         })
         .await
         .expect("sim up");

@@ -37,6 +37,26 @@ pub struct InboundCall {
     pub sip: Option<(String, String)>,
 }
 
+impl InboundCall {
+    /// A loopback call from `caller_number` (`caller_name`) to `destination` in context
+    /// `public`, with no SIP header or extra variable.
+    pub fn new(
+        caller_number: impl Into<String>,
+        caller_name: impl Into<String>,
+        destination: impl Into<String>,
+    ) -> InboundCall {
+        InboundCall {
+            caller_number: caller_number.into(),
+            caller_name: caller_name.into(),
+            destination: destination.into(),
+            context: "public".into(),
+            sip_headers: Vec::new(),
+            variables: Vec::new(),
+            sip: None,
+        }
+    }
+}
+
 /// The two channels of an inbound call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallHandles {

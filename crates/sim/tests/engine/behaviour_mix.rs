@@ -15,15 +15,7 @@ fn engine(seed: u64) -> Engine {
 }
 
 fn call(n: usize) -> InboundCall {
-    InboundCall {
-        caller_number: format!("+1305555{n:04}"),
-        caller_name: "Caller".into(),
-        destination: "18005550199".into(),
-        context: "public".into(),
-        sip_headers: vec![],
-        variables: vec![],
-        sip: None,
-    }
+    InboundCall::new(format!("+1305555{n:04}"), "Caller", "18005550199")
 }
 
 /// The demo's mix: 60 % answer after 2–8 s ringing, talking 20–300 s (half of them press 1

@@ -13,15 +13,7 @@ fn engine(seed: u64) -> Engine {
 }
 
 fn call() -> InboundCall {
-    InboundCall {
-        caller_number: "+13055550123".into(),
-        caller_name: "Maria Lopez".into(),
-        destination: "18005550199".into(),
-        context: "public".into(),
-        sip_headers: vec![],
-        variables: vec![],
-        sip: None,
-    }
+    InboundCall::new("+13055550123", "Maria Lopez", "18005550199")
 }
 
 fn h(e: &Event, name: &str) -> String {

@@ -14,13 +14,9 @@ fn engine(seed: u64) -> Engine {
 
 fn call() -> InboundCall {
     InboundCall {
-        caller_number: "+13055550123".into(),
-        caller_name: "Maria Lopez".into(),
-        destination: "18005550199".into(),
-        context: "public".into(),
         sip_headers: vec![("X-Campaign".into(), "solar".into())],
         variables: vec![("parkway_call_id".into(), "pk-1".into())],
-        sip: None,
+        ..InboundCall::new("+13055550123", "Maria Lopez", "18005550199")
     }
 }
 

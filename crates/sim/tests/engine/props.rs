@@ -156,15 +156,7 @@ proptest! {
         for (i, c) in callers.iter().enumerate() {
             let c = Caller { groups: c.groups.iter().map(|g| g.iter().map(|l| Leg { buyer: l.buyer % buyers.len(), ..l.clone() }).collect()).collect(), ..c.clone() };
             e.advance_by(c.delay_ms * MS);
-            let h = e.inbound_call(&InboundCall {
-                caller_number: format!("+1305555{i:04}"),
-                caller_name: "Caller".into(),
-                destination: "18005550199".into(),
-                context: "public".into(),
-                sip_headers: vec![],
-                variables: vec![],
-                sip: None,
-            });
+            let h = e.inbound_call(&InboundCall::new(format!("+1305555{i:04}"), "Caller", "18005550199"));
             if let Some(ms) = c.abandon_ms {
                 e.schedule_hangup(&h.phone, e.now() + ms * MS, Cause::NORMAL_CLEARING).unwrap();
             }

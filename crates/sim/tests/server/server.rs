@@ -269,15 +269,11 @@ async fn filters_are_ored_and_each_client_has_its_own_subscriptions() {
             .expect("filter");
 
         let calls = sim
-            .place_call(parkway_sim::engine::api::InboundCall {
-                caller_number: "+13055550123".into(),
-                caller_name: "Maria Lopez".into(),
-                destination: "18005550199".into(),
-                context: "public".into(),
-                sip_headers: vec![],
-                variables: vec![],
-                sip: None,
-            })
+            .place_call(parkway_sim::engine::api::InboundCall::new(
+                "+13055550123",
+                "Maria Lopez",
+                "18005550199",
+            ))
             .await
             .expect("placed");
         let answered = all_c

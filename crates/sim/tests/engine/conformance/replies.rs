@@ -105,15 +105,8 @@ fn show_channels_and_calls_have_freeswitch_columns() {
     let mut e = Engine::new(EngineConfig::default());
     assert_eq!(e.api("show", "channels as json"), "{\"row_count\": 0}\n");
     assert_eq!(e.api("show", "channels as json"), real[0]);
-    let call = parkway_sim::engine::api::InboundCall {
-        caller_number: "+13055550120".into(),
-        caller_name: "Maria Lopez".into(),
-        destination: "18005550199".into(),
-        context: "public".into(),
-        sip_headers: vec![],
-        variables: vec![],
-        sip: None,
-    };
+    let call =
+        parkway_sim::engine::api::InboundCall::new("+13055550120", "Maria Lopez", "18005550199");
     e.inbound_call(&call);
     let c = e.inbound_call(&call);
     e.sendmsg_execute(&c.parked, "bridge", "loopback/slow_hangup/buyers", None)
@@ -147,15 +140,11 @@ fn outbound_socket_request_and_connect_data() {
         }
     }
     let mut e = Engine::new(EngineConfig::default());
-    let c = e.inbound_call(&parkway_sim::engine::api::InboundCall {
-        caller_number: "+13055550123".into(),
-        caller_name: "Maria Lopez".into(),
-        destination: "socket_8084".into(),
-        context: "public".into(),
-        sip_headers: vec![],
-        variables: vec![],
-        sip: None,
-    });
+    let c = e.inbound_call(&parkway_sim::engine::api::InboundCall::new(
+        "+13055550123",
+        "Maria Lopez",
+        "socket_8084",
+    ));
     let requests = e.take_outbound_requests();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].uuid, c.parked);

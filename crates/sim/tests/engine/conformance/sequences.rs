@@ -122,15 +122,11 @@ fn a_caller_leaving_mid_bridge_keeps_success() {
         (true, false, 0, "ORIGINATOR_CANCEL"),
     ] {
         let mut e = Engine::new(EngineConfig::default());
-        let c = e.inbound_call(&InboundCall {
-            caller_number: "+13055550123".into(),
-            caller_name: "Maria Lopez".into(),
-            destination: "18005550199".into(),
-            context: "public".into(),
-            sip_headers: vec![],
-            variables: vec![],
-            sip: None,
-        });
+        let c = e.inbound_call(&InboundCall::new(
+            "+13055550123",
+            "Maria Lopez",
+            "18005550199",
+        ));
         e.sendmsg_execute(&c.parked, "set", "hangup_after_bridge=true", None)
             .expect("parked");
         // slow_hangup answers at once; no_answer rings until cancelled.
