@@ -1,5 +1,7 @@
 //! The FreeSWITCH event socket: frame codec, events, commands, dial strings, client.
 
+#![warn(missing_docs)]
+
 pub mod client;
 pub mod codec;
 pub mod command;
