@@ -1,5 +1,4 @@
-//! The FreeSWITCH event socket: frame codec, events, commands, dial strings, client.
-
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
 pub mod client;
