@@ -23,20 +23,52 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
 /// Why the byte stream could not be framed.
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
+    /// The header block is longer than the head limit. It is thrown away up to its blank line,
+    /// and its body too when a `Content-Length` was seen in it.
     #[error("at byte {offset}: header block longer than {limit} bytes")]
-    HeadTooLarge { offset: u64, limit: usize },
-    #[error("at byte {offset}: body of {len} bytes is over the {limit}-byte limit")]
-    BodyTooLarge {
+    HeadTooLarge {
+        /// Stream offset of the frame's first byte.
         offset: u64,
-        len: usize,
+        /// The head limit in bytes ([`MAX_HEAD`] unless set with [`Framer::new`]).
         limit: usize,
     },
+    /// `Content-Length` announced more than the body limit. Refused before any body byte is
+    /// buffered; the body is skipped as it arrives.
+    #[error("at byte {offset}: body of {len} bytes is over the {limit}-byte limit")]
+    BodyTooLarge {
+        /// Stream offset of the frame's first byte.
+        offset: u64,
+        /// The announced `Content-Length`.
+        len: usize,
+        /// The body limit in bytes ([`MAX_BODY`] unless set with [`Framer::new`]).
+        limit: usize,
+    },
+    /// The `Content-Length` value is not a decimal byte count. The head is consumed and framing
+    /// resumes right after it.
     #[error("at byte {offset}: Content-Length {value:?} is not a byte count")]
-    BadContentLength { offset: u64, value: String },
+    BadContentLength {
+        /// Stream offset of the frame's first byte.
+        offset: u64,
+        /// The value as sent (lossy UTF-8).
+        value: String,
+    },
+    /// The head was framed but a header line could not be read ([`Frame::from_raw`]).
     #[error("at byte {offset}: {source}")]
-    BadHeader { offset: u64, source: HeaderError },
+    BadHeader {
+        /// Stream offset of the frame's first byte.
+        offset: u64,
+        /// Which line, and why.
+        source: HeaderError,
+    },
+    /// The stream ended with an unfinished frame (from [`Framer::finish`] / `decode_eof`).
     #[error("at byte {offset}: stream ended inside a frame ({pending} bytes pending)")]
-    Truncated { offset: u64, pending: usize },
+    Truncated {
+        /// Stream offset of the unfinished frame's first byte.
+        offset: u64,
+        /// Bytes of it that had arrived.
+        pending: usize,
+    },
+    /// Reading the stream failed (`FramedRead` reports I/O errors as the codec's error type).
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -101,7 +133,7 @@ impl Default for Framer {
 
 /// Finds the end of a header block in `buf[from..]`: returns (head length, terminator length),
 /// both counted from `buf[0]`. A head ends at `\n\n` or `\n\r\n`, whichever comes first. Also
-/// splits a plain event's own header block from its body (`esl::event`).
+/// splits a plain event's own header block from its body ([`crate::event`]).
 pub(crate) fn find_blank_line(buf: &[u8], from: usize) -> Option<(usize, usize)> {
     use memchr::memmem::Finder;
     use std::sync::LazyLock;
@@ -149,6 +181,8 @@ const RESERVE_AHEAD: usize = 64 * 1024;
 const KEEP_LINE: usize = 64;
 
 impl Framer {
+    /// A framer with its own limits: heads longer than `max_head` and bodies longer than
+    /// `max_body` bytes are refused and skipped. `Default` uses [`MAX_HEAD`] and [`MAX_BODY`].
     pub fn new(max_head: usize, max_body: usize) -> Framer {
         Framer {
             state: State::Head { scanned: 0 },
@@ -344,8 +378,12 @@ impl Framer {
 /// A frame from FreeSWITCH with its header block parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
+    /// Byte offset of the frame's first byte in the stream.
     pub offset: u64,
+    /// The outer headers (`Content-Type`, `Reply-Text`, `Content-Length`, …), values
+    /// percent-decoded on read.
     pub headers: Headers,
+    /// The `Content-Length` bytes that followed the head, if any.
     pub body: Option<Bytes>,
 }
 
@@ -364,6 +402,10 @@ impl Frame {
         })
     }
 
+    /// The `Content-Type` header (`auth/request`, `command/reply`, `api/response`,
+    /// `text/event-plain`, …), which says what the frame is ([`Message::from_frame`]).
+    ///
+    /// [`Message::from_frame`]: crate::message::Message::from_frame
     pub fn content_type(&self) -> Option<std::borrow::Cow<'_, str>> {
         self.headers.get("Content-Type")
     }
@@ -400,10 +442,12 @@ pub struct EslCodec {
 }
 
 impl EslCodec {
+    /// A codec with the default limits ([`MAX_HEAD`], [`MAX_BODY`]).
     pub fn new() -> EslCodec {
         EslCodec::default()
     }
 
+    /// Offset in the stream of the next byte to be decoded (bytes consumed so far).
     pub fn offset(&self) -> u64 {
         self.framer.offset()
     }

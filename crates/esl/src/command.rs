@@ -29,19 +29,38 @@ pub const MAX_BODY_LEN: usize = 16 * 1024 * 1024;
 pub enum CommandError {
     /// A field held a byte that would end the line and let the rest start a new ESL command.
     #[error("{field} contains a line break (would inject an ESL command)")]
-    LineBreak { field: &'static str },
+    LineBreak {
+        /// Which argument or header (`command line`, `header value`, `api command`, …).
+        field: &'static str,
+    },
     /// A uuid argument is not a uuid-like token.
     #[error("{field} is not a uuid-like token: {value:?}")]
-    InvalidUuid { field: &'static str, value: String },
+    InvalidUuid {
+        /// Which argument (`uuid`, `Job-UUID`, `Event-UUID`, …).
+        field: &'static str,
+        /// The value refused.
+        value: String,
+    },
     /// A header name is empty or holds `:`, a space or a control byte.
     #[error("invalid header name {name:?}")]
-    InvalidHeaderName { name: String },
+    InvalidHeaderName {
+        /// The name refused (`Content-Length` too: it is written from the body).
+        name: String,
+    },
     /// A header value starts with a space (FreeSWITCH strips leading spaces).
     #[error("header {name} has a value starting with a space")]
-    LeadingSpace { name: String },
+    LeadingSpace {
+        /// The header's name.
+        name: String,
+    },
     /// An argument that must be one token is empty or holds a blank or an unsafe byte.
     #[error("{field} is not a valid single token: {value:?}")]
-    InvalidToken { field: &'static str, value: String },
+    InvalidToken {
+        /// Which argument (`event name`, `hangup cause`, `dtmf digits`, …).
+        field: &'static str,
+        /// The value refused.
+        value: String,
+    },
     /// The command line is empty.
     #[error("empty command line")]
     EmptyCommand,
@@ -50,13 +69,26 @@ pub enum CommandError {
     NotUtf8,
     /// A header line has no `:`.
     #[error("malformed header line {line:?}")]
-    MalformedHeader { line: String },
+    MalformedHeader {
+        /// The line as received.
+        line: String,
+    },
     /// `Content-Length` is not a number or disagrees with the body handed over.
     #[error("Content-Length {announced:?} does not match a body of {actual} bytes")]
-    BodyLength { announced: String, actual: usize },
+    BodyLength {
+        /// The `Content-Length` value as sent (empty when the header is missing).
+        announced: String,
+        /// Bytes of body handed over.
+        actual: usize,
+    },
     /// The body is larger than FreeSWITCH accepts.
     #[error("body of {len} bytes exceeds the {max} byte limit")]
-    BodyTooLarge { len: usize, max: usize },
+    BodyTooLarge {
+        /// The body's length.
+        len: usize,
+        /// The limit, [`MAX_BODY_LEN`].
+        max: usize,
+    },
 }
 
 /// One ESL command as sent on the wire.

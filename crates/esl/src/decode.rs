@@ -1,5 +1,5 @@
-//! `parkway esl decode`: a raw event-socket byte stream (what FreeSWITCH sent) in, one JSON object
-//! per message out.
+//! A raw event-socket byte stream (what FreeSWITCH sent) in, one JSON object per message out:
+//! what the `parkway esl decode` command runs.
 //!
 //! The input is read in chunks, never whole. A malformed frame is reported with its byte offset
 //! and decoding goes on at the next frame the framing can find, so one bad frame does not hide the
@@ -20,8 +20,10 @@ const CHUNK: usize = 64 * 1024;
 /// Why decoding stopped before the end of the input.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    /// The input could not be read (interrupted reads are retried).
     #[error("reading the input: {0}")]
     Read(#[source] io::Error),
+    /// The JSON output or the diagnostics could not be written.
     #[error("writing the output: {0}")]
     Write(#[source] io::Error),
 }

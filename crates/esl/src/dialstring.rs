@@ -44,29 +44,64 @@ pub const MAX_BLOCK_VARS: usize = 1024;
 /// Errors from encoding or parsing a dial string.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DialStringError {
+    /// A variable name is empty or holds a byte other than letters, digits, `_`, `-` and `.`
+    /// (or starts with `-` or `.`).
     #[error("invalid variable name {name:?}")]
-    InvalidName { name: String },
+    InvalidName {
+        /// The name refused.
+        name: String,
+    },
+    /// A variable has an empty value: FreeSWITCH would drop it.
     #[error("variable {name} has an empty value (FreeSWITCH would drop it)")]
-    EmptyValue { name: String },
+    EmptyValue {
+        /// The variable's name.
+        name: String,
+    },
+    /// A value cannot be escaped so that FreeSWITCH reads it back whole (a bracket, `\`, `$`,
+    /// `:_:`, a control byte, an outer blank, or a `'` in `[…]`).
     #[error("variable {name} has an unsafe value {value:?}: {reason}")]
     UnsafeValue {
+        /// The variable's name.
         name: String,
+        /// The value refused.
         value: String,
+        /// Which rule it breaks.
         reason: &'static str,
     },
+    /// An endpoint is empty or holds a separator, quote, blank or other byte that would
+    /// change how the dial string splits.
     #[error("unsafe endpoint {endpoint:?}: {reason}")]
     InvalidEndpoint {
+        /// The endpoint as it would be written.
         endpoint: String,
+        /// Which rule it breaks.
         reason: &'static str,
     },
+    /// No branch, a branch without groups, or a group without legs.
     #[error("dial string has no legs (or an empty group)")]
     NoLegs,
+    /// More than FreeSWITCH's limit of something ([`MAX_PEERS`] or [`MAX_BLOCK_VARS`]).
     #[error("more than {max} {what} (FreeSWITCH would merge the rest)")]
-    TooMany { what: &'static str, max: usize },
+    TooMany {
+        /// What there are too many of (`branches`, `groups`, `legs in a group`, `variables in
+        /// a block`).
+        what: &'static str,
+        /// The limit.
+        max: usize,
+    },
+    /// The same name twice in one block (FreeSWITCH keeps only the last value).
     #[error("variable {name} appears twice in one block")]
-    DuplicateName { name: String },
+    DuplicateName {
+        /// The repeated name.
+        name: String,
+    },
+    /// Parsing: a `<`, `{` or `[` block has no matching close bracket.
     #[error("unclosed {open:?} block in dial string")]
-    Unclosed { open: char },
+    Unclosed {
+        /// The opening bracket.
+        open: char,
+    },
+    /// Parsing: a leg is only a `[…]` block, or nothing at all.
     #[error("a leg has no endpoint")]
     MissingEndpoint,
 }
@@ -83,6 +118,7 @@ pub struct DialString {
 /// Groups dialled in turn, with `{k=v}` vars for all their legs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Branch {
+    /// `{k=v}` applied to every leg of the branch.
     pub global_vars: Vars,
     /// Joined by `|`: the next group is tried when the previous one failed.
     pub groups: Vec<Group>,
@@ -91,13 +127,16 @@ pub struct Branch {
 /// Legs dialled at the same time (first answer wins).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Group {
+    /// Joined by `,`.
     pub legs: Vec<Leg>,
 }
 
 /// One endpoint with its own `[k=v]` vars.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leg {
+    /// `[k=v]` for this leg only.
     pub vars: Vars,
+    /// Where it goes.
     pub endpoint: Endpoint,
 }
 
@@ -105,16 +144,31 @@ pub struct Leg {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     /// `sofia/<profile>/<dest>`.
-    Sofia { profile: String, dest: String },
+    Sofia {
+        /// The SIP profile (`internal`, `external`, …).
+        profile: String,
+        /// The SIP destination (`1000@10.0.0.5:5060`, say).
+        dest: String,
+    },
     /// `sofia/gateway/<gateway>/<number>`.
-    SofiaGateway { gateway: String, number: String },
-    /// `loopback/<ext>[/<context>]`.
+    SofiaGateway {
+        /// The gateway's name in the sofia configuration.
+        gateway: String,
+        /// The number sent to the gateway.
+        number: String,
+    },
+    /// `loopback/<ext>[/<context>]`: a leg that runs the dialplan at `ext`.
     Loopback {
+        /// The extension.
         ext: String,
+        /// The context (FreeSWITCH's default when `None`).
         context: Option<String>,
     },
-    /// `user/<id>`.
-    User { id: String },
+    /// `user/<id>`: a user of the directory, dialled at its registered contact.
+    User {
+        /// The user id (`1000`, or `1000@domain`).
+        id: String,
+    },
     /// Anything else, as written.
     Raw(String),
 }

@@ -16,14 +16,24 @@ use super::headers::{ARRAY_PREFIX, HeaderError, Headers, percent_encode};
 /// Why an event body could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
+    /// A plain event's header block has a malformed line.
     #[error("event headers: {0}")]
     Headers(#[from] HeaderError),
+    /// A plain event's own `Content-Length` announces more bytes than follow its blank line.
     #[error("event announces a {announced}-byte body but carries {actual}")]
-    ShortBody { announced: usize, actual: usize },
+    ShortBody {
+        /// The event's own `Content-Length`.
+        announced: usize,
+        /// Bytes after the event's blank line.
+        actual: usize,
+    },
+    /// A plain event's own `Content-Length` is not a byte count (the value as sent).
     #[error("event Content-Length {0:?} is not a byte count")]
     BadContentLength(String),
+    /// A `text/event-json` body is not a flat JSON object.
     #[error(transparent)]
     Json(#[from] super::json::JsonError),
+    /// The event has no `Event-Name` header (every FreeSWITCH event has one).
     #[error("event has no Event-Name")]
     NoName,
 }
@@ -32,7 +42,9 @@ pub enum EventError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventFormat {
+    /// `text/event-plain`: a percent-encoded header block.
     Plain,
+    /// `text/event-json`: one flat JSON object.
     Json,
 }
 
@@ -40,14 +52,20 @@ pub enum EventFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
+    /// `inbound`: the channel came into FreeSWITCH (a caller; the B side of a loopback leg).
     Inbound,
+    /// `outbound`: FreeSWITCH created the channel (`originate`, a `bridge` leg).
     Outbound,
 }
 
 /// The result of a background job (`BACKGROUND_JOB` body): `+OK <text>` or `-ERR <cause>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobResult {
+    /// `+OK <text>`: the text after `+OK` (the new leg's uuid for `originate`). A body with
+    /// no marker (`uuid_getvar`'s bare value) is `Ok` whole.
     Ok(String),
+    /// `-ERR <cause>` (`USER_BUSY`, `NO_ANSWER`, …): the text after `-ERR`. Another `-` marker
+    /// (`-USAGE: …`) keeps the text after the `-`.
     Err(String),
 }
 
@@ -76,6 +94,7 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event from its headers and optional body, as they are (no `Event-Name` check).
     pub fn new(headers: Headers, body: Option<Bytes>) -> Event {
         Event { headers, body }
     }
@@ -121,10 +140,12 @@ impl Event {
         Ok(self)
     }
 
+    /// Every header of the event in the order FreeSWITCH sent them.
     pub fn headers(&self) -> &Headers {
         &self.headers
     }
 
+    /// The event's own body (a BACKGROUND_JOB's result, for one), if it has one.
     pub fn body(&self) -> Option<&Bytes> {
         self.body.as_ref()
     }
@@ -139,22 +160,28 @@ impl Event {
         self.headers.get(name).filter(|v| !v.is_empty())
     }
 
+    /// `Event-Name` (`CHANNEL_PARK`, `BACKGROUND_JOB`, `CUSTOM`, …); never empty for an event
+    /// that was parsed.
     pub fn name(&self) -> Cow<'_, str> {
         self.header("Event-Name").unwrap_or(Cow::Borrowed(""))
     }
 
+    /// `Event-Subclass`: the name of a `CUSTOM` event (`sofia::register`, say).
     pub fn subclass(&self) -> Option<Cow<'_, str>> {
         self.header("Event-Subclass")
     }
 
+    /// `Unique-ID`: the uuid of the channel the event is about.
     pub fn unique_id(&self) -> Option<Cow<'_, str>> {
         self.header("Unique-ID")
     }
 
+    /// `Other-Leg-Unique-ID`: the uuid of the channel's partner leg, when it has one.
     pub fn other_leg_unique_id(&self) -> Option<Cow<'_, str>> {
         self.header("Other-Leg-Unique-ID")
     }
 
+    /// `Call-Direction` (`inbound` / `outbound`); `None` when absent or another word.
     pub fn call_direction(&self) -> Option<Direction> {
         match self.header("Call-Direction")?.as_ref() {
             "inbound" => Some(Direction::Inbound),
@@ -182,46 +209,62 @@ impl Event {
             .collect()
     }
 
+    /// `Caller-Caller-ID-Number`: the caller's number (`+13055550123`).
     pub fn caller_id_number(&self) -> Option<Cow<'_, str>> {
         self.header("Caller-Caller-ID-Number")
     }
 
+    /// `Caller-Caller-ID-Name`: the caller's display name.
     pub fn caller_id_name(&self) -> Option<Cow<'_, str>> {
         self.header("Caller-Caller-ID-Name")
     }
 
+    /// `Caller-Destination-Number`: the number dialled (the DID, for a parked caller).
     pub fn destination_number(&self) -> Option<Cow<'_, str>> {
         self.header("Caller-Destination-Number")
     }
 
+    /// `Channel-Name` (`sofia/parkway/…`, `loopback/18005550199-b`).
     pub fn channel_name(&self) -> Option<Cow<'_, str>> {
         self.header("Channel-Name")
     }
 
+    /// `Answer-State`: `ringing`, `early`, `answered` or `hangup`.
     pub fn answer_state(&self) -> Option<Cow<'_, str>> {
         self.header("Answer-State")
     }
 
+    /// `DTMF-Digit` of a DTMF event (`0`–`9`, `*`, `#`, `A`–`D`).
     pub fn dtmf_digit(&self) -> Option<Cow<'_, str>> {
         self.header("DTMF-Digit")
     }
 
+    /// `DTMF-Source` of a DTMF event: `RTP` for a digit that came in as RFC 2833 RTP (also
+    /// where a loopback leg relays it), `UNKNOWN` for one made inside FreeSWITCH (`send_dtmf`
+    /// on a loopback leg, `uuid_send_dtmf`).
     pub fn dtmf_source(&self) -> Option<Cow<'_, str>> {
         self.header("DTMF-Source")
     }
 
+    /// `Hangup-Cause` (`NORMAL_CLEARING`, `USER_BUSY`, `ORIGINATOR_CANCEL`, …), on
+    /// CHANNEL_HANGUP and CHANNEL_HANGUP_COMPLETE.
     pub fn hangup_cause(&self) -> Option<Cow<'_, str>> {
         self.header("Hangup-Cause")
     }
 
+    /// `Bridge-A-Unique-ID` of CHANNEL_BRIDGE / CHANNEL_UNBRIDGE: the A leg, the channel that
+    /// ran `bridge` or the first uuid of `uuid_bridge` (the event's own `Unique-ID` in the
+    /// captures).
     pub fn bridge_a_unique_id(&self) -> Option<Cow<'_, str>> {
         self.header("Bridge-A-Unique-ID")
     }
 
+    /// `Bridge-B-Unique-ID` of CHANNEL_BRIDGE / CHANNEL_UNBRIDGE: the leg it was bridged to.
     pub fn bridge_b_unique_id(&self) -> Option<Cow<'_, str>> {
         self.header("Bridge-B-Unique-ID")
     }
 
+    /// `Job-UUID` of a BACKGROUND_JOB event: the id the `bgapi` command carried.
     pub fn job_uuid(&self) -> Option<Cow<'_, str>> {
         self.header("Job-UUID")
     }
@@ -231,14 +274,19 @@ impl Event {
         self.body_text().map(|b| JobResult::parse(&b))
     }
 
+    /// `Application` of CHANNEL_EXECUTE / CHANNEL_EXECUTE_COMPLETE: the dialplan application
+    /// (`park`, `bridge`, `playback`, …).
     pub fn application(&self) -> Option<Cow<'_, str>> {
         self.header("Application")
     }
 
+    /// `Application-UUID` of CHANNEL_EXECUTE / CHANNEL_EXECUTE_COMPLETE: the `Event-UUID` the
+    /// `sendmsg` that started the application carried.
     pub fn application_uuid(&self) -> Option<Cow<'_, str>> {
         self.header("Application-UUID")
     }
 
+    /// `Application-Response` of CHANNEL_EXECUTE_COMPLETE (`FILE PLAYED`, `_none_`, …).
     pub fn application_response(&self) -> Option<Cow<'_, str>> {
         self.header("Application-Response")
     }

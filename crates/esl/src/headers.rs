@@ -22,10 +22,20 @@ pub const ARRAY_PREFIX: &str = "ARRAY::";
 /// Why a header block could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeaderError {
+    /// A line has no `:`, or nothing before it.
     #[error("header line {line} has no `Name: value` form: {text:?}")]
-    Malformed { line: usize, text: String },
+    Malformed {
+        /// 1-based line number within the block.
+        line: usize,
+        /// The line (its first 120 bytes, lossy UTF-8).
+        text: String,
+    },
+    /// A header name is not UTF-8 (values are not checked: they are read as lossy UTF-8).
     #[error("header block is not valid UTF-8 at line {line}")]
-    NotUtf8 { line: usize },
+    NotUtf8 {
+        /// 1-based line number within the block.
+        line: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,8 +175,9 @@ impl Headers {
         }
     }
 
-    /// [`Headers::from_spans`] over spans copied into a list of their exact length (the
-    /// simulator writes every event's spans into one list it reuses).
+    /// Builds a header block over `buf`, where every span is a `(name, value)` pair of byte
+    /// ranges into it and values are stored decoded. The spans are copied into a list of their
+    /// exact length (the simulator writes every event's spans into one list it reuses).
     pub fn from_span_slice(buf: Bytes, spans: &[(Range<u32>, Range<u32>)]) -> Headers {
         let mut list = Vec::with_capacity(spans.len());
         list.extend(spans.iter().map(|(name, value)| Span {
@@ -180,10 +191,12 @@ impl Headers {
         }
     }
 
+    /// Number of header lines (a repeated name counts each time).
     pub fn len(&self) -> usize {
         self.spans.len()
     }
 
+    /// Whether the block holds no header.
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }

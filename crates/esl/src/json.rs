@@ -18,7 +18,9 @@ use super::headers::{ARRAY_PREFIX, Headers};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("json event, byte {at}: {problem}")]
 pub struct JsonError {
+    /// Byte offset in the event body (the frame's body) where reading stopped.
     pub at: usize,
+    /// What was wrong there (`unterminated string`, `nested object`, …).
     pub problem: &'static str,
 }
 

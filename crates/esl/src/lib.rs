@@ -1,4 +1,5 @@
-//! The FreeSWITCH event socket: frame codec, events, commands, dial strings, client.
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
 pub mod client;
 pub mod codec;

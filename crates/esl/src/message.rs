@@ -18,8 +18,14 @@ pub enum Message {
     ApiResponse(Bytes),
     /// `text/event-plain` or `text/event-json`.
     Event(Event),
-    /// `log/data`.
-    LogData { headers: Headers, body: Bytes },
+    /// `log/data`: a log line, sent after a `log <level>` command until `nolog`.
+    LogData {
+        /// The frame's outer headers (`Log-Level`, `Log-File`, `Log-Line`, … where FreeSWITCH
+        /// sends them).
+        headers: Headers,
+        /// The log line's text.
+        body: Bytes,
+    },
     /// `text/disconnect-notice`: the socket is about to close, or (linger) the channel hung up and
     /// the socket stays open to deliver the last events.
     Disconnect(DisconnectNotice),
@@ -32,6 +38,8 @@ pub enum Message {
 /// A `command/reply`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
+    /// The frame's headers, values decoded: `Reply-Text`, `Job-UUID` after `bgapi`, and the
+    /// channel's data after an outbound `connect`.
     pub headers: Headers,
 }
 
@@ -44,10 +52,12 @@ impl Reply {
             .unwrap_or_default()
     }
 
+    /// Whether `Reply-Text` starts with `+OK` (anything else, `-ERR …` mostly, is a refusal).
     pub fn is_ok(&self) -> bool {
         self.text().starts_with("+OK")
     }
 
+    /// The `Job-UUID` header of a `bgapi` reply (`+OK Job-UUID: <uuid>`).
     pub fn job_uuid(&self) -> Option<String> {
         self.headers.get("Job-UUID").map(|v| v.into_owned())
     }
@@ -60,7 +70,11 @@ pub struct DisconnectNotice {
     pub linger: bool,
     /// `Linger-Time` in seconds; -1 means until the client leaves.
     pub linger_time: Option<i64>,
+    /// All the notice's headers (`Controlled-Session-UUID`, `Channel-Name`, … in outbound
+    /// mode).
     pub headers: Headers,
+    /// The notice's text, if any (`Disconnected, goodbye.` and a line about ClueCon on the
+    /// final notice; `None` on a linger notice, which has `Content-Length: 0`).
     pub body: Option<Bytes>,
 }
 
@@ -68,8 +82,11 @@ pub struct DisconnectNotice {
 #[derive(Debug, thiserror::Error)]
 #[error("frame at byte {offset} ({content_type}): {source}")]
 pub struct MessageError {
+    /// Byte offset of the frame's first byte in the stream.
     pub offset: u64,
+    /// The frame's `Content-Type` (`text/event-plain` or `text/event-json`).
     pub content_type: String,
+    /// Why the event in its body could not be read.
     #[source]
     pub source: EventError,
 }

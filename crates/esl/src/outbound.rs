@@ -39,6 +39,7 @@ pub struct ChannelData {
 }
 
 impl ChannelData {
+    /// The reply's headers as an [`Event`], for every other accessor.
     pub fn as_event(&self) -> &Event {
         &self.event
     }
@@ -48,18 +49,22 @@ impl ChannelData {
         self.event.unique_id().unwrap_or_default()
     }
 
+    /// `Channel-Name` (`sofia/…`, `loopback/…`).
     pub fn channel_name(&self) -> Option<Cow<'_, str>> {
         self.event.channel_name()
     }
 
+    /// `Caller-Caller-ID-Number`: the caller's number.
     pub fn caller_id_number(&self) -> Option<Cow<'_, str>> {
         self.event.caller_id_number()
     }
 
+    /// `Caller-Caller-ID-Name`: the caller's display name.
     pub fn caller_id_name(&self) -> Option<Cow<'_, str>> {
         self.event.caller_id_name()
     }
 
+    /// `Caller-Destination-Number`: the number dialled.
     pub fn destination_number(&self) -> Option<Cow<'_, str>> {
         self.event.destination_number()
     }
@@ -74,6 +79,7 @@ impl ChannelData {
         self.event.variable(name)
     }
 
+    /// Every channel variable, keyed without the `variable_` prefix.
     pub fn variables(&self) -> BTreeMap<String, String> {
         self.event.variables()
     }
@@ -82,8 +88,12 @@ impl ChannelData {
 /// One call's socket, after `connect`.
 #[derive(Debug)]
 pub struct OutboundSession {
+    /// The handle to this call's connection (`execute(None, ..)` acts on the call's channel).
     pub client: EslClient,
+    /// The connection's events and notices (FreeSWITCH sends no event until `myevents` or
+    /// `event` subscribes).
     pub events: EventStream,
+    /// The channel's data from the `connect` reply.
     pub channel: ChannelData,
 }
 
@@ -112,6 +122,7 @@ impl OutboundListener {
         })
     }
 
+    /// The address the listener is bound to (the port to put in the dialplan's `socket`).
     pub fn local_addr(&self) -> Result<SocketAddr, EslError> {
         Ok(self.listener.local_addr()?)
     }
@@ -149,6 +160,7 @@ impl OutboundListener {
         Ok(self.listener.accept().await?.0)
     }
 
+    /// The options the listener was bound with.
     pub fn options(&self) -> &ClientOptions {
         &self.options
     }

@@ -51,6 +51,7 @@ pub struct BackgroundJob {
 }
 
 impl BackgroundJob {
+    /// The `Job-UUID` this client chose for the job (BACKGROUND_JOB carries it back).
     pub fn job_uuid(&self) -> &str {
         &self.job_uuid
     }
@@ -357,10 +358,13 @@ impl EslClient {
         self.shared.ids.uuid_v4()
     }
 
+    /// The address of FreeSWITCH's end of the socket.
     pub fn peer_addr(&self) -> SocketAddr {
         self.shared.peer
     }
 
+    /// The counters of [`ClientOptions::stats`] at this moment (shared with every connection
+    /// that uses the same [`ClientStats`]).
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.stats.snapshot()
     }
@@ -370,10 +374,13 @@ impl EslClient {
         self.shared.stats.dropped_events()
     }
 
+    /// Where the connection stands now: open, lingering after a linger notice, or closed (with
+    /// the reason).
     pub fn state(&self) -> ConnState {
         self.shared.state.borrow().clone()
     }
 
+    /// Whether the connection has ended ([`ConnState::Closed`]).
     pub fn is_closed(&self) -> bool {
         matches!(*self.shared.state.borrow(), ConnState::Closed(_))
     }

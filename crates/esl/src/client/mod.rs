@@ -24,8 +24,8 @@
 //!   same queue (and can be dropped with it), but [`EslClient::state`] and
 //!   [`EslClient::closed`] always record them.
 //!
-//! [`supervisor`] reconnects with backoff and replays subscriptions; `esl::outbound` reuses the
-//! same actor for sockets that FreeSWITCH opens.
+//! [`supervisor`] reconnects with backoff and replays subscriptions;
+//! [`outbound`](crate::outbound) reuses the same actor for sockets that FreeSWITCH opens.
 
 mod actor;
 mod arrival;
@@ -111,16 +111,26 @@ pub enum ClientEvent {
     /// are answered after the subscriptions. Anything learned before is stale: reconcile live
     /// calls (`show channels as json`) before acting. If a subscription is refused,
     /// `Disconnected` for this generation follows.
-    Connected { generation: u64 },
+    Connected {
+        /// 1 for the first connection, one more for each after it.
+        generation: u64,
+    },
     /// Supervisor only: connection `generation` is gone; its pending calls and jobs have failed.
     Disconnected {
+        /// The generation that ended.
         generation: u64,
+        /// Why it ended.
         reason: CloseReason,
     },
     /// Supervisor only: attempt `attempt` to connect failed; the next one is in `retry_in`.
     ConnectFailed {
+        /// Attempts since the supervisor started, or since a connection last stayed up for
+        /// `stable_after`, this one included.
         attempt: u32,
+        /// Why this attempt failed (`AuthFailed`, `Rejected`, `Io`, `Timeout`, …).
         error: EslError,
+        /// The wait before the next attempt (`backoff_max` after a refused password or
+        /// address).
         retry_in: Duration,
     },
 }
@@ -145,9 +155,11 @@ pub enum CloseReason {
 /// Where a connection stands, as the handle sees it.
 #[derive(Debug, Clone)]
 pub enum ConnState {
+    /// The socket is open and its connection task is running.
     Open,
     /// A linger notice came: the channel is gone, the socket stays open for its last events.
     Lingering(DisconnectNotice),
+    /// The connection has ended, for this reason.
     Closed(CloseReason),
 }
 
@@ -171,6 +183,7 @@ pub struct StatsSnapshot {
 }
 
 impl ClientStats {
+    /// The counters at this moment.
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
             events_received: self.events_received.load(Ordering::Relaxed),
@@ -179,6 +192,7 @@ impl ClientStats {
         }
     }
 
+    /// Events thrown away because the event queue was full.
     pub fn dropped_events(&self) -> u64 {
         self.events_dropped.load(Ordering::Relaxed)
     }
@@ -221,6 +235,7 @@ impl EventStream {
         }
     }
 
+    /// The next item if one is waiting; `None` when the queue is empty (or closed).
     pub fn try_recv(&mut self) -> Option<ClientEvent> {
         self.rx.try_recv().ok()
     }
@@ -230,6 +245,7 @@ impl EventStream {
         self.rx.len()
     }
 
+    /// Whether no item is waiting.
     pub fn is_empty(&self) -> bool {
         self.rx.is_empty()
     }

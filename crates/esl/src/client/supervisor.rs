@@ -48,7 +48,9 @@ pub enum AuthFailurePolicy {
 /// Liveness probe of the connection: `api status` every `every`, answered within `timeout`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Heartbeat {
+    /// Time between probes, counted from the previous answer (20 s by default).
     pub every: Duration,
+    /// How long an `api status` may take before the connection is dropped (10 s by default).
     pub timeout: Duration,
 }
 
@@ -66,12 +68,16 @@ impl Default for Heartbeat {
 pub struct SupervisorConfig {
     /// `host:port` of the event socket.
     pub addr: String,
+    /// The event socket's password (`ClueCon` in a stock FreeSWITCH).
     pub password: String,
     /// Commands sent, in order, on every new connection (`Command::event(..)`,
     /// `Command::filter(..)`, …). Each must be answered `+OK` (all within
     /// `options.connect_timeout`), or the connection is dropped and retried.
     pub subscriptions: Vec<Command>,
+    /// Backoff unit: attempt `n` waits between half and all of `base·2^(n-1)`, capped at
+    /// `backoff_max` (100 ms by default).
     pub backoff_base: Duration,
+    /// Longest backoff, and the wait after a refused password or address (30 s by default).
     pub backoff_max: Duration,
     /// A connection that lived this long resets the backoff.
     pub stable_after: Duration,
@@ -79,6 +85,8 @@ pub struct SupervisorConfig {
     pub heartbeat: Option<Heartbeat>,
     /// Seed of the jitter; `None` seeds from the OS.
     pub rng_seed: Option<u64>,
+    /// What to do when the password or the address is refused (retry after `backoff_max` by
+    /// default).
     pub auth_failure: AuthFailurePolicy,
     /// Per-connection options; its token stops the supervisor, its tracker runs every task, its
     /// stats count across generations, its `event_capacity` sizes the shared stream.
@@ -86,6 +94,9 @@ pub struct SupervisorConfig {
 }
 
 impl SupervisorConfig {
+    /// A config for `addr` (`host:port`) and `password` with the defaults: no subscriptions,
+    /// backoff from 100 ms to 30 s, stable after 30 s, [`Heartbeat::default`], OS-seeded jitter,
+    /// [`AuthFailurePolicy::RetryAtMax`], [`ClientOptions::default`].
     pub fn new(addr: impl Into<String>, password: impl Into<String>) -> SupervisorConfig {
         SupervisorConfig {
             addr: addr.into(),
@@ -183,6 +194,8 @@ impl Supervisor {
             .await
     }
 
+    /// The counters across every generation (`reconnects` counts connections after the
+    /// first).
     pub fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot()
     }

@@ -10,8 +10,11 @@ use super::{CommandError, check_no_line_break, check_token, check_uuid, escape_b
 /// Which legs `uuid_broadcast` plays to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BroadcastLeg {
+    /// `aleg`: the channel named by the uuid.
     ALeg,
+    /// `bleg`: the channel it is bridged to.
     BLeg,
+    /// `both`: both of them.
     Both,
 }
 

@@ -1,5 +1,5 @@
 //! Typed constructors for every command parkway sends. Header order follows the captures in
-//! `esl-captures/*.sent` (FreeSWITCH 1.10.12).
+//! the repository's `captures/*.sent` (FreeSWITCH 1.10.12).
 
 use bytes::Bytes;
 

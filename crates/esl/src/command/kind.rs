@@ -6,8 +6,12 @@ use super::Command;
 /// Serialisation asked for by `event` / `myevents`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventFormat {
+    /// `plain`: `text/event-plain`, percent-encoded header blocks.
     Plain,
+    /// `json`: `text/event-json`, one JSON object per event.
     Json,
+    /// `xml`: `text/event-xml` (not parsed by this crate: it reads as
+    /// [`Message::Unknown`](crate::message::Message::Unknown)).
     Xml,
 }
 
@@ -34,67 +38,126 @@ impl EventFormat {
 pub struct SendMsg {
     /// `None` in outbound mode (the socket's own channel).
     pub uuid: Option<String>,
+    /// `call-command`: `execute`, `hangup`, … (what the message asks of the channel).
     pub call_command: Option<String>,
+    /// `execute-app-name`: the dialplan application to run (`bridge`, `playback`, …).
     pub app_name: Option<String>,
     /// `execute-app-arg`, or the body when that header is absent and `content-type: text/plain`.
     pub app_arg: Option<String>,
+    /// `event-lock: true`: the channel finishes this application before it takes its next
+    /// queued message.
     pub event_lock: bool,
+    /// `Event-UUID`: comes back as `Application-UUID` on CHANNEL_EXECUTE and
+    /// CHANNEL_EXECUTE_COMPLETE.
     pub event_uuid: Option<String>,
+    /// `hangup-cause` of a `call-command: hangup` (`NORMAL_CLEARING`, …).
     pub hangup_cause: Option<String>,
+    /// `loops`: how many times to run the application (once when absent).
     pub loops: Option<i32>,
 }
 
 /// What a command asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommandKind {
+    /// `auth <password>`: FreeSWITCH answers `+OK accepted`, or `-ERR invalid` and closes.
     Auth {
+        /// The rest of the line.
         password: String,
     },
+    /// `event [plain|json|xml] <names…>`: adds subscriptions (`+OK event listener enabled
+    /// <format>`).
     Event {
+        /// The first word when it names a format (any case), else `Plain`. FreeSWITCH itself
+        /// keeps the socket's current format when none is named.
         format: EventFormat,
+        /// The event names, in order: `ALL`, `CHANNEL_PARK`, …; `CUSTOM` is followed by its
+        /// subclasses as words of their own.
         events: Vec<String>,
     },
+    /// `filter [add] <header> <value>`: only events whose `header` has this value are sent;
+    /// filters on the same header or on different headers are OR'ed, and an event that lacks
+    /// a filtered header is dropped.
     Filter {
+        /// The header name, as written.
         header: String,
+        /// The rest of the line.
         value: String,
     },
+    /// `filter delete <header> [<value>]`: removes filters; header `all` removes every filter.
     FilterDelete {
+        /// The header name (or `all`).
         header: String,
+        /// The value to remove; `None` removes every filter on the header.
         value: Option<String>,
     },
+    /// `nixevent <names…>`: removes events from the subscriptions.
     NixEvent {
+        /// The event names, in order.
         events: Vec<String>,
     },
+    /// `noevents`: drops every subscription and the events already queued for the socket.
     NoEvents,
+    /// `api <cmd> [<args>]`: runs an API command in the socket's thread; the answer is an
+    /// `api/response`.
     Api {
+        /// The API command (the first word: `status`, `originate`, …).
         cmd: String,
+        /// Everything after the first space, if anything.
         args: Option<String>,
     },
+    /// `bgapi <cmd> [<args>]`: runs an API command in its own thread; the reply is
+    /// `+OK Job-UUID: <id>` and the output comes later as a BACKGROUND_JOB event.
     BgApi {
+        /// The API command (the first word).
         cmd: String,
+        /// Everything after the first space, if anything.
         args: Option<String>,
+        /// The client-chosen `Job-UUID` header; FreeSWITCH makes one up when it is absent.
         job_uuid: Option<String>,
     },
+    /// `sendmsg [<uuid>]` and the headers FreeSWITCH acts on.
     SendMsg(SendMsg),
+    /// `linger [<secs>]` (outbound mode): keep the socket open after the channel hangs up.
     Linger {
+        /// How long; `None` (no number) lingers until the client leaves (`Linger-Time: -1`).
         secs: Option<i64>,
     },
+    /// `nolinger`: close the socket when the channel hangs up.
     NoLinger,
+    /// `myevents [<uuid>] [plain|json|xml]`: events of one channel only (`+OK Events
+    /// Enabled`).
     MyEvents {
+        /// The channel to follow (inbound mode); `None` for the socket's own channel
+        /// (outbound mode).
         uuid: Option<String>,
+        /// The format word (after the uuid, if any); `Plain` when none is named.
         format: EventFormat,
     },
+    /// `exit` (or `...`): FreeSWITCH answers `+OK bye`, sends a final disconnect notice and
+    /// closes.
     Exit,
+    /// `connect`: the first command in outbound mode; the reply carries the channel's data.
     Connect,
+    /// `resume` (outbound mode): when the socket closes, the channel goes on in the dialplan
+    /// instead of hanging up (FreeSWITCH sets `socket_resume=true`).
     Resume,
+    /// `log [<level>]`: FreeSWITCH's log lines at this level and above come as `log/data`
+    /// messages.
     Log {
+        /// The level (`debug`, `info`, `warning`, …); FreeSWITCH uses `debug` when absent.
         level: Option<String>,
     },
+    /// `nolog`: stop sending log lines.
     NoLog,
+    /// `divert_events on|off`: with `on`, events an embedded script on the controlled channel
+    /// would get in its input callback come to the socket instead.
     DivertEvents {
+        /// True for `on` (any case); any other word is off.
         on: bool,
     },
+    /// Any other line: FreeSWITCH answers `-ERR command not found`.
     Unknown {
+        /// The command line as sent.
         line: String,
     },
 }

@@ -9,11 +9,20 @@ use crate::dialstring::{DialString, DialStringError, Quoting};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OriginateTarget {
     /// `&app` or `&app(arg)`: run one application (`&park`, `&sleep(3600000)`).
-    App { name: String, arg: Option<String> },
-    /// `<extension> [<dialplan> [<context>]]`.
+    App {
+        /// The application (letters, digits and `_`).
+        name: String,
+        /// Its argument, written in parentheses (one word: no blank, quote, backslash or
+        /// parenthesis).
+        arg: Option<String>,
+    },
+    /// `<extension> [<dialplan> [<context>]]`: the answered leg runs the dialplan from there.
     Extension {
+        /// The extension (destination number) to run.
         extension: String,
+        /// The dialplan (`XML`, FreeSWITCH's default; filled in when only a context is given).
         dialplan: Option<String>,
+        /// The context (`default` in FreeSWITCH when absent).
         context: Option<String>,
     },
 }
@@ -21,8 +30,10 @@ pub enum OriginateTarget {
 /// Errors from [`ApiCommand::originate`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OriginateError {
+    /// The target (or the whole command text) was refused.
     #[error(transparent)]
     Command(#[from] CommandError),
+    /// The dial string could not be encoded safely.
     #[error(transparent)]
     DialString(#[from] DialStringError),
 }
