@@ -38,16 +38,6 @@ pub enum EventError {
     NoName,
 }
 
-/// The wire form an event came in (or is to be written in).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EventFormat {
-    /// `text/event-plain`: a percent-encoded header block.
-    Plain,
-    /// `text/event-json`: one flat JSON object.
-    Json,
-}
-
 /// `Call-Direction` of a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

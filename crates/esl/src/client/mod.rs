@@ -50,7 +50,9 @@ pub use crate::event::JobResult;
 pub use crate::message::Reply;
 pub use error::EslError;
 pub use handle::{BackgroundJob, EslClient, connect};
-pub use supervisor::{Heartbeat, Supervisor, SupervisorConfig, connect_supervised};
+pub use supervisor::{
+    AuthFailurePolicy, Heartbeat, Supervisor, SupervisorConfig, connect_supervised,
+};
 
 pub(crate) use arrival::Stamped;
 pub(crate) use handle::{handshake_message, spawn_connection};

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parkway_esl::client::{
-    ClientEvent, ClientOptions, CloseReason, EslClient, EslError, EventStream, Heartbeat,
-    JobResult, SupervisorConfig, connect, connect_supervised, supervisor::AuthFailurePolicy,
+    AuthFailurePolicy, ClientEvent, ClientOptions, CloseReason, EslClient, EslError, EventStream,
+    Heartbeat, JobResult, SupervisorConfig, connect, connect_supervised,
 };
 use parkway_esl::command::{Command, EventFormat};
 use parkway_sim::wire;
