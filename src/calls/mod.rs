@@ -14,12 +14,14 @@
 //! every leg's hangup cause. Each leg's uuid is chosen here (`origination_uuid`), so its events,
 //! DTMF included, are matched by `Unique-ID`.
 
+mod app;
 mod call;
 pub mod dial;
 pub mod driver;
 pub mod record;
 pub mod switchboard;
 
+pub use app::App;
 pub use call::{RenderedWhisper, WhisperRequest};
 pub use driver::{Daemon, DaemonCounts, DaemonOptions};
 pub use record::{Attempt, CallRecord, Disposition, FallbackReason, LegOutcome};

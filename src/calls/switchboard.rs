@@ -20,6 +20,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde::Serialize;
 
+use super::app::App;
 use super::call::{Call, LegState, Phase, RenderedWhisper, WhisperRequest};
 use super::dial::{StepMode, StepPlan};
 use super::record::{
@@ -59,7 +60,7 @@ pub enum Action {
     /// `sendmsg <call>` executing `app arg` with this Event-UUID.
     Execute {
         call: String,
-        app: &'static str,
+        app: App,
         arg: String,
         event_uuid: String,
     },

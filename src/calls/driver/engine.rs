@@ -18,6 +18,7 @@ use super::probes::Probes;
 use super::reconcile::{Live, Reconciler};
 use super::render::render_all;
 use super::stats::DaemonStats;
+use crate::calls::app::App;
 use crate::calls::call::{RenderedWhisper, WhisperRequest};
 use crate::calls::record::CallRecord;
 use crate::calls::switchboard::{Action, Switchboard};
@@ -43,7 +44,7 @@ pub(super) enum Input {
 
 /// A queued command's reply, with the call and application it was for.
 type ReplyFuture =
-    std::pin::Pin<Box<dyn Future<Output = (String, &'static str, Result<Reply, EslError>)> + Send>>;
+    std::pin::Pin<Box<dyn Future<Output = (String, App, Result<Reply, EslError>)> + Send>>;
 
 pub(super) struct Engine {
     pub(super) whisperer: Option<Arc<Whisperer>>,
@@ -160,7 +161,7 @@ impl Engine {
         &self,
         board: &mut Switchboard,
         call: String,
-        app: &'static str,
+        app: App,
         result: Result<Reply, EslError>,
     ) -> Vec<Action> {
         match result {
@@ -170,15 +171,17 @@ impl Engine {
             }
             // Written but unanswered (the connection died): a `set` is harmless to send again;
             // whether a bridge ran, only the reconcile can tell.
-            Err(e) if app == "set" => {
-                tracing::warn!(call.uuid = %call, app, error = %e, "no reply; sent again after the reconnect");
-                board.command_not_sent(&call, app);
-                Vec::new()
-            }
-            Err(e) => {
-                tracing::warn!(call.uuid = %call, app, error = %e, "no reply; reconciled after the reconnect");
-                Vec::new()
-            }
+            Err(e) => match app {
+                App::Set => {
+                    tracing::warn!(call.uuid = %call, app = app.name(), error = %e, "no reply; sent again after the reconnect");
+                    board.command_not_sent(&call, app);
+                    Vec::new()
+                }
+                App::Bridge | App::Answer | App::Playback | App::Hangup | App::Transfer => {
+                    tracing::warn!(call.uuid = %call, app = app.name(), error = %e, "no reply; reconciled after the reconnect");
+                    Vec::new()
+                }
+            },
         }
     }
 
@@ -200,21 +203,21 @@ impl Engine {
                     event_uuid,
                 } => {
                     let arg = (!arg.is_empty()).then_some(arg.as_str());
-                    let command = match Command::sendmsg_execute(Some(&call), app, arg, &event_uuid)
-                    {
-                        Ok(command) => command,
-                        Err(e) => {
-                            todo.extend(board.command_failed(
-                                &call,
-                                app,
-                                &e.to_string(),
-                                Utc::now(),
-                            ));
-                            continue;
-                        }
-                    };
+                    let command =
+                        match Command::sendmsg_execute(Some(&call), app.name(), arg, &event_uuid) {
+                            Ok(command) => command,
+                            Err(e) => {
+                                todo.extend(board.command_failed(
+                                    &call,
+                                    app,
+                                    &e.to_string(),
+                                    Utc::now(),
+                                ));
+                                continue;
+                            }
+                        };
                     let Some(client) = self.supervisor.client() else {
-                        tracing::warn!(call.uuid = %call, app, "not connected; sent again after the reconnect");
+                        tracing::warn!(call.uuid = %call, app = app.name(), "not connected; sent again after the reconnect");
                         board.command_not_sent(&call, app);
                         continue;
                     };
@@ -226,7 +229,7 @@ impl Engine {
                         }
                         Err(e) => {
                             DaemonStats::bump(&self.stats.commands_done);
-                            tracing::warn!(call.uuid = %call, app, error = %e, "command not sent; sent again after the reconnect");
+                            tracing::warn!(call.uuid = %call, app = app.name(), error = %e, "command not sent; sent again after the reconnect");
                             board.command_not_sent(&call, app);
                         }
                     }

@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use super::render::render_all;
 use super::{Daemon, DaemonOptions};
+use crate::calls::app::App;
 use crate::calls::call::{RenderedWhisper, WhisperRequest};
 use crate::routing::Tokens;
 use crate::whisper::Whisperer;
@@ -69,8 +70,8 @@ impl Probes {
 
     /// `app` is queued on the connection for `call`: a call's first `bridge` ends its
     /// park-to-dial time, when measured.
-    pub(super) fn command_queued(&self, call: &str, app: &str) {
-        if app == "bridge" {
+    pub(super) fn command_queued(&self, call: &str, app: App) {
+        if app == App::Bridge {
             self.dialled(call);
         }
     }
