@@ -29,7 +29,8 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::record::CallRecord;
-use super::switchboard::{EVENTS, Switchboard};
+use super::switch_event::SwitchEvent;
+use super::switchboard::Switchboard;
 use crate::config::Config;
 use crate::whisper::Whisperer;
 use parkway_esl::client::{ClientOptions, Supervisor, SupervisorConfig, connect_supervised};
@@ -111,7 +112,8 @@ impl Daemon {
             config.freeswitch.password.clone(),
         );
         sup.subscriptions = vec![
-            Command::event(EventFormat::Plain, &EVENTS).expect("static event names are valid"),
+            Command::event(EventFormat::Plain, &SwitchEvent::ALL.map(SwitchEvent::name))
+                .expect("static event names are valid"),
         ];
         sup.backoff_base = options.backoff_base;
         sup.backoff_max = options.backoff_max;

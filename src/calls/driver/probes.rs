@@ -16,6 +16,7 @@ use super::render::render_all;
 use super::{Daemon, DaemonOptions};
 use crate::calls::app::App;
 use crate::calls::call::{RenderedWhisper, WhisperRequest};
+use crate::calls::switch_event::SwitchEvent;
 use crate::routing::Tokens;
 use crate::whisper::Whisperer;
 use parkway_esl::event::Event;
@@ -56,7 +57,7 @@ impl Probes {
     /// bridge.
     pub(super) fn event_read(&self, ev: &Event, received: Instant) {
         let Some(l) = &self.latencies else { return };
-        if ev.name() != "CHANNEL_PARK" {
+        if SwitchEvent::of(ev) != Some(SwitchEvent::ChannelPark) {
             return;
         }
         if let Some(uuid) = ev.unique_id() {
