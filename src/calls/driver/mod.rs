@@ -15,7 +15,8 @@
 //!
 //! Every queue is bounded: when the connection's request queue or the records' queue is full the
 //! engine waits, which holds back event handling (not the socket reader: the event queue absorbs
-//! it).//!
+//! it).
+//!
 //! Files: `engine` (the engine task), `reconcile` (`show channels as json`), `render`
 //! (whispers), `stats` (the work counters) and `probes` (the benchmark and demo hooks, off
 //! unless [`DaemonOptions`] turns them on).
