@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use parkway::calls::{Action, Switchboard};
+use parkway::calls::{Action, App, Switchboard};
 use parkway::config::{self, Config};
 use parkway_esl::dialstring::DialString;
 use parkway_esl::event::Event;
@@ -82,7 +82,7 @@ fn one_call(board: &mut Switchboard, n: u64, t0: DateTime<Utc>) -> usize {
         .iter()
         .find_map(|a| match a {
             Action::Execute {
-                app: "bridge",
+                app: App::Bridge,
                 arg,
                 event_uuid,
                 ..

@@ -20,11 +20,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde::Serialize;
 
+use super::app::App;
 use super::call::{Call, LegState, Phase, RenderedWhisper, WhisperRequest};
 use super::dial::{StepMode, StepPlan};
 use super::record::{
     CallRecord, Disposition, DuplicateNote, FallbackReason, FallbackUsed, LegOutcome,
 };
+use super::switch_event::SwitchEvent;
 use crate::billing::{self, Count, DuplicateHistory, Ledger, TalkFacts};
 use crate::config::{Config, Fallback, RouterMatch};
 use crate::routing::duplicate::DuplicateAction;
@@ -33,17 +35,6 @@ use crate::routing::suppression::normalize;
 use crate::routing::{CallerFields, Decider, Id, Metric, SplitMix64, Step, Tokens};
 use parkway_esl::event::{Direction, Event};
 use parkway_esl::fasthash::FxHashMap;
-
-/// The events the switchboard reads (subscribe to exactly these).
-pub const EVENTS: [&str; 7] = [
-    "CHANNEL_PARK",
-    "CHANNEL_CREATE",
-    "CHANNEL_ANSWER",
-    "CHANNEL_BRIDGE",
-    "CHANNEL_EXECUTE_COMPLETE",
-    "CHANNEL_HANGUP_COMPLETE",
-    "DTMF",
-];
 
 /// How many finished or unrouted parks are remembered (see `Switchboard::done`).
 const RECENT_DONE: usize = 4096;
@@ -60,7 +51,7 @@ pub enum Action {
     /// `sendmsg <call>` executing `app arg` with this Event-UUID.
     Execute {
         call: String,
-        app: &'static str,
+        app: App,
         arg: String,
         event_uuid: String,
     },
@@ -223,27 +214,30 @@ impl Switchboard {
         let Some(uuid) = ev.unique_id() else {
             return out;
         };
-        let name = ev.name();
-        match name.as_ref() {
-            "CHANNEL_PARK" => self.on_park(ev, &uuid, now, &mut out),
-            "CHANNEL_CREATE" => self.on_leg_created(&uuid, now),
-            "CHANNEL_ANSWER" => {
+        let Some(kind) = SwitchEvent::of(ev) else {
+            return out;
+        };
+        match kind {
+            SwitchEvent::ChannelPark => self.on_park(ev, &uuid, now, &mut out),
+            SwitchEvent::ChannelCreate => self.on_leg_created(&uuid, now),
+            SwitchEvent::ChannelAnswer => {
                 if let Some((call, leg)) = self.leg_mut(&uuid) {
                     let a = &mut call.record.attempts[leg];
                     a.answered_at.get_or_insert(now);
                 }
             }
-            "CHANNEL_BRIDGE" => self.on_bridge(ev, now),
-            "DTMF" => {
+            SwitchEvent::ChannelBridge => self.on_bridge(ev, now),
+            SwitchEvent::Dtmf => {
                 if let (Some((call, leg)), Some(d)) = (self.leg_mut(&uuid), ev.dtmf_digit())
                     && let Some(c) = d.chars().next()
                 {
                     call.legs[leg].digits.push(c);
                 }
             }
-            "CHANNEL_EXECUTE_COMPLETE" => self.on_execute_complete(ev, &uuid, now, &mut out),
-            "CHANNEL_HANGUP_COMPLETE" => self.on_hangup(ev, &uuid, now, &mut out),
-            _ => {}
+            SwitchEvent::ChannelExecuteComplete => {
+                self.on_execute_complete(ev, &uuid, now, &mut out)
+            }
+            SwitchEvent::ChannelHangupComplete => self.on_hangup(ev, &uuid, now, &mut out),
         }
         out
     }

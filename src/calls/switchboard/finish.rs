@@ -122,7 +122,7 @@ impl Switchboard {
     pub fn command_failed(
         &mut self,
         call: &str,
-        app: &str,
+        app: App,
         error: &str,
         now: DateTime<Utc>,
     ) -> Vec<Action> {
@@ -132,9 +132,9 @@ impl Switchboard {
         let Some(c) = self.calls.get_mut(call) else {
             return out;
         };
-        tracing::warn!(parent: &c.span, app, error, "command refused");
+        tracing::warn!(parent: &c.span, app = app.name(), error, "command refused");
         c.record.notes.push(format!("failed: {app}: {error}"));
-        if app == "bridge" && matches!(c.phase, Phase::Dialing { .. }) {
+        if app == App::Bridge && matches!(c.phase, Phase::Dialing { .. }) {
             // Nothing was dialled. `-ERR invalid session id`: the caller's channel is gone, its
             // hangup is on its way and finishes the call (the caller left first: the attempt
             // is cancelled, as when the hangup overtakes the refusal). Any other refusal ends
@@ -171,7 +171,7 @@ impl Switchboard {
     /// A command for `call` never reached FreeSWITCH (no connection). A `set` is sent again
     /// before the next bridge; a bridge's buyers were never dialled, so they may be dialled
     /// again when the reconcile after the reconnect moves the call on.
-    pub fn command_not_sent(&mut self, call: &str, app: &str) {
+    pub fn command_not_sent(&mut self, call: &str, app: App) {
         let Some(c) = self.calls.get_mut(call) else {
             return;
         };
@@ -179,8 +179,8 @@ impl Switchboard {
             .notes
             .push(format!("not sent (no connection): {app}"));
         match app {
-            "set" => c.prepared = false,
-            "bridge" => {
+            App::Set => c.prepared = false,
+            App::Bridge => {
                 let step = c.steps;
                 let unsent: Vec<(usize, String)> = c
                     .record
@@ -196,7 +196,8 @@ impl Switchboard {
                     a.hangup_cause.get_or_insert_with(|| "NOT_SENT".into());
                 }
             }
-            _ => {}
+            // The fallback's commands: nothing is sent again.
+            App::Answer | App::Playback | App::Hangup | App::Transfer => {}
         }
     }
 

@@ -283,7 +283,7 @@ impl Switchboard {
                     for (arg, event_uuid) in call.needs.iter().zip(prep_uuids) {
                         out.push(Action::Execute {
                             call: uuid.to_owned(),
-                            app: "set",
+                            app: App::Set,
                             arg: arg.clone(),
                             event_uuid,
                         });
@@ -291,7 +291,7 @@ impl Switchboard {
                 }
                 out.push(Action::Execute {
                     call: uuid.to_owned(),
-                    app: "bridge",
+                    app: App::Bridge,
                     arg,
                     event_uuid: event_uuid.clone(),
                 });
@@ -327,7 +327,7 @@ impl Switchboard {
         let action = config.routers[call.router].fallback.clone();
         tracing::info!(parent: &call.span, ?reason, "fallback");
         self.totals.fallbacks += 1;
-        let mut exec = |app: &'static str, arg: String| {
+        let mut exec = |app: App, arg: String| {
             out.push(Action::Execute {
                 call: uuid.to_owned(),
                 app,
@@ -336,14 +336,14 @@ impl Switchboard {
             })
         };
         match &action {
-            Fallback::Hangup { cause } => exec("hangup", cause.clone()),
+            Fallback::Hangup { cause } => exec(App::Hangup, cause.clone()),
             Fallback::Play { file, cause } => {
                 // As all_fail.md: answer, play, hang up.
-                exec("answer", String::new());
-                exec("playback", file.clone());
-                exec("hangup", cause.clone());
+                exec(App::Answer, String::new());
+                exec(App::Playback, file.clone());
+                exec(App::Hangup, cause.clone());
             }
-            Fallback::Transfer { extension } => exec("transfer", extension.clone()),
+            Fallback::Transfer { extension } => exec(App::Transfer, extension.clone()),
         }
         call.record.fallback = Some(FallbackUsed { reason, action });
         call.phase = Phase::FallenBack;

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::{Action, Switchboard};
+use crate::calls::App;
 use crate::calls::record::{CallRecord, LegOutcome};
 use crate::config::{self, Config};
 use parkway_esl::event::Event;
@@ -96,11 +97,13 @@ fn reconcile_reads_the_driver_clock_on_the_switch_clock() {
         ],
     );
     let actions = board.on_event(&park, driver);
-    assert!(
-        actions
-            .iter()
-            .any(|a| matches!(a, Action::Execute { app: "bridge", .. }))
-    );
+    assert!(actions.iter().any(|a| matches!(
+        a,
+        Action::Execute {
+            app: App::Bridge,
+            ..
+        }
+    )));
     let leg = board
         .known_channels()
         .into_iter()
@@ -171,7 +174,7 @@ fn sequential_call(t: DateTime<Utc>) -> (Switchboard, String, Vec<String>) {
         .into_iter()
         .find_map(|a| match a {
             Action::Execute {
-                app: "bridge",
+                app: App::Bridge,
                 arg,
                 event_uuid,
                 ..
@@ -199,7 +202,7 @@ fn dialled_at(t: DateTime<Utc>) -> (Switchboard, String, String) {
         .into_iter()
         .find_map(|a| match a {
             Action::Execute {
-                app: "bridge",
+                app: App::Bridge,
                 event_uuid,
                 ..
             } => Some(event_uuid),
@@ -327,13 +330,13 @@ fn a_bridge_never_sent_is_dialled_again_after_the_reconnect() {
     let first = board.on_event(&park, t);
     assert_eq!(first.len(), 4, "three sets and a bridge");
     // The socket was down: none of it was written.
-    for app in ["set", "set", "set", "bridge"] {
+    for app in [App::Set, App::Set, App::Set, App::Bridge] {
         board.command_not_sent("caller", app);
     }
     let live: HashSet<String> = ["caller".to_owned()].into();
     let asked: HashSet<String> = board.known_channels().into_iter().collect();
     let again = board.reconcile(&live, &asked, t + Duration::seconds(2));
-    let apps: Vec<&str> = again
+    let apps: Vec<App> = again
         .iter()
         .filter_map(|a| match a {
             Action::Execute { app, .. } => Some(*app),
@@ -342,7 +345,7 @@ fn a_bridge_never_sent_is_dialled_again_after_the_reconnect() {
         .collect();
     assert_eq!(
         apps,
-        ["set", "set", "set", "bridge"],
+        [App::Set, App::Set, App::Set, App::Bridge],
         "prepared and dialled again"
     );
     assert_eq!(board.live_calls(), 1);
@@ -368,7 +371,7 @@ fn a_caller_the_dialplan_prepared_gets_only_the_bridge() {
         .on_event(&park, t)
         .iter()
         .filter_map(|a| match a {
-            Action::Execute { app, arg, .. } if *app == "set" => Some(arg.clone()),
+            Action::Execute { app, arg, .. } if *app == App::Set => Some(arg.clone()),
             Action::Execute { app, .. } => Some(app.to_string()),
             _ => None,
         })
@@ -382,7 +385,8 @@ fn a_bridge_refused_for_a_gone_caller_is_cancelled_and_the_hangup_ends_the_call(
     let mut board = Switchboard::new(config(), 1, false);
     let park = park_event(t, &[("variable_campaign", "auto")]);
     board.on_event(&park, t);
-    let refused = board.command_failed("caller", "bridge", "-ERR invalid session id [caller]", t);
+    let refused =
+        board.command_failed("caller", App::Bridge, "-ERR invalid session id [caller]", t);
     assert!(
         record(refused).is_none(),
         "the caller's hangup finishes the call"
@@ -455,7 +459,9 @@ fn park_timeout_bounds_the_wait_budget() {
         .into_iter()
         .find_map(|a| match a {
             Action::Execute {
-                app: "bridge", arg, ..
+                app: App::Bridge,
+                arg,
+                ..
             } => Some(arg),
             _ => None,
         })
@@ -480,11 +486,13 @@ fn parks_of_our_own_buyer_legs_are_not_routed() {
         ),
         t0,
     );
-    assert!(
-        routed
-            .iter()
-            .any(|a| matches!(a, Action::Execute { app: "bridge", .. }))
-    );
+    assert!(routed.iter().any(|a| matches!(
+        a,
+        Action::Execute {
+            app: App::Bridge,
+            ..
+        }
+    )));
     let leg = board
         .known_channels()
         .into_iter()
@@ -543,9 +551,9 @@ fn a_park_found_by_the_reconcile_is_routed_once_and_our_legs_never() {
     ];
     let actions = board.missed_parks(found.clone(), t);
     assert!(
-        actions
-            .iter()
-            .any(|a| matches!(a, Action::Execute { call, app: "bridge", .. } if call == "missed"))
+        actions.iter().any(
+            |a| matches!(a, Action::Execute { call, app: App::Bridge, .. } if call == "missed")
+        )
     );
     assert!(
         !actions
