@@ -15,6 +15,8 @@
 //!
 //! Both cores are shared by the switch and the daemon (as when FreeSWITCH runs on the same box).
 
+#![allow(clippy::disallowed_methods, reason = "a benchmark times itself")]
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;

@@ -9,6 +9,8 @@
 //! memory) on the same snapshot resolved once against the config (`UsageSnapshot::resolve`, timed
 //! on its own). Both build the whole plan and every reason in every decision.
 
+#![allow(clippy::disallowed_methods, reason = "a benchmark times itself")]
+
 use std::hint::black_box;
 use std::time::{Duration as StdDuration, Instant};
 

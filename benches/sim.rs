@@ -11,6 +11,8 @@
 //! variants, e.g. to count instructions under `valgrind --tool=cachegrind`); then criterion
 //! measures the mean time per lifecycle.
 
+#![allow(clippy::disallowed_methods, reason = "a benchmark times itself")]
+
 use std::hint::black_box;
 use std::time::Instant;
 

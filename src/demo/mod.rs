@@ -8,6 +8,11 @@
 //! gives the same calls, the same decisions and the same summary. `real_time` follows the wall
 //! clock instead, for watching.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the demo paces calls and reports wall time"
+)]
+
 pub mod report;
 pub mod traffic;
 

@@ -10,6 +10,11 @@
 //! File names come only from the hash, never from token values, so nothing a caller sends can
 //! name a path outside the directory.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "cached files are aged by their modification time"
+)]
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

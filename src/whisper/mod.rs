@@ -5,6 +5,11 @@
 //! `render` joins the phrase clips of the `library` (and of an optional text-to-speech command)
 //! with silences and a beep, and `cache` keeps the rendered files in a bounded directory.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a failed text-to-speech word is retried after a pause"
+)]
+
 pub mod audio;
 pub mod cache;
 pub mod library;

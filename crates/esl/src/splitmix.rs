@@ -49,6 +49,10 @@ pub fn stream_seed(seed: u64, stream: u64) -> u64 {
 }
 
 /// A seed that differs on every run: the process's random hasher keys, the clock and the pid.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the clock is one source of a fresh seed"
+)]
 pub fn os_seed() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     let nanos = std::time::SystemTime::now()

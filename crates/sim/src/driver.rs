@@ -5,6 +5,11 @@
 //! every step hands the engine's output on: events to every session (without waiting: see
 //! [`PeerHandle::deliver_now`]), outbound socket connections, CDR files.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "moves virtual time with the wall clock in real-time mode"
+)]
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -9,6 +9,11 @@
 //! sim.peer().drop_connections(DropMode::MidFrame);
 //! ```
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "real-time mode starts the engine's clock at the wall clock"
+)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

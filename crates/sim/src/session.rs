@@ -1,6 +1,11 @@
 //! One connection of the simulated switch: reads commands with the shared [`Framer`], answers
 //! them in order as `mod_event_socket.c` does, and applies the handle's control messages.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a session's linger and stalls run on the real clock, as FreeSWITCH's do"
+)]
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};

@@ -2,6 +2,11 @@
 //! command replies, rendered whispers, reconcile results and queries; it queues the commands
 //! they lead to straight onto the live connection and waits for their replies concurrently.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the engine task stamps inputs with the driver's time; the switchboard maps it onto FreeSWITCH's clock"
+)]
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;

@@ -9,6 +9,11 @@
 //! The engine calls [`Probes::event_read`] for every event it reads, [`Probes::command_queued`]
 //! for every command queued on the connection and [`Probes::render_inline`] before a render.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "park-to-dial latency is measured on the real clock"
+)]
+
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -5,6 +5,11 @@
 //! polled in the same `select!`, so a peer that stops reading never stops us from reading (and the
 //! request queue stops being drained once `MAX_OUT` bytes are waiting).
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the connection actor times reads, replies, jobs and heartbeats on the real clock"
+)]
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 

@@ -2,6 +2,11 @@
 //! (after others buffered with it) is stamped with when its last byte came off the socket, not
 //! with when it was decoded.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "stamps each socket read with when it happened"
+)]
+
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};

@@ -18,6 +18,11 @@
 //! `Disconnected { reason: Error(Timeout { stage: "heartbeat" }) }` and a new generation. Keep
 //! slow work on `bgapi`: a long `api` ahead of the heartbeat in the same socket delays its answer.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "reconnect backoff and heartbeats run on the real clock"
+)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
