@@ -8,15 +8,19 @@
 
 mod api;
 mod build;
+mod format;
 pub(crate) mod fs_split;
+#[cfg(feature = "server")]
 mod kind;
 mod originate;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 pub use api::{ApiCommand, BroadcastLeg};
+pub use format::EventFormat;
 pub use fs_split::{expand_app_arg, split_api_args};
-pub use kind::{CommandKind, EventFormat, SendMsg};
+#[cfg(feature = "server")]
+pub use kind::{CommandKind, SendMsg};
 pub use originate::{OriginateError, OriginateTarget};
 
 pub(crate) use fs_split::escape_blank;
@@ -212,9 +216,10 @@ impl Command {
         buf.freeze()
     }
 
-    /// Server side: `head` is everything before the blank line (without it), `body` the bytes
-    /// announced by `Content-Length` (the caller frames them). `\r\n` line ends are accepted and
+    /// Server side (feature `server`): `head` is everything before the blank line (without
+    /// it), `body` the bytes announced by `Content-Length` (the caller frames them). `\r\n` line ends are accepted and
     /// a space after `:` is dropped, as FreeSWITCH does.
+    #[cfg(feature = "server")]
     pub fn parse(head: &[u8], body: Option<Bytes>) -> Result<Command, CommandError> {
         let head = std::str::from_utf8(head).map_err(|_| CommandError::NotUtf8)?;
         let mut lines = head
@@ -339,4 +344,5 @@ pub(crate) fn check_token(field: &'static str, value: &str) -> Result<(), Comman
 }
 
 #[cfg(test)]
+#[cfg(feature = "server")]
 mod tests;

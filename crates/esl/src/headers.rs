@@ -178,6 +178,7 @@ impl Headers {
     /// Builds a header block over `buf`, where every span is a `(name, value)` pair of byte
     /// ranges into it and values are stored decoded. The spans are copied into a list of their
     /// exact length (the simulator writes every event's spans into one list it reuses).
+    #[cfg(feature = "server")]
     pub fn from_span_slice(buf: Bytes, spans: &[(Range<u32>, Range<u32>)]) -> Headers {
         let mut list = Vec::with_capacity(spans.len());
         list.extend(spans.iter().map(|(name, value)| Span {
@@ -292,9 +293,11 @@ fn hex(c: u8) -> Option<u8> {
 
 /// Characters FreeSWITCH's `switch_url_encode` escapes besides controls and non-ASCII
 /// (`SWITCH_URL_UNSAFE` in switch_utils.h).
+#[cfg(feature = "server")]
 const URL_UNSAFE: &[u8] = b"\r\n \"#%&+:;<=>?@[\\]^`{|}";
 
 /// Percent-encodes a value the way FreeSWITCH writes plain event headers.
+#[cfg(feature = "server")]
 pub fn percent_encode(value: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &c in value.as_bytes() {
@@ -373,6 +376,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "server")]
     fn encode_then_decode_is_identity() {
         for s in ["Tue, 24 Nov 2026 11:56:28 GMT", "a|b:c%d\n", "héllo", ""] {
             let mut out = Vec::new();
