@@ -4,10 +4,12 @@
 //! Run: `cargo bench --bench routing`. The custom loop prints p50/p99 per size first (criterion
 //! reports means, not tails), then criterion measures the mean time per decision.
 //!
-//! Two paths are measured: `decide` on the id-keyed `UsageSnapshot` (one map lookup per capped
-//! buyer, fresh working memory per call), and a `Decider` (kept per config, reusing its working
-//! memory) on the same snapshot resolved once against the config (`UsageSnapshot::resolve`, timed
-//! on its own). Both build the whole plan and every reason in every decision.
+//! Two paths are measured, both on the config's `HotView` built once (as the switchboard holds
+//! it): a fresh `Decider` per call on the id-keyed `UsageSnapshot` (one map lookup per capped
+//! buyer, fresh working memory per call: the switchboard's path), and a `Decider` kept per config
+//! (reusing its working memory) on the same snapshot resolved once against the view
+//! (`UsageSnapshot::resolve`, timed on its own). Both build the whole plan and every reason in
+//! every decision.
 
 #![allow(clippy::disallowed_methods, reason = "a benchmark times itself")]
 
@@ -170,8 +172,9 @@ fn latency_report() {
         let router = &config.routers[0];
         let iters = (2_000_000 / n).clamp(500, 50_000);
         let mut rng = SplitMix64::new(1);
+        let view = HotView::new(&config.buyers);
         let (times, total) = time_decisions(iters, || {
-            decide(router, &config, &t, &usage, at(), &mut rng)
+            Decider::new(&config, &view).decide(router, &t, &usage, at(), &mut rng, &NoDuplicates)
         });
         let row = |label: &str, times: &[StdDuration], total: StdDuration| {
             println!(
@@ -188,7 +191,6 @@ fn latency_report() {
         row("snapshot", &times, total);
 
         let resolve_start = Instant::now();
-        let view = HotView::new(&config.buyers);
         let resolved = usage.resolve(&view);
         let resolve_took = resolve_start.elapsed();
         let mut decider = Decider::new(&config, &view);
@@ -248,9 +250,19 @@ fn main() {
         let (config, usage) = world(n);
         let router = &config.routers[0];
         let mut rng = SplitMix64::new(1);
+        let view = HotView::new(&config.buyers);
         group.throughput(Throughput::Elements(1));
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
-            b.iter(|| decide(router, &config, &t, &usage, at(), &mut rng));
+            b.iter(|| {
+                Decider::new(&config, &view).decide(
+                    router,
+                    &t,
+                    &usage,
+                    at(),
+                    &mut rng,
+                    &NoDuplicates,
+                )
+            });
         });
     }
     group.finish();

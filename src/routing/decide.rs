@@ -19,7 +19,9 @@ use super::usage_index::ResolvedUsage;
 use crate::config::{Config, Entry, Router};
 use parkway_esl::fasthash::FxHashMap;
 
-/// Decides the dial plan for a call on `router` with no duplicate history.
+/// Decides the dial plan for a call on `router` with no duplicate history: a one-off decision
+/// (`parkway explain`, tests), which builds the config's [`HotView`] for the call; whoever
+/// decides many calls builds the view once and uses a [`Decider`].
 pub fn decide(
     router: &Router,
     config: &Config,
