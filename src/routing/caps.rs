@@ -180,6 +180,7 @@ pub struct CapRule {
 /// The one cap test, which every path checks through: the concurrency `(limit, calls up)`
 /// first, then each rule with its counter in order; the first at or over its limit leaves the
 /// owner out, with the reason and when the window resets in the owner's zone.
+#[inline]
 pub fn check_rules(
     scope: &Scope,
     concurrency: Option<(i64, u32)>,

@@ -47,6 +47,12 @@ pub(super) enum Input {
     Query(Query),
 }
 
+impl From<Option<Live>> for Input {
+    fn from(found: Option<Live>) -> Input {
+        Input::Reconciled(found)
+    }
+}
+
 /// A queued command's reply, with the call and application it was for.
 type ReplyFuture =
     std::pin::Pin<Box<dyn Future<Output = (String, App, Result<Reply, EslError>)> + Send>>;
@@ -58,7 +64,7 @@ pub(super) struct Engine {
     pub(super) supervisor: Supervisor,
     pub(super) tracker: TaskTracker,
     pub(super) stats: Arc<DaemonStats>,
-    pub(super) reconciler: Reconciler,
+    pub(super) reconciler: Reconciler<Input>,
     pub(super) probes: Probes,
 }
 

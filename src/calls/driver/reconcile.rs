@@ -12,7 +12,6 @@ use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::engine::Input;
 use super::stats::DaemonStats;
 use crate::calls::switchboard::{MissedPark, Switchboard};
 use parkway_esl::client::Supervisor;
@@ -27,11 +26,11 @@ pub(super) struct Live {
     pub(super) parked: Vec<MissedPark>,
 }
 
-/// Starts reconciles, one at a time; their results come back to the engine as
-/// [`Input::Reconciled`].
-pub(super) struct Reconciler {
+/// Starts reconciles, one at a time; each result comes back to the engine on its input queue
+/// (as the engine's `Input` made from the reading, so this file needs nothing of the engine).
+pub(super) struct Reconciler<I> {
     supervisor: Supervisor,
-    inputs: mpsc::Sender<Input>,
+    inputs: mpsc::Sender<I>,
     tracker: TaskTracker,
     stats: Arc<DaemonStats>,
     /// A reconcile is running; another was asked for meanwhile.
@@ -39,13 +38,13 @@ pub(super) struct Reconciler {
     reconcile_again: AtomicBool,
 }
 
-impl Reconciler {
+impl<I: From<Option<Live>> + Send + 'static> Reconciler<I> {
     pub(super) fn new(
         supervisor: Supervisor,
-        inputs: mpsc::Sender<Input>,
+        inputs: mpsc::Sender<I>,
         tracker: TaskTracker,
         stats: Arc<DaemonStats>,
-    ) -> Reconciler {
+    ) -> Reconciler<I> {
         Reconciler {
             supervisor,
             inputs,
@@ -72,7 +71,7 @@ impl Reconciler {
         self.tracker.spawn(
             async move {
                 let found = read_channels(&supervisor, asked, &names).await;
-                let _ = inputs.send(Input::Reconciled(found)).await;
+                let _ = inputs.send(I::from(found)).await;
             }
             .instrument(tracing::info_span!("reconcile")),
         );
