@@ -139,11 +139,27 @@ impl CapSpec {
             Some(s) => self.limits(Window::Hourly).overridden_by(&s.hourly),
             None => *self.limits(Window::Hourly),
         };
+        // At most one rule per window and metric: laid out on the stack, as the fast path
+        // lays its rules out once per config.
+        let mut rules = [CapRule {
+            window: Window::Hourly,
+            metric: Metric::Attempts,
+            limit: 0,
+        }; MAX_RULES];
+        let mut n = 0;
+        for rule in self.rules(Some(&hourly)) {
+            if let Some(slot) = rules.get_mut(n) {
+                *slot = rule;
+                n += 1;
+            }
+        }
+        let rules = &rules[..n];
         check_rules(
             scope,
-            concurrency.map(|limit| (limit, usage.concurrency)),
-            self.rules(Some(&hourly))
-                .map(|rule| (rule, usage.window(rule.window).get(rule.metric))),
+            concurrency,
+            usage.concurrency,
+            rules,
+            |k| usage.window(rules[k].window).get(rules[k].metric),
             zone,
         )?;
 
@@ -177,17 +193,22 @@ pub struct CapRule {
     pub limit: i64,
 }
 
-/// The one cap test, which every path checks through: the concurrency `(limit, calls up)`
-/// first, then each rule with its counter in order; the first at or over its limit leaves the
-/// owner out, with the reason and when the window resets in the owner's zone.
-#[inline]
+/// Window limits one owner can have: one per window and counted metric.
+const MAX_RULES: usize = Window::ALL.len() * Metric::COUNTED.len();
+
+/// The one cap test, which every path checks through: the concurrency (`calls up` against
+/// `concurrency`) first, then each rule in order with its counter (`counter(k)` is the counter
+/// rule `k` compares); the first at or over its limit leaves the owner out, with the reason and
+/// when the window resets in the owner's zone.
 pub fn check_rules(
     scope: &Scope,
-    concurrency: Option<(i64, u32)>,
-    rules: impl IntoIterator<Item = (CapRule, Option<Counter>)>,
+    concurrency: Option<i64>,
+    up: u32,
+    rules: &[CapRule],
+    counter: impl Fn(usize) -> Option<Counter>,
     zone: &ZoneNow,
 ) -> Result<(), Reason> {
-    if let Some((limit, up)) = concurrency {
+    if let Some(limit) = concurrency {
         let used = i64::from(up);
         if used >= limit {
             return Err(Reason::OverCap {
@@ -200,8 +221,8 @@ pub fn check_rules(
             });
         }
     }
-    for (rule, counter) in rules {
-        let used = counted(counter, || zone.bounds(rule.window).start);
+    for (k, rule) in rules.iter().enumerate() {
+        let used = counted(counter(k), || zone.bounds(rule.window).start);
         if used >= rule.limit {
             return Err(Reason::OverCap {
                 scope: scope.clone(),

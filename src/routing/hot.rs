@@ -189,11 +189,13 @@ impl HotView {
         self.buyers.len() == buyers.len()
     }
 
+    #[inline]
     pub fn filters_of(&self, b: &HotBuyer) -> &[u32] {
         let start = b.filters_start as usize;
         &self.filter_ids[start..start + b.filters_len as usize]
     }
 
+    #[inline]
     pub fn cap_rules_of(&self, b: &HotBuyer) -> &[CapRule] {
         let start = b.caps_start as usize;
         &self.cap_rules[start..start + b.caps_len as usize]

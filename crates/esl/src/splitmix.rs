@@ -3,6 +3,9 @@
 //! shuffles all draw from it, so a seed reproduces a run. Output `n` of a stream seeded with
 //! `s` is `mix(s + n·GAMMA)`. Not for secrets: ids only have to be unique per switch.
 //!
+//! Its small functions are `#[inline]`: routing draws one word per buyer ranked, from another
+//! crate, where a call that cannot be inlined costs more than the draw.
+//!
 //! Two handles on the one sequence: [`SplitMix64`] owns its state (`&mut self`), and
 //! [`SharedSplitMix64`] keeps it in an atomic counter, so one generator can be shared by the
 //! tasks of a connection without a lock.
@@ -14,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// The output function: a bijection on 64-bit words.
+#[inline]
 pub fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -22,6 +26,7 @@ pub fn mix(mut z: u64) -> u64 {
 
 /// A random word scaled into `0..n` by the high half of a 128-bit product (0 when `n` is 0 or
 /// 1; a bias of at most n / 2^64, fine for jitter and draws).
+#[inline]
 pub fn below(word: u64, n: u64) -> u64 {
     ((u128::from(word) * u128::from(n)) >> 64) as u64
 }
@@ -44,6 +49,7 @@ pub fn uuid_v4(hi: u64, lo: u64) -> String {
 /// The seed of stream `stream` (a supervisor's generation, say) of the sequence seeded with
 /// `seed`: stream `k` starts `k·2^40` steps in, so streams never share a state (nor an output,
 /// [`mix`] being a bijection) while each draws fewer than 2^40 values and `k < 2^24`.
+#[inline]
 pub fn stream_seed(seed: u64, stream: u64) -> u64 {
     seed.wrapping_add((stream << 40).wrapping_mul(GAMMA))
 }
@@ -72,17 +78,20 @@ pub struct SplitMix64 {
 
 impl SplitMix64 {
     /// The sequence seeded with `seed`.
+    #[inline]
     pub fn new(seed: u64) -> SplitMix64 {
         SplitMix64 { state: seed }
     }
 
     /// The next word of the sequence.
+    #[inline]
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(GAMMA);
         mix(self.state)
     }
 
     /// A value in `0..bound` (see [`below`]).
+    #[inline]
     pub fn below(&mut self, bound: u64) -> u64 {
         below(self.next_u64(), bound)
     }
@@ -103,6 +112,7 @@ pub struct SharedSplitMix64 {
 
 impl SharedSplitMix64 {
     /// The sequence seeded with `seed`.
+    #[inline]
     pub fn new(seed: u64) -> SharedSplitMix64 {
         SharedSplitMix64 {
             state: AtomicU64::new(seed),
@@ -115,6 +125,7 @@ impl SharedSplitMix64 {
     }
 
     /// The next word of the sequence.
+    #[inline]
     pub fn next_u64(&self) -> u64 {
         mix(self
             .state
@@ -123,6 +134,7 @@ impl SharedSplitMix64 {
     }
 
     /// A value in `0..bound` (see [`below`]).
+    #[inline]
     pub fn below(&self, bound: u64) -> u64 {
         below(self.next_u64(), bound)
     }

@@ -204,25 +204,24 @@ impl<'h> Ctx<'h, '_> {
                 // Laid out once per config: the rules and, when resolved, their counters.
                 Some(r) => {
                     let start = hb.caps_start as usize;
-                    let counters = &r.rule_counters[start..start + hb.caps_len as usize];
                     check_rules(
                         &Scope::Buyer,
-                        hb.concurrency.map(|limit| (limit, r.concurrency[bi])),
-                        hot.cap_rules_of(hb)
-                            .iter()
-                            .copied()
-                            .zip(counters.iter().copied()),
+                        hb.concurrency,
+                        r.concurrency[bi],
+                        hot.cap_rules_of(hb),
+                        |k| r.rule_counters[start + k],
                         zone,
                     )?
                 }
                 None => {
                     let usage = self.usage.buyer(&hb.id).unwrap_or(&self.no_usage);
+                    let rules = hot.cap_rules_of(hb);
                     check_rules(
                         &Scope::Buyer,
-                        hb.concurrency.map(|limit| (limit, usage.concurrency)),
-                        hot.cap_rules_of(hb)
-                            .iter()
-                            .map(|rule| (*rule, usage.window(rule.window).get(rule.metric))),
+                        hb.concurrency,
+                        usage.concurrency,
+                        rules,
+                        |k| usage.window(rules[k].window).get(rules[k].metric),
                         zone,
                     )?
                 }
@@ -280,6 +279,7 @@ impl<'h> Ctx<'h, '_> {
 
     /// The ranking key of an eligible buyer. `member_alg` is the algorithm that orders it inside its
     /// group, if it is in one: the random key and EPC are only computed when an algorithm uses them.
+    #[inline]
     pub(super) fn ranked(
         &self,
         bi: usize,
