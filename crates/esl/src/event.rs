@@ -290,11 +290,13 @@ impl Event {
 #[cfg(feature = "server")]
 mod encode;
 
+/// A BACKGROUND_JOB as FreeSWITCH writes it: headers, and the job's result as an inner body.
+#[cfg(test)]
+const BG_JOB: &[u8] = b"Event-Name: BACKGROUND_JOB\nCore-UUID: f8\nJob-UUID: 7a92\nJob-Command: originate\nJob-Command-Arg: %7Borigination_uuid%3De21f%7D\nContent-Length: 41\n\n+OK e21f6ab9-01d2-4b3a-85a2-8b554eeabd6c\n";
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const BG_JOB: &[u8] = b"Event-Name: BACKGROUND_JOB\nCore-UUID: f8\nJob-UUID: 7a92\nJob-Command: originate\nJob-Command-Arg: %7Borigination_uuid%3De21f%7D\nContent-Length: 41\n\n+OK e21f6ab9-01d2-4b3a-85a2-8b554eeabd6c\n";
 
     #[test]
     fn plain_background_job_with_inner_body() {

@@ -72,9 +72,7 @@ impl Event {
 mod tests {
     use bytes::{Bytes, BytesMut};
 
-    use super::Event;
-
-    const BG_JOB: &[u8] = b"Event-Name: BACKGROUND_JOB\nCore-UUID: f8\nJob-UUID: 7a92\nJob-Command: originate\nJob-Command-Arg: %7Borigination_uuid%3De21f%7D\nContent-Length: 41\n\n+OK e21f6ab9-01d2-4b3a-85a2-8b554eeabd6c\n";
+    use crate::event::{BG_JOB, Event};
 
     #[test]
     fn plain_round_trip() {
