@@ -9,9 +9,9 @@
 //! - `driver`: [`Daemon`], which runs the switchboard over a supervised event socket connection
 //!   (`parkway run`, `parkway demo`).
 //!
-//! How FreeSWITCH is driven (as `captures/group_simultaneous.md` and `group_sequential.md` show): every step is one
-//! `bridge` executed on the parked caller with `sendmsg` (after `set hangup_after_bridge=true`),
-//! so FreeSWITCH rings the legs (`,` at once, `|` in turn), plays the caller ringback, plays the
+//! How FreeSWITCH is driven (as `captures/group_simultaneous.md` and `group_sequential.md`
+//! show): every step is one `bridge` executed on the parked caller with `sendmsg` (after `set
+//! hangup_after_bridge=true`), so FreeSWITCH rings the legs (`,` at once, `|` in turn), plays the caller ringback, plays the
 //! buyer the whisper (`group_confirm_*`), cancels buyer legs when the caller leaves and reports
 //! every leg's hangup cause. Each leg's uuid is chosen here (`origination_uuid`), so its events,
 //! DTMF included, are matched by `Unique-ID`.

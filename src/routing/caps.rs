@@ -159,7 +159,7 @@ impl CapSpec {
             concurrency,
             usage.concurrency,
             rules,
-            |k| usage.window(rules[k].window).get(rules[k].metric),
+            |_, rule| usage.window(rule.window).get(rule.metric),
             zone,
         )?;
 
@@ -197,15 +197,15 @@ pub struct CapRule {
 const MAX_RULES: usize = Window::ALL.len() * Metric::COUNTED.len();
 
 /// The one cap test, which every path checks through: the concurrency (`calls up` against
-/// `concurrency`) first, then each rule in order with its counter (`counter(k)` is the counter
-/// rule `k` compares); the first at or over its limit leaves the owner out, with the reason and
+/// `concurrency`) first, then each rule in order with its counter (`counter(k, rule)` is the
+/// counter rule `k` compares); the first at or over its limit leaves the owner out, with the reason and
 /// when the window resets in the owner's zone.
 pub fn check_rules(
     scope: &Scope,
     concurrency: Option<i64>,
     up: u32,
     rules: &[CapRule],
-    counter: impl Fn(usize) -> Option<Counter>,
+    counter: impl Fn(usize, &CapRule) -> Option<Counter>,
     zone: &ZoneNow,
 ) -> Result<(), Reason> {
     if let Some(limit) = concurrency {
@@ -222,7 +222,7 @@ pub fn check_rules(
         }
     }
     for (k, rule) in rules.iter().enumerate() {
-        let used = counted(counter(k), || zone.bounds(rule.window).start);
+        let used = counted(counter(k, rule), || zone.bounds(rule.window).start);
         if used >= rule.limit {
             return Err(Reason::OverCap {
                 scope: scope.clone(),

@@ -47,22 +47,6 @@ pub fn decide_with(
     Decider::new(config, &view).decide(router, tokens, usage, now, rng, duplicates)
 }
 
-/// [`decide_with`] on a snapshot already resolved (see [`ResolvedUsage`]). This one-off form
-/// builds the config's view for the call, so the snapshot is read as a plain one; the fast
-/// path is [`Decider::decide_resolved`] with the view the snapshot was resolved against.
-pub fn decide_resolved(
-    router: &Router,
-    config: &Config,
-    tokens: &Tokens,
-    usage: &ResolvedUsage<'_>,
-    now: DateTime<Utc>,
-    rng: &mut dyn RandomSource,
-    duplicates: &dyn DuplicateCheck,
-) -> Decision {
-    let view = HotView::new(&config.buyers);
-    Decider::new(config, &view).decide_resolved(router, tokens, usage, now, rng, duplicates)
-}
-
 /// Decides calls on one config, reusing its working memory from one decision to the next (the
 /// ranking keys, candidate steps and sort buffers of a 10,000-buyer router are about a megabyte;
 /// allocating it afresh per call costs page faults whenever the allocator has handed it back to
@@ -111,7 +95,9 @@ impl<'c> Decider<'c> {
         self.run(router, tokens, usage, None, now, rng, duplicates)
     }
 
-    /// [`decide_resolved`] on this decider's config.
+    /// [`Decider::decide`] on a snapshot already resolved against this decider's view (see
+    /// [`ResolvedUsage`]): the same decision, without a map lookup per capped buyer. A snapshot
+    /// resolved against another view is read as a plain snapshot.
     pub fn decide_resolved(
         &mut self,
         router: &Router,

@@ -183,8 +183,8 @@ impl HotView {
         view
     }
 
-    /// Whether the view was built from `buyers` (same count and ids): a cheap guard against a config
-    /// edited by hand without [`Config::reindex`](crate::config::Config::reindex).
+    /// Whether the view can be of `buyers`: the same count, a cheap guard against a view built
+    /// before buyers were added or removed (a decider given such a view builds its own).
     pub fn fits(&self, buyers: &[Buyer]) -> bool {
         self.buyers.len() == buyers.len()
     }

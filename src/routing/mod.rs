@@ -30,7 +30,7 @@ pub mod usage;
 pub mod usage_index;
 pub mod zonetime;
 
-pub use decide::{Decider, decide, decide_resolved, decide_with};
+pub use decide::{Decider, decide, decide_with};
 pub use decision::{Algorithm, Decision, GroupMode, Id, LeftOut, Rank, Reason, Scope, Step};
 pub use duplicate::{DuplicateCheck, InMemoryDuplicates, NoDuplicates};
 pub use rng::{RandomSource, SplitMix64};

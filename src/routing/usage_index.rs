@@ -6,10 +6,10 @@
 //! buyer's entry once and lays out, by buyer index, exactly what the simple caps of the config's
 //! [`HotView`] compare: the concurrency, and the counter of each flat cap rule. A caller that
 //! decides many calls against one snapshot resolves it once and passes it to
-//! [`decide_resolved`](super::decide::decide_resolved).
+//! [`Decider::decide_resolved`](super::decide::Decider::decide_resolved).
 //!
 //! It borrows the snapshot, so the snapshot cannot change while it exists; it remembers which hot
-//! view it was laid out for, and a decision on any other config reads the snapshot directly.
+//! view it was laid out for, and a decision on any other view reads the snapshot directly.
 
 use super::hot::{self, HotView};
 use super::usage::{Counter, Usage, UsageSnapshot};

@@ -209,19 +209,18 @@ impl<'h> Ctx<'h, '_> {
                         hb.concurrency,
                         r.concurrency[bi],
                         hot.cap_rules_of(hb),
-                        |k| r.rule_counters[start + k],
+                        |k, _| r.rule_counters[start + k],
                         zone,
                     )?
                 }
                 None => {
                     let usage = self.usage.buyer(&hb.id).unwrap_or(&self.no_usage);
-                    let rules = hot.cap_rules_of(hb);
                     check_rules(
                         &Scope::Buyer,
                         hb.concurrency,
                         usage.concurrency,
-                        rules,
-                        |k| usage.window(rules[k].window).get(rules[k].metric),
+                        hot.cap_rules_of(hb),
+                        |_, rule| usage.window(rule.window).get(rule.metric),
                         zone,
                     )?
                 }

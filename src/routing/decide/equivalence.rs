@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use regex::Regex;
 
-use super::{Decider, decide_resolved, decide_with, reference};
+use super::{Decider, decide_with, reference};
 use crate::config::{Buyer, Config, Currency, EpcSettings, Group, Money};
 use crate::config::{Entry, Router};
 use crate::routing::caps::{Limits, Pacing, SlotCaps};
@@ -330,9 +330,9 @@ fn usage_resolved_for_another_config_is_read_as_a_snapshot() {
         let stale = snapshot.resolve(&other_view);
         let t = tokens(seed);
         let router = &config.routers[0];
-        let got = decide_resolved(
+        let view = HotView::new(&config.buyers);
+        let got = Decider::new(&config, &view).decide_resolved(
             router,
-            &config,
             &t,
             &stale,
             now,
