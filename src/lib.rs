@@ -12,4 +12,5 @@ pub mod config;
 #[cfg(feature = "sim")]
 pub mod demo;
 pub mod routing;
+pub mod store;
 pub mod whisper;

@@ -29,6 +29,8 @@ enum Command {
     Demo(demo_cli::DemoArgs),
     /// The daemon: connect to FreeSWITCH and route every parked call that matches a router.
     Run(run_cli::RunArgs),
+    /// Call records from the store: `--since`, `--until`, `--buyer`, `--router`; JSON lines or CSV.
+    Calls(run_cli::CallsArgs),
     /// Event-socket tools (`parkway esl decode <file|->`).
     #[command(subcommand)]
     Esl(EslCommand),
@@ -50,6 +52,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Version => println!("parkway {}", env!("CARGO_PKG_VERSION")),
         Command::Run(args) => run_cli::run(args)?,
+        Command::Calls(args) => run_cli::calls(&args)?,
         #[cfg(feature = "sim")]
         Command::Demo(args) => demo_cli::demo(args)?,
         Command::Esl(command) => {

@@ -111,6 +111,19 @@ fn counted_bit(metric: Metric) -> Option<u8> {
     }
 }
 
+/// One count the ledger took, as it journals it for the store ([`Ledger::journal`]): the store
+/// writes it once under its key (`call`, `buyer`, `leg`, kind) and a restart replays it
+/// ([`Ledger::restore`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fact {
+    pub call: Arc<str>,
+    pub buyer: Id,
+    /// The leg's uuid for the per-leg kinds ([`Count::per_leg`]); `None` for the others.
+    pub leg: Option<Box<str>>,
+    pub kind: Count,
+    pub at: DateTime<Utc>,
+}
+
 /// All-time figures of one buyer, for reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Totals {
@@ -173,6 +186,17 @@ struct CallKeys {
 /// How often `prune` looks for calls that were never finished.
 const SWEEP_EVERY: Duration = Duration::minutes(10);
 
+/// What [`Ledger::restore`] replayed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RestoreCounts {
+    /// Facts of calls that were still open (counted with their keys and legs).
+    pub open: u64,
+    /// Facts of finished calls.
+    pub finished: u64,
+    /// Facts of buyers the config no longer has (skipped).
+    pub unknown_buyer: u64,
+}
+
 /// Counters per buyer and group, kept as the [`UsageSnapshot`] routing reads.
 #[derive(Debug, Clone)]
 pub struct Ledger {
@@ -187,6 +211,8 @@ pub struct Ledger {
     next_sweep: Option<DateTime<Utc>>,
     /// Counts calls in flight may still add (see `holds`).
     holds: FxHashMap<Arc<str>, Vec<holds::Held>>,
+    /// The facts counted since the store last took them (`None`: nobody takes them).
+    journal: Option<Vec<Fact>>,
 }
 
 impl Ledger {
@@ -229,6 +255,113 @@ impl Ledger {
             stale: Duration::hours(24),
             next_sweep: None,
             holds: FxHashMap::default(),
+            journal: None,
+        }
+    }
+
+    /// Journals every fact counted from now on, for [`Ledger::take_facts`].
+    pub fn journal(mut self) -> Ledger {
+        self.journal = Some(Vec::new());
+        self
+    }
+
+    /// The facts counted since the last call, in the order they were counted (empty when the
+    /// ledger does not journal).
+    pub fn take_facts(&mut self) -> Vec<Fact> {
+        match &mut self.journal {
+            Some(j) if !j.is_empty() => std::mem::take(j),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Replays facts a store kept, in the order they were counted, without journalling them
+    /// again. Facts of calls in `open` (calls not finished when the store last wrote) are
+    /// counted with their keys and legs, as live ones are, so the driver can finish those calls
+    /// and a replayed event still counts once; the facts of finished calls only add to the
+    /// counters, totals and EPC (their legs are down, their keys no longer needed).
+    pub fn restore(
+        &mut self,
+        config: &Config,
+        facts: impl IntoIterator<Item = Fact>,
+        open: &impl Fn(&str) -> bool,
+    ) -> RestoreCounts {
+        let journal = self.journal.take();
+        let mut counts = RestoreCounts::default();
+        for fact in facts {
+            let Some(buyer) = config.buyer_index.get(fact.buyer.as_str()).copied() else {
+                counts.unknown_buyer += 1;
+                continue;
+            };
+            if open(&fact.call) {
+                self.count_keyed(
+                    config,
+                    &fact.call,
+                    fact.leg.as_deref(),
+                    buyer,
+                    fact.kind,
+                    fact.at,
+                );
+                counts.open += 1;
+            } else {
+                self.count_finished(config, buyer, fact.kind, fact.at);
+                counts.finished += 1;
+            }
+        }
+        self.journal = journal;
+        counts
+    }
+
+    /// Adds what a store compacted out of its facts (counts older than the longest window) to
+    /// each buyer's all-time totals and total window.
+    pub fn restore_compacted(&mut self, config: &Config, compacted: &[(Id, Totals)]) {
+        for (id, t) in compacted {
+            let Some(slot) = config
+                .buyer_index
+                .get(id.as_str())
+                .and_then(|&i| self.buyers.get_mut(i))
+            else {
+                continue;
+            };
+            add_to_total(usage_mut(&mut self.snapshot.buyers, &slot.id), t);
+            slot.totals.attempts = slot.totals.attempts.saturating_add(t.attempts);
+            slot.totals.connections = slot.totals.connections.saturating_add(t.connections);
+            slot.totals.conversions = slot.totals.conversions.saturating_add(t.conversions);
+            slot.totals.revenue = slot.totals.revenue.saturating_add(t.revenue);
+            for &gi in &slot.groups {
+                if let Some(g) = self.groups.get(gi) {
+                    add_to_total(usage_mut(&mut self.snapshot.groups, &g.id), t);
+                }
+            }
+        }
+    }
+
+    /// Adds a finished call's fact to the counters, totals and EPC (no keys, no legs).
+    fn count_finished(&mut self, config: &Config, buyer: usize, kind: Count, at: DateTime<Utc>) {
+        let (Some(b), Some(slot)) = (config.buyers.get(buyer), self.buyers.get_mut(buyer)) else {
+            return;
+        };
+        let Some((metric, amount)) = kind.metric() else {
+            return;
+        };
+        slot.totals.add(metric, amount);
+        let starts = slot.windows.starts(b.tz, at);
+        let usage = usage_mut(&mut self.snapshot.buyers, &slot.id);
+        add_to_windows(usage, starts, metric, amount);
+        if let Some((calls, earnings)) = epc_part(kind) {
+            feed_epc(&mut usage.epc, at, calls, earnings, epc_keep(config));
+        }
+        for &gi in &slot.groups {
+            let (Some(group), Some(gslot)) = (config.groups.get(gi), self.groups.get_mut(gi))
+            else {
+                continue;
+            };
+            let starts = gslot.windows.starts(group.tz, at);
+            add_to_windows(
+                usage_mut(&mut self.snapshot.groups, &gslot.id),
+                starts,
+                metric,
+                amount,
+            );
         }
     }
 
@@ -389,6 +522,15 @@ impl Ledger {
             Count::Attempt | Count::Connection | Count::Conversion | Count::Revenue(_) => false,
         };
         *mask |= kind.bit();
+        if let Some(journal) = &mut self.journal {
+            journal.push(Fact {
+                call: keys.id.clone(),
+                buyer: slot.id.clone(),
+                leg: leg.map(Box::from),
+                kind,
+                at: now,
+            });
+        }
         if unmatched {
             return false;
         }
@@ -409,18 +551,8 @@ impl Ledger {
             metric,
             amount,
         );
-        let epc = match kind {
-            Count::Connection => Some((1, 0)),
-            Count::Revenue(earnings) => Some((0, earnings)),
-            Count::Attempt | Count::Conversion | Count::LegUp | Count::LegDown => None,
-        };
-        if let Some((calls, earnings)) = epc {
-            let keep = config
-                .epc
-                .window
-                .checked_add(&Duration::days(1))
-                .unwrap_or(Duration::MAX);
-            feed_epc(&mut usage.epc, now, calls, earnings, keep);
+        if let Some((calls, earnings)) = epc_part(kind) {
+            feed_epc(&mut usage.epc, now, calls, earnings, epc_keep(config));
         }
         for &gi in &slot.groups {
             let (Some(group), Some(gslot)) = (config.groups.get(gi), self.groups.get_mut(gi))
@@ -562,6 +694,44 @@ fn add_to_windows(usage: &mut Usage, starts: [DateTime<Utc>; 4], metric: Metric,
         .map_or(0, |c| c.value)
         .saturating_add(amount);
     total.set(metric, Some(Counter { value, since: None }));
+}
+
+/// Adds compacted totals to a usage's total window.
+fn add_to_total(usage: &mut Usage, t: &Totals) {
+    let total = usage.window_mut(Window::Total);
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    for (metric, amount) in [
+        (Metric::Attempts, n(t.attempts)),
+        (Metric::Connections, n(t.connections)),
+        (Metric::Conversions, n(t.conversions)),
+        (Metric::Revenue, t.revenue),
+    ] {
+        if amount != 0 {
+            let value = total
+                .get(metric)
+                .map_or(0, |c| c.value)
+                .saturating_add(amount);
+            total.set(metric, Some(Counter { value, since: None }));
+        }
+    }
+}
+
+/// What a count adds to EPC: (calls, earnings).
+fn epc_part(kind: Count) -> Option<(u64, i64)> {
+    match kind {
+        Count::Connection => Some((1, 0)),
+        Count::Revenue(earnings) => Some((0, earnings)),
+        Count::Attempt | Count::Conversion | Count::LegUp | Count::LegDown => None,
+    }
+}
+
+/// How long EPC buckets are kept: the EPC window and a day.
+fn epc_keep(config: &Config) -> Duration {
+    config
+        .epc
+        .window
+        .checked_add(&Duration::days(1))
+        .unwrap_or(Duration::MAX)
 }
 
 /// Adds to the EPC bucket of `now`'s UTC day and drops buckets not younger than `keep`.

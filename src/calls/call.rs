@@ -81,6 +81,8 @@ pub(crate) struct Call {
     pub caller_ended: Option<DateTime<Utc>>,
     /// When the bridged talk ended (the first hangup of either side).
     pub talk_end: Option<DateTime<Utc>>,
+    /// `talk_end` is when parkway noticed, not FreeSWITCH's time (ended unseen, no CDR).
+    pub talk_guessed: bool,
     /// `hangup_after_bridge` has been set on the caller.
     pub prepared: bool,
     /// The `set`s the caller needs before its first bridge (the dialplan may have set them).

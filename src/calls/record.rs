@@ -161,6 +161,80 @@ pub struct CallRecord {
     pub notes: Vec<String>,
 }
 
+impl CallRecord {
+    /// The record of a call just taken on `router`: nothing decided, dialled or paid yet.
+    pub fn new(
+        call: &str,
+        router: Id,
+        algorithm: crate::routing::decision::Algorithm,
+        caller: Option<String>,
+        destination: Option<String>,
+        tokens: BTreeMap<String, String>,
+        parked_at: DateTime<Utc>,
+    ) -> CallRecord {
+        CallRecord {
+            call: call.to_owned(),
+            router: router.clone(),
+            caller,
+            destination,
+            tokens,
+            parked_at,
+            decision: Decision {
+                router,
+                algorithm,
+                plan: Vec::new(),
+                left_out: Vec::new(),
+            },
+            attempts: Vec::new(),
+            connected: None,
+            bridged_at: None,
+            talk_secs: 0,
+            transferred_at: None,
+            conversion: None,
+            payout: 0,
+            duplicate: None,
+            fallback: None,
+            disposition: Disposition::Abandoned,
+            ended_at: None,
+            caller_hangup_cause: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// Records for tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// A finished record of `call` that dialled `buyer`.
+    pub(crate) fn record(call: &str, parked_at: DateTime<Utc>, buyer: &str) -> CallRecord {
+        let mut r = CallRecord::new(
+            call,
+            Id::new("r1"),
+            crate::routing::decision::Algorithm::Tier,
+            Some("+15551230000".into()),
+            None,
+            BTreeMap::new(),
+            parked_at,
+        );
+        r.attempts.push(Attempt {
+            buyer: Id::new(buyer),
+            group: None,
+            step: 1,
+            leg_uuid: format!("{call}-leg"),
+            dialled_at: parked_at,
+            answered_at: None,
+            bridged_at: None,
+            ended_at: Some(parked_at),
+            hangup_cause: Some("NO_ANSWER".into()),
+            outcome: LegOutcome::NoAnswer,
+        });
+        r.ended_at = Some(parked_at);
+        r
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

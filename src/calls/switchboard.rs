@@ -118,6 +118,9 @@ pub struct Switchboard {
     totals: Totals,
     /// When the duplicate history is next pruned (switch time).
     next_duplicate_sweep: Option<DateTime<Utc>>,
+    /// What the store must keep, when the switchboard is [`Switchboard::persistent`] (the
+    /// ledger journals its facts itself).
+    journal: Option<Vec<crate::store::Entry>>,
     /// The last event's timestamp (FreeSWITCH's clock) and the driver's time when it came: how
     /// the driver's times for inputs that are not events are read on FreeSWITCH's clock.
     clock: Option<(DateTime<Utc>, DateTime<Utc>)>,
@@ -160,6 +163,7 @@ impl Switchboard {
             record_tokens,
             totals: Totals::default(),
             next_duplicate_sweep: None,
+            journal: None,
             clock: None,
         }
     }
@@ -299,8 +303,10 @@ pub fn event_time(ev: &Event) -> Option<DateTime<Utc>> {
 mod finish;
 mod legs;
 mod missed;
+mod recover;
 mod route;
 
 pub use missed::MissedPark;
+pub use recover::Recovered;
 #[cfg(test)]
 mod tests;

@@ -78,16 +78,39 @@ impl<'a> Builder<'a> {
             None => Tz::UTC,
         };
         let whisper = self.whisper(&raw);
-        let freeswitch = raw.freeswitch.map_or(
-            FreeSwitch {
-                address: "127.0.0.1:8021".into(),
-                password: "ClueCon".into(),
-            },
-            |f| FreeSwitch {
+        let freeswitch = match raw.freeswitch {
+            None => FreeSwitch::local(),
+            Some(f) => FreeSwitch {
+                cdr_dir: f.cdr_dir.as_deref().map(|d| self.relative(d)),
+                reconcile_secs: f
+                    .reconcile_secs
+                    .as_ref()
+                    .and_then(|v| {
+                        self.int(v, "[freeswitch] reconcile_secs", "0..=86400", |x| {
+                            (0..=86_400).contains(&x)
+                        })
+                    })
+                    .map_or(DEFAULT_RECONCILE_SECS, |x| x as u32),
                 address: f.address,
                 password: f.password,
             },
-        );
+        };
+        let store = StoreSettings {
+            path: match raw.store.as_ref().and_then(|s| s.path.as_deref()) {
+                Some(p) => self.relative(p),
+                None => self.file.with_extension("db"),
+            },
+            record_days: raw
+                .store
+                .as_ref()
+                .and_then(|s| s.record_days.as_ref())
+                .and_then(|v| {
+                    self.int(v, "[store] record_days", "0..=100000", |x| {
+                        (0..=100_000).contains(&x)
+                    })
+                })
+                .map_or(StoreSettings::default().record_days, |x| x as u32),
+        };
         let epc = self.epc(raw.epc.as_ref());
 
         // Ids: buyers and groups share one namespace (plan steps and explain lines name either).
@@ -153,6 +176,7 @@ impl<'a> Builder<'a> {
             currency: self.currency,
             timezone,
             freeswitch,
+            store,
             epc,
             buyers,
             groups,

@@ -150,6 +150,43 @@ pub struct Router {
 pub struct FreeSwitch {
     pub address: String,
     pub password: String,
+    /// mod_json_cdr's log directory, if parkway can read it.
+    pub cdr_dir: Option<std::path::PathBuf>,
+    /// Seconds between two reconciles with FreeSWITCH's channels (0: after reconnects only).
+    pub reconcile_secs: u32,
+}
+
+impl FreeSwitch {
+    /// FreeSWITCH's defaults: `127.0.0.1:8021`, `ClueCon`; a reconcile every 60 s.
+    pub fn local() -> FreeSwitch {
+        FreeSwitch {
+            address: "127.0.0.1:8021".into(),
+            password: "ClueCon".into(),
+            cdr_dir: None,
+            reconcile_secs: DEFAULT_RECONCILE_SECS,
+        }
+    }
+}
+
+/// How often FreeSWITCH's channels are compared with parkway's by default (seconds).
+pub const DEFAULT_RECONCILE_SECS: u32 = 60;
+
+/// `[store]`: where counters and call records live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// The SQLite file.
+    pub path: std::path::PathBuf,
+    /// Days call records are kept (0: for ever).
+    pub record_days: u32,
+}
+
+impl Default for StoreSettings {
+    fn default() -> StoreSettings {
+        StoreSettings {
+            path: "parkway.db".into(),
+            record_days: 90,
+        }
+    }
 }
 
 /// EPC ranking: the trailing window and the prior that new buyers start from.
@@ -168,6 +205,7 @@ pub struct Config {
     pub currency: Currency,
     pub timezone: Tz,
     pub freeswitch: FreeSwitch,
+    pub store: StoreSettings,
     pub epc: EpcSettings,
     pub buyers: Vec<Buyer>,
     pub groups: Vec<Group>,
@@ -192,10 +230,8 @@ impl Config {
         let mut c = Config {
             currency,
             timezone,
-            freeswitch: FreeSwitch {
-                address: "127.0.0.1:8021".into(),
-                password: "ClueCon".into(),
-            },
+            freeswitch: FreeSwitch::local(),
+            store: StoreSettings::default(),
             epc,
             buyers,
             groups,

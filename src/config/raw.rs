@@ -61,6 +61,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub router: Vec<RawRouter>,
     pub whisper: Option<RawWhisper>,
+    pub store: Option<RawStore>,
 }
 
 /// `[whisper]`: how whisper messages are rendered (see `src/whisper`).
@@ -90,6 +91,21 @@ pub struct RawWhisper {
 pub struct RawFreeSwitch {
     pub address: String,
     pub password: String,
+    /// Where mod_json_cdr writes its CDR files (read for calls that ended unseen), relative to
+    /// the config file.
+    pub cdr_dir: Option<String>,
+    /// Seconds between two reconciles with FreeSWITCH's channels (0: only after a reconnect).
+    pub reconcile_secs: Option<S<i64>>,
+}
+
+/// `[store]`: where counters and call records are kept.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    /// The SQLite file, relative to the config file (default: the config's name with `.db`).
+    pub path: Option<String>,
+    /// Days call records are kept (0: for ever).
+    pub record_days: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

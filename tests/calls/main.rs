@@ -10,4 +10,5 @@ mod flows;
 mod groups;
 mod reconnect;
 mod rig;
+mod store;
 mod whisper;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use parkway::calls::{CallRecord, Daemon, DaemonOptions, Totals};
 use parkway::config::{self, Config};
+use parkway::store::writer::StoreWriter;
 use parkway::whisper::Whisperer;
 use parkway_sim::engine::api::{CallHandles, InboundCall};
 use parkway_sim::engine::{Behaviour, Cause, Micros};
@@ -25,6 +26,8 @@ pub struct Rig {
     pub daemon: Daemon,
     pub config: Arc<Config>,
     records: mpsc::Receiver<CallRecord>,
+    /// The daemon's store writer (flushed before a restart opens the store again).
+    pub store: StoreWriter,
     _dir: TempDir,
 }
 
@@ -94,6 +97,7 @@ async fn rig_in(time: TimeMode, tag: &str, body: &str, behaviours: &[(&str, Beha
     let sim_config = SimConfig {
         time,
         record_commands: true,
+        cdr_dir: Some(dir.0.join("cdr")),
         ..SimConfig::default()
     };
     let (addr, sim) = SimSwitch::start(sim_config).await.expect("sim listening");
@@ -109,7 +113,7 @@ async fn rig_in(time: TimeMode, tag: &str, body: &str, behaviours: &[(&str, Beha
     .await
     .expect("sim up");
     let text = format!(
-        "currency = \"USD\"\ntimezone = \"UTC\"\n\n[freeswitch]\naddress = \"{addr}\"\npassword = \"ClueCon\"\n\n\
+        "currency = \"USD\"\ntimezone = \"UTC\"\n\n[freeswitch]\naddress = \"{addr}\"\npassword = \"ClueCon\"\ncdr_dir = \"cdr\"\n\n\
          [whisper]\nsounds = \"{sounds}\"\ncache_dir = \"{cache}\"\n\n{body}",
         sounds = parkway::whisper::shipped_sounds().display(),
         cache = dir.0.join("whispers").display(),
@@ -123,35 +127,42 @@ async fn rig_in(time: TimeMode, tag: &str, body: &str, behaviours: &[(&str, Beha
             e.0.iter().map(|p| p.to_string()).collect::<Vec<_>>()
         ),
     };
-    let (daemon, records) = start_daemon(&config);
+    std::fs::create_dir_all(dir.0.join("cdr")).expect("cdr dir");
+    let (daemon, records, store) = start_daemon(&config);
     let rig = Rig {
         sim,
         daemon,
         config,
         records,
+        store,
         _dir: dir,
     };
     rig.wait_subscribed(1).await;
     rig
 }
 
-/// A daemon for `config`, and its call records.
-fn start_daemon(config: &Arc<Config>) -> (Daemon, mpsc::Receiver<CallRecord>) {
+/// A daemon for `config` on its store (what it holds taken back), its call records and the
+/// store's writer.
+fn start_daemon(config: &Arc<Config>) -> (Daemon, mpsc::Receiver<CallRecord>, StoreWriter) {
     let whisperer =
         Whisperer::new(config.whisper.render_settings().expect("settings")).expect("whisperer");
     let (tx, records) = mpsc::channel(1024);
+    let (store, restored) = parkway::store::open(config, chrono::Utc::now()).expect("store opens");
+    let writer = StoreWriter::start(Box::new(store)).expect("store writer");
     let daemon = Daemon::start(
         config.clone(),
         DaemonOptions {
             seed: 7,
             whisperer: Some(Arc::new(whisperer)),
             records: Some(tx),
+            store: Some(writer.clone()),
+            restored: Some(restored),
             backoff_base: Duration::from_millis(20),
             backoff_max: Duration::from_millis(200),
             ..DaemonOptions::default()
         },
     );
-    (daemon, records)
+    (daemon, records, writer)
 }
 
 impl Rig {
@@ -170,9 +181,16 @@ impl Rig {
                 .unwrap_or(0)
         };
         let before = subscribed(self);
-        let (daemon, records) = start_daemon(&self.config);
+        // What the stopped daemon handed its writer is committed before the new one reads.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let old = self.store.clone();
+        tokio::task::spawn_blocking(move || old.flush())
+            .await
+            .expect("flushed");
+        let (daemon, records, store) = start_daemon(&self.config);
         self.daemon = daemon;
         self.records = records;
+        self.store = store;
         within(async {
             while subscribed(self) == before {
                 tokio::time::sleep(Duration::from_millis(5)).await;

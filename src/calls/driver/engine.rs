@@ -28,6 +28,9 @@ use crate::calls::call::{RenderedWhisper, WhisperRequest};
 use crate::calls::record::CallRecord;
 use crate::calls::switchboard::{Action, Switchboard};
 use crate::routing::Tokens;
+use crate::store::export::RecordExport;
+use crate::store::writer::StoreWriter;
+use crate::store::{Entry, Restored};
 use crate::whisper::Whisperer;
 use parkway_esl::client::{ClientEvent, EslError, EventStream, Supervisor};
 use parkway_esl::command::Command;
@@ -60,6 +63,10 @@ type ReplyFuture =
 pub(super) struct Engine {
     pub(super) whisperer: Option<Arc<Whisperer>>,
     pub(super) records: Option<mpsc::Sender<CallRecord>>,
+    pub(super) store: Option<StoreWriter>,
+    pub(super) export: Option<RecordExport>,
+    /// Between two reconciles (zero: after reconnects only).
+    pub(super) reconcile_every: std::time::Duration,
     pub(super) inputs: mpsc::Sender<Input>,
     pub(super) supervisor: Supervisor,
     pub(super) tracker: TaskTracker,
@@ -72,17 +79,41 @@ pub(super) struct Engine {
 pub(super) async fn run(
     engine: Engine,
     mut board: Switchboard,
+    restored: Option<Restored>,
     mut events: EventStream,
     mut inputs: mpsc::Receiver<Input>,
     cancel: CancellationToken,
 ) {
     let mut dropped = 0;
     let mut replies = FuturesUnordered::new();
+    if let Some(restored) = restored {
+        let (recovered, actions) = board.restore(restored, Utc::now());
+        tracing::info!(
+            facts = recovered.facts,
+            open_calls = recovered.open_calls,
+            conversions = recovered.conversions,
+            "counters and open calls taken back from the store"
+        );
+        engine.act(&mut board, actions, &mut replies).await;
+    }
+    let mut reconcile_tick = (!engine.reconcile_every.is_zero()).then(|| {
+        let mut t = tokio::time::interval(engine.reconcile_every);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
     loop {
         let mut done: Option<&AtomicU64> = None;
         let actions = tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
+            _ = async { reconcile_tick.as_mut()?.tick().await; Some(()) }, if reconcile_tick.is_some() => {
+                // FreeSWITCH drops events under load without a word: compare its channels
+                // with ours now and then, so a lost hangup cannot hold a slot for long.
+                if engine.supervisor.client().is_some() {
+                    engine.reconciler.start(&board);
+                }
+                Vec::new()
+            }
             Some((call, app, result)) = replies.next(), if !replies.is_empty() => {
                 done = Some(&engine.stats.commands_done);
                 engine.replied(&mut board, call, app, result)
@@ -152,9 +183,10 @@ impl Engine {
                     live,
                     asked,
                     parked,
+                    cdrs,
                 }) = found
                 {
-                    actions = board.reconcile(&live, &asked, now);
+                    actions = board.reconcile(&live, &asked, &cdrs, now);
                     actions.extend(board.missed_parks(parked, now));
                 }
                 self.reconciler.finished(board);
@@ -205,6 +237,7 @@ impl Engine {
         replies: &mut FuturesUnordered<ReplyFuture>,
     ) {
         let mut todo = VecDeque::from(actions);
+        let mut finished: Vec<Entry> = Vec::new();
         while let Some(action) = todo.pop_front() {
             match action {
                 Action::Execute {
@@ -263,6 +296,12 @@ impl Engine {
                         payout = record.payout,
                         "call finished"
                     );
+                    if let Some(export) = &self.export {
+                        export.offer(record.clone());
+                    }
+                    if self.store.is_some() {
+                        finished.push(Entry::Finished(record.clone()));
+                    }
                     if let Some(tx) = &self.records
                         && tx.send(*record).await.is_err()
                     {
@@ -270,6 +309,12 @@ impl Engine {
                     }
                 }
             }
+        }
+        if let Some(store) = &self.store {
+            // The facts first: a record is never committed without what it counted.
+            let mut entries = board.take_entries();
+            entries.append(&mut finished);
+            store.send(entries);
         }
     }
 

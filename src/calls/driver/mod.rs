@@ -33,6 +33,9 @@ use super::record::CallRecord;
 use super::switch_event::SwitchEvent;
 use super::switchboard::Switchboard;
 use crate::config::Config;
+use crate::store::Restored;
+use crate::store::export::RecordExport;
+use crate::store::writer::StoreWriter;
 use crate::whisper::Whisperer;
 use parkway_esl::client::{ClientOptions, Supervisor, SupervisorConfig, connect_supervised};
 use parkway_esl::command::{Command, EventFormat};
@@ -60,6 +63,12 @@ pub struct DaemonOptions {
     pub whisperer: Option<Arc<Whisperer>>,
     /// Where finished call records go (the engine waits when it is full); `None`: logged only.
     pub records: Option<mpsc::Sender<CallRecord>>,
+    /// The store's writer: every fact, call and record is journalled to it.
+    pub store: Option<StoreWriter>,
+    /// What the store held at start, taken back before the first event.
+    pub restored: Option<Restored>,
+    /// The `--records` file (never waited on).
+    pub export: Option<RecordExport>,
     /// Stops the daemon.
     pub cancel: CancellationToken,
     /// Every task is spawned on it.
@@ -85,6 +94,9 @@ impl Default for DaemonOptions {
             seed: 0x0070_6172_6b77_6179,
             whisperer: None,
             records: None,
+            store: None,
+            restored: None,
+            export: None,
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
             backoff_base: Duration::from_millis(100),
@@ -132,10 +144,18 @@ impl Daemon {
         let stats = Arc::new(DaemonStats::default());
         let probes = Probes::new(&options);
         let latencies = probes.latencies();
-        let board = Switchboard::new(config, options.seed, options.whisperer.is_some());
+        let cdr_dir = config.freeswitch.cdr_dir.clone();
+        let reconcile_every = Duration::from_secs(config.freeswitch.reconcile_secs.into());
+        let mut board = Switchboard::new(config, options.seed, options.whisperer.is_some());
+        if options.store.is_some() {
+            board = board.persistent();
+        }
         let engine = Engine {
             whisperer: options.whisperer,
             records: options.records,
+            store: options.store,
+            export: options.export,
+            reconcile_every,
             inputs: inputs_tx.clone(),
             supervisor: supervisor.clone(),
             tracker: tracker.clone(),
@@ -145,12 +165,13 @@ impl Daemon {
                 inputs_tx.clone(),
                 tracker.clone(),
                 stats.clone(),
+                cdr_dir,
             ),
             probes,
         };
         let cancel = options.cancel.clone();
         tracker.spawn(
-            engine::run(engine, board, events, inputs, cancel)
+            engine::run(engine, board, options.restored, events, inputs, cancel)
                 .instrument(tracing::info_span!("call_engine")),
         );
         Daemon {

@@ -14,8 +14,11 @@ use tracing::Instrument;
 
 use super::stats::DaemonStats;
 use crate::calls::switchboard::{MissedPark, Switchboard};
+use crate::store::cdr::{self, CdrOutcome};
 use parkway_esl::client::Supervisor;
 use parkway_esl::command::{ApiCommand, check_uuid};
+use parkway_esl::fasthash::FxHashMap;
+use std::path::PathBuf;
 
 /// A reconcile's end: `show channels` read (the channels alive, and the ones the switchboard
 /// knew when it asked: only those are judged, anything newer was seen live since; and the
@@ -24,6 +27,8 @@ pub(super) struct Live {
     pub(super) live: HashSet<String>,
     pub(super) asked: HashSet<String>,
     pub(super) parked: Vec<MissedPark>,
+    /// The CDRs FreeSWITCH wrote for channels in `asked` that are gone.
+    pub(super) cdrs: FxHashMap<String, CdrOutcome>,
 }
 
 /// Starts reconciles, one at a time; each result comes back to the engine on its input queue
@@ -33,6 +38,8 @@ pub(super) struct Reconciler<I> {
     inputs: mpsc::Sender<I>,
     tracker: TaskTracker,
     stats: Arc<DaemonStats>,
+    /// mod_json_cdr's directory, read for the channels that ended unseen.
+    cdr_dir: Option<PathBuf>,
     /// A reconcile is running; another was asked for meanwhile.
     reconciling: AtomicBool,
     reconcile_again: AtomicBool,
@@ -44,12 +51,14 @@ impl<I: From<Option<Live>> + Send + 'static> Reconciler<I> {
         inputs: mpsc::Sender<I>,
         tracker: TaskTracker,
         stats: Arc<DaemonStats>,
+        cdr_dir: Option<PathBuf>,
     ) -> Reconciler<I> {
         Reconciler {
             supervisor,
             inputs,
             tracker,
             stats,
+            cdr_dir,
             reconciling: AtomicBool::new(false),
             reconcile_again: AtomicBool::new(false),
         }
@@ -68,9 +77,21 @@ impl<I: From<Option<Live>> + Send + 'static> Reconciler<I> {
         let names = board.park_variables();
         let supervisor = self.supervisor.clone();
         let inputs = self.inputs.clone();
+        let cdr_dir = self.cdr_dir.clone();
         self.tracker.spawn(
             async move {
-                let found = read_channels(&supervisor, asked, &names).await;
+                let mut found = read_channels(&supervisor, asked, &names).await;
+                if let (Some(live), Some(dir)) = (&mut found, cdr_dir) {
+                    let gone: Vec<String> = live
+                        .asked
+                        .iter()
+                        .filter(|u| !live.live.contains(*u))
+                        .cloned()
+                        .collect();
+                    live.cdrs = tokio::task::spawn_blocking(move || read_cdrs(&dir, &gone))
+                        .await
+                        .unwrap_or_default();
+                }
                 let _ = inputs.send(I::from(found)).await;
             }
             .instrument(tracing::info_span!("reconcile")),
@@ -85,6 +106,22 @@ impl<I: From<Option<Live>> + Send + 'static> Reconciler<I> {
             self.start(board);
         }
     }
+}
+
+/// The CDRs of the channels `gone` that FreeSWITCH has written (an unreadable one is logged
+/// and left out: the channel is then ended as if it had none).
+fn read_cdrs(dir: &std::path::Path, gone: &[String]) -> FxHashMap<String, CdrOutcome> {
+    let mut found = FxHashMap::default();
+    for uuid in gone {
+        match cdr::read(dir, uuid) {
+            Ok(Some(outcome)) => {
+                found.insert(uuid.clone(), outcome);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "a CDR could not be read"),
+        }
+    }
+    found
 }
 
 /// One reconcile's reading: `show channels as json`, then the variables of the parks that
@@ -126,6 +163,7 @@ async fn read_channels(
                     live,
                     asked,
                     parked: found,
+                    cdrs: FxHashMap::default(),
                 })
             }
             None => {

@@ -1,6 +1,7 @@
 //! The end of a call (conversion, payout, counters, record), refused commands, reconciling.
 
 use super::*;
+use crate::store::cdr::CdrOutcome;
 
 impl Switchboard {
     /// Ends the call once the caller and every leg are gone: conversion, payout, counters,
@@ -28,8 +29,14 @@ impl Switchboard {
             let bridged = record.attempts[leg].bridged_at.unwrap_or(now);
             let end = call.talk_end.unwrap_or(now);
             record.talk_secs = u64::try_from((end - bridged).num_seconds()).unwrap_or(0);
+            // A talk time that ends when parkway noticed is a guess: nothing is paid on it.
+            let paid_secs = if call.talk_guessed {
+                0
+            } else {
+                record.talk_secs
+            };
             let facts = TalkFacts {
-                talk_secs: record.talk_secs,
+                talk_secs: paid_secs,
                 digits: std::mem::take(&mut call.legs[leg].digits),
             };
             let conversion = billing::evaluate(&buyer.conversion, &facts);
@@ -43,7 +50,7 @@ impl Switchboard {
             let mut payout = billing::payout(
                 buyer.payout.as_ref(),
                 true,
-                record.talk_secs,
+                paid_secs,
                 conversion.converted,
                 config.currency,
             )
@@ -66,6 +73,13 @@ impl Switchboard {
                 if let (Some(caller), None) = (call.caller, dup) {
                     self.duplicates
                         .record_conversion(caller, &buyer.id, &router_id, end);
+                    self.journal_converted(crate::store::ConversionSeen {
+                        call: uuid.into(),
+                        caller,
+                        buyer: buyer.id.clone(),
+                        router: router_id.clone(),
+                        at: end,
+                    });
                 }
             }
             if payout > 0 {
@@ -203,7 +217,9 @@ impl Switchboard {
 
     /// After a reconnect: `live` holds every channel uuid FreeSWITCH still has. Calls and legs
     /// that ended while the socket was down are ended now (their hangups are counted once), and
-    /// a call whose bridge ended unseen moves on.
+    /// a call whose bridge ended unseen moves on. A channel's times and cause come from its CDR
+    /// in `cdrs` when FreeSWITCH wrote one; without it the channel is ended at `now`, and a
+    /// talk time that ends at `now` is a guess: the call is not paid on it (see `try_finish`).
     ///
     /// `asked` holds the channels the switchboard knew when it asked: only those are judged
     /// (a leg dialled or a call parked after the snapshot is not in it, yet alive).
@@ -211,41 +227,73 @@ impl Switchboard {
         &mut self,
         live: &HashSet<String>,
         asked: &HashSet<String>,
+        cdrs: &FxHashMap<String, CdrOutcome>,
         now: DateTime<Utc>,
     ) -> Vec<Action> {
         let now = self.switch_time(now);
         let mut out = Vec::new();
         let calls: Vec<String> = self.calls.keys().cloned().collect();
+        let gone = |u: &str| asked.contains(u) && !live.contains(u);
         for uuid in calls {
+            let mut changed = false;
+            let ended: Vec<String> = match self.calls.get(&uuid) {
+                Some(call) => call
+                    .record
+                    .attempts
+                    .iter()
+                    .filter(|a| a.ended_at.is_none() || a.hangup_cause.is_none())
+                    .map(|a| a.leg_uuid.clone())
+                    .chain(
+                        (call.caller_ended.is_none() || call.record.caller_hangup_cause.is_none())
+                            .then(|| uuid.clone()),
+                    )
+                    .filter(|u| gone(u))
+                    .collect(),
+                None => continue,
+            };
+            for channel in &ended {
+                if let Some(cdr) = cdrs.get(channel) {
+                    changed |= self.apply_cdr(&uuid, cdr);
+                }
+            }
             let Some(call) = self.calls.get_mut(&uuid) else {
                 continue;
             };
-            let mut changed = false;
             for a in call.record.attempts.iter_mut() {
-                if a.ended_at.is_none()
-                    && asked.contains(&a.leg_uuid)
-                    && !live.contains(&a.leg_uuid)
-                {
+                if a.ended_at.is_none() && gone(&a.leg_uuid) {
                     a.ended_at = Some(now);
                     if a.outcome == LegOutcome::Connected {
-                        call.talk_end.get_or_insert(now);
+                        if call.talk_end.is_none() {
+                            call.talk_end = Some(now);
+                            call.talk_guessed = true;
+                        }
                     } else {
                         a.outcome = LegOutcome::from_cause("UNKNOWN", a.answered_at.is_some());
                     }
                     changed = true;
                 }
             }
-            if asked.contains(&uuid) && !live.contains(&uuid) && call.caller_ended.is_none() {
+            if gone(&uuid) && call.caller_ended.is_none() {
                 call.caller_ended = Some(now);
-                if call.bridged_leg().is_some() {
-                    call.talk_end.get_or_insert(now);
+                if call.bridged_leg().is_some() && call.talk_end.is_none() {
+                    call.talk_end = Some(now);
+                    call.talk_guessed = true;
                 }
                 changed = true;
             }
+            if let (Some(end), Some(_)) = (call.caller_ended, call.bridged_leg())
+                && call.talk_end.is_some_and(|t| t > end)
+            {
+                call.talk_end = Some(end);
+            }
             if changed {
-                call.record
-                    .notes
-                    .push("reconciled after a reconnect: ended while the socket was down".into());
+                let note = if call.talk_guessed {
+                    "reconciled after a reconnect: ended while the socket was down, no CDR; \
+                     talk time is until parkway noticed and is not paid on"
+                } else {
+                    "reconciled after a reconnect: ended while the socket was down"
+                };
+                call.record.notes.push(note.into());
             }
             self.release_legs(&uuid, now);
             let stalled = self.calls.get(&uuid).is_some_and(|c| {

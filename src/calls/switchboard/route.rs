@@ -69,33 +69,15 @@ impl Switchboard {
             .iter()
             .filter_map(|k| tokens.get(k).map(|v| (k.clone(), v.to_owned())))
             .collect();
-        let record = CallRecord {
-            call: uuid.to_owned(),
-            router: self.config.routers[router].id.clone(),
-            caller: caller.number.clone(),
-            destination: caller.destination.clone(),
-            tokens: kept,
+        let record = CallRecord::new(
+            uuid,
+            self.config.routers[router].id.clone(),
+            self.config.routers[router].algorithm,
+            caller.number.clone(),
+            caller.destination.clone(),
+            kept,
             parked_at,
-            decision: crate::routing::Decision {
-                router: self.config.routers[router].id.clone(),
-                algorithm: self.config.routers[router].algorithm,
-                plan: Vec::new(),
-                left_out: Vec::new(),
-            },
-            attempts: Vec::new(),
-            connected: None,
-            bridged_at: None,
-            talk_secs: 0,
-            transferred_at: None,
-            conversion: None,
-            payout: 0,
-            duplicate: None,
-            fallback: None,
-            disposition: Disposition::Abandoned,
-            ended_at: None,
-            caller_hangup_cause: None,
-            notes: Vec::new(),
-        };
+        );
         let call = Call {
             uuid: uuid.to_owned(),
             router,
@@ -111,11 +93,13 @@ impl Switchboard {
             record,
             caller_ended: None,
             talk_end: None,
+            talk_guessed: false,
             prepared: false,
             needs: caller_needs(ev),
             park_timeout: park_timeout(ev),
         };
         self.calls.insert(uuid.to_owned(), call);
+        self.journal_opened(uuid);
         self.next_step(uuid, now, out);
     }
 
