@@ -398,6 +398,7 @@ impl Engine {
             .dialplan
             .resolve_drawn(&context, &dest, &mut self.draws);
         let Some(c) = self.chan_mut(id) else { return };
+        c.park_expired = None;
         if let Some(t) = c.park_timer.take() {
             self.cancel_timer(t);
         }
