@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 
 use super::dial::{LegPlan, StepMode, StepPlan};
-use super::record::{Attempt, CallRecord, LegOutcome};
+use super::record::{Attempt, CallRecord, FallbackUsed, LegOutcome};
 use crate::routing::Tokens;
 
 /// Where a call is.
@@ -85,6 +85,9 @@ pub(crate) struct Call {
     pub prepared: bool,
     /// The `set`s the caller needs before its first bridge (the dialplan may have set them).
     pub needs: Vec<String>,
+    /// The fallback sent, with its commands' Event-UUIDs, until it runs (then it is in the
+    /// record).
+    pub fallback_sent: Option<(FallbackUsed, Vec<String>)>,
 }
 
 impl Call {

@@ -45,6 +45,11 @@ const DUPLICATE_SWEEP: Duration = Duration::minutes(10);
 /// A step is not started with less wait budget than this (seconds).
 const MIN_RING_SECS: i64 = 3;
 
+/// Seconds a step leaves before the caller's park timer: a leg's timer rounding up to a whole
+/// second, the bridge reaching FreeSWITCH in the next second, and a second for the fallback's
+/// commands (see `next_step`).
+const PARK_MARGIN_SECS: i64 = 3;
+
 /// What the driver must do.
 #[derive(Debug, Clone)]
 pub enum Action {

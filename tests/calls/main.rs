@@ -8,6 +8,7 @@ mod convert;
 mod edges;
 mod flows;
 mod groups;
+mod park_timer;
 mod reconnect;
 mod rig;
 mod whisper;

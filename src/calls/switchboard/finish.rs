@@ -12,6 +12,7 @@ impl Switchboard {
         if !done {
             return;
         }
+        self.settle_fallback(uuid);
         let Some(mut call) = self.calls.remove(uuid) else {
             return;
         };
@@ -92,6 +93,42 @@ impl Switchboard {
         self.ledger.prune(now);
         self.prune_duplicates(now);
         out.push(Action::Record(Box::new(call.record)));
+    }
+
+    /// At the end of a call whose fallback was sent but not seen to run: the caller's own
+    /// hangup cause tells (the completion of the fallback's commands may have been lost). The
+    /// fallback's hangup cause means it ran; any other means FreeSWITCH ended the caller first
+    /// (its park timer, the caller leaving) and the record says so instead of a fallback.
+    fn settle_fallback(&mut self, uuid: &str) {
+        let Some(call) = self.calls.get_mut(uuid) else {
+            return;
+        };
+        let Some((used, _)) = &call.fallback_sent else {
+            return;
+        };
+        let cause = call.record.caller_hangup_cause.as_deref();
+        let ran = match &used.action {
+            Fallback::Hangup { cause: c } | Fallback::Play { cause: c, .. } => {
+                cause == Some(c.as_str())
+            }
+            Fallback::Transfer { .. } => false,
+        };
+        if ran {
+            self.fallback_ran(uuid);
+            return;
+        }
+        let what = match &used.action {
+            Fallback::Hangup { cause } => format!("hangup {cause}"),
+            Fallback::Play { file, cause } => format!("play {file}, hangup {cause}"),
+            Fallback::Transfer { extension } => format!("transfer {extension}"),
+        };
+        let note = format!(
+            "fallback ({what}) sent but never ran: the caller ended first ({})",
+            cause.unwrap_or("hangup cause unknown")
+        );
+        tracing::info!(parent: &call.span, cause, "fallback never ran");
+        call.record.notes.push(note);
+        call.fallback_sent = None;
     }
 
     /// Forgets conversions older than the longest duplicate window, once per

@@ -92,6 +92,13 @@ impl Switchboard {
         let Some(call) = self.calls.get_mut(uuid) else {
             return;
         };
+        if let Some((_, sent)) = &call.fallback_sent {
+            let app = ev.header("Application-UUID");
+            if app.is_some_and(|a| sent.iter().any(|s| *s == a)) {
+                self.fallback_ran(uuid);
+            }
+            return;
+        }
         let Phase::Dialing { event_uuid } = &call.phase else {
             return;
         };

@@ -114,6 +114,7 @@ impl Switchboard {
             prepared: false,
             needs: caller_needs(ev),
             park_timeout: park_timeout(ev),
+            fallback_sent: None,
         };
         self.calls.insert(uuid.to_owned(), call);
         self.next_step(uuid, now, out);
@@ -128,12 +129,22 @@ impl Switchboard {
         };
         let _enter = call.span.clone().entered();
         let router = &config.routers[call.router];
-        let waited = now - call.parked_at;
-        let budget = call
-            .park_timeout
-            .map_or(router.max_wait_secs, |p| p.min(router.max_wait_secs));
-        let left = i64::from(budget) - waited.num_seconds();
-        if call.steps > 0 && left < MIN_RING_SECS {
+        let waited_ms = (now - call.parked_at).num_milliseconds();
+        // Whole seconds left of a budget (rounded down: a step never rings past it).
+        let secs_left = |budget_ms: i64| (budget_ms - waited_ms).div_euclid(1000);
+        let router_left = secs_left(i64::from(router.max_wait_secs) * 1000);
+        // FreeSWITCH's park timer is a hard limit: it hangs the caller up when the step running
+        // then returns, so no step may ring past it. Both timers count whole epoch seconds:
+        // the park timer fires at floor(park) + park_timeout, and a `leg_timeout` of N started
+        // at S ends the leg at floor(S) + N + 1, S being this second or (the command still on
+        // its way) the next. One more second is left for the fallback to run.
+        let park_left = call.park_timeout.map(|p| {
+            call.parked_at.timestamp() + i64::from(p) - now.timestamp() - PARK_MARGIN_SECS
+        });
+        let left = park_left.map_or(router_left, |p| p.min(router_left));
+        if (call.steps > 0 && left < MIN_RING_SECS)
+            || park_left.is_some_and(|p| p < MIN_RING_SECS)
+        {
             self.fallback(uuid, FallbackReason::WaitBudgetSpent, out);
             return;
         }
@@ -165,7 +176,7 @@ impl Switchboard {
         if first {
             call.record.decision = decision;
         }
-        let Some((mode, group, members)) = chosen else {
+        let Some((mode, group, mut members)) = chosen else {
             let reason = if first {
                 FallbackReason::NothingEligible
             } else {
@@ -176,14 +187,31 @@ impl Switchboard {
         };
         call.steps += 1;
         let ring_cap = u32::try_from(left.max(MIN_RING_SECS)).unwrap_or(u32::MAX);
+        // A sequential group rings its members one after another: under the park timer, each
+        // gets what the ones before it leave, and those left nothing are not dialled.
+        let mut park_budget = park_left.map(|_| ring_cap);
+        let mut rings = Vec::with_capacity(members.len());
+        members.retain(|(b, _)| {
+            let mut ring = config.buyers[*b].ring_timeout_secs.min(ring_cap).max(1);
+            if let Some(budget) = park_budget.as_mut() {
+                if i64::from(*budget) < MIN_RING_SECS {
+                    return false;
+                }
+                ring = ring.min(*budget);
+                if mode == StepMode::Sequential {
+                    *budget -= ring;
+                }
+            }
+            rings.push(ring);
+            true
+        });
         let mut legs = Vec::with_capacity(members.len());
         let mut requests = Vec::new();
-        for (b, _) in &members {
-            let buyer = &config.buyers[*b];
+        for ((b, _), ring_secs) in members.iter().zip(rings) {
             legs.push(crate::calls::dial::LegPlan {
                 buyer: *b,
                 uuid: self.ids.uuid_v4(),
-                ring_secs: buyer.ring_timeout_secs.min(ring_cap).max(1),
+                ring_secs,
                 whisper: None,
             });
             if self.whispers
@@ -326,13 +354,15 @@ impl Switchboard {
         };
         let action = config.routers[call.router].fallback.clone();
         tracing::info!(parent: &call.span, ?reason, "fallback");
-        self.totals.fallbacks += 1;
+        let mut sent = Vec::with_capacity(3);
         let mut exec = |app: App, arg: String| {
+            let event_uuid = ids.next().unwrap_or_default();
+            sent.push(event_uuid.clone());
             out.push(Action::Execute {
                 call: uuid.to_owned(),
                 app,
                 arg,
-                event_uuid: ids.next().unwrap_or_default(),
+                event_uuid,
             })
         };
         match &action {
@@ -345,8 +375,22 @@ impl Switchboard {
             }
             Fallback::Transfer { extension } => exec(App::Transfer, extension.clone()),
         }
-        call.record.fallback = Some(FallbackUsed { reason, action });
+        // Recorded once FreeSWITCH runs it (`fallback_ran`): the caller may be gone first (its
+        // park timer fired as the last step returned), and then the commands never run.
+        call.fallback_sent = Some((FallbackUsed { reason, action }, sent));
         call.phase = Phase::FallenBack;
+    }
+
+    /// The fallback sent to `uuid` ran (one of its commands completed on the caller's channel,
+    /// or the caller ended with the fallback's own hangup cause): it goes in the record.
+    pub(super) fn fallback_ran(&mut self, uuid: &str) {
+        let Some(call) = self.calls.get_mut(uuid) else {
+            return;
+        };
+        if let Some((used, _)) = call.fallback_sent.take() {
+            call.record.fallback = Some(used);
+            self.totals.fallbacks += 1;
+        }
     }
 }
 
@@ -392,9 +436,20 @@ fn own_leg_marker(
     .find(|name| park.variable(name).is_some())
 }
 
-/// `park_timeout=<secs>[:<cause>]` from the park event (0 or unreadable: none).
-fn park_timeout(park: &Event) -> Option<u32> {
-    let v = park.variable("park_timeout")?;
-    let secs = v.split(':').next()?.trim().parse::<u32>().ok()?;
-    (secs > 0).then_some(secs)
+/// The park timeout, `<secs>[:<cause>]` (0 or unreadable: none), from the park event.
+/// FreeSWITCH's `park` takes `park_timeout` off the channel before CHANNEL_PARK fires (it
+/// shows only on the `park` CHANNEL_EXECUTE, which parkway does not subscribe to, and
+/// `uuid_getvar` returns `_undef_` afterwards), so the dialplan sets it in
+/// [`PARK_TIMEOUT_VAR`] too (`dialplan/parkway.xml`); `park_timeout` itself is read for a
+/// switch that leaves it.
+pub(super) fn park_timeout(park: &Event) -> Option<u32> {
+    [PARK_TIMEOUT_VAR, "park_timeout"].iter().find_map(|name| {
+        let v = park.variable(name)?;
+        let secs = v.split(':').next()?.trim().parse::<u32>().ok()?;
+        (secs > 0).then_some(secs)
+    })
 }
+
+/// The channel variable the dialplan copies `park_timeout` from (or into) before `park`:
+/// unlike `park_timeout`, it is still on the channel when CHANNEL_PARK fires.
+pub const PARK_TIMEOUT_VAR: &str = "parkway_park_timeout";

@@ -467,9 +467,150 @@ fn park_timeout_bounds_the_wait_budget() {
         })
         .expect("a bridge");
     assert!(
-        bridge.contains("leg_timeout=8"),
-        "the buyer rings no longer than FreeSWITCH keeps the caller: {bridge}"
+        bridge.contains("leg_timeout=5"),
+        "the buyer rings no longer than FreeSWITCH keeps the caller, less what its whole-second \
+         timers and the fallback take: {bridge}"
     );
+}
+
+/// The bridge argument of the actions.
+fn bridge_arg(actions: &[Action]) -> Option<String> {
+    actions.iter().find_map(|a| match a {
+        Action::Execute {
+            app: App::Bridge,
+            arg,
+            ..
+        } => Some(arg.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn park_timeout_is_read_from_parkways_own_variable() {
+    // A real FreeSWITCH: `park` took `park_timeout` off the channel before CHANNEL_PARK
+    // (inbound_plain.recv); the dialplan's copy in parkway_park_timeout is still there.
+    let t = monday_10am();
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = park_event(
+        t,
+        &[
+            ("variable_campaign", "auto"),
+            ("variable_parkway_park_timeout", "10:NORMAL_TEMPORARY_FAILURE"),
+        ],
+    );
+    let bridge = bridge_arg(&board.on_event(&park, t)).expect("a bridge");
+    assert!(bridge.contains("leg_timeout=7"), "{bridge}");
+}
+
+#[test]
+fn no_step_is_started_that_the_park_timer_would_cut() {
+    // Found by a reconcile 9 s after the park, with a 10 s park timer: nothing can ring.
+    let t = monday_10am();
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = super::MissedPark {
+        uuid: "caller".into(),
+        created: Some(t),
+        vars: vec![
+            ("campaign".into(), "auto".into()),
+            ("parkway_park_timeout".into(), "10:NORMAL_TEMPORARY_FAILURE".into()),
+        ],
+        ..super::MissedPark::default()
+    };
+    let actions = board.missed_parks(vec![park], t + Duration::seconds(9));
+    assert_eq!(bridge_arg(&actions), None, "nothing dialled");
+    assert!(actions.iter().any(|a| matches!(
+        a,
+        Action::Execute {
+            app: App::Hangup,
+            ..
+        }
+    )));
+}
+
+/// A call on `config()` whose one step failed at `t + 10 s`: the fallback is sent. Returns the
+/// board and the fallback hangup's Event-UUID.
+fn fallen_back(t: DateTime<Utc>) -> (Switchboard, String) {
+    let (mut board, event_uuid, leg) = dialled_at(t);
+    let causes = format!("ARRAY::{leg};NO_ANSWER");
+    let done = [
+        ("Unique-ID", "caller"),
+        ("Answer-State", "ringing"),
+        ("Application", "bridge"),
+        ("Application-UUID", event_uuid.as_str()),
+        ("variable_originate_disposition", "NO_ANSWER"),
+        ("variable_originate_causes", causes.as_str()),
+    ];
+    let t10 = t + Duration::seconds(10);
+    let actions = board.on_event(&event("CHANNEL_EXECUTE_COMPLETE", t10, &done), t);
+    let hangup = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Execute {
+                app: App::Hangup,
+                event_uuid,
+                ..
+            } => Some(event_uuid.clone()),
+            _ => None,
+        })
+        .expect("the fallback");
+    let leg_down = [("Unique-ID", leg.as_str()), ("Hangup-Cause", "NO_ANSWER")];
+    board.on_event(&event("CHANNEL_HANGUP_COMPLETE", t10, &leg_down), t);
+    (board, hangup)
+}
+
+#[test]
+fn a_fallback_the_caller_never_got_is_not_recorded() {
+    // FreeSWITCH's park timer hung the caller up as the bridge returned: parkway's hangup
+    // never ran.
+    let t = monday_10am();
+    let (mut board, _) = fallen_back(t);
+    let gone = [
+        ("Unique-ID", "caller"),
+        ("Hangup-Cause", "NORMAL_TEMPORARY_FAILURE"),
+    ];
+    let t11 = t + Duration::seconds(11);
+    let record = record(board.on_event(&event("CHANNEL_HANGUP_COMPLETE", t11, &gone), t))
+        .expect("the call ends");
+    assert_eq!(record.fallback, None);
+    assert_eq!(
+        record.caller_hangup_cause.as_deref(),
+        Some("NORMAL_TEMPORARY_FAILURE")
+    );
+    assert!(
+        record.notes.iter().any(|n| n.contains("never ran")),
+        "{:?}",
+        record.notes
+    );
+    assert_eq!(board.totals().fallbacks, 0);
+}
+
+#[test]
+fn a_fallback_that_ran_is_recorded() {
+    let t = monday_10am();
+    let (mut board, hangup) = fallen_back(t);
+    let t11 = t + Duration::seconds(11);
+    let ran = [
+        ("Unique-ID", "caller"),
+        ("Application", "hangup"),
+        ("Application-UUID", hangup.as_str()),
+    ];
+    board.on_event(&event("CHANNEL_EXECUTE_COMPLETE", t11, &ran), t);
+    let gone = [("Unique-ID", "caller"), ("Hangup-Cause", "NORMAL_CLEARING")];
+    let first = record(board.on_event(&event("CHANNEL_HANGUP_COMPLETE", t11, &gone), t))
+        .expect("the call ends");
+    assert!(first.fallback.is_some());
+    assert_eq!(first.disposition, crate::calls::Disposition::Fallback);
+    assert_eq!(board.totals().fallbacks, 1);
+
+    // Its completion lost, the fallback's own cause on the caller's hangup shows it ran.
+    let (mut board, _) = fallen_back(t);
+    let gone = [
+        ("Unique-ID", "caller"),
+        ("Hangup-Cause", "NO_ROUTE_DESTINATION"),
+    ];
+    let record = record(board.on_event(&event("CHANNEL_HANGUP_COMPLETE", t11, &gone), t))
+        .expect("the call ends");
+    assert!(record.fallback.is_some());
 }
 
 #[test]
