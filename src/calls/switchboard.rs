@@ -6,9 +6,10 @@
 //! the seed. The ledger (counters), the duplicate history and the calls live here; the driver
 //! only carries bytes and renders whispers.
 //!
-//! A call: CHANNEL_PARK of a real inbound channel (not one of our buyer legs: no `parkway_call`,
-//! `parkway_buyer` or `sip_h_X-Parkway-Call` variable and not a leg uuid; buyer legs that park,
-//! or loop back into this switch and park, are not calls) that matches a router → decide → dial the first step with `bridge` →
+//! A call: CHANNEL_PARK of a real inbound channel (not one of our buyer legs: not a leg uuid,
+//! and no `sip_h_X-Parkway-Call` naming a leg we are dialling; buyer legs that park, or loop
+//! back into this switch and park, are not calls, while a marker naming no leg of ours is
+//! forged and ignored) that matches a router → decide → dial the first step with `bridge` →
 //! CHANNEL_BRIDGE (connected) or the bridge's CHANNEL_EXECUTE_COMPLETE without a bridge (the
 //! step failed: decide again with fresh usage, without the buyers already tried, while the
 //! router's wait budget lasts) → the caller's CHANNEL_HANGUP_COMPLETE and every leg's →
@@ -79,6 +80,9 @@ pub struct Totals {
     pub unrouted: u64,
     /// Parks of our own buyer legs (a destination that loops back into this switch): ignored.
     pub own_legs_parked: u64,
+    /// Parks carrying a marker of our buyer legs that names no leg we are dialling (a caller
+    /// sending the `X-Parkway-Call` header): routed like any park.
+    pub forged_markers: u64,
     /// Parks that happened while the socket was down, found by the reconcile (and routed
     /// like any park).
     pub missed_parks: u64,

@@ -26,7 +26,18 @@ impl Switchboard {
         if self.calls.contains_key(uuid) || ev.call_direction() != Some(Direction::Inbound) {
             return;
         }
-        if let Some(marker) = own_leg_marker(ev, uuid, &self.legs) {
+        let marker = own_leg_marker(ev, uuid, &self.legs);
+        if let Err(forged) = marker {
+            // An inbound call carries a marker no leg of ours made (a caller sending the
+            // `X-Parkway-Call` SIP header): it is a call like any other.
+            self.totals.forged_markers += 1;
+            tracing::warn!(
+                call.uuid = uuid,
+                marker = forged,
+                "a park carries a marker of parkway's buyer legs that no leg of ours made; routed as a call"
+            );
+        }
+        if let Ok(Some(marker)) = marker {
             // One of our buyer legs came back into this switch (a loopback/ or SIP destination
             // on the same FreeSWITCH) and its inbound side parked: it is not a new call.
             self.totals.own_legs_parked += 1;
@@ -416,24 +427,34 @@ fn caller_needs(park: &Event) -> Vec<String> {
     needs
 }
 
-/// What shows that a parked channel is one of our buyer legs (or the far side of one), if
-/// anything: its uuid is a leg we dialled, or it carries a leg's variables (`parkway_call` and
-/// `parkway_buyer` cross a `loopback/`; only the `sip_h_X-Parkway-Call` header crosses SIP).
+/// What shows that a parked channel is one of our buyer legs (or the far side of one): its
+/// uuid is a leg we dialled, or it carries the leg marker ([`crate::calls::dial::LOOP_MARKER`],
+/// which crosses both a SIP hop and a `loopback/`) naming a leg we are dialling. Only parkway
+/// knows those uuids, and only while they ring, so a caller cannot forge one. `Ok(None)`: no
+/// marker at all; `Err(name)`: a marker variable (`parkway_call`, `parkway_buyer` or the leg
+/// marker) that names no leg of ours, which is ignored (the park is a call).
 fn own_leg_marker(
     park: &Event,
     uuid: &str,
     legs: &FxHashMap<String, String>,
-) -> Option<&'static str> {
+) -> Result<Option<&'static str>, &'static str> {
     if legs.contains_key(uuid) {
-        return Some("leg uuid");
+        return Ok(Some("leg uuid"));
     }
-    [
-        "parkway_call",
-        "parkway_buyer",
-        crate::calls::dial::LOOP_MARKER,
-    ]
-    .into_iter()
-    .find(|name| park.variable(name).is_some())
+    let marker = crate::calls::dial::LOOP_MARKER;
+    if park
+        .variable(marker)
+        .is_some_and(|leg| legs.contains_key(leg.as_ref()))
+    {
+        return Ok(Some(marker));
+    }
+    match ["parkway_call", "parkway_buyer", marker]
+        .into_iter()
+        .find(|name| park.variable(name).is_some())
+    {
+        Some(name) => Err(name),
+        None => Ok(None),
+    }
 }
 
 /// The park timeout, `<secs>[:<cause>]` (0 or unreadable: none), from the park event.

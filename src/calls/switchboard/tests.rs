@@ -643,8 +643,8 @@ fn parks_of_our_own_buyer_legs_are_not_routed() {
     // that carries the campaign too. Over SIP only the X-header crosses; over loopback/ the
     // leg's variables do; and the leg's own uuid may park.
     let markers: [(&str, &str, &str); 3] = [
-        ("looped-sip", "variable_sip_h_X-Parkway-Call", "caller"),
-        ("looped-loopback", "variable_parkway_buyer", "acme"),
+        ("looped-sip", "variable_sip_h_X-Parkway-Call", leg.as_str()),
+        ("looped-loopback", "variable_sip_h_X-Parkway-Call", leg.as_str()),
         (leg.as_str(), "variable_other", "x"),
     ];
     for (i, (uuid, name, value)) in markers.iter().enumerate() {
@@ -668,6 +668,58 @@ fn parks_of_our_own_buyer_legs_are_not_routed() {
 }
 
 #[test]
+fn a_forged_leg_marker_does_not_hide_a_call() {
+    // A caller sends `X-Parkway-Call: anything` (or the dialplan copies caller input into
+    // parkway's variables): no leg of ours has that uuid, so the park is routed.
+    let t0 = monday_10am();
+    let mut board = Switchboard::new(config(), 1, false);
+    let forged: [(&str, &str, &str); 3] = [
+        ("forged-sip", "variable_sip_h_X-Parkway-Call", "anything"),
+        ("forged-call", "variable_parkway_call", "caller"),
+        ("forged-buyer", "variable_parkway_buyer", "acme"),
+    ];
+    for (i, (uuid, name, value)) in forged.iter().enumerate() {
+        let park = event(
+            "CHANNEL_PARK",
+            t0,
+            &[
+                ("Unique-ID", uuid),
+                ("Call-Direction", "inbound"),
+                ("variable_campaign", "auto"),
+                (name, value),
+            ],
+        );
+        let actions = board.on_event(&park, t0);
+        assert!(
+            bridge_arg(&actions).is_some(),
+            "{uuid} is a call: {actions:?}"
+        );
+        assert_eq!(board.totals().forged_markers, i as u64 + 1);
+    }
+    assert_eq!(board.totals().own_legs_parked, 0);
+    assert_eq!(board.totals().calls, 3);
+    // The value of a live call's leg is not enough once that leg is over: a marker is good
+    // only while parkway dials the leg.
+    let leg = board
+        .known_channels()
+        .into_iter()
+        .find(|c| !c.starts_with("forged"))
+        .expect("a leg");
+    let park = event(
+        "CHANNEL_PARK",
+        t0,
+        &[
+            ("Unique-ID", "looped"),
+            ("Call-Direction", "inbound"),
+            ("variable_campaign", "auto"),
+            ("variable_sip_h_X-Parkway-Call", leg.as_str()),
+        ],
+    );
+    assert!(board.on_event(&park, t0).is_empty(), "our own leg");
+    assert_eq!(board.totals().own_legs_parked, 1);
+}
+
+#[test]
 fn a_park_found_by_the_reconcile_is_routed_once_and_our_legs_never() {
     let t = monday_10am();
     let mut board = Switchboard::new(config(), 1, false);
@@ -683,19 +735,24 @@ fn a_park_found_by_the_reconcile_is_routed_once_and_our_legs_never() {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     };
-    let found = vec![
-        park("missed", &[("campaign", "auto")]),
-        park(
-            "looped",
-            &[("campaign", "auto"), ("sip_h_X-Parkway-Call", "x")],
-        ),
-    ];
+    let found = vec![park("missed", &[("campaign", "auto")])];
     let actions = board.missed_parks(found.clone(), t);
     assert!(
         actions.iter().any(
             |a| matches!(a, Action::Execute { call, app: App::Bridge, .. } if call == "missed")
         )
     );
+    // The leg dialled for it loops back into this switch and parks unseen too.
+    let leg = board
+        .known_channels()
+        .into_iter()
+        .find(|c| c != "missed")
+        .expect("a leg");
+    let looped = park(
+        "looped",
+        &[("campaign", "auto"), ("sip_h_X-Parkway-Call", leg.as_str())],
+    );
+    let actions = board.missed_parks(vec![looped], t);
     assert!(
         !actions
             .iter()
@@ -707,7 +764,7 @@ fn a_park_found_by_the_reconcile_is_routed_once_and_our_legs_never() {
         (1, 2, 1)
     );
     // Found again (a second reconcile): the call is known, nothing happens.
-    assert!(board.missed_parks(found[..1].to_vec(), t).is_empty());
+    assert!(board.missed_parks(found.clone(), t).is_empty());
     assert_eq!(board.live_calls(), 1);
     // Its wait counts from the park, not from when it was found.
     let hangup = event(
@@ -719,7 +776,7 @@ fn a_park_found_by_the_reconcile_is_routed_once_and_our_legs_never() {
     assert_eq!(record.parked_at, t - Duration::seconds(20));
     assert!(record.notes.iter().any(|n| n.contains("reconcile")));
     // A `show channels` taken just before the end still lists it: not routed again.
-    assert!(board.missed_parks(found[..1].to_vec(), t).is_empty());
+    assert!(board.missed_parks(found, t).is_empty());
     assert_eq!((board.live_calls(), board.totals().calls), (0, 1));
 }
 
