@@ -287,10 +287,34 @@ fn caller_cause(record: &mut CallRecord, ev: &Event) {
 /// Counts a leg as dialled and up (once per leg: repeats are no-ops in the ledger, and a buyer
 /// dialled again in the same call is another attempt).
 fn count_up(ledger: &mut Ledger, config: &Config, call: &mut Call, leg: usize, now: DateTime<Utc>) {
+    leg_up(ledger, config, call, leg, now, true);
+}
+
+/// Brings a leg up when its step is planned, before its bridge is sent: the attempt is held
+/// (routing sees it at once), and counted only once the bridge is handed to FreeSWITCH
+/// ([`Switchboard::command_sent`]) or the leg is seen; a leg never sent is no attempt.
+fn hold_up(ledger: &mut Ledger, config: &Config, call: &mut Call, leg: usize, now: DateTime<Utc>) {
+    leg_up(ledger, config, call, leg, now, false);
+}
+
+fn leg_up(
+    ledger: &mut Ledger,
+    config: &Config,
+    call: &mut Call,
+    leg: usize,
+    now: DateTime<Utc>,
+    dialled: bool,
+) {
     let state: &mut LegState = &mut call.legs[leg];
     let (uuid, buyer) = (call.record.attempts[leg].leg_uuid.as_str(), state.buyer);
     let key = state.attempt_key.as_str();
-    ledger.count_leg(config, &call.uuid, key, buyer, Count::Attempt, now);
+    if dialled {
+        ledger.count_leg(config, &call.uuid, key, buyer, Count::Attempt, now);
+        state.attempt_held = false;
+    } else if !state.attempt_held {
+        ledger.hold(config, &call.uuid, buyer, Metric::Attempts, now);
+        state.attempt_held = true;
+    }
     if !state.live && ledger.count_leg(config, &call.uuid, uuid, buyer, Count::LegUp, now) {
         state.live = true;
         // A ringing leg may still connect: hold the connection so concurrent calls cannot pass

@@ -253,7 +253,7 @@ impl Switchboard {
         };
         for leg in Call::first_legs(&step) {
             if let Some(idx) = call.leg_index(&leg.uuid) {
-                count_up(&mut self.ledger, &config, call, idx, now);
+                hold_up(&mut self.ledger, &config, call, idx, now);
             }
         }
         if requests.is_empty() {
@@ -337,21 +337,11 @@ impl Switchboard {
                 call.phase = Phase::Dialing { event_uuid };
             }
             Err(e) => {
-                // A destination the config check let through but the encoder refuses: the
-                // step fails as unreachable and the next one is tried.
+                // A destination the config check let through but the encoder refuses: nothing
+                // is dialled (no attempt), and the next step is tried without these buyers.
                 tracing::warn!(parent: &call.span, error = %e, "cannot dial step");
-                call.record
-                    .notes
-                    .push(format!("step {} not dialled: {e}", step.number));
                 let now = call.record.parked_at;
-                for leg in &step.legs {
-                    if let Some(i) = call.leg_index(&leg.uuid) {
-                        let a = &mut call.record.attempts[i];
-                        a.outcome = LegOutcome::Unreachable;
-                        a.ended_at = Some(a.dialled_at);
-                    }
-                }
-                self.release_legs(uuid, now);
+                self.drop_never_sent(uuid, step.number, &e.to_string(), now);
                 self.next_step(uuid, now, out);
             }
         }

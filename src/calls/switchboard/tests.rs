@@ -348,6 +348,7 @@ fn a_bridge_never_sent_is_dialled_again_after_the_reconnect() {
         [App::Set, App::Set, App::Set, App::Bridge],
         "prepared and dialled again"
     );
+    board.command_sent("caller", App::Bridge, t + Duration::seconds(2));
     assert_eq!(board.live_calls(), 1);
     // The bridge that never left rang nobody: the leg dialling acme again is its one attempt
     // (attempts count per leg, and the new leg takes over the unsent one's key).
@@ -385,6 +386,7 @@ fn a_bridge_refused_for_a_gone_caller_is_cancelled_and_the_hangup_ends_the_call(
     let mut board = Switchboard::new(config(), 1, false);
     let park = park_event(t, &[("variable_campaign", "auto")]);
     board.on_event(&park, t);
+    board.command_sent("caller", App::Bridge, t);
     let refused =
         board.command_failed("caller", App::Bridge, "-ERR invalid session id [caller]", t);
     assert!(
@@ -404,6 +406,83 @@ fn a_bridge_refused_for_a_gone_caller_is_cancelled_and_the_hangup_ends_the_call(
         Some("NORMAL_CLEARING")
     );
     assert_eq!(board.live_calls(), 0);
+}
+
+#[test]
+fn a_bridge_refused_before_it_was_sent_is_not_an_attempt() {
+    // The engine's encoder refuses the command (the caller's uuid, or the argument): nothing
+    // reached FreeSWITCH, nothing rang.
+    let t = monday_10am();
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = park_event(t, &[("variable_campaign", "auto")]);
+    assert!(bridge_arg(&board.on_event(&park, t)).is_some());
+    let refused = board.command_failed(
+        "caller",
+        App::Bridge,
+        "invalid sendmsg uuid: \"caller\"",
+        t,
+    );
+    let record = record(refused).expect("the call cannot be handled");
+    assert!(record.attempts.is_empty(), "{:?}", record.attempts);
+    assert!(
+        record.notes.iter().any(|n| n.contains("not dialled (acme)")),
+        "{:?}",
+        record.notes
+    );
+    assert_eq!(board.ledger().totals(0).attempts, 0, "nothing was dialled");
+    assert_eq!(board.ledger().concurrency(0), 0);
+    assert!(board.known_channels().is_empty());
+    // Nothing is held against acme's caps either: a later call sees no attempt.
+    let usage = board.ledger().snapshot().buyer("acme");
+    let attempts = usage
+        .and_then(|u| {
+            u.window(crate::routing::zonetime::Window::Total)
+                .get(crate::routing::Metric::Attempts)
+        })
+        .map_or(0, |c| c.value);
+    assert_eq!(attempts, 0);
+}
+
+#[test]
+fn a_step_the_dial_string_encoder_refuses_is_not_an_attempt() {
+    // A value FreeSWITCH would expand (`$`) in the caller's uuid, which every leg carries:
+    // the bridge is never built.
+    let t = monday_10am();
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = event(
+        "CHANNEL_PARK",
+        t,
+        &[
+            ("Unique-ID", "caller${x}"),
+            ("Call-Direction", "inbound"),
+            ("variable_campaign", "auto"),
+        ],
+    );
+    let actions = board.on_event(&park, t);
+    assert_eq!(bridge_arg(&actions), None);
+    assert_eq!(board.ledger().totals(0).attempts, 0, "nothing was dialled");
+    assert_eq!(board.ledger().concurrency(0), 0);
+    let gone = [
+        ("Unique-ID", "caller${x}"),
+        ("Hangup-Cause", "NO_ROUTE_DESTINATION"),
+    ];
+    let record = record(board.on_event(&event("CHANNEL_HANGUP_COMPLETE", t, &gone), t))
+        .expect("the call ends");
+    assert!(record.attempts.is_empty(), "{:?}", record.attempts);
+    assert_eq!(board.ledger().totals(0).attempts, 0);
+}
+
+#[test]
+fn an_attempt_counts_once_its_bridge_is_sent() {
+    let t = monday_10am();
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = park_event(t, &[("variable_campaign", "auto")]);
+    board.on_event(&park, t);
+    assert_eq!(board.ledger().totals(0).attempts, 0, "only held");
+    board.command_sent("caller", App::Bridge, t);
+    assert_eq!(board.ledger().totals(0).attempts, 1);
+    board.command_sent("caller", App::Bridge, t);
+    assert_eq!(board.ledger().totals(0).attempts, 1, "once");
 }
 
 #[test]
