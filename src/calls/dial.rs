@@ -249,7 +249,11 @@ mod tests {
         assert_eq!(get(legs[0], "parkway_buyer").as_deref(), Some("a"));
         assert_eq!(get(legs[1], "parkway_attempt").as_deref(), Some("2"));
         for (l, uuid) in legs.iter().zip(["u-a", "u-b"]) {
-            assert_eq!(get(l, LOOP_MARKER).as_deref(), Some(uuid), "the leg's own uuid");
+            assert_eq!(
+                get(l, LOOP_MARKER).as_deref(),
+                Some(uuid),
+                "the leg's own uuid"
+            );
         }
         assert_eq!(
             get(legs[0], "group_confirm_file").as_deref(),

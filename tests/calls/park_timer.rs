@@ -3,8 +3,8 @@
 //! the timer, and the record says what FreeSWITCH did when the timer ended the call.
 
 use parkway::calls::{Disposition, FallbackReason};
-use parkway_sim::engine::{Behaviour, MS, SEC};
 use parkway_sim::engine::channel::AppCall;
+use parkway_sim::engine::{Behaviour, MS, SEC};
 
 use crate::rig::{Rig, manual_rig, within};
 
@@ -96,7 +96,12 @@ async fn the_dialplans_copy_of_park_timeout_bounds_the_ringing() {
 async fn a_caller_the_park_timer_hung_up_gets_no_fallback_in_the_record() {
     // The dialplan sets only park_timeout: parkway cannot see it (gone from CHANNEL_PARK) and
     // plans 26 s; FreeSWITCH hangs the caller up as the bridge returns, before the fallback.
-    let mut rig = manual_rig("park-timer-unseen", BODY, &[("acme", Behaviour::NeverAnswer)]).await;
+    let mut rig = manual_rig(
+        "park-timer-unseen",
+        BODY,
+        &[("acme", Behaviour::NeverAnswer)],
+    )
+    .await;
     dialplan(&rig, &["park_timeout=10:NORMAL_TEMPORARY_FAILURE"]).await;
     rig.campaign_call("+13105550100", "auto").await;
     assert_eq!(first_leg_timeout(&rig).await, 26);

@@ -153,8 +153,7 @@ impl Switchboard {
             call.parked_at.timestamp() + i64::from(p) - now.timestamp() - PARK_MARGIN_SECS
         });
         let left = park_left.map_or(router_left, |p| p.min(router_left));
-        if (call.steps > 0 && left < MIN_RING_SECS)
-            || park_left.is_some_and(|p| p < MIN_RING_SECS)
+        if (call.steps > 0 && left < MIN_RING_SECS) || park_left.is_some_and(|p| p < MIN_RING_SECS)
         {
             self.fallback(uuid, FallbackReason::WaitBudgetSpent, out);
             return;

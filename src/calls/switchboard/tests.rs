@@ -416,16 +416,15 @@ fn a_bridge_refused_before_it_was_sent_is_not_an_attempt() {
     let mut board = Switchboard::new(config(), 1, false);
     let park = park_event(t, &[("variable_campaign", "auto")]);
     assert!(bridge_arg(&board.on_event(&park, t)).is_some());
-    let refused = board.command_failed(
-        "caller",
-        App::Bridge,
-        "invalid sendmsg uuid: \"caller\"",
-        t,
-    );
+    let refused =
+        board.command_failed("caller", App::Bridge, "invalid sendmsg uuid: \"caller\"", t);
     let record = record(refused).expect("the call cannot be handled");
     assert!(record.attempts.is_empty(), "{:?}", record.attempts);
     assert!(
-        record.notes.iter().any(|n| n.contains("not dialled (acme)")),
+        record
+            .notes
+            .iter()
+            .any(|n| n.contains("not dialled (acme)")),
         "{:?}",
         record.notes
     );
@@ -574,7 +573,10 @@ fn park_timeout_is_read_from_parkways_own_variable() {
         t,
         &[
             ("variable_campaign", "auto"),
-            ("variable_parkway_park_timeout", "10:NORMAL_TEMPORARY_FAILURE"),
+            (
+                "variable_parkway_park_timeout",
+                "10:NORMAL_TEMPORARY_FAILURE",
+            ),
         ],
     );
     let bridge = bridge_arg(&board.on_event(&park, t)).expect("a bridge");
@@ -591,7 +593,10 @@ fn no_step_is_started_that_the_park_timer_would_cut() {
         created: Some(t),
         vars: vec![
             ("campaign".into(), "auto".into()),
-            ("parkway_park_timeout".into(), "10:NORMAL_TEMPORARY_FAILURE".into()),
+            (
+                "parkway_park_timeout".into(),
+                "10:NORMAL_TEMPORARY_FAILURE".into(),
+            ),
         ],
         ..super::MissedPark::default()
     };
@@ -723,7 +728,11 @@ fn parks_of_our_own_buyer_legs_are_not_routed() {
     // leg's variables do; and the leg's own uuid may park.
     let markers: [(&str, &str, &str); 3] = [
         ("looped-sip", "variable_sip_h_X-Parkway-Call", leg.as_str()),
-        ("looped-loopback", "variable_sip_h_X-Parkway-Call", leg.as_str()),
+        (
+            "looped-loopback",
+            "variable_sip_h_X-Parkway-Call",
+            leg.as_str(),
+        ),
         (leg.as_str(), "variable_other", "x"),
     ];
     for (i, (uuid, name, value)) in markers.iter().enumerate() {

@@ -160,8 +160,13 @@ fn park_timeout_during_a_bridge_hangs_up_when_the_bridge_returns() {
         "the bridge still rings"
     );
     e.advance_to(21 * SEC);
-    e.sendmsg_execute(&c.parked, "hangup", "NO_ROUTE_DESTINATION", Some("ev-fallback"))
-        .ok();
+    e.sendmsg_execute(
+        &c.parked,
+        "hangup",
+        "NO_ROUTE_DESTINATION",
+        Some("ev-fallback"),
+    )
+    .ok();
     e.advance_to(22 * SEC);
     let events = e.take_events();
     let seq = of(&events, &c.parked);
