@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 
 use super::dial::{LegPlan, StepMode, StepPlan};
-use super::record::{Attempt, CallRecord, LegOutcome};
+use super::record::{Attempt, CallRecord, FallbackUsed, LegOutcome};
 use crate::routing::Tokens;
 
 /// Where a call is.
@@ -35,6 +35,10 @@ pub(crate) struct LegState {
     /// Its CHANNEL_CREATE (or a later event of its own) was seen: FreeSWITCH made the channel,
     /// so its CHANNEL_HANGUP_COMPLETE will come.
     pub created: bool,
+    /// Its attempt is only held in the ledger: the bridge that dials it has not been handed to
+    /// FreeSWITCH yet ([`crate::calls::Switchboard::command_sent`] counts it then; a leg that
+    /// ends before is no attempt, and the hold is released).
+    pub attempt_held: bool,
     /// What its attempt is counted under in the ledger: its own uuid, or that of a leg to the
     /// same buyer whose bridge never reached FreeSWITCH (that one was counted, never rang, and
     /// this leg dials it again: one attempt).
@@ -87,6 +91,9 @@ pub(crate) struct Call {
     pub prepared: bool,
     /// The `set`s the caller needs before its first bridge (the dialplan may have set them).
     pub needs: Vec<String>,
+    /// The fallback sent, with its commands' Event-UUIDs, until it runs (then it is in the
+    /// record).
+    pub fallback_sent: Option<(FallbackUsed, Vec<String>)>,
 }
 
 impl Call {
@@ -110,6 +117,7 @@ impl Call {
                 live: false,
                 bridge_unseen: false,
                 created: false,
+                attempt_held: false,
                 attempt_key,
             });
             self.record.attempts.push(Attempt {

@@ -2,7 +2,7 @@
 //! answer wins) or a sequential group (`|`: the next member when one fails).
 //!
 //! Every leg carries what names it (`parkway_call`, `parkway_buyer`, `parkway_attempt`, and
-//! `sip_h_X-Parkway-Call=<caller uuid>`, which survives a SIP hop back into this switch) and an
+//! `sip_h_X-Parkway-Call=<leg uuid>`, which survives a SIP hop back into this switch) and an
 //! `origination_uuid` chosen here, so the leg's events (DTMF included, which carries no
 //! variables) are matched by `Unique-ID` alone. A buyer with a whisper hears it through
 //! `group_confirm_key=exec` + `group_confirm_file=playback <wav>`, with
@@ -109,10 +109,12 @@ impl StepPlan {
                 ("leg_timeout".into(), leg.ring_secs.to_string()),
                 ("parkway_buyer".into(), buyer.id.to_string()),
                 ("parkway_attempt".into(), self.number.to_string()),
-                // Crosses a SIP hop (as the INVITE's `X-Parkway-Call` header): a buyer
-                // destination that loops back into this switch parks an inbound channel that
-                // carries it as `variable_sip_h_X-Parkway-Call`, and is not routed as a call.
-                (LOOP_MARKER.into(), call.into()),
+                // Crosses a SIP hop (as the INVITE's `X-Parkway-Call` header) and a loopback/: a
+                // buyer destination that loops back into this switch parks an inbound channel
+                // that carries it as `variable_sip_h_X-Parkway-Call`. Its value is the leg's
+                // own uuid, which only parkway knows while the leg rings: a caller cannot forge
+                // it, and the park is not routed as a call.
+                (LOOP_MARKER.into(), leg.uuid.clone()),
             ];
             if !(loopback && shared_whisper.is_some())
                 && let Some(file) = &leg.whisper
@@ -246,8 +248,12 @@ mod tests {
         assert_eq!(get(legs[0], "origination_uuid").as_deref(), Some("u-a"));
         assert_eq!(get(legs[0], "parkway_buyer").as_deref(), Some("a"));
         assert_eq!(get(legs[1], "parkway_attempt").as_deref(), Some("2"));
-        for l in &legs {
-            assert_eq!(get(l, LOOP_MARKER).as_deref(), Some("call-1"));
+        for (l, uuid) in legs.iter().zip(["u-a", "u-b"]) {
+            assert_eq!(
+                get(l, LOOP_MARKER).as_deref(),
+                Some(uuid),
+                "the leg's own uuid"
+            );
         }
         assert_eq!(
             get(legs[0], "group_confirm_file").as_deref(),

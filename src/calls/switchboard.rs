@@ -6,9 +6,10 @@
 //! the seed. The ledger (counters), the duplicate history and the calls live here; the driver
 //! only carries bytes and renders whispers.
 //!
-//! A call: CHANNEL_PARK of a real inbound channel (not one of our buyer legs: no `parkway_call`,
-//! `parkway_buyer` or `sip_h_X-Parkway-Call` variable and not a leg uuid; buyer legs that park,
-//! or loop back into this switch and park, are not calls) that matches a router → decide → dial the first step with `bridge` →
+//! A call: CHANNEL_PARK of a real inbound channel (not one of our buyer legs: not a leg uuid,
+//! and no `sip_h_X-Parkway-Call` naming a leg we are dialling; buyer legs that park, or loop
+//! back into this switch and park, are not calls, while a marker naming no leg of ours is
+//! forged and ignored) that matches a router → decide → dial the first step with `bridge` →
 //! CHANNEL_BRIDGE (connected) or the bridge's CHANNEL_EXECUTE_COMPLETE without a bridge (the
 //! step failed: decide again with fresh usage, without the buyers already tried, while the
 //! router's wait budget lasts) → the caller's CHANNEL_HANGUP_COMPLETE and every leg's →
@@ -45,6 +46,11 @@ const DUPLICATE_SWEEP: Duration = Duration::minutes(10);
 /// A step is not started with less wait budget than this (seconds).
 const MIN_RING_SECS: i64 = 3;
 
+/// Seconds a step leaves before the caller's park timer: a leg's timer rounding up to a whole
+/// second, the bridge reaching FreeSWITCH in the next second, and a second for the fallback's
+/// commands (see `next_step`).
+const PARK_MARGIN_SECS: i64 = 3;
+
 /// What the driver must do.
 #[derive(Debug, Clone)]
 pub enum Action {
@@ -74,6 +80,9 @@ pub struct Totals {
     pub unrouted: u64,
     /// Parks of our own buyer legs (a destination that loops back into this switch): ignored.
     pub own_legs_parked: u64,
+    /// Parks carrying a marker of our buyer legs that names no leg we are dialling (a caller
+    /// sending the `X-Parkway-Call` header): routed like any park.
+    pub forged_markers: u64,
     /// Parks that happened while the socket was down, found by the reconcile (and routed
     /// like any park).
     pub missed_parks: u64,
@@ -282,10 +291,34 @@ fn caller_cause(record: &mut CallRecord, ev: &Event) {
 /// Counts a leg as dialled and up (once per leg: repeats are no-ops in the ledger, and a buyer
 /// dialled again in the same call is another attempt).
 fn count_up(ledger: &mut Ledger, config: &Config, call: &mut Call, leg: usize, now: DateTime<Utc>) {
+    leg_up(ledger, config, call, leg, now, true);
+}
+
+/// Brings a leg up when its step is planned, before its bridge is sent: the attempt is held
+/// (routing sees it at once), and counted only once the bridge is handed to FreeSWITCH
+/// ([`Switchboard::command_sent`]) or the leg is seen; a leg never sent is no attempt.
+fn hold_up(ledger: &mut Ledger, config: &Config, call: &mut Call, leg: usize, now: DateTime<Utc>) {
+    leg_up(ledger, config, call, leg, now, false);
+}
+
+fn leg_up(
+    ledger: &mut Ledger,
+    config: &Config,
+    call: &mut Call,
+    leg: usize,
+    now: DateTime<Utc>,
+    dialled: bool,
+) {
     let state: &mut LegState = &mut call.legs[leg];
     let (uuid, buyer) = (call.record.attempts[leg].leg_uuid.as_str(), state.buyer);
     let key = state.attempt_key.as_str();
-    ledger.count_leg(config, &call.uuid, key, buyer, Count::Attempt, now);
+    if dialled {
+        ledger.count_leg(config, &call.uuid, key, buyer, Count::Attempt, now);
+        state.attempt_held = false;
+    } else if !state.attempt_held {
+        ledger.hold(config, &call.uuid, buyer, Metric::Attempts, now);
+        state.attempt_held = true;
+    }
     if !state.live && ledger.count_leg(config, &call.uuid, uuid, buyer, Count::LegUp, now) {
         state.live = true;
         // A ringing leg may still connect: hold the connection so concurrent calls cannot pass

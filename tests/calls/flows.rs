@@ -61,15 +61,16 @@ async fn answer_and_convert_on_duration() {
     assert_eq!(executed[0], "set hangup_after_bridge=true");
     assert_eq!(executed[1], "set continue_on_fail=true");
     assert_eq!(executed[2], "set ringback=%(2000,4000,440,480)");
-    // Every buyer leg is marked (`parkway_buyer`, and the SIP header that survives a
-    // destination looping back into this switch) so that its far side is never routed.
+    // Every buyer leg is marked (`parkway_buyer`, and the SIP header naming the leg, which
+    // survives a destination looping back into this switch) so that its far side is never
+    // routed.
     let (parked, leg) = (&call.parked, &record.attempts[0].leg_uuid);
     assert_eq!(
         executed[3],
         format!(
             "bridge {{ignore_early_media=true,originate_timeout=20,parkway_call={parked},\
              parkway_router=auto}}[origination_uuid={leg},leg_timeout=15,parkway_buyer=acme,\
-             parkway_attempt=1,sip_h_X-Parkway-Call={parked}]\
+             parkway_attempt=1,sip_h_X-Parkway-Call={leg}]\
              sofia/external/acme@buyers.example.com"
         )
     );

@@ -8,6 +8,8 @@ mod convert;
 mod edges;
 mod flows;
 mod groups;
+mod markers;
+mod park_timer;
 mod reconnect;
 mod rig;
 mod store;

@@ -13,6 +13,7 @@ impl Switchboard {
         if !done {
             return;
         }
+        self.settle_fallback(uuid);
         let Some(mut call) = self.calls.remove(uuid) else {
             return;
         };
@@ -108,6 +109,42 @@ impl Switchboard {
         out.push(Action::Record(Box::new(call.record)));
     }
 
+    /// At the end of a call whose fallback was sent but not seen to run: the caller's own
+    /// hangup cause tells (the completion of the fallback's commands may have been lost). The
+    /// fallback's hangup cause means it ran; any other means FreeSWITCH ended the caller first
+    /// (its park timer, the caller leaving) and the record says so instead of a fallback.
+    fn settle_fallback(&mut self, uuid: &str) {
+        let Some(call) = self.calls.get_mut(uuid) else {
+            return;
+        };
+        let Some((used, _)) = &call.fallback_sent else {
+            return;
+        };
+        let cause = call.record.caller_hangup_cause.as_deref();
+        let ran = match &used.action {
+            Fallback::Hangup { cause: c } | Fallback::Play { cause: c, .. } => {
+                cause == Some(c.as_str())
+            }
+            Fallback::Transfer { .. } => false,
+        };
+        if ran {
+            self.fallback_ran(uuid);
+            return;
+        }
+        let what = match &used.action {
+            Fallback::Hangup { cause } => format!("hangup {cause}"),
+            Fallback::Play { file, cause } => format!("play {file}, hangup {cause}"),
+            Fallback::Transfer { extension } => format!("transfer {extension}"),
+        };
+        let note = format!(
+            "fallback ({what}) sent but never ran: the caller ended first ({})",
+            cause.unwrap_or("hangup cause unknown")
+        );
+        tracing::info!(parent: &call.span, cause, "fallback never ran");
+        call.record.notes.push(note);
+        call.fallback_sent = None;
+    }
+
     /// Forgets conversions older than the longest duplicate window, once per
     /// [`DUPLICATE_SWEEP`] of switch time (the history is scanned whole).
     fn prune_duplicates(&mut self, now: DateTime<Utc>) {
@@ -149,6 +186,23 @@ impl Switchboard {
         tracing::warn!(parent: &c.span, app = app.name(), error, "command refused");
         c.record.notes.push(format!("failed: {app}: {error}"));
         if app == App::Bridge && matches!(c.phase, Phase::Dialing { .. }) {
+            // Refused before it was sent (the encoder refused the uuid or the argument): its
+            // legs were never dialled, so they are not attempts.
+            let step = c.steps;
+            let unsent = c
+                .record
+                .attempts
+                .iter()
+                .zip(&c.legs)
+                .any(|(a, l)| a.step == step && l.attempt_held);
+            if unsent {
+                self.drop_never_sent(call, step, error, now);
+            }
+        }
+        let Some(c) = self.calls.get_mut(call) else {
+            return out;
+        };
+        if app == App::Bridge && matches!(c.phase, Phase::Dialing { .. }) {
             // Nothing was dialled. `-ERR invalid session id`: the caller's channel is gone, its
             // hangup is on its way and finishes the call (the caller left first: the attempt
             // is cancelled, as when the hangup overtakes the refusal). Any other refusal ends
@@ -180,6 +234,69 @@ impl Switchboard {
             }
         }
         out
+    }
+
+    /// A command for `call` was handed to FreeSWITCH (written, or queued on the connection):
+    /// the legs a `bridge` dials are attempts now (counted; they were only held until then).
+    pub fn command_sent(&mut self, call: &str, app: App, now: DateTime<Utc>) {
+        if app != App::Bridge {
+            return;
+        }
+        let now = self.switch_time(now);
+        let config = self.config.clone();
+        let Some(c) = self.calls.get_mut(call) else {
+            return;
+        };
+        for i in 0..c.legs.len() {
+            if c.legs[i].attempt_held && c.record.attempts[i].ended_at.is_none() {
+                count_up(&mut self.ledger, &config, c, i, now);
+            }
+        }
+    }
+
+    /// Forgets the legs of step `step` whose bridge never left parkway (refused before it was
+    /// sent): they rang nobody, so they are no attempts. Their holds are released, their
+    /// concurrency put down, and they leave the record (a note says why); their buyers stay
+    /// tried, as the same refusal would come again.
+    pub(super) fn drop_never_sent(&mut self, call: &str, step: u32, why: &str, now: DateTime<Utc>) {
+        let config = self.config.clone();
+        let Some(c) = self.calls.get_mut(call) else {
+            return;
+        };
+        let mut dropped = Vec::new();
+        let mut i = 0;
+        while i < c.legs.len() {
+            if c.record.attempts[i].step == step && c.legs[i].attempt_held {
+                let leg = c.legs.remove(i);
+                let attempt = c.record.attempts.remove(i);
+                self.ledger.release(call, leg.buyer, Metric::Attempts);
+                self.ledger.release(call, leg.buyer, Metric::Connections);
+                if leg.live {
+                    self.ledger.count_leg(
+                        &config,
+                        call,
+                        &attempt.leg_uuid,
+                        leg.buyer,
+                        Count::LegDown,
+                        now,
+                    );
+                }
+                dropped.push(attempt);
+            } else {
+                i += 1;
+            }
+        }
+        if dropped.is_empty() {
+            return;
+        }
+        let buyers: Vec<&str> = dropped.iter().map(|a| a.buyer.as_str()).collect();
+        c.record.notes.push(format!(
+            "step {step} not dialled ({}): {why}",
+            buyers.join(", ")
+        ));
+        for a in &dropped {
+            self.legs.remove(&a.leg_uuid);
+        }
     }
 
     /// A command for `call` never reached FreeSWITCH (no connection). A `set` is sent again

@@ -92,6 +92,13 @@ impl Switchboard {
         let Some(call) = self.calls.get_mut(uuid) else {
             return;
         };
+        if let Some((_, sent)) = &call.fallback_sent {
+            let app = ev.header("Application-UUID");
+            if app.is_some_and(|a| sent.iter().any(|s| *s == a)) {
+                self.fallback_ran(uuid);
+            }
+            return;
+        }
         let Phase::Dialing { event_uuid } = &call.phase else {
             return;
         };
@@ -367,6 +374,11 @@ impl Switchboard {
             return;
         };
         for (i, leg) in c.legs.iter_mut().enumerate() {
+            if leg.attempt_held && c.record.attempts[i].ended_at.is_some() {
+                // Ended before its bridge was handed to FreeSWITCH: no attempt.
+                leg.attempt_held = false;
+                self.ledger.release(call, leg.buyer, Metric::Attempts);
+            }
             if leg.live && c.record.attempts[i].ended_at.is_some() {
                 leg.live = false;
                 let uuid = &c.record.attempts[i].leg_uuid;

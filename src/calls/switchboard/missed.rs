@@ -30,7 +30,8 @@ impl Switchboard {
                 "parkway_call",
                 "parkway_buyer",
                 crate::calls::dial::LOOP_MARKER,
-                "park_timeout",
+                // Not `park_timeout`: `park` took it off the channel (`_undef_`).
+                super::route::PARK_TIMEOUT_VAR,
                 "hangup_after_bridge",
                 "continue_on_fail",
                 "ringback",

@@ -166,6 +166,7 @@ impl Switchboard {
             talk_guessed: false,
             prepared: true,
             needs: Vec::new(),
+            fallback_sent: None,
         };
         for f in facts {
             let Some(buyer) = config.buyer_index.get(f.buyer.as_str()).copied() else {

@@ -26,7 +26,18 @@ impl Switchboard {
         if self.calls.contains_key(uuid) || ev.call_direction() != Some(Direction::Inbound) {
             return;
         }
-        if let Some(marker) = own_leg_marker(ev, uuid, &self.legs) {
+        let marker = own_leg_marker(ev, uuid, &self.legs);
+        if let Err(forged) = marker {
+            // An inbound call carries a marker no leg of ours made (a caller sending the
+            // `X-Parkway-Call` SIP header): it is a call like any other.
+            self.totals.forged_markers += 1;
+            tracing::warn!(
+                call.uuid = uuid,
+                marker = forged,
+                "a park carries a marker of parkway's buyer legs that no leg of ours made; routed as a call"
+            );
+        }
+        if let Ok(Some(marker)) = marker {
             // One of our buyer legs came back into this switch (a loopback/ or SIP destination
             // on the same FreeSWITCH) and its inbound side parked: it is not a new call.
             self.totals.own_legs_parked += 1;
@@ -97,6 +108,7 @@ impl Switchboard {
             prepared: false,
             needs: caller_needs(ev),
             park_timeout: park_timeout(ev),
+            fallback_sent: None,
         };
         self.calls.insert(uuid.to_owned(), call);
         self.journal_opened(uuid);
@@ -112,12 +124,21 @@ impl Switchboard {
         };
         let _enter = call.span.clone().entered();
         let router = &config.routers[call.router];
-        let waited = now - call.parked_at;
-        let budget = call
-            .park_timeout
-            .map_or(router.max_wait_secs, |p| p.min(router.max_wait_secs));
-        let left = i64::from(budget) - waited.num_seconds();
-        if call.steps > 0 && left < MIN_RING_SECS {
+        let waited_ms = (now - call.parked_at).num_milliseconds();
+        // Whole seconds left of a budget (rounded down: a step never rings past it).
+        let secs_left = |budget_ms: i64| (budget_ms - waited_ms).div_euclid(1000);
+        let router_left = secs_left(i64::from(router.max_wait_secs) * 1000);
+        // FreeSWITCH's park timer is a hard limit: it hangs the caller up when the step running
+        // then returns, so no step may ring past it. Both timers count whole epoch seconds:
+        // the park timer fires at floor(park) + park_timeout, and a `leg_timeout` of N started
+        // at S ends the leg at floor(S) + N + 1, S being this second or (the command still on
+        // its way) the next. One more second is left for the fallback to run.
+        let park_left = call.park_timeout.map(|p| {
+            call.parked_at.timestamp() + i64::from(p) - now.timestamp() - PARK_MARGIN_SECS
+        });
+        let left = park_left.map_or(router_left, |p| p.min(router_left));
+        if (call.steps > 0 && left < MIN_RING_SECS) || park_left.is_some_and(|p| p < MIN_RING_SECS)
+        {
             self.fallback(uuid, FallbackReason::WaitBudgetSpent, out);
             return;
         }
@@ -149,7 +170,7 @@ impl Switchboard {
         if first {
             call.record.decision = decision;
         }
-        let Some((mode, group, members)) = chosen else {
+        let Some((mode, group, mut members)) = chosen else {
             let reason = if first {
                 FallbackReason::NothingEligible
             } else {
@@ -160,14 +181,31 @@ impl Switchboard {
         };
         call.steps += 1;
         let ring_cap = u32::try_from(left.max(MIN_RING_SECS)).unwrap_or(u32::MAX);
+        // A sequential group rings its members one after another: under the park timer, each
+        // gets what the ones before it leave, and those left nothing are not dialled.
+        let mut park_budget = park_left.map(|_| ring_cap);
+        let mut rings = Vec::with_capacity(members.len());
+        members.retain(|(b, _)| {
+            let mut ring = config.buyers[*b].ring_timeout_secs.min(ring_cap).max(1);
+            if let Some(budget) = park_budget.as_mut() {
+                if i64::from(*budget) < MIN_RING_SECS {
+                    return false;
+                }
+                ring = ring.min(*budget);
+                if mode == StepMode::Sequential {
+                    *budget -= ring;
+                }
+            }
+            rings.push(ring);
+            true
+        });
         let mut legs = Vec::with_capacity(members.len());
         let mut requests = Vec::new();
-        for (b, _) in &members {
-            let buyer = &config.buyers[*b];
+        for ((b, _), ring_secs) in members.iter().zip(rings) {
             legs.push(crate::calls::dial::LegPlan {
                 buyer: *b,
                 uuid: self.ids.uuid_v4(),
-                ring_secs: buyer.ring_timeout_secs.min(ring_cap).max(1),
+                ring_secs,
                 whisper: None,
             });
             if self.whispers
@@ -198,7 +236,7 @@ impl Switchboard {
         };
         for leg in Call::first_legs(&step) {
             if let Some(idx) = call.leg_index(&leg.uuid) {
-                count_up(&mut self.ledger, &config, call, idx, now);
+                hold_up(&mut self.ledger, &config, call, idx, now);
             }
         }
         if requests.is_empty() {
@@ -282,21 +320,11 @@ impl Switchboard {
                 call.phase = Phase::Dialing { event_uuid };
             }
             Err(e) => {
-                // A destination the config check let through but the encoder refuses: the
-                // step fails as unreachable and the next one is tried.
+                // A destination the config check let through but the encoder refuses: nothing
+                // is dialled (no attempt), and the next step is tried without these buyers.
                 tracing::warn!(parent: &call.span, error = %e, "cannot dial step");
-                call.record
-                    .notes
-                    .push(format!("step {} not dialled: {e}", step.number));
                 let now = call.record.parked_at;
-                for leg in &step.legs {
-                    if let Some(i) = call.leg_index(&leg.uuid) {
-                        let a = &mut call.record.attempts[i];
-                        a.outcome = LegOutcome::Unreachable;
-                        a.ended_at = Some(a.dialled_at);
-                    }
-                }
-                self.release_legs(uuid, now);
+                self.drop_never_sent(uuid, step.number, &e.to_string(), now);
                 self.next_step(uuid, now, out);
             }
         }
@@ -310,13 +338,15 @@ impl Switchboard {
         };
         let action = config.routers[call.router].fallback.clone();
         tracing::info!(parent: &call.span, ?reason, "fallback");
-        self.totals.fallbacks += 1;
+        let mut sent = Vec::with_capacity(3);
         let mut exec = |app: App, arg: String| {
+            let event_uuid = ids.next().unwrap_or_default();
+            sent.push(event_uuid.clone());
             out.push(Action::Execute {
                 call: uuid.to_owned(),
                 app,
                 arg,
-                event_uuid: ids.next().unwrap_or_default(),
+                event_uuid,
             })
         };
         match &action {
@@ -329,8 +359,22 @@ impl Switchboard {
             }
             Fallback::Transfer { extension } => exec(App::Transfer, extension.clone()),
         }
-        call.record.fallback = Some(FallbackUsed { reason, action });
+        // Recorded once FreeSWITCH runs it (`fallback_ran`): the caller may be gone first (its
+        // park timer fired as the last step returned), and then the commands never run.
+        call.fallback_sent = Some((FallbackUsed { reason, action }, sent));
         call.phase = Phase::FallenBack;
+    }
+
+    /// The fallback sent to `uuid` ran (one of its commands completed on the caller's channel,
+    /// or the caller ended with the fallback's own hangup cause): it goes in the record.
+    pub(super) fn fallback_ran(&mut self, uuid: &str) {
+        let Some(call) = self.calls.get_mut(uuid) else {
+            return;
+        };
+        if let Some((used, _)) = call.fallback_sent.take() {
+            call.record.fallback = Some(used);
+            self.totals.fallbacks += 1;
+        }
     }
 }
 
@@ -356,29 +400,50 @@ fn caller_needs(park: &Event) -> Vec<String> {
     needs
 }
 
-/// What shows that a parked channel is one of our buyer legs (or the far side of one), if
-/// anything: its uuid is a leg we dialled, or it carries a leg's variables (`parkway_call` and
-/// `parkway_buyer` cross a `loopback/`; only the `sip_h_X-Parkway-Call` header crosses SIP).
+/// What shows that a parked channel is one of our buyer legs (or the far side of one): its
+/// uuid is a leg we dialled, or it carries the leg marker ([`crate::calls::dial::LOOP_MARKER`],
+/// which crosses both a SIP hop and a `loopback/`) naming a leg we are dialling. Only parkway
+/// knows those uuids, and only while they ring, so a caller cannot forge one. `Ok(None)`: no
+/// marker at all; `Err(name)`: a marker variable (`parkway_call`, `parkway_buyer` or the leg
+/// marker) that names no leg of ours, which is ignored (the park is a call).
 fn own_leg_marker(
     park: &Event,
     uuid: &str,
     legs: &FxHashMap<String, String>,
-) -> Option<&'static str> {
+) -> Result<Option<&'static str>, &'static str> {
     if legs.contains_key(uuid) {
-        return Some("leg uuid");
+        return Ok(Some("leg uuid"));
     }
-    [
-        "parkway_call",
-        "parkway_buyer",
-        crate::calls::dial::LOOP_MARKER,
-    ]
-    .into_iter()
-    .find(|name| park.variable(name).is_some())
+    let marker = crate::calls::dial::LOOP_MARKER;
+    if park
+        .variable(marker)
+        .is_some_and(|leg| legs.contains_key(leg.as_ref()))
+    {
+        return Ok(Some(marker));
+    }
+    match ["parkway_call", "parkway_buyer", marker]
+        .into_iter()
+        .find(|name| park.variable(name).is_some())
+    {
+        Some(name) => Err(name),
+        None => Ok(None),
+    }
 }
 
-/// `park_timeout=<secs>[:<cause>]` from the park event (0 or unreadable: none).
-fn park_timeout(park: &Event) -> Option<u32> {
-    let v = park.variable("park_timeout")?;
-    let secs = v.split(':').next()?.trim().parse::<u32>().ok()?;
-    (secs > 0).then_some(secs)
+/// The park timeout, `<secs>[:<cause>]` (0 or unreadable: none), from the park event.
+/// FreeSWITCH's `park` takes `park_timeout` off the channel before CHANNEL_PARK fires (it
+/// shows only on the `park` CHANNEL_EXECUTE, which parkway does not subscribe to, and
+/// `uuid_getvar` returns `_undef_` afterwards), so the dialplan sets it in
+/// [`PARK_TIMEOUT_VAR`] too (`dialplan/parkway.xml`); `park_timeout` itself is read for a
+/// switch that leaves it.
+pub(super) fn park_timeout(park: &Event) -> Option<u32> {
+    [PARK_TIMEOUT_VAR, "park_timeout"].iter().find_map(|name| {
+        let v = park.variable(name)?;
+        let secs = v.split(':').next()?.trim().parse::<u32>().ok()?;
+        (secs > 0).then_some(secs)
+    })
 }
+
+/// The channel variable the dialplan copies `park_timeout` from (or into) before `park`:
+/// unlike `park_timeout`, it is still on the channel when CHANNEL_PARK fires.
+pub const PARK_TIMEOUT_VAR: &str = "parkway_park_timeout";

@@ -135,7 +135,12 @@ fn reconcile_reads_the_driver_clock_on_the_switch_clock() {
     assert_eq!(record.talk_secs, 90);
     // Without a CDR the talk time ends when parkway noticed: a guess, never paid on.
     assert_eq!(record.payout, 0, "per-minute pay on a guessed talk time");
-    assert!(record.notes.iter().any(|n| n.contains("reconciled") && n.contains("no CDR")));
+    assert!(
+        record
+            .notes
+            .iter()
+            .any(|n| n.contains("reconciled") && n.contains("no CDR"))
+    );
     assert_eq!(board.ledger().concurrency(0), 0);
 }
 
@@ -354,6 +359,7 @@ fn a_bridge_never_sent_is_dialled_again_after_the_reconnect() {
         [App::Set, App::Set, App::Set, App::Bridge],
         "prepared and dialled again"
     );
+    board.command_sent("caller", App::Bridge, t + Duration::seconds(2));
     assert_eq!(board.live_calls(), 1);
     // The bridge that never left rang nobody: the leg dialling acme again is its one attempt
     // (attempts count per leg, and the new leg takes over the unsent one's key).
@@ -391,6 +397,7 @@ fn a_bridge_refused_for_a_gone_caller_is_cancelled_and_the_hangup_ends_the_call(
     let mut board = Switchboard::new(config(), 1, false);
     let park = park_event(t, &[("variable_campaign", "auto")]);
     board.on_event(&park, t);
+    board.command_sent("caller", App::Bridge, t);
     let refused =
         board.command_failed("caller", App::Bridge, "-ERR invalid session id [caller]", t);
     assert!(
@@ -410,6 +417,82 @@ fn a_bridge_refused_for_a_gone_caller_is_cancelled_and_the_hangup_ends_the_call(
         Some("NORMAL_CLEARING")
     );
     assert_eq!(board.live_calls(), 0);
+}
+
+#[test]
+fn a_bridge_refused_before_it_was_sent_is_not_an_attempt() {
+    // The engine's encoder refuses the command (the caller's uuid, or the argument): nothing
+    // reached FreeSWITCH, nothing rang.
+    let t = monday_10am();
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = park_event(t, &[("variable_campaign", "auto")]);
+    assert!(bridge_arg(&board.on_event(&park, t)).is_some());
+    let refused =
+        board.command_failed("caller", App::Bridge, "invalid sendmsg uuid: \"caller\"", t);
+    let record = record(refused).expect("the call cannot be handled");
+    assert!(record.attempts.is_empty(), "{:?}", record.attempts);
+    assert!(
+        record
+            .notes
+            .iter()
+            .any(|n| n.contains("not dialled (acme)")),
+        "{:?}",
+        record.notes
+    );
+    assert_eq!(board.ledger().totals(0).attempts, 0, "nothing was dialled");
+    assert_eq!(board.ledger().concurrency(0), 0);
+    assert!(board.known_channels().is_empty());
+    // Nothing is held against acme's caps either: a later call sees no attempt.
+    let usage = board.ledger().snapshot().buyer("acme");
+    let attempts = usage
+        .and_then(|u| {
+            u.window(crate::routing::zonetime::Window::Total)
+                .get(crate::routing::Metric::Attempts)
+        })
+        .map_or(0, |c| c.value);
+    assert_eq!(attempts, 0);
+}
+
+#[test]
+fn a_step_the_dial_string_encoder_refuses_is_not_an_attempt() {
+    // A value FreeSWITCH would expand (`$`) in the caller's uuid, which every leg carries:
+    // the bridge is never built.
+    let t = monday_10am();
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = event(
+        "CHANNEL_PARK",
+        t,
+        &[
+            ("Unique-ID", "caller${x}"),
+            ("Call-Direction", "inbound"),
+            ("variable_campaign", "auto"),
+        ],
+    );
+    let actions = board.on_event(&park, t);
+    assert_eq!(bridge_arg(&actions), None);
+    assert_eq!(board.ledger().totals(0).attempts, 0, "nothing was dialled");
+    assert_eq!(board.ledger().concurrency(0), 0);
+    let gone = [
+        ("Unique-ID", "caller${x}"),
+        ("Hangup-Cause", "NO_ROUTE_DESTINATION"),
+    ];
+    let record = record(board.on_event(&event("CHANNEL_HANGUP_COMPLETE", t, &gone), t))
+        .expect("the call ends");
+    assert!(record.attempts.is_empty(), "{:?}", record.attempts);
+    assert_eq!(board.ledger().totals(0).attempts, 0);
+}
+
+#[test]
+fn an_attempt_counts_once_its_bridge_is_sent() {
+    let t = monday_10am();
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = park_event(t, &[("variable_campaign", "auto")]);
+    board.on_event(&park, t);
+    assert_eq!(board.ledger().totals(0).attempts, 0, "only held");
+    board.command_sent("caller", App::Bridge, t);
+    assert_eq!(board.ledger().totals(0).attempts, 1);
+    board.command_sent("caller", App::Bridge, t);
+    assert_eq!(board.ledger().totals(0).attempts, 1, "once");
 }
 
 #[test]
@@ -473,9 +556,156 @@ fn park_timeout_bounds_the_wait_budget() {
         })
         .expect("a bridge");
     assert!(
-        bridge.contains("leg_timeout=8"),
-        "the buyer rings no longer than FreeSWITCH keeps the caller: {bridge}"
+        bridge.contains("leg_timeout=5"),
+        "the buyer rings no longer than FreeSWITCH keeps the caller, less what its whole-second \
+         timers and the fallback take: {bridge}"
     );
+}
+
+/// The bridge argument of the actions.
+fn bridge_arg(actions: &[Action]) -> Option<String> {
+    actions.iter().find_map(|a| match a {
+        Action::Execute {
+            app: App::Bridge,
+            arg,
+            ..
+        } => Some(arg.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn park_timeout_is_read_from_parkways_own_variable() {
+    // A real FreeSWITCH: `park` took `park_timeout` off the channel before CHANNEL_PARK
+    // (inbound_plain.recv); the dialplan's copy in parkway_park_timeout is still there.
+    let t = monday_10am();
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = park_event(
+        t,
+        &[
+            ("variable_campaign", "auto"),
+            (
+                "variable_parkway_park_timeout",
+                "10:NORMAL_TEMPORARY_FAILURE",
+            ),
+        ],
+    );
+    let bridge = bridge_arg(&board.on_event(&park, t)).expect("a bridge");
+    assert!(bridge.contains("leg_timeout=7"), "{bridge}");
+}
+
+#[test]
+fn no_step_is_started_that_the_park_timer_would_cut() {
+    // Found by a reconcile 9 s after the park, with a 10 s park timer: nothing can ring.
+    let t = monday_10am();
+    let mut board = Switchboard::new(config(), 1, false);
+    let park = super::MissedPark {
+        uuid: "caller".into(),
+        created: Some(t),
+        vars: vec![
+            ("campaign".into(), "auto".into()),
+            (
+                "parkway_park_timeout".into(),
+                "10:NORMAL_TEMPORARY_FAILURE".into(),
+            ),
+        ],
+        ..super::MissedPark::default()
+    };
+    let actions = board.missed_parks(vec![park], t + Duration::seconds(9));
+    assert_eq!(bridge_arg(&actions), None, "nothing dialled");
+    assert!(actions.iter().any(|a| matches!(
+        a,
+        Action::Execute {
+            app: App::Hangup,
+            ..
+        }
+    )));
+}
+
+/// A call on `config()` whose one step failed at `t + 10 s`: the fallback is sent. Returns the
+/// board and the fallback hangup's Event-UUID.
+fn fallen_back(t: DateTime<Utc>) -> (Switchboard, String) {
+    let (mut board, event_uuid, leg) = dialled_at(t);
+    let causes = format!("ARRAY::{leg};NO_ANSWER");
+    let done = [
+        ("Unique-ID", "caller"),
+        ("Answer-State", "ringing"),
+        ("Application", "bridge"),
+        ("Application-UUID", event_uuid.as_str()),
+        ("variable_originate_disposition", "NO_ANSWER"),
+        ("variable_originate_causes", causes.as_str()),
+    ];
+    let t10 = t + Duration::seconds(10);
+    let actions = board.on_event(&event("CHANNEL_EXECUTE_COMPLETE", t10, &done), t);
+    let hangup = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Execute {
+                app: App::Hangup,
+                event_uuid,
+                ..
+            } => Some(event_uuid.clone()),
+            _ => None,
+        })
+        .expect("the fallback");
+    let leg_down = [("Unique-ID", leg.as_str()), ("Hangup-Cause", "NO_ANSWER")];
+    board.on_event(&event("CHANNEL_HANGUP_COMPLETE", t10, &leg_down), t);
+    (board, hangup)
+}
+
+#[test]
+fn a_fallback_the_caller_never_got_is_not_recorded() {
+    // FreeSWITCH's park timer hung the caller up as the bridge returned: parkway's hangup
+    // never ran.
+    let t = monday_10am();
+    let (mut board, _) = fallen_back(t);
+    let gone = [
+        ("Unique-ID", "caller"),
+        ("Hangup-Cause", "NORMAL_TEMPORARY_FAILURE"),
+    ];
+    let t11 = t + Duration::seconds(11);
+    let record = record(board.on_event(&event("CHANNEL_HANGUP_COMPLETE", t11, &gone), t))
+        .expect("the call ends");
+    assert_eq!(record.fallback, None);
+    assert_eq!(
+        record.caller_hangup_cause.as_deref(),
+        Some("NORMAL_TEMPORARY_FAILURE")
+    );
+    assert!(
+        record.notes.iter().any(|n| n.contains("never ran")),
+        "{:?}",
+        record.notes
+    );
+    assert_eq!(board.totals().fallbacks, 0);
+}
+
+#[test]
+fn a_fallback_that_ran_is_recorded() {
+    let t = monday_10am();
+    let (mut board, hangup) = fallen_back(t);
+    let t11 = t + Duration::seconds(11);
+    let ran = [
+        ("Unique-ID", "caller"),
+        ("Application", "hangup"),
+        ("Application-UUID", hangup.as_str()),
+    ];
+    board.on_event(&event("CHANNEL_EXECUTE_COMPLETE", t11, &ran), t);
+    let gone = [("Unique-ID", "caller"), ("Hangup-Cause", "NORMAL_CLEARING")];
+    let first = record(board.on_event(&event("CHANNEL_HANGUP_COMPLETE", t11, &gone), t))
+        .expect("the call ends");
+    assert!(first.fallback.is_some());
+    assert_eq!(first.disposition, crate::calls::Disposition::Fallback);
+    assert_eq!(board.totals().fallbacks, 1);
+
+    // Its completion lost, the fallback's own cause on the caller's hangup shows it ran.
+    let (mut board, _) = fallen_back(t);
+    let gone = [
+        ("Unique-ID", "caller"),
+        ("Hangup-Cause", "NO_ROUTE_DESTINATION"),
+    ];
+    let record = record(board.on_event(&event("CHANNEL_HANGUP_COMPLETE", t11, &gone), t))
+        .expect("the call ends");
+    assert!(record.fallback.is_some());
 }
 
 #[test]
@@ -508,8 +738,12 @@ fn parks_of_our_own_buyer_legs_are_not_routed() {
     // that carries the campaign too. Over SIP only the X-header crosses; over loopback/ the
     // leg's variables do; and the leg's own uuid may park.
     let markers: [(&str, &str, &str); 3] = [
-        ("looped-sip", "variable_sip_h_X-Parkway-Call", "caller"),
-        ("looped-loopback", "variable_parkway_buyer", "acme"),
+        ("looped-sip", "variable_sip_h_X-Parkway-Call", leg.as_str()),
+        (
+            "looped-loopback",
+            "variable_sip_h_X-Parkway-Call",
+            leg.as_str(),
+        ),
         (leg.as_str(), "variable_other", "x"),
     ];
     for (i, (uuid, name, value)) in markers.iter().enumerate() {
@@ -533,6 +767,58 @@ fn parks_of_our_own_buyer_legs_are_not_routed() {
 }
 
 #[test]
+fn a_forged_leg_marker_does_not_hide_a_call() {
+    // A caller sends `X-Parkway-Call: anything` (or the dialplan copies caller input into
+    // parkway's variables): no leg of ours has that uuid, so the park is routed.
+    let t0 = monday_10am();
+    let mut board = Switchboard::new(config(), 1, false);
+    let forged: [(&str, &str, &str); 3] = [
+        ("forged-sip", "variable_sip_h_X-Parkway-Call", "anything"),
+        ("forged-call", "variable_parkway_call", "caller"),
+        ("forged-buyer", "variable_parkway_buyer", "acme"),
+    ];
+    for (i, (uuid, name, value)) in forged.iter().enumerate() {
+        let park = event(
+            "CHANNEL_PARK",
+            t0,
+            &[
+                ("Unique-ID", uuid),
+                ("Call-Direction", "inbound"),
+                ("variable_campaign", "auto"),
+                (name, value),
+            ],
+        );
+        let actions = board.on_event(&park, t0);
+        assert!(
+            bridge_arg(&actions).is_some(),
+            "{uuid} is a call: {actions:?}"
+        );
+        assert_eq!(board.totals().forged_markers, i as u64 + 1);
+    }
+    assert_eq!(board.totals().own_legs_parked, 0);
+    assert_eq!(board.totals().calls, 3);
+    // The value of a live call's leg is not enough once that leg is over: a marker is good
+    // only while parkway dials the leg.
+    let leg = board
+        .known_channels()
+        .into_iter()
+        .find(|c| !c.starts_with("forged"))
+        .expect("a leg");
+    let park = event(
+        "CHANNEL_PARK",
+        t0,
+        &[
+            ("Unique-ID", "looped"),
+            ("Call-Direction", "inbound"),
+            ("variable_campaign", "auto"),
+            ("variable_sip_h_X-Parkway-Call", leg.as_str()),
+        ],
+    );
+    assert!(board.on_event(&park, t0).is_empty(), "our own leg");
+    assert_eq!(board.totals().own_legs_parked, 1);
+}
+
+#[test]
 fn a_park_found_by_the_reconcile_is_routed_once_and_our_legs_never() {
     let t = monday_10am();
     let mut board = Switchboard::new(config(), 1, false);
@@ -548,19 +834,24 @@ fn a_park_found_by_the_reconcile_is_routed_once_and_our_legs_never() {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     };
-    let found = vec![
-        park("missed", &[("campaign", "auto")]),
-        park(
-            "looped",
-            &[("campaign", "auto"), ("sip_h_X-Parkway-Call", "x")],
-        ),
-    ];
+    let found = vec![park("missed", &[("campaign", "auto")])];
     let actions = board.missed_parks(found.clone(), t);
     assert!(
         actions.iter().any(
             |a| matches!(a, Action::Execute { call, app: App::Bridge, .. } if call == "missed")
         )
     );
+    // The leg dialled for it loops back into this switch and parks unseen too.
+    let leg = board
+        .known_channels()
+        .into_iter()
+        .find(|c| c != "missed")
+        .expect("a leg");
+    let looped = park(
+        "looped",
+        &[("campaign", "auto"), ("sip_h_X-Parkway-Call", leg.as_str())],
+    );
+    let actions = board.missed_parks(vec![looped], t);
     assert!(
         !actions
             .iter()
@@ -572,7 +863,7 @@ fn a_park_found_by_the_reconcile_is_routed_once_and_our_legs_never() {
         (1, 2, 1)
     );
     // Found again (a second reconcile): the call is known, nothing happens.
-    assert!(board.missed_parks(found[..1].to_vec(), t).is_empty());
+    assert!(board.missed_parks(found.clone(), t).is_empty());
     assert_eq!(board.live_calls(), 1);
     // Its wait counts from the park, not from when it was found.
     let hangup = event(
@@ -584,7 +875,7 @@ fn a_park_found_by_the_reconcile_is_routed_once_and_our_legs_never() {
     assert_eq!(record.parked_at, t - Duration::seconds(20));
     assert!(record.notes.iter().any(|n| n.contains("reconcile")));
     // A `show channels` taken just before the end still lists it: not routed again.
-    assert!(board.missed_parks(found[..1].to_vec(), t).is_empty());
+    assert!(board.missed_parks(found, t).is_empty());
     assert_eq!((board.live_calls(), board.totals().calls), (0, 1));
 }
 

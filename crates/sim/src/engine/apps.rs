@@ -218,8 +218,13 @@ impl Engine {
                 self.emit("CHANNEL_PARK", id, headers::PARK, Extra::default());
                 if let Some((after, cause)) = timeout {
                     let token = self.token();
+                    // switch_ivr_park counts whole epoch seconds (`expires = now_sec +
+                    // timeout`, checked as `now_sec >= expires`): the timer fires at the second
+                    // boundary floor(park) + timeout, up to a second early.
+                    let wall = self.clock.wall_us();
+                    let deadline = (wall / SEC * SEC + after).saturating_sub(self.clock.epoch_us);
                     self.add_timer(
-                        self.clock.now + after,
+                        deadline.max(self.clock.now),
                         Timer::ParkTimeout {
                             chan: id,
                             token,
@@ -398,6 +403,7 @@ impl Engine {
             .dialplan
             .resolve_drawn(&context, &dest, &mut self.draws);
         let Some(c) = self.chan_mut(id) else { return };
+        c.park_expired = None;
         if let Some(t) = c.park_timer.take() {
             self.cancel_timer(t);
         }

@@ -267,6 +267,10 @@ pub struct Channel {
     pub app_log: Vec<(String, String, u64)>,
     /// Pending park timeout (timer token).
     pub park_timer: Option<u64>,
+    /// The park timeout passed while an application ran on top of `park` (a `bridge` sent
+    /// while parked): `switch_ivr_park` checks its timer only between the commands it runs, so
+    /// the channel is hung up with this cause once that application returns.
+    pub park_expired: Option<Cause>,
     /// The origination this channel is a leg of, if any.
     pub leg_of: Option<u64>,
     /// The outstanding `originate` api job waiting for this channel to answer.

@@ -57,6 +57,7 @@ impl Engine {
             queued: VecDeque::new(),
             app_log: Vec::new(),
             park_timer: None,
+            park_expired: None,
             leg_of: None,
             job: None,
             app_response: None,
@@ -350,6 +351,14 @@ impl Engine {
                 .stack
                 .last()
                 .map(|r| matches!(r.wait, Wait::Park | Wait::Socket));
+            // Back in the park loop after a command: an expired park timer hangs the channel
+            // up before anything else queued runs (`switch_ivr_park`).
+            if top == Some(true)
+                && let Some(cause) = c.park_expired.take()
+            {
+                self.hangup(id, cause);
+                return;
+            }
             match top {
                 Some(true) => match c.queued.pop_front() {
                     Some(call) => {

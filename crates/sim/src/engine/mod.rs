@@ -479,12 +479,19 @@ impl Engine {
         match timer {
             Timer::AppDone { chan, token } => self.app_timer_done(chan, token),
             Timer::ParkTimeout { chan, token, cause } => {
-                let live = self
-                    .channels
-                    .get(&chan)
-                    .is_some_and(|c| c.park_timer == Some(token) && c.is_parked());
-                if live {
+                let Some(c) = self.channels.get_mut(&chan) else {
+                    return;
+                };
+                if c.park_timer != Some(token) {
+                    return;
+                }
+                if c.is_parked() {
                     self.hangup(chan, cause);
+                } else if c.stack.iter().any(|r| r.wait == channel::Wait::Park) {
+                    // A command runs on top of the park (a bridge ringing): FreeSWITCH's park
+                    // loop sees the timer when the command returns.
+                    c.park_timer = None;
+                    c.park_expired = Some(cause);
                 }
             }
             Timer::LegTimeout { orig, chan } => self.leg_timeout(orig, chan),

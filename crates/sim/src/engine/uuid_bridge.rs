@@ -33,6 +33,7 @@ impl Engine {
             }
             if let Some(c) = self.chan_mut(id) {
                 c.program.clear();
+                c.park_expired = None;
                 if let Some(t) = c.park_timer.take() {
                     self.cancel_timer(t);
                 }

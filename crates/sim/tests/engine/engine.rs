@@ -102,6 +102,86 @@ fn park_timeout_hangs_up_with_its_cause() {
 }
 
 #[test]
+fn park_takes_park_timeout_before_channel_park() {
+    // inbound_plain.recv: `variable_park_timeout` is on the `park` CHANNEL_EXECUTE, not on
+    // CHANNEL_PARK, and uuid_getvar finds nothing afterwards (switch_ivr_park clears it).
+    let mut e = engine(5);
+    let c = e.inbound_call(&call());
+    let events = e.take_events();
+    let execute = events
+        .iter()
+        .find(|ev| ev.name() == "CHANNEL_EXECUTE" && h(ev, "Application") == "park")
+        .expect("park executed");
+    assert_eq!(
+        execute.variable("park_timeout").as_deref(),
+        Some("60:NORMAL_CLEARING")
+    );
+    let park = events
+        .iter()
+        .find(|ev| ev.name() == "CHANNEL_PARK")
+        .expect("parked");
+    assert_eq!(park.variable("park_timeout"), None);
+    assert_eq!(
+        e.api("uuid_getvar", &format!("{} park_timeout", c.parked)),
+        "_undef_"
+    );
+}
+
+#[test]
+fn park_timeout_during_a_bridge_hangs_up_when_the_bridge_returns() {
+    // switch_ivr_park checks its timer between the commands it runs: a bridge ringing past
+    // the timeout is not cut, but the caller is hung up with the timeout's cause as soon as
+    // it returns, before a command queued meanwhile runs.
+    let mut e = engine(6);
+    e.dialplan_mut().add(
+        "public",
+        "*",
+        vec![
+            parkway_sim::engine::channel::AppCall::new(
+                "set",
+                "park_timeout=10:NORMAL_TEMPORARY_FAILURE",
+            ),
+            parkway_sim::engine::channel::AppCall::new("set", "continue_on_fail=true"),
+            parkway_sim::engine::channel::AppCall::new("park", ""),
+        ],
+    );
+    let c = e.inbound_call(&call());
+    e.sendmsg_execute(
+        &c.parked,
+        "bridge",
+        "[leg_timeout=20]loopback/no_answer/buyers",
+        Some("ev-bridge"),
+    )
+    .expect("channel");
+    e.advance_to(15 * SEC);
+    assert_eq!(
+        e.api("uuid_exists", &c.parked),
+        "true",
+        "the bridge still rings"
+    );
+    e.advance_to(21 * SEC);
+    e.sendmsg_execute(
+        &c.parked,
+        "hangup",
+        "NO_ROUTE_DESTINATION",
+        Some("ev-fallback"),
+    )
+    .ok();
+    e.advance_to(22 * SEC);
+    let events = e.take_events();
+    let seq = of(&events, &c.parked);
+    assert!(
+        seq.contains(&"CHANNEL_HANGUP(NORMAL_TEMPORARY_FAILURE)".to_owned()),
+        "{seq:?}"
+    );
+    assert!(
+        !seq.contains(&"CHANNEL_EXECUTE(hangup)".to_owned()),
+        "the fallback never ran: {seq:?}"
+    );
+    assert_eq!(e.api("uuid_exists", &c.parked), "false");
+}
+
+#[test]
 fn api_replies_like_freeswitch() {
     let mut e = engine(3);
     assert_eq!(
