@@ -547,7 +547,7 @@ impl Ledger {
         holds::add_replacing(
             usage,
             starts,
-            held.as_ref().map(|h| h.buyer_starts()),
+            held.as_ref().map(|h| h.buyer_part()),
             metric,
             amount,
         );
@@ -561,7 +561,7 @@ impl Ledger {
             };
             let starts = gslot.windows.starts(group.tz, now);
             let usage = usage_mut(&mut self.snapshot.groups, &gslot.id);
-            let held_starts = held.as_ref().and_then(|h| h.group_starts(gi));
+            let held_starts = held.as_ref().and_then(|h| h.group_part(gi));
             holds::add_replacing(usage, starts, held_starts, metric, amount);
         }
         true

@@ -52,4 +52,4 @@ pub mod payout;
 pub use conversion::{Conversion, ConvertedBy, TalkFacts, evaluate};
 pub use duplicates::{DuplicateHistory, DuplicateHit};
 pub use ledger::{Count, Ledger, Totals};
-pub use payout::{payout, started_minutes};
+pub use payout::{expected_payout, payout, started_minutes};

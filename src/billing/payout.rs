@@ -36,6 +36,15 @@ pub fn payout(
     Money::new(minor, currency)
 }
 
+/// What a call in flight may still bring (minor units), held against the buyer's revenue caps
+/// from the dial until the outcome: per call and per conversion, the amount; per minute, one
+/// minute's amount, the least a connected call pays (a call may overshoot a revenue cap by its
+/// minutes beyond the first: a per-minute buyer's cap holds to within one call's extra minutes
+/// per call in flight).
+pub fn expected_payout(p: Option<&Payout>) -> i64 {
+    p.map_or(0, |p| p.amount.minor.max(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -324,6 +324,16 @@ fn leg_up(
         // A ringing leg may still connect: hold the connection so concurrent calls cannot pass
         // the buyer's connection caps meanwhile (released if the leg ends unbridged).
         ledger.hold(config, &call.uuid, state.buyer, Metric::Connections, now);
+        // And the payout it may bring, so calls in flight cannot pass a revenue cap together.
+        let expected = billing::expected_payout(config.buyers[state.buyer].payout.as_ref());
+        ledger.hold_amount(
+            config,
+            &call.uuid,
+            state.buyer,
+            Metric::Revenue,
+            expected,
+            now,
+        );
     }
 }
 

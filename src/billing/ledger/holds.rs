@@ -26,6 +26,8 @@ use parkway_esl::fasthash::FxHashMap;
 pub(super) struct Held {
     index: u32,
     metric: Metric,
+    /// What it adds: 1, or the expected payout of a revenue hold.
+    amount: i64,
     buyer: [DateTime<Utc>; 4],
     groups: Vec<(usize, [DateTime<Utc>; 4])>,
 }
@@ -41,6 +43,23 @@ impl Ledger {
         metric: Metric,
         now: DateTime<Utc>,
     ) -> bool {
+        self.hold_amount(config, call, buyer, metric, 1, now)
+    }
+
+    /// [`Ledger::hold`] of `amount` (revenue: the payout the call may still bring, in minor
+    /// units; a hold of 0 or less holds nothing).
+    pub fn hold_amount(
+        &mut self,
+        config: &Config,
+        call: &str,
+        buyer: usize,
+        metric: Metric,
+        amount: i64,
+        now: DateTime<Utc>,
+    ) -> bool {
+        if amount <= 0 {
+            return false;
+        }
         let (Some(b), Some(slot), Ok(bi)) = (
             config.buyers.get(buyer),
             self.buyers.get_mut(buyer),
@@ -65,7 +84,7 @@ impl Ledger {
             usage_mut(&mut self.snapshot.buyers, &slot.id),
             &starts,
             metric,
-            1,
+            amount,
         );
         let mut groups = Vec::with_capacity(slot.groups.len());
         for &gi in &slot.groups {
@@ -78,13 +97,14 @@ impl Ledger {
                 usage_mut(&mut self.snapshot.groups, &gslot.id),
                 &gstarts,
                 metric,
-                1,
+                amount,
             );
             groups.push((gi, gstarts));
         }
         let hold = Held {
             index: bi,
             metric,
+            amount,
             buyer: starts,
             groups,
         };
@@ -125,6 +145,7 @@ impl Ledger {
                 usage_mut(&mut self.snapshot.buyers, &slot.id),
                 &held.buyer,
                 held.metric,
+                held.amount,
             );
         }
         for (gi, starts) in &held.groups {
@@ -133,6 +154,7 @@ impl Ledger {
                     usage_mut(&mut self.snapshot.groups, &gslot.id),
                     starts,
                     held.metric,
+                    held.amount,
                 );
             }
         }
@@ -158,15 +180,17 @@ pub(super) fn unhold(
 }
 
 impl Held {
-    pub(super) fn buyer_starts(&self) -> &[DateTime<Utc>; 4] {
-        &self.buyer
+    /// Where the buyer's hold was counted, and how much.
+    pub(super) fn buyer_part(&self) -> (&[DateTime<Utc>; 4], i64) {
+        (&self.buyer, self.amount)
     }
 
-    pub(super) fn group_starts(&self, group: usize) -> Option<&[DateTime<Utc>; 4]> {
+    /// Where the hold was counted for `group`, and how much.
+    pub(super) fn group_part(&self, group: usize) -> Option<(&[DateTime<Utc>; 4], i64)> {
         self.groups
             .iter()
             .find(|(g, _)| *g == group)
-            .map(|(_, s)| s)
+            .map(|(_, s)| (s, self.amount))
     }
 }
 
@@ -175,9 +199,9 @@ fn add_held(usage: &mut Usage, starts: &[DateTime<Utc>; 4], metric: Metric, amou
     super::add_to_windows(usage, *starts, metric, amount);
 }
 
-/// Takes one back from the windows still in the instance a hold was counted in, and from the
-/// total (never below 0).
-fn take_held(usage: &mut Usage, starts: &[DateTime<Utc>; 4], metric: Metric) {
+/// Takes `amount` back from the windows still in the instance a hold was counted in, and from
+/// the total (never below 0).
+fn take_held(usage: &mut Usage, starts: &[DateTime<Utc>; 4], metric: Metric, amount: i64) {
     for (window, start) in RESETTING.into_iter().zip(starts) {
         let counters = usage.window_mut(window);
         if let Some(c) = counters.get(metric)
@@ -186,7 +210,7 @@ fn take_held(usage: &mut Usage, starts: &[DateTime<Utc>; 4], metric: Metric) {
             counters.set(
                 metric,
                 Some(Counter {
-                    value: (c.value - 1).max(0),
+                    value: c.value.saturating_sub(amount).max(0),
                     since: c.since,
                 }),
             );
@@ -197,29 +221,42 @@ fn take_held(usage: &mut Usage, starts: &[DateTime<Utc>; 4], metric: Metric) {
         total.set(
             metric,
             Some(Counter {
-                value: (c.value - 1).max(0),
+                value: c.value.saturating_sub(amount).max(0),
                 since: None,
             }),
         );
     }
 }
 
-/// [`super::add_to_windows`] for a count a hold stands in for: windows still in the hold's
-/// instance already have it (and so does the total); a window that has reset since gets it.
+/// [`super::add_to_windows`] for a count a hold of `held` stood in for: windows still in the
+/// hold's instance (and the total) already have the held amount and get the difference; a
+/// window that has reset since gets the whole amount.
 pub(super) fn add_replacing(
     usage: &mut Usage,
     starts: [DateTime<Utc>; 4],
-    held: Option<&[DateTime<Utc>; 4]>,
+    held: Option<(&[DateTime<Utc>; 4], i64)>,
     metric: Metric,
     amount: i64,
 ) {
-    let Some(held) = held else {
+    let Some((held, held_amount)) = held else {
         super::add_to_windows(usage, starts, metric, amount);
         return;
     };
+    let difference = amount.saturating_sub(held_amount);
     for ((window, start), held_start) in RESETTING.into_iter().zip(starts).zip(held) {
         if start != *held_start {
             super::add_to_window(usage, window, start, metric, amount);
+        } else if difference != 0 {
+            super::add_to_window(usage, window, start, metric, difference);
         }
+    }
+    if difference != 0 {
+        let total = usage.window_mut(Window::Total);
+        let value = total
+            .get(metric)
+            .map_or(0, |c| c.value)
+            .saturating_add(difference)
+            .max(0);
+        total.set(metric, Some(Counter { value, since: None }));
     }
 }

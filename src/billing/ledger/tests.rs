@@ -602,3 +602,77 @@ fn every_leg_dialled_is_an_attempt_but_a_call_connects_a_buyer_once() {
     l.finish_call("call-1", now);
     assert_eq!(l.concurrency(1), 0);
 }
+
+mod revenue_holds {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Revenue counted and held today for b1 (the snapshot routing reads).
+    fn daily_revenue(l: &Ledger, c: &Config) -> i64 {
+        l.snapshot()
+            .buyer(&c.buyers[1].id)
+            .and_then(|u| u.window(Window::Daily).get(Metric::Revenue))
+            .map_or(0, |c| c.value)
+    }
+
+    proptest! {
+        /// Calls are admitted while the revenue counted and held is below the cap (as routing
+        /// admits them), each holding its expected payout until its outcome. However many are
+        /// in flight, the revenue counted never passes the cap by a whole payout.
+        #[test]
+        fn a_revenue_cap_never_overshoots_with_calls_in_flight(
+            ops in proptest::collection::vec((0u8..3, 0usize..64, any::<bool>()), 1..400),
+            amount in 1i64..5_000,
+            cap in 1i64..50_000,
+        ) {
+            let c = config();
+            let mut l = Ledger::new(&c);
+            let now = t("2026-11-25T15:00:00Z");
+            let mut in_flight: Vec<String> = Vec::new();
+            let mut next = 0;
+            for (op, pick, pays) in ops {
+                match op {
+                    0 | 1 if daily_revenue(&l, &c) < cap => {
+                        let call = format!("call-{next}");
+                        next += 1;
+                        prop_assert!(l.hold_amount(&c, &call, 1, Metric::Revenue, amount, now));
+                        in_flight.push(call);
+                    }
+                    0 | 1 => {}
+                    _ if !in_flight.is_empty() => {
+                        let call = in_flight.swap_remove(pick % in_flight.len());
+                        if pays {
+                            l.count(&c, &call, 1, Count::Revenue(amount), now);
+                        }
+                        l.finish_call(&call, now);
+                    }
+                    _ => {}
+                }
+                prop_assert!(daily_revenue(&l, &c) < cap + amount, "counted and held");
+            }
+            for call in in_flight.drain(..) {
+                l.finish_call(&call, now);
+            }
+            let counted = l.totals(1).revenue;
+            prop_assert!(counted < cap + amount, "counted {} cap {} payout {}", counted, cap, amount);
+            prop_assert_eq!(daily_revenue(&l, &c), counted, "every hold released or counted");
+        }
+    }
+
+    #[test]
+    fn a_revenue_hold_is_replaced_by_the_real_payout() {
+        let c = config();
+        let mut l = Ledger::new(&c);
+        let now = t("2026-11-25T15:00:00Z");
+        assert!(l.hold_amount(&c, "x", 1, Metric::Revenue, 1000, now));
+        assert_eq!(daily_revenue(&l, &c), 1000);
+        // Per minute: three minutes were paid where one was held.
+        assert!(l.count(&c, "x", 1, Count::Revenue(3000), now));
+        assert_eq!(daily_revenue(&l, &c), 3000);
+        l.finish_call("x", now);
+        assert_eq!(daily_revenue(&l, &c), 3000);
+        assert!(l.hold_amount(&c, "y", 1, Metric::Revenue, 1000, now));
+        l.finish_call("y", now);
+        assert_eq!(daily_revenue(&l, &c), 3000, "no payout: the hold goes");
+    }
+}

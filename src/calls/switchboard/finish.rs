@@ -271,6 +271,7 @@ impl Switchboard {
                 let attempt = c.record.attempts.remove(i);
                 self.ledger.release(call, leg.buyer, Metric::Attempts);
                 self.ledger.release(call, leg.buyer, Metric::Connections);
+                self.ledger.release(call, leg.buyer, Metric::Revenue);
                 if leg.live {
                     self.ledger.count_leg(
                         &config,

@@ -386,6 +386,7 @@ impl Switchboard {
                     .count_leg(&config, call, uuid, leg.buyer, Count::LegDown, now);
                 if c.record.attempts[i].outcome != LegOutcome::Connected {
                     self.ledger.release(call, leg.buyer, Metric::Connections);
+                    self.ledger.release(call, leg.buyer, Metric::Revenue);
                 }
             }
         }
