@@ -6,7 +6,9 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use parkway::config::{self, Config, ConfigErrors};
-use parkway::routing::{CallerFields, SplitMix64, Tokens, UsageSnapshot, decide, explain};
+use parkway::routing::{CallerFields, SplitMix64, Tokens, UsageSnapshot, decide_with, explain};
+use parkway::store::Store;
+use parkway::store::sqlite::SqliteStore;
 
 /// Exit status for a config that does not validate (EX_USAGE, as sysexits.h).
 pub const EXIT_BAD_CONFIG: i32 = 64;
@@ -39,9 +41,14 @@ pub struct ExplainArgs {
     /// The router to use; default: the first whose match rule fits the call.
     #[arg(long)]
     pub router: Option<String>,
-    /// A JSON usage snapshot (counters per buyer and group).
-    #[arg(long)]
+    /// A JSON usage snapshot (counters per buyer and group), for what-ifs; without it the
+    /// counters and caller history come from the store.
+    #[arg(long, conflicts_with = "db")]
     pub usage: Option<PathBuf>,
+    /// The store to read usage and caller history from (default: the config's `[store] path`,
+    /// when it exists; without one, every counter is zero).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
     /// Seed of the random source used by weighted ranking.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -117,14 +124,30 @@ pub fn explain(args: &ExplainArgs) -> anyhow::Result<()> {
             destination: args.destination.clone(),
         },
     )?;
-    let usage: UsageSnapshot = match &args.usage {
-        Some(p) => {
+    let mut duplicates = parkway::billing::DuplicateHistory::default();
+    let usage: UsageSnapshot = match (&args.usage, &args.db) {
+        (Some(p), _) => {
             let text =
                 std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             serde_json::from_str(&text)
                 .with_context(|| format!("parsing usage JSON {}", p.display()))?
         }
-        None => UsageSnapshot::default(),
+        (None, db) => {
+            let path = db.clone().unwrap_or_else(|| config.store.path.clone());
+            if db.is_none() && !path.is_file() {
+                UsageSnapshot::default()
+            } else {
+                let mut store = SqliteStore::open_read_only(&path)
+                    .with_context(|| format!("opening the store {}", path.display()))?;
+                let since = now - parkway::store::longest_duplicate_window(&config);
+                let restored = store
+                    .load(DateTime::<Utc>::MIN_UTC, since)
+                    .with_context(|| format!("reading the store {}", path.display()))?;
+                let (ledger, history) = parkway::store::rebuild(&config, &restored);
+                duplicates = history;
+                ledger.snapshot().clone()
+            }
+        }
     };
     let router = match &args.router {
         Some(id) => config
@@ -135,7 +158,7 @@ pub fn explain(args: &ExplainArgs) -> anyhow::Result<()> {
         )?,
     };
     let mut rng = SplitMix64::new(args.seed);
-    let decision = decide(router, &config, &tokens, &usage, now, &mut rng);
+    let decision = decide_with(router, &config, &tokens, &usage, now, &mut rng, &duplicates);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&decision)?);
     } else {

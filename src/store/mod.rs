@@ -179,6 +179,25 @@ pub fn open(
     Ok((store, restored))
 }
 
+/// The counters and the duplicate history a store's contents stand for, as the daemon would
+/// rebuild them (`parkway explain --db`).
+pub fn rebuild(
+    config: &crate::config::Config,
+    restored: &Restored,
+) -> (crate::billing::Ledger, crate::billing::DuplicateHistory) {
+    let mut ledger = crate::billing::Ledger::new(config);
+    ledger.restore_compacted(config, &restored.compacted);
+    let open: std::collections::HashSet<&str> = restored.open.iter().map(|c| &*c.call).collect();
+    ledger.restore(config, restored.facts.iter().cloned(), &|c| {
+        open.contains(c)
+    });
+    let mut duplicates = crate::billing::DuplicateHistory::default();
+    for c in &restored.conversions {
+        duplicates.record_conversion(c.caller, &c.buyer, &c.router, c.at);
+    }
+    (ledger, duplicates)
+}
+
 /// How far back counters reach: a month (the longest resetting window, with a margin for its
 /// zone) or the EPC window and a day, whichever is longer. Older facts only add to totals.
 pub fn longest_window(config: &crate::config::Config) -> chrono::Duration {

@@ -124,6 +124,31 @@ impl SqliteStore {
         SqliteStore::setup(conn, shown)
     }
 
+    /// Opens an existing store to read it beside a running daemon (`parkway explain`,
+    /// `parkway calls`): nothing is created, migrated or written.
+    pub fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
+        let shown = path.display().to_string();
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Open {
+            path: shown.clone(),
+            source,
+        })?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let store = SqliteStore { conn, path: shown };
+        let found = store.version()?;
+        if found != SCHEMA_VERSION {
+            return Err(StoreError::Newer {
+                path: store.path.clone(),
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        Ok(store)
+    }
+
     /// A store in memory (tests).
     pub fn in_memory() -> Result<SqliteStore, StoreError> {
         SqliteStore::setup(Connection::open_in_memory()?, ":memory:".into())
