@@ -118,6 +118,10 @@ impl Daemon {
         ];
         sup.backoff_base = options.backoff_base;
         sup.backoff_max = options.backoff_max;
+        sup.auth_hint = "is mod_event_socket's password (event_socket.conf.xml) the one in \
+                         the config's [freeswitch] password, and does its apply-inbound-acl \
+                         let this host in?"
+            .to_owned();
         sup.rng_seed = Some(options.seed);
         sup.options = ClientOptions {
             event_capacity: 100_000,
