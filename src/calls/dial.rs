@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use crate::config::{Config, Destination};
 use crate::routing::GroupMode;
-use parkway_esl::dialstring::{DialString, DialStringError, Endpoint, Group, Leg, Vars};
+use parkway_esl::dialstring::{DialString, DialStringError, Group, Vars};
 
 /// Ringback the caller hears while buyers ring (US tone: 2 s on, 4 s off, 440 + 480 Hz). The
 /// bridge reads `ringback` from the caller's channel (switch_ivr_originate.c), so it is `set` on
@@ -119,7 +119,7 @@ impl StepPlan {
             {
                 vars.extend(confirm_vars(file));
             }
-            let mut legs = buyer_legs(&buyer.destination, vars)?;
+            let mut legs = buyer.destination.legs(vars)?;
             match (self.mode, groups.last_mut()) {
                 (StepMode::Simultaneous, Some(g)) => g.legs.append(&mut legs),
                 _ => groups.push(Group { legs }),
@@ -149,55 +149,19 @@ fn confirm_vars(file: &std::path::Path) -> Vars {
     ]
 }
 
-/// The legs one buyer's destination dials, each with `vars` (a raw dial string's own `{}`
-/// variables move onto its legs; its legs ring together).
-fn buyer_legs(dest: &Destination, vars: Vars) -> Result<Vec<Leg>, DialStringError> {
-    Ok(match dest {
-        Destination::Sip(uri) => vec![Leg::new(
-            vars,
-            Endpoint::Sofia {
-                profile: "external".into(),
-                dest: uri.clone(),
-            },
-        )],
-        Destination::Number { number, gateway } => vec![Leg::new(
-            vars,
-            Endpoint::SofiaGateway {
-                gateway: gateway.clone(),
-                number: number.clone(),
-            },
-        )],
-        Destination::DialString(text) => {
-            let parsed = DialString::parse(text)?;
-            let mut out = Vec::new();
-            for branch in &parsed.branches {
-                for group in &branch.groups {
-                    for leg in &group.legs {
-                        let mut v = parsed.enterprise_vars.clone();
-                        v.extend(branch.global_vars.iter().cloned());
-                        v.extend(leg.vars.iter().cloned());
-                        v.extend(vars.iter().cloned());
-                        out.push(Leg::new(v, leg.endpoint.clone()));
-                    }
-                }
-            }
-            if out.is_empty() {
-                return Err(DialStringError::NoLegs);
-            }
-            out
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::money::Currency;
     use crate::config::{Buyer, EpcSettings};
+    use parkway_esl::dialstring::Leg;
 
     fn config() -> Config {
         let mut a = Buyer::basic("a", Currency::USD);
-        a.destination = Destination::Sip("sip:agent@a.example.com".into());
+        a.destination = Destination::Sip {
+            uri: "sip:agent@a.example.com".into(),
+            profile: "carriers".into(),
+        };
         let mut b = Buyer::basic("b", Currency::USD);
         b.destination = Destination::Number {
             number: "+18005550100".into(),
@@ -255,6 +219,11 @@ mod tests {
         );
         assert_eq!(get(legs[1], "group_confirm_file"), None);
         assert!(arg.contains("sofia/gateway/carrier/+18005550100"));
+        // A `sip =` buyer goes out through its configured Sofia profile.
+        assert!(
+            arg.contains("sofia/carriers/sip:agent@a.example.com"),
+            "{arg}"
+        );
         let globals = &parsed.branches[0].global_vars;
         assert!(globals.contains(&("originate_timeout".into(), "31".into())));
     }

@@ -29,6 +29,8 @@ pub struct Builder<'a> {
     pub problems: Vec<Problem>,
     pub(super) currency: Currency,
     lists: HashMap<PathBuf, Option<Arc<SuppressionList>>>,
+    /// `[freeswitch] sip_profile`: what `sip =` destinations without a `profile` go through.
+    pub(super) sip_profile: String,
 }
 
 const DEFAULT_RING_TIMEOUT: u32 = 30;
@@ -44,6 +46,7 @@ impl<'a> Builder<'a> {
             problems: Vec::new(),
             currency: Currency::USD,
             lists: HashMap::new(),
+            sip_profile: DEFAULT_SIP_PROFILE.into(),
         }
     }
 
@@ -78,16 +81,7 @@ impl<'a> Builder<'a> {
             None => Tz::UTC,
         };
         let whisper = self.whisper(&raw);
-        let freeswitch = raw.freeswitch.map_or(
-            FreeSwitch {
-                address: "127.0.0.1:8021".into(),
-                password: "ClueCon".into(),
-            },
-            |f| FreeSwitch {
-                address: f.address,
-                password: f.password,
-            },
-        );
+        let freeswitch = self.freeswitch(raw.freeswitch.as_ref());
         let epc = self.epc(raw.epc.as_ref());
 
         // Ids: buyers and groups share one namespace (plan steps and explain lines name either).
@@ -162,6 +156,26 @@ impl<'a> Builder<'a> {
             group_index,
             router_index,
         })
+    }
+
+    /// `[freeswitch]`, or the stock switch on this host when the section is left out.
+    fn freeswitch(&mut self, raw: Option<&RawFreeSwitch>) -> FreeSwitch {
+        let Some(f) = raw else {
+            return FreeSwitch {
+                address: "127.0.0.1:8021".into(),
+                password: "ClueCon".into(),
+                sip_profile: DEFAULT_SIP_PROFILE.into(),
+            };
+        };
+        if let Some(profile) = &f.sip_profile {
+            self.sip_profile(profile.get_ref(), profile.span());
+            self.sip_profile = profile.get_ref().clone();
+        }
+        FreeSwitch {
+            address: f.address.get_ref().clone(),
+            password: f.password.get_ref().clone(),
+            sip_profile: self.sip_profile.clone(),
+        }
     }
 
     pub(super) fn tz(&mut self, s: &S<String>) -> Option<Tz> {

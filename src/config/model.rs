@@ -23,8 +23,9 @@ use parkway_esl::fasthash::FxHashMap;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Destination {
-    /// A SIP URI, dialled as `sofia/external/<uri>` by the call driver.
-    Sip(String),
+    /// A SIP URI, dialled as `sofia/<profile>/<uri>` by the call driver (the profile is the
+    /// buyer's own `profile`, else `[freeswitch] sip_profile`, else `external`).
+    Sip { uri: String, profile: String },
     /// A phone number sent out through a named FreeSWITCH gateway.
     Number { number: String, gateway: String },
     /// A raw FreeSWITCH dial string, used as written.
@@ -150,7 +151,13 @@ pub struct Router {
 pub struct FreeSwitch {
     pub address: String,
     pub password: String,
+    /// The Sofia profile `sip =` buyers are dialled through unless they name their own.
+    pub sip_profile: String,
 }
+
+/// The Sofia profile `sip =` buyers go out through by default (FreeSWITCH's stock profile for
+/// calls to the outside).
+pub const DEFAULT_SIP_PROFILE: &str = "external";
 
 /// EPC ranking: the trailing window and the prior that new buyers start from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +202,7 @@ impl Config {
             freeswitch: FreeSwitch {
                 address: "127.0.0.1:8021".into(),
                 password: "ClueCon".into(),
+                sip_profile: DEFAULT_SIP_PROFILE.into(),
             },
             epc,
             buyers,
@@ -273,7 +281,10 @@ impl Buyer {
         Buyer {
             id: Id::new(id),
             name: id.to_string(),
-            destination: Destination::Sip(format!("sip:{id}@example.invalid")),
+            destination: Destination::Sip {
+                uri: format!("sip:{id}@example.invalid"),
+                profile: DEFAULT_SIP_PROFILE.into(),
+            },
             tz: Tz::UTC,
             tier: 1,
             weight: 1,

@@ -88,8 +88,10 @@ pub struct RawWhisper {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFreeSwitch {
-    pub address: String,
-    pub password: String,
+    pub address: S<String>,
+    pub password: S<String>,
+    /// The Sofia profile for `sip =` buyers without their own (`external` by default).
+    pub sip_profile: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,6 +131,8 @@ pub struct RawBuyer {
 #[serde(deny_unknown_fields)]
 pub struct RawDestination {
     pub sip: Option<String>,
+    /// With `sip`: the Sofia profile to dial it through (default `[freeswitch] sip_profile`).
+    pub profile: Option<String>,
     pub number: Option<String>,
     pub gateway: Option<String>,
     pub dial_string: Option<String>,

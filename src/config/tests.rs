@@ -322,3 +322,37 @@ fn destinations_that_could_never_be_dialled_are_reported() {
     );
     assert!(parse_str(&ok).is_ok());
 }
+
+#[test]
+fn sip_buyers_go_through_the_configured_profile_external_by_default() {
+    let profile_of = |c: &Config, id: &str| match &c.buyer(id).unwrap().destination {
+        Destination::Sip { profile, .. } => profile.clone(),
+        other => panic!("{other:?}"),
+    };
+    let c = parse_str(MINIMAL).unwrap();
+    assert_eq!(profile_of(&c, "b1"), "external");
+    assert_eq!(c.freeswitch.sip_profile, "external");
+
+    let text = format!(
+        "[freeswitch]\naddress = \"127.0.0.1:8021\"\npassword = \"ClueCon\"\n\
+         sip_profile = \"carriers\"\n{MINIMAL}\n\
+         [[buyer]]\nid = \"b2\"\ndestination = {{ sip = \"sip:c@d\", profile = \"internal\" }}\n"
+    );
+    let c = parse_str(&text).unwrap();
+    assert_eq!(profile_of(&c, "b1"), "carriers");
+    assert_eq!(profile_of(&c, "b2"), "internal");
+
+    // A profile that cannot stand in `sofia/<profile>/…`, or one without a SIP address.
+    let bad = format!(
+        "[freeswitch]\naddress = \"127.0.0.1:8021\"\npassword = \"ClueCon\"\n\
+         sip_profile = \"a/b\"\n{MINIMAL}"
+    );
+    let got = problems(&bad);
+    assert_eq!(got[0].0, 4, "{got:?}");
+    assert!(got[0].2.contains("SIP profile"), "{got:?}");
+    let got = problems(&MINIMAL.replace(
+        r#"{ sip = "sip:a@b" }"#,
+        r#"{ number = "+18005550100", gateway = "g", profile = "x" }"#,
+    ));
+    assert!(got[0].2.contains("profile goes with sip"), "{got:?}");
+}
