@@ -11,5 +11,6 @@ pub mod calls;
 pub mod config;
 #[cfg(feature = "sim")]
 pub mod demo;
+pub mod files;
 pub mod routing;
 pub mod whisper;

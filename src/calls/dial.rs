@@ -228,6 +228,47 @@ mod tests {
         assert!(globals.contains(&("originate_timeout".into(), "31".into())));
     }
 
+    /// Config validation encodes each buyer's bridge with the variables this file sets
+    /// (`config::DRIVER_*_VARS`): they must stay the same names.
+    #[test]
+    fn the_bridge_sets_only_the_variables_config_validation_checks() {
+        let step = StepPlan {
+            mode: StepMode::Simultaneous,
+            legs: vec![leg(0, "u-a", Some("/w/a.wav")), leg(1, "u-b", None)],
+            number: 1,
+            whisper_secs: 6,
+        };
+        let loopback = StepPlan {
+            mode: StepMode::Single,
+            legs: vec![leg(2, "u-c", Some("/w/c.wav"))],
+            number: 1,
+            whisper_secs: 6,
+        };
+        let known = |name: &str| {
+            crate::config::DRIVER_LEG_VARS
+                .iter()
+                .chain(&crate::config::DRIVER_GLOBAL_VARS)
+                .chain(&crate::config::DRIVER_WHISPER_VARS)
+                .any(|n| *n == name)
+        };
+        for step in [step, loopback] {
+            let arg = step.bridge_arg(&config(), "call-1", "r1").unwrap();
+            let parsed = DialString::parse_app_arg(&arg).unwrap();
+            for (name, _) in &parsed.branches[0].global_vars {
+                assert!(known(name), "{name} in {arg}");
+            }
+            for leg in parsed.legs() {
+                for (name, _) in &leg.vars {
+                    // `ignore_early_media` is buyer c's own dial-string variable.
+                    assert!(
+                        known(name) || name == "ignore_early_media",
+                        "{name} in {arg}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn sequential_step_uses_pipes_and_loopback_whisper_goes_global() {
         let step = StepPlan {

@@ -62,6 +62,12 @@ pub enum ConfigError {
     },
     #[error("destination cannot be dialled: {0}")]
     Destination(String),
+    /// A value the call driver puts in every `bridge` that FreeSWITCH could not be sent.
+    #[error("calls could never be dialled: {0}")]
+    Undialable(String),
+    /// `[freeswitch]` settings the event socket client could not use.
+    #[error("[freeswitch] {0}")]
+    FreeSwitch(String),
     #[error("whisper: {0}")]
     Whisper(String),
     #[error(
