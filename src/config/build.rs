@@ -31,6 +31,8 @@ pub struct Builder<'a> {
     lists: HashMap<PathBuf, Option<Arc<SuppressionList>>>,
     /// `[freeswitch] sip_profile`: what `sip =` destinations without a `profile` go through.
     pub(super) sip_profile: String,
+    /// `[tokens.*]`, built before the whisper templates are checked against it.
+    pub(super) token_types: crate::routing::token_types::TokenTypes,
     /// Whether `sip_profile` is usable (when it is not, it is reported once, not per buyer).
     pub(super) sip_profile_ok: bool,
     /// Per buyer, in order: whether its destination passed its own checks (only those are
@@ -53,6 +55,7 @@ impl<'a> Builder<'a> {
             lists: HashMap::new(),
             sip_profile: DEFAULT_SIP_PROFILE.into(),
             sip_profile_ok: true,
+            token_types: Default::default(),
             destination_ok: Vec::new(),
         }
     }
@@ -87,6 +90,7 @@ impl<'a> Builder<'a> {
             Some(tz) => self.tz(tz).unwrap_or(Tz::UTC),
             None => Tz::UTC,
         };
+        self.token_types = self.token_types(&raw);
         let whisper = self.whisper(&raw);
         let freeswitch = self.freeswitch(raw.freeswitch.as_ref());
         let epc = self.epc(raw.epc.as_ref());
@@ -166,6 +170,7 @@ impl<'a> Builder<'a> {
             groups,
             routers,
             whisper,
+            tokens: std::mem::take(&mut self.token_types),
             buyer_index,
             group_index,
             router_index,

@@ -13,6 +13,7 @@ pub mod model;
 pub mod money;
 pub mod raw;
 mod rules;
+mod tokens;
 mod whisper;
 
 use std::path::Path;

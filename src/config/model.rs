@@ -180,6 +180,8 @@ pub struct Config {
     pub groups: Vec<Group>,
     pub routers: Vec<Router>,
     pub whisper: WhisperSettings,
+    /// `[tokens.*]`: checked when a call parks; the whisper speaks only what they allow.
+    pub tokens: crate::routing::token_types::TokenTypes,
     pub(crate) buyer_index: FxHashMap<String, usize>,
     pub(crate) group_index: FxHashMap<String, usize>,
     pub(crate) router_index: FxHashMap<String, usize>,
@@ -209,6 +211,7 @@ impl Config {
             groups,
             routers,
             whisper: WhisperSettings::default(),
+            tokens: Default::default(),
             buyer_index: FxHashMap::default(),
             group_index: FxHashMap::default(),
             router_index: FxHashMap::default(),

@@ -61,6 +61,26 @@ pub struct RawConfig {
     #[serde(default)]
     pub router: Vec<RawRouter>,
     pub whisper: Option<RawWhisper>,
+    /// `[tokens.<name>]`: what a channel variable holds.
+    #[serde(default)]
+    pub tokens: std::collections::BTreeMap<String, S<RawTokenType>>,
+}
+
+/// `[tokens.<name>]`: `type` is `number` (`min`, `max`), `digits` (`length`, or `min_len` and
+/// `max_len`), `one_of` (`values`) or `text` (`max_len`, `speak`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokenType {
+    #[serde(rename = "type")]
+    pub kind: S<String>,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    pub length: Option<S<i64>>,
+    pub min_len: Option<S<i64>>,
+    pub max_len: Option<S<i64>>,
+    pub values: Option<Vec<String>>,
+    /// `text` only: whether the whisper may speak it (never, by default).
+    pub speak: Option<bool>,
 }
 
 /// `[whisper]`: how whisper messages are rendered (see `src/whisper`).

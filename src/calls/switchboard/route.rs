@@ -46,7 +46,9 @@ impl Switchboard {
             .record_tokens
             .iter()
             .filter_map(|k| ev.variable(k).map(|v| (k.clone(), v.into_owned())));
-        let tokens = Tokens::new(vars, caller.clone());
+        let mut tokens = Tokens::new(vars, caller.clone());
+        // Typed tokens that do not fit are absent from here on (`[tokens.*]`).
+        let token_notes = self.config.tokens.check(&mut tokens);
         let matched = self.config.router_for(&tokens).map(|r| r.id.as_str());
         let Some(router) = matched.and_then(|id| self.config.router_index.get(id).copied()) else {
             self.totals.unrouted += 1;
@@ -94,7 +96,7 @@ impl Switchboard {
             disposition: Disposition::Abandoned,
             ended_at: None,
             caller_hangup_cause: None,
-            notes: Vec::new(),
+            notes: token_notes,
         };
         let call = Call {
             uuid: uuid.to_owned(),
@@ -223,7 +225,8 @@ impl Switchboard {
             call.phase = Phase::Rendering(step);
             out.push(Action::RenderWhispers {
                 call: uuid.to_owned(),
-                tokens: Box::new(call.tokens.clone()),
+                // Only what the whisper may speak (`routing::token_types`).
+                tokens: Box::new(config.tokens.speakable(&call.tokens)),
                 requests,
             });
         }
