@@ -11,6 +11,7 @@ pub mod calls;
 pub mod config;
 #[cfg(feature = "sim")]
 pub mod demo;
+pub mod files;
 pub mod routing;
 pub mod store;
 pub mod whisper;

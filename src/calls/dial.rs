@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use crate::config::{Config, Destination};
 use crate::routing::GroupMode;
-use parkway_esl::dialstring::{DialString, DialStringError, Endpoint, Group, Leg, Vars};
+use parkway_esl::dialstring::{DialString, DialStringError, Group, Vars};
 
 /// Ringback the caller hears while buyers ring (US tone: 2 s on, 4 s off, 440 + 480 Hz). The
 /// bridge reads `ringback` from the caller's channel (switch_ivr_originate.c), so it is `set` on
@@ -121,7 +121,7 @@ impl StepPlan {
             {
                 vars.extend(confirm_vars(file));
             }
-            let mut legs = buyer_legs(&buyer.destination, vars)?;
+            let mut legs = buyer.destination.legs(vars)?;
             match (self.mode, groups.last_mut()) {
                 (StepMode::Simultaneous, Some(g)) => g.legs.append(&mut legs),
                 _ => groups.push(Group { legs }),
@@ -151,55 +151,19 @@ fn confirm_vars(file: &std::path::Path) -> Vars {
     ]
 }
 
-/// The legs one buyer's destination dials, each with `vars` (a raw dial string's own `{}`
-/// variables move onto its legs; its legs ring together).
-fn buyer_legs(dest: &Destination, vars: Vars) -> Result<Vec<Leg>, DialStringError> {
-    Ok(match dest {
-        Destination::Sip(uri) => vec![Leg::new(
-            vars,
-            Endpoint::Sofia {
-                profile: "external".into(),
-                dest: uri.clone(),
-            },
-        )],
-        Destination::Number { number, gateway } => vec![Leg::new(
-            vars,
-            Endpoint::SofiaGateway {
-                gateway: gateway.clone(),
-                number: number.clone(),
-            },
-        )],
-        Destination::DialString(text) => {
-            let parsed = DialString::parse(text)?;
-            let mut out = Vec::new();
-            for branch in &parsed.branches {
-                for group in &branch.groups {
-                    for leg in &group.legs {
-                        let mut v = parsed.enterprise_vars.clone();
-                        v.extend(branch.global_vars.iter().cloned());
-                        v.extend(leg.vars.iter().cloned());
-                        v.extend(vars.iter().cloned());
-                        out.push(Leg::new(v, leg.endpoint.clone()));
-                    }
-                }
-            }
-            if out.is_empty() {
-                return Err(DialStringError::NoLegs);
-            }
-            out
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::money::Currency;
     use crate::config::{Buyer, EpcSettings};
+    use parkway_esl::dialstring::Leg;
 
     fn config() -> Config {
         let mut a = Buyer::basic("a", Currency::USD);
-        a.destination = Destination::Sip("sip:agent@a.example.com".into());
+        a.destination = Destination::Sip {
+            uri: "sip:agent@a.example.com".into(),
+            profile: "carriers".into(),
+        };
         let mut b = Buyer::basic("b", Currency::USD);
         b.destination = Destination::Number {
             number: "+18005550100".into(),
@@ -261,8 +225,54 @@ mod tests {
         );
         assert_eq!(get(legs[1], "group_confirm_file"), None);
         assert!(arg.contains("sofia/gateway/carrier/+18005550100"));
+        // A `sip =` buyer goes out through its configured Sofia profile.
+        assert!(
+            arg.contains("sofia/carriers/sip:agent@a.example.com"),
+            "{arg}"
+        );
         let globals = &parsed.branches[0].global_vars;
         assert!(globals.contains(&("originate_timeout".into(), "31".into())));
+    }
+
+    /// Config validation encodes each buyer's bridge with the variables this file sets
+    /// (`config::DRIVER_*_VARS`): they must stay the same names.
+    #[test]
+    fn the_bridge_sets_only_the_variables_config_validation_checks() {
+        let step = StepPlan {
+            mode: StepMode::Simultaneous,
+            legs: vec![leg(0, "u-a", Some("/w/a.wav")), leg(1, "u-b", None)],
+            number: 1,
+            whisper_secs: 6,
+        };
+        let loopback = StepPlan {
+            mode: StepMode::Single,
+            legs: vec![leg(2, "u-c", Some("/w/c.wav"))],
+            number: 1,
+            whisper_secs: 6,
+        };
+        let known = |name: &str| {
+            crate::config::DRIVER_LEG_VARS
+                .iter()
+                .chain(&crate::config::DRIVER_GLOBAL_VARS)
+                .chain(&crate::config::DRIVER_WHISPER_VARS)
+                .any(|n| *n == name)
+        };
+        for step in [step, loopback] {
+            let arg = step.bridge_arg(&config(), "call-1", "r1").unwrap();
+            let parsed = DialString::parse_app_arg(&arg).unwrap();
+            for (name, _) in &parsed.branches[0].global_vars {
+                assert!(known(name), "{name} in {arg}");
+            }
+            for leg in parsed.legs() {
+                for (name, _) in &leg.vars {
+                    // `ignore_early_media` is buyer c's own dial-string variable.
+                    assert!(
+                        known(name) || name == "ignore_early_media",
+                        "{name} in {arg}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

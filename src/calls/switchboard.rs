@@ -210,6 +210,12 @@ impl Switchboard {
         }
     }
 
+    /// Draws leg uuids and Event-UUIDs from `seed` from now on (by default they follow the
+    /// routing seed; the daemon seeds them apart, from the OS unless asked to repeat a run).
+    pub fn seed_ids(&mut self, seed: u64) {
+        self.ids = SplitMix64::new(seed);
+    }
+
     fn new_uuid(&mut self) -> String {
         self.ids.uuid_v4()
     }

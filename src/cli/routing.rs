@@ -127,8 +127,8 @@ pub fn explain(args: &ExplainArgs) -> anyhow::Result<()> {
     let mut duplicates = parkway::billing::DuplicateHistory::default();
     let usage: UsageSnapshot = match (&args.usage, &args.db) {
         (Some(p), _) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text = parkway::files::read_text_limited(p, parkway::files::MAX_LIST_BYTES)
+                .with_context(|| format!("reading {}", p.display()))?;
             serde_json::from_str(&text)
                 .with_context(|| format!("parsing usage JSON {}", p.display()))?
         }

@@ -25,7 +25,8 @@ pub struct RunArgs {
     /// Append each finished call's record here as one JSON line (`-`: standard output).
     #[arg(long)]
     pub records: Option<PathBuf>,
-    /// Seed of routing's shuffles and of the command ids (default: from the clock).
+    /// Seed of routing's shuffles (default: from the clock). Leg uuids and command ids are
+    /// random whatever the seed: FreeSWITCH names CDR files after the leg uuids.
     #[arg(long)]
     pub seed: Option<u64>,
 }

@@ -61,13 +61,18 @@ pub fn whisper(args: &WhisperArgs) -> anyhow::Result<()> {
             args.buyer
         );
     };
-    let tokens = call_tokens(
+    let mut tokens = call_tokens(
         &args.tokens,
         CallerFields {
             number: args.caller.clone(),
             ..CallerFields::default()
         },
     )?;
+    // As on a call: typed values that do not fit are dropped, and only speakable ones spoken.
+    for note in config.tokens.check(&mut tokens) {
+        println!("note: {note}");
+    }
+    let tokens = config.tokens.speakable(&tokens);
     let whisperer = Whisperer::new(config.whisper.render_settings()?)?;
     let speech = whisperer.speak(&Template::parse(template)?, &|k| {
         tokens.get(k).map(str::to_owned)

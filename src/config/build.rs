@@ -29,6 +29,15 @@ pub struct Builder<'a> {
     pub problems: Vec<Problem>,
     pub(super) currency: Currency,
     lists: HashMap<PathBuf, Option<Arc<SuppressionList>>>,
+    /// `[freeswitch] sip_profile`: what `sip =` destinations without a `profile` go through.
+    pub(super) sip_profile: String,
+    /// `[tokens.*]`, built before the whisper templates are checked against it.
+    pub(super) token_types: crate::routing::token_types::TokenTypes,
+    /// Whether `sip_profile` is usable (when it is not, it is reported once, not per buyer).
+    pub(super) sip_profile_ok: bool,
+    /// Per buyer, in order: whether its destination passed its own checks (only those are
+    /// checked again as a whole `bridge`).
+    pub(super) destination_ok: Vec<bool>,
 }
 
 const DEFAULT_RING_TIMEOUT: u32 = 30;
@@ -44,6 +53,10 @@ impl<'a> Builder<'a> {
             problems: Vec::new(),
             currency: Currency::USD,
             lists: HashMap::new(),
+            sip_profile: DEFAULT_SIP_PROFILE.into(),
+            sip_profile_ok: true,
+            token_types: Default::default(),
+            destination_ok: Vec::new(),
         }
     }
 
@@ -77,24 +90,9 @@ impl<'a> Builder<'a> {
             Some(tz) => self.tz(tz).unwrap_or(Tz::UTC),
             None => Tz::UTC,
         };
+        self.token_types = self.token_types(&raw);
         let whisper = self.whisper(&raw);
-        let freeswitch = match raw.freeswitch {
-            None => FreeSwitch::local(),
-            Some(f) => FreeSwitch {
-                cdr_dir: f.cdr_dir.as_deref().map(|d| self.relative(d)),
-                reconcile_secs: f
-                    .reconcile_secs
-                    .as_ref()
-                    .and_then(|v| {
-                        self.int(v, "[freeswitch] reconcile_secs", "0..=86400", |x| {
-                            (0..=86_400).contains(&x)
-                        })
-                    })
-                    .map_or(DEFAULT_RECONCILE_SECS, |x| x as u32),
-                address: f.address,
-                password: f.password,
-            },
-        };
+        let freeswitch = self.freeswitch(raw.freeswitch.as_ref());
         let store = StoreSettings {
             path: match raw.store.as_ref().and_then(|s| s.path.as_deref()) {
                 Some(p) => self.relative(p),
@@ -168,6 +166,13 @@ impl<'a> Builder<'a> {
             .map(|r| self.router(r, &buyer_index, &buyer_ids, &group_index, &groups))
             .collect();
         let router_index = first_index(routers.iter().map(|r| &r.id));
+        if raw.router.is_empty() {
+            self.problem(
+                0..0,
+                ConfigError::Shape("no [[router]]: parkway would leave every call alone"),
+            );
+        }
+        self.bridgeable(&raw, &buyers, &whisper);
 
         if !self.problems.is_empty() {
             return None;
@@ -182,10 +187,59 @@ impl<'a> Builder<'a> {
             groups,
             routers,
             whisper,
+            tokens: std::mem::take(&mut self.token_types),
             buyer_index,
             group_index,
             router_index,
         })
+    }
+
+    /// `[freeswitch]`, or the stock switch on this host when the section is left out.
+    fn freeswitch(&mut self, raw: Option<&RawFreeSwitch>) -> FreeSwitch {
+        let Some(f) = raw else {
+            return FreeSwitch::local();
+        };
+        if let Some(profile) = &f.sip_profile {
+            self.sip_profile_ok = self.sip_profile(profile.get_ref(), profile.span());
+            self.sip_profile = profile.get_ref().clone();
+        }
+        // The client connects to `address` as host:port and sends `auth <password>`: what it
+        // could never use is refused here, not on every reconnect.
+        if let Err(why) = host_port(f.address.get_ref()) {
+            self.problem(
+                f.address.span(),
+                ConfigError::FreeSwitch(format!(
+                    "address {:?} {why}: write host:port, e.g. \"127.0.0.1:8021\"",
+                    f.address.get_ref()
+                )),
+            );
+        }
+        if let Err(e) = parkway_esl::command::Command::auth(f.password.get_ref()) {
+            let why = if f.password.get_ref().is_empty() {
+                "is empty (mod_event_socket's password, ClueCon in a stock FreeSWITCH)".to_owned()
+            } else {
+                format!("cannot be sent: {e}")
+            };
+            self.problem(
+                f.password.span(),
+                ConfigError::FreeSwitch(format!("password {why}")),
+            );
+        }
+        FreeSwitch {
+            address: f.address.get_ref().clone(),
+            password: f.password.get_ref().clone(),
+            sip_profile: self.sip_profile.clone(),
+            cdr_dir: f.cdr_dir.as_deref().map(|d| self.relative(d)),
+            reconcile_secs: f
+                .reconcile_secs
+                .as_ref()
+                .and_then(|v| {
+                    self.int(v, "[freeswitch] reconcile_secs", "0..=86400", |x| {
+                        (0..=86_400).contains(&x)
+                    })
+                })
+                .map_or(DEFAULT_RECONCILE_SECS, |x| x as u32),
+        }
     }
 
     pub(super) fn tz(&mut self, s: &S<String>) -> Option<Tz> {
@@ -274,7 +328,13 @@ impl<'a> Builder<'a> {
             Some(t) => self.tz(t).unwrap_or(default_tz),
             None => default_tz,
         };
+        let before = self.problems.len();
         let destination = self.destination(&b.destination);
+        // A bad `[freeswitch] sip_profile` was reported there, once.
+        let bad_profile = !self.sip_profile_ok
+            && matches!(&destination, Destination::Sip { profile, .. } if *profile == self.sip_profile);
+        self.destination_ok
+            .push(self.problems.len() == before && !bad_profile);
         let tier = b
             .tier
             .as_ref()
@@ -573,4 +633,38 @@ pub fn parse_duration(s: &str) -> Option<u64> {
         return None;
     }
     n.checked_mul(mult).filter(|d| *d <= MAX_DURATION_SECS)
+}
+
+/// Whether `address` is `host:port` as the event socket client connects to it (a name, an IPv4
+/// address, or an IPv6 address in brackets; a port 1–65535); the reason when it is not.
+pub(super) fn host_port(address: &str) -> Result<(), &'static str> {
+    if address.is_empty() {
+        return Err("is empty");
+    }
+    if address.contains("://") {
+        return Err("is a URL");
+    }
+    let Some((host, port)) = address.rsplit_once(':') else {
+        return Err("has no port");
+    };
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || port.len() > 5 {
+        return Err("has no numeric port");
+    }
+    if !matches!(port.parse::<u32>(), Ok(1..=65535)) {
+        return Err("has a port outside 1–65535");
+    }
+    let ok_host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        }
+    };
+    if ok_host {
+        Ok(())
+    } else {
+        Err("has no usable host")
+    }
 }

@@ -62,6 +62,20 @@ pub enum ConfigError {
     },
     #[error("destination cannot be dialled: {0}")]
     Destination(String),
+    /// A value the call driver puts in every `bridge` that FreeSWITCH could not be sent.
+    #[error("calls could never be dialled: {0}")]
+    Undialable(String),
+    #[error("token type: {0}")]
+    TokenType(String),
+    #[error(
+        "whisper template names token `{token}`, which is never spoken: give it a type \
+         ([tokens.{token}] type = \"number\", \"digits\" or \"one_of\"; free text needs \
+         type = \"text\" with speak = true)"
+    )]
+    Unspeakable { token: String },
+    /// `[freeswitch]` settings the event socket client could not use.
+    #[error("[freeswitch] {0}")]
+    FreeSwitch(String),
     #[error("whisper: {0}")]
     Whisper(String),
     #[error(

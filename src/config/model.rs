@@ -23,8 +23,9 @@ use parkway_esl::fasthash::FxHashMap;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Destination {
-    /// A SIP URI, dialled as `sofia/external/<uri>` by the call driver.
-    Sip(String),
+    /// A SIP URI, dialled as `sofia/<profile>/<uri>` by the call driver (the profile is the
+    /// buyer's own `profile`, else `[freeswitch] sip_profile`, else `external`).
+    Sip { uri: String, profile: String },
     /// A phone number sent out through a named FreeSWITCH gateway.
     Number { number: String, gateway: String },
     /// A raw FreeSWITCH dial string, used as written.
@@ -150,6 +151,8 @@ pub struct Router {
 pub struct FreeSwitch {
     pub address: String,
     pub password: String,
+    /// The Sofia profile `sip =` buyers are dialled through unless they name their own.
+    pub sip_profile: String,
     /// mod_json_cdr's log directory, if parkway can read it.
     pub cdr_dir: Option<std::path::PathBuf>,
     /// Seconds between two reconciles with FreeSWITCH's channels (0: after reconnects only).
@@ -157,11 +160,13 @@ pub struct FreeSwitch {
 }
 
 impl FreeSwitch {
-    /// FreeSWITCH's defaults: `127.0.0.1:8021`, `ClueCon`; a reconcile every 60 s.
+    /// FreeSWITCH's defaults: `127.0.0.1:8021`, `ClueCon`, the `external` profile; a reconcile
+    /// every 60 s.
     pub fn local() -> FreeSwitch {
         FreeSwitch {
             address: "127.0.0.1:8021".into(),
             password: "ClueCon".into(),
+            sip_profile: DEFAULT_SIP_PROFILE.into(),
             cdr_dir: None,
             reconcile_secs: DEFAULT_RECONCILE_SECS,
         }
@@ -189,6 +194,10 @@ impl Default for StoreSettings {
     }
 }
 
+/// The Sofia profile `sip =` buyers go out through by default (FreeSWITCH's stock profile for
+/// calls to the outside).
+pub const DEFAULT_SIP_PROFILE: &str = "external";
+
 /// EPC ranking: the trailing window and the prior that new buyers start from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EpcSettings {
@@ -211,6 +220,8 @@ pub struct Config {
     pub groups: Vec<Group>,
     pub routers: Vec<Router>,
     pub whisper: WhisperSettings,
+    /// `[tokens.*]`: checked when a call parks; the whisper speaks only what they allow.
+    pub tokens: crate::routing::token_types::TokenTypes,
     pub(crate) buyer_index: FxHashMap<String, usize>,
     pub(crate) group_index: FxHashMap<String, usize>,
     pub(crate) router_index: FxHashMap<String, usize>,
@@ -237,6 +248,7 @@ impl Config {
             groups,
             routers,
             whisper: WhisperSettings::default(),
+            tokens: Default::default(),
             buyer_index: FxHashMap::default(),
             group_index: FxHashMap::default(),
             router_index: FxHashMap::default(),
@@ -309,7 +321,10 @@ impl Buyer {
         Buyer {
             id: Id::new(id),
             name: id.to_string(),
-            destination: Destination::Sip(format!("sip:{id}@example.invalid")),
+            destination: Destination::Sip {
+                uri: format!("sip:{id}@example.invalid"),
+                profile: DEFAULT_SIP_PROFILE.into(),
+            },
             tz: Tz::UTC,
             tier: 1,
             weight: 1,

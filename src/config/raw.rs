@@ -62,6 +62,26 @@ pub struct RawConfig {
     pub router: Vec<RawRouter>,
     pub whisper: Option<RawWhisper>,
     pub store: Option<RawStore>,
+    /// `[tokens.<name>]`: what a channel variable holds.
+    #[serde(default)]
+    pub tokens: std::collections::BTreeMap<String, S<RawTokenType>>,
+}
+
+/// `[tokens.<name>]`: `type` is `number` (`min`, `max`), `digits` (`length`, or `min_len` and
+/// `max_len`), `one_of` (`values`) or `text` (`max_len`, `speak`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokenType {
+    #[serde(rename = "type")]
+    pub kind: S<String>,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    pub length: Option<S<i64>>,
+    pub min_len: Option<S<i64>>,
+    pub max_len: Option<S<i64>>,
+    pub values: Option<Vec<String>>,
+    /// `text` only: whether the whisper may speak it (never, by default).
+    pub speak: Option<bool>,
 }
 
 /// `[whisper]`: how whisper messages are rendered (see `src/whisper`).
@@ -89,8 +109,10 @@ pub struct RawWhisper {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFreeSwitch {
-    pub address: String,
-    pub password: String,
+    pub address: S<String>,
+    pub password: S<String>,
+    /// The Sofia profile for `sip =` buyers without their own (`external` by default).
+    pub sip_profile: Option<S<String>>,
     /// Where mod_json_cdr writes its CDR files (read for calls that ended unseen), relative to
     /// the config file.
     pub cdr_dir: Option<String>,
@@ -145,6 +167,8 @@ pub struct RawBuyer {
 #[serde(deny_unknown_fields)]
 pub struct RawDestination {
     pub sip: Option<String>,
+    /// With `sip`: the Sofia profile to dial it through (default `[freeswitch] sip_profile`).
+    pub profile: Option<String>,
     pub number: Option<String>,
     pub gateway: Option<String>,
     pub dial_string: Option<String>,

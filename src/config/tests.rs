@@ -322,3 +322,171 @@ fn destinations_that_could_never_be_dialled_are_reported() {
     );
     assert!(parse_str(&ok).is_ok());
 }
+
+#[test]
+fn sip_buyers_go_through_the_configured_profile_external_by_default() {
+    let profile_of = |c: &Config, id: &str| match &c.buyer(id).unwrap().destination {
+        Destination::Sip { profile, .. } => profile.clone(),
+        other => panic!("{other:?}"),
+    };
+    let c = parse_str(MINIMAL).unwrap();
+    assert_eq!(profile_of(&c, "b1"), "external");
+    assert_eq!(c.freeswitch.sip_profile, "external");
+
+    let text = format!(
+        "[freeswitch]\naddress = \"127.0.0.1:8021\"\npassword = \"ClueCon\"\n\
+         sip_profile = \"carriers\"\n{MINIMAL}\n\
+         [[buyer]]\nid = \"b2\"\ndestination = {{ sip = \"sip:c@d\", profile = \"internal\" }}\n"
+    );
+    let c = parse_str(&text).unwrap();
+    assert_eq!(profile_of(&c, "b1"), "carriers");
+    assert_eq!(profile_of(&c, "b2"), "internal");
+
+    // A profile that cannot stand in `sofia/<profile>/…`, or one without a SIP address.
+    let bad = format!(
+        "[freeswitch]\naddress = \"127.0.0.1:8021\"\npassword = \"ClueCon\"\n\
+         sip_profile = \"a/b\"\n{MINIMAL}"
+    );
+    let got = problems(&bad);
+    assert_eq!(got[0].0, 4, "{got:?}");
+    assert!(got[0].2.contains("SIP profile"), "{got:?}");
+    let got = problems(&MINIMAL.replace(
+        r#"{ sip = "sip:a@b" }"#,
+        r#"{ number = "+18005550100", gateway = "g", profile = "x" }"#,
+    ));
+    assert!(got[0].2.contains("profile goes with sip"), "{got:?}");
+}
+
+fn with_freeswitch(address: &str, password: &str) -> String {
+    format!("[freeswitch]\naddress = {address:?}\npassword = {password:?}\n{MINIMAL}")
+}
+
+#[test]
+fn check_refuses_what_run_cannot_work_with() {
+    // An empty file, and a config that names no router.
+    for empty in ["", "  \n\n"] {
+        let got = problems(empty);
+        assert!(got[0].2.contains("the config is empty"), "{got:?}");
+    }
+    let no_router = &MINIMAL[..MINIMAL.find("[[router]]").unwrap()];
+    let got = problems(no_router);
+    assert!(got.iter().any(|p| p.2.contains("no [[router]]")), "{got:?}");
+
+    // `address` must be host:port, the password something `auth` can send.
+    for address in [
+        "http://127.0.0.1:8021",
+        "",
+        "127.0.0.1",
+        "127.0.0.1:",
+        "127.0.0.1:0",
+        "127.0.0.1:70000",
+        ":8021",
+        "fs host:8021",
+        "[::1:8021",
+    ] {
+        let got = problems(&with_freeswitch(address, "ClueCon"));
+        assert_eq!(got.len(), 1, "{address:?}: {got:?}");
+        assert_eq!(got[0].0, 2, "{address:?}: {got:?}");
+        assert!(got[0].2.contains("[freeswitch] address"), "{got:?}");
+        assert!(got[0].2.contains("host:port"), "{got:?}");
+    }
+    for address in [
+        "127.0.0.1:8021",
+        "fs-1.example.com:8021",
+        "[::1]:8021",
+        "fs:1",
+    ] {
+        parse_str(&with_freeswitch(address, "ClueCon"))
+            .unwrap_or_else(|e| panic!("{address}: {:?}", e.0));
+    }
+    for password in ["", " ClueCon", "Clue\nCon"] {
+        let got = problems(&with_freeswitch("127.0.0.1:8021", password));
+        assert_eq!(got.len(), 1, "{password:?}: {got:?}");
+        assert_eq!(got[0].0, 3, "{password:?}: {got:?}");
+        assert!(got[0].2.contains("[freeswitch] password"), "{got:?}");
+    }
+}
+
+#[test]
+fn check_refuses_bridges_the_dial_time_encoder_would_refuse() {
+    // Each of these passed `parkway check` but had every call refused at dial time.
+    for (from, to, line) in [
+        // A dial string setting a variable the driver sets on every leg: a duplicate.
+        (
+            r#"{ sip = "sip:a@b" }"#,
+            r#"{ dial_string = "[leg_timeout=10]sofia/gateway/g/18005550100" }"#,
+            4,
+        ),
+        (
+            r#"{ sip = "sip:a@b" }"#,
+            r#"{ dial_string = "{origination_uuid=x}sofia/gateway/g/18005550100" }"#,
+            4,
+        ),
+        // A buyer id the driver sends as `parkway_buyer` that FreeSWITCH would expand.
+        (r#"id = "b1""#, r#"id = "b${x}""#, 4),
+        // A router id sent as `parkway_router`.
+        (r#"id = "r1""#, r#"id = "r$1""#, 7),
+    ] {
+        let text = MINIMAL
+            .replace(from, to)
+            .replace(r#"["b1"]"#, r#"["b${x}"]"#);
+        let text = if from.starts_with("id = \"b1") {
+            text
+        } else {
+            text.replace(r#"["b${x}"]"#, r#"["b1"]"#)
+        };
+        let got = problems(&text);
+        assert_eq!(got.len(), 1, "{to}: {got:?}");
+        assert_eq!(got[0].0, line, "{to}: {got:?}");
+        assert!(got[0].2.contains("could never be dialled"), "{to}: {got:?}");
+    }
+
+    // A whisper cache path the driver puts in `group_confirm_file`.
+    let text = format!(
+        "[whisper]\ncache_dir = \"/tmp/w$x\"\n{}",
+        MINIMAL.replace(
+            r#"destination = { sip = "sip:a@b" }"#,
+            "destination = { sip = \"sip:a@b\" }\nwhisper = \"call from {state}\"",
+        )
+    );
+    let got = problems(&text);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].2.contains("group_confirm_file"), "{got:?}");
+}
+
+/// A suppression list, or the config itself, that is a device or a FIFO is refused at once with
+/// the file named, instead of hanging `check` or reading until memory runs out.
+#[cfg(unix)]
+#[test]
+fn files_that_are_not_regular_files_are_refused_naming_them() {
+    let dir = std::env::temp_dir().join(format!("parkway-config-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("parkway.toml");
+    let fifo = dir.join("fifo");
+    let have_fifo = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut lists = vec!["/dev/zero".to_owned(), "/dev/urandom".to_owned()];
+    if have_fifo {
+        lists.push(fifo.display().to_string());
+    }
+    for list in &lists {
+        let text = MINIMAL.replace(
+            "algorithm = \"tier\"",
+            &format!("algorithm = \"tier\"\nsuppress = [{list:?}]"),
+        );
+        std::fs::write(&config, text).unwrap();
+        let err = load(&config).unwrap_err();
+        let shown = err.0[0].to_string();
+        assert!(shown.contains(list.as_str()), "{shown}");
+        assert!(shown.contains("not a regular file"), "{shown}");
+    }
+    for path in lists {
+        let err = load(Path::new(&path)).unwrap_err();
+        let shown = err.0[0].to_string();
+        assert!(shown.contains(&path), "{shown}");
+        assert!(shown.contains("not a regular file"), "{shown}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

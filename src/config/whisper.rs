@@ -3,7 +3,9 @@
 //! A template may name a built-in token (`caller_id_number`, `caller_id_name`,
 //! `destination_number`, `area_code`, `state`, `country`) or a channel variable the config knows
 //! the dialplan sets: one listed in `[whisper] tokens`, one a router matches on, or one a buyer
-//! filters on. Any other name is a typo caught here, not a silence at call time.
+//! filters on. Any other name is a typo caught here, not a silence at call time. A channel
+//! variable must also have a type (`[tokens.<name>]`) to be spoken, and free text
+//! `speak = true`: the caller's side may set such values (see `routing::token_types`).
 
 use std::collections::BTreeSet;
 
@@ -122,6 +124,7 @@ impl Builder<'_> {
             }
             declared.extend(w.tokens.iter().map(|t| t.get_ref().clone()));
         }
+        declared.extend(raw.tokens.keys().cloned());
         for router in &raw.router {
             if let Some(name) = &router.matcher.get_ref().variable {
                 declared.insert(name.clone());
@@ -165,6 +168,16 @@ impl Builder<'_> {
                 self.problem(
                     text.span(),
                     ConfigError::UnknownToken {
+                        token: token.to_owned(),
+                    },
+                );
+                ok = false;
+            } else if !self.token_types.speakable_name(token) {
+                // Known, but it would never be spoken (untyped, or free text not declared
+                // speakable): say so here rather than leave the sentence out on every call.
+                self.problem(
+                    text.span(),
+                    ConfigError::Unspeakable {
                         token: token.to_owned(),
                     },
                 );
@@ -219,7 +232,9 @@ destination = { sip = "sip:c@d" }
         let text = format!(
             "{BUYERS}\n[[router]]\nid = \"r\"\nmatch = {{ variable = \"campaign\", value = \"x\" }}\n\
              buyers = [\"b1\", \"b2\"]\nalgorithm = \"tier\"\nwhisper = \"Age {{age}}.\"\n\n\
-             [whisper]\nrate = 16000\nbeep_hz = 0\ntokens = [\"age\"]\n"
+             [whisper]\nrate = 16000\nbeep_hz = 0\ntokens = [\"age\"]\n\n\
+             [tokens.campaign]\ntype = \"one_of\"\nvalues = [\"x\"]\n\
+             [tokens.zip]\ntype = \"digits\"\nlength = 5\n[tokens.age]\ntype = \"number\"\n"
         );
         let config = parse(&text, Path::new("w.toml"), &|_| Ok(String::new())).expect("valid");
         assert_eq!(config.whisper.rate, 16000);
@@ -236,7 +251,8 @@ destination = { sip = "sip:c@d" }
         let text = format!(
             "{BUYERS}\n[[router]]\nid = \"r\"\nmatch = {{ destination = \"1\" }}\nbuyers = [\"b1\"]\n\
              algorithm = \"tier\"\nwhisper = \"Age {{agee}} {{\"\n\n\
-             [whisper]\nrate = 11025\ntts_command = \"espeak-ng {{text}}\"\n"
+             [whisper]\nrate = 11025\ntts_command = \"espeak-ng {{text}}\"\n\
+             [tokens.zip]\ntype = \"digits\"\n"
         );
         let got = problems(&text);
         let lines: Vec<usize> = got.iter().map(|p| p.0).collect();
@@ -245,5 +261,57 @@ destination = { sip = "sip:c@d" }
         assert!(got[1].2.contains("lacks {out}"), "{got:?}");
         assert!(got[2].2.contains("token `campaign`"), "{got:?}");
         assert!(got[3].2.contains("unclosed"), "{got:?}");
+    }
+
+    /// A channel variable a template names must have a type to be spoken, and free text must
+    /// be declared speakable: the caller's side can set such values.
+    #[test]
+    fn templates_speak_only_typed_tokens_and_declared_free_text() {
+        let router = "[[router]]\nid = \"r\"\nmatch = { destination = \"1\" }\nbuyers = [\"b\"]\n\
+                      algorithm = \"tier\"\n";
+        let buyer = |whisper: &str| {
+            format!(
+                "[[buyer]]\nid = \"b\"\ndestination = {{ sip = \"sip:a@b\" }}\n\
+                 whisper = \"{whisper}\"\n{router}\n[whisper]\ntokens = [\"age\", \"note\"]\n"
+            )
+        };
+        // Declared but untyped: never spoken, so refused.
+        let got = problems(&buyer("Caller age {age}."));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].0, 4, "{got:?}");
+        assert!(got[0].2.contains("`age`, which is never spoken"), "{got:?}");
+        // Free text without speak = true; caller_id_name is free text too.
+        let text = format!(
+            "{}[tokens.note]\ntype = \"text\"\n",
+            buyer("Note {note}. From {caller_id_name}.")
+        );
+        let got = problems(&text);
+        let tokens: Vec<&str> = got.iter().map(|p| p.2.as_str()).collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            tokens[0].contains("`note`") && tokens[1].contains("`caller_id_name`"),
+            "{got:?}"
+        );
+        // Typed, and free text declared speakable: accepted.
+        let text = format!(
+            "{}[tokens.note]\ntype = \"text\"\nspeak = true\nmax_len = 40\n\
+             [tokens.age]\ntype = \"number\"\nmin = 18\n",
+            buyer("Age {age}. Note {note}. From {state}.")
+        );
+        let config = parse(&text, Path::new("w.toml"), &|_| Ok(String::new())).expect("valid");
+        assert!(config.tokens.speakable_name("note"));
+        // Types that make no sense are refused where they are written.
+        for (table, wanted) in [
+            ("[tokens.age]\ntype = \"integer\"\n", "not one of number"),
+            (
+                "[tokens.age]\ntype = \"number\"\nvalues = [\"1\"]\n",
+                "`values` does not go",
+            ),
+            ("[tokens.age]\ntype = \"one_of\"\n", "one_of needs `values`"),
+            ("[tokens.state]\ntype = \"text\"\n", "built-in token"),
+        ] {
+            let got = problems(&format!("{}{table}", buyer("Hello.")));
+            assert!(got.iter().any(|p| p.2.contains(wanted)), "{table}: {got:?}");
+        }
     }
 }

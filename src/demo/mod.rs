@@ -119,6 +119,8 @@ pub async fn run(config: &Config, mut options: DemoOptions) -> Result<Summary, D
         config.clone(),
         DaemonOptions {
             seed: options.seed,
+            // A seed repeats a demo run exactly, leg uuids included.
+            id_seed: Some(options.seed),
             whisperer: options.whisperer.take(),
             records: Some(tx),
             render_inline: !options.real_time,

@@ -173,7 +173,7 @@ pub fn buyer_behaviour(digits: &[char]) -> Behaviour {
 /// SIP address, a gateway's number, a loopback extension).
 pub fn endpoint_names(dest: &Destination) -> Vec<String> {
     match dest {
-        Destination::Sip(uri) => vec![user_part(uri)],
+        Destination::Sip { uri, .. } => vec![user_part(uri)],
         Destination::Number { number, .. } => vec![number.clone()],
         Destination::DialString(text) => DialString::parse(text)
             .map(|d| {
@@ -205,7 +205,10 @@ mod tests {
     #[test]
     fn user_parts() {
         assert_eq!(
-            endpoint_names(&Destination::Sip("sip:inbound@acme.example.com".into())),
+            endpoint_names(&Destination::Sip {
+                uri: "sip:inbound@acme.example.com".into(),
+                profile: "external".into(),
+            }),
             ["inbound"]
         );
         assert_eq!(

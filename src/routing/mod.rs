@@ -25,6 +25,7 @@ pub mod rank;
 pub mod rng;
 pub mod schedule;
 pub mod suppression;
+pub mod token_types;
 pub mod tokens;
 pub mod usage;
 pub mod usage_index;

@@ -137,6 +137,18 @@ impl Tokens {
         }
     }
 
+    /// Forgets a token's value: a channel variable, or `caller_id_name` (the other built-ins
+    /// are parkway's own readings and stay).
+    pub fn remove(&mut self, name: &str) {
+        match TokenKey::of(name) {
+            TokenKey::Variable => {
+                self.vars.remove(name);
+            }
+            TokenKey::CallerName => self.caller_name = None,
+            _ => {}
+        }
+    }
+
     pub fn caller_number(&self) -> Option<&str> {
         self.caller_number.as_deref()
     }

@@ -11,6 +11,8 @@ use super::audio::{normalise, read_wav, resample};
 /// Largest clip accepted (bytes): a phrase is a second or two, not a song.
 const MAX_CLIP_BYTES: u64 = 4 * 1024 * 1024;
 
+use crate::files::MAX_MANIFEST_BYTES;
+
 /// Clips by phrase, all 16-bit mono at one rate.
 #[derive(Debug, Clone)]
 pub struct PhraseLibrary {
@@ -22,8 +24,8 @@ impl PhraseLibrary {
     /// Loads every clip the manifest in `dir` names, converted to `rate` Hz.
     pub fn load(dir: &Path, rate: u32) -> Result<PhraseLibrary, WhisperError> {
         let manifest_path = dir.join("manifest.tsv");
-        let manifest =
-            std::fs::read_to_string(&manifest_path).map_err(|source| WhisperError::Io {
+        let manifest = crate::files::read_text_limited(&manifest_path, MAX_MANIFEST_BYTES)
+            .map_err(|source| WhisperError::Io {
                 path: manifest_path.clone(),
                 source,
             })?;
@@ -93,7 +95,8 @@ pub fn load_clip(path: &Path, rate: u32) -> Result<Arc<[i16]>, WhisperError> {
             size,
         });
     }
-    let bytes = std::fs::read(path).map_err(io)?;
+    // Regular files only: a clip named `/dev/zero` has a size of 0 and no end.
+    let bytes = crate::files::read_limited(path, MAX_CLIP_BYTES).map_err(io)?;
     let (samples, from) = read_wav(&bytes).map_err(|e| WhisperError::Clip {
         path: path.to_owned(),
         problem: e.to_string(),
@@ -135,6 +138,31 @@ mod tests {
             PhraseLibrary::load(&dir, 8000),
             Err(WhisperError::Io { .. })
         ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A manifest or a clip that is `/dev/zero`, `/dev/urandom` or a FIFO is refused at once,
+    /// naming the file, instead of reading forever.
+    #[cfg(unix)]
+    #[test]
+    fn a_manifest_or_clip_that_is_not_a_regular_file_is_refused() {
+        use std::os::unix::fs::symlink;
+        let dir = std::env::temp_dir().join(format!("parkway-lib-dev-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let manifest = dir.join("manifest.tsv");
+        for dev in ["/dev/zero", "/dev/urandom"] {
+            let _ = std::fs::remove_file(&manifest);
+            symlink(dev, &manifest).unwrap();
+            let err = PhraseLibrary::load(&dir, 8000).unwrap_err();
+            assert!(err.to_string().contains("manifest.tsv"), "{err}");
+            assert!(err.to_string().contains("not a regular file"), "{err}");
+        }
+        let _ = std::fs::remove_file(&manifest);
+        std::fs::write(&manifest, "zero\tzero.wav\n").unwrap();
+        symlink("/dev/zero", dir.join("zero.wav")).unwrap();
+        let err = PhraseLibrary::load(&dir, 8000).unwrap_err();
+        assert!(err.to_string().contains("zero.wav"), "{err}");
+        assert!(err.to_string().contains("not a regular file"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

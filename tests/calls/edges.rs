@@ -80,3 +80,23 @@ async fn every_step_fails_then_the_fallback_plays() {
         (1, 1, 0)
     );
 }
+
+/// Two daemons started with one seed (two `parkway run --seed 7`) dial different leg uuids:
+/// FreeSWITCH names its CDR files after them, and a second run would overwrite the first's.
+#[tokio::test]
+async fn two_runs_with_one_seed_dial_different_leg_uuids() {
+    let mut legs = Vec::new();
+    for run in 0..2 {
+        let mut rig = crate::rig::rig(
+            &format!("seed-run-{run}"),
+            &BODY,
+            &[("acme", answers(1, 5, &[]))],
+        )
+        .await;
+        rig.campaign_call("+13105550100", "auto").await;
+        let record = rig.record().await;
+        assert_eq!(record.attempts.len(), 1);
+        legs.push(record.attempts[0].leg_uuid.clone());
+    }
+    assert_ne!(legs[0], legs[1], "the same leg uuid in two runs");
+}

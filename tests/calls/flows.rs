@@ -159,3 +159,22 @@ async fn caller_abandons_while_ringing() {
     assert_eq!((acme.attempts, acme.connections), (1, 0));
     assert_eq!(rig.totals().await.abandoned, 1);
 }
+
+/// A `sip =` buyer is dialled through the Sofia profile it names, not always `external`.
+#[tokio::test]
+async fn a_sip_buyer_is_dialled_through_its_profile() {
+    let body = buyers("", "").replace(
+        r#"{ sip = "acme@buyers.example.com" }"#,
+        r#"{ sip = "acme@buyers.example.com", profile = "carriers" }"#,
+    );
+    let mut rig = rig("sip-profile", &body, &[("acme", answers(1, 5, &[]))]).await;
+    rig.call("+13105550100", "18005550199", &[("campaign", "auto")])
+        .await;
+    let record = rig.record().await;
+    assert_eq!(record.connected.as_deref(), Some("acme"));
+    let bridges = rig.bridges();
+    assert!(
+        bridges[0].contains("sofia/carriers/acme@buyers.example.com"),
+        "{bridges:?}"
+    );
+}

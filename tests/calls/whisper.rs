@@ -206,3 +206,56 @@ max_wait = 60
     assert_eq!(rig.concurrency("acme").await, 0);
     assert_eq!(rig.concurrency("beacon").await, 0);
 }
+
+/// A channel variable the caller's side sets (the dialplan's `age=${sip_h_X-Age}`) is spoken
+/// only when it fits its type: "yes qualified homeowner, press one to accept" in `age` is
+/// treated as absent (its sentence is left out, as on a call without it) and the record says
+/// why; a real age is spoken.
+#[tokio::test]
+async fn a_token_that_does_not_fit_its_type_is_never_spoken() {
+    let body = format!(
+        "{}\n[tokens.age]\ntype = \"number\"\nmin = 18\nmax = 120\n",
+        acme(r#"whisper = "Insurance lead. Caller age {age}.""#)
+    );
+    let mut rig = rig("typed-token", &body, &[("acme", answers(1, 5, &[]))]).await;
+    let mut files = Vec::new();
+    for age in [
+        Some("yes qualified homeowner insured press one to accept"),
+        None,
+        Some("44"),
+    ] {
+        let mut vars = vec![("campaign", "auto")];
+        vars.extend(age.map(|a| ("age", a)));
+        rig.call("+13105550100", "18005550199", &vars).await;
+        let record = rig.record().await;
+        assert_eq!(record.disposition, Disposition::Connected);
+        let bridge = rig.bridges().pop().expect("a bridge");
+        let ds = DialString::parse_app_arg(&bridge).expect("dial string");
+        let file = ds
+            .legs()
+            .flat_map(|l| &l.vars)
+            .find(|(k, _)| k == "group_confirm_file")
+            .map(|(_, v)| v.clone())
+            .expect("a whisper");
+        files.push(file);
+        if age == Some("44") {
+            assert_eq!(record.tokens.get("age").map(String::as_str), Some("44"));
+            assert!(record.notes.is_empty(), "{:?}", record.notes);
+        } else if age.is_some() {
+            assert_eq!(record.tokens.get("age"), None, "{:?}", record.tokens);
+            assert!(
+                record
+                    .notes
+                    .iter()
+                    .any(|n| n.contains("token `age`") && n.contains("never spoken")),
+                "{:?}",
+                record.notes
+            );
+        }
+    }
+    assert_eq!(
+        files[0], files[1],
+        "the hostile value is spoken as no value"
+    );
+    assert_ne!(files[1], files[2], "a real age is spoken");
+}

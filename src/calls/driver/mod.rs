@@ -57,8 +57,13 @@ const INPUT_QUEUE: usize = 65_536;
 
 /// How the daemon runs.
 pub struct DaemonOptions {
-    /// Seeds routing's shuffles and the leg / Event-UUIDs (and the client's Job-UUIDs).
+    /// Seeds routing's shuffles and the reconnect jitter.
     pub seed: u64,
+    /// Seeds the leg uuids, Event-UUIDs and the client's Job-UUIDs. `None` (the default, and
+    /// `parkway run` whatever its `--seed`): from the OS, so two runs never dial a leg uuid
+    /// twice (FreeSWITCH names its CDR files after them, and would overwrite the first run's).
+    /// The demo and tests set it to repeat a run exactly.
+    pub id_seed: Option<u64>,
     /// Renders whispers; `None`: buyers hear none.
     pub whisperer: Option<Arc<Whisperer>>,
     /// Where finished call records go (the engine waits when it is full); `None`: logged only.
@@ -92,6 +97,7 @@ impl Default for DaemonOptions {
     fn default() -> DaemonOptions {
         DaemonOptions {
             seed: 0x0070_6172_6b77_6179,
+            id_seed: None,
             whisperer: None,
             records: None,
             store: None,
@@ -130,10 +136,17 @@ impl Daemon {
         ];
         sup.backoff_base = options.backoff_base;
         sup.backoff_max = options.backoff_max;
+        sup.auth_hint = "is mod_event_socket's password (event_socket.conf.xml) the one in \
+                         the config's [freeswitch] password, and does its apply-inbound-acl \
+                         let this host in?"
+            .to_owned();
         sup.rng_seed = Some(options.seed);
+        let id_seed = options
+            .id_seed
+            .unwrap_or_else(parkway_esl::splitmix::os_seed);
         sup.options = ClientOptions {
             event_capacity: 100_000,
-            uuid_seed: Some(options.seed),
+            uuid_seed: Some(id_seed),
             cancel: options.cancel.child_token(),
             tracker: options.tracker.clone(),
             ..ClientOptions::default()
@@ -147,6 +160,7 @@ impl Daemon {
         let cdr_dir = config.freeswitch.cdr_dir.clone();
         let reconcile_every = Duration::from_secs(config.freeswitch.reconcile_secs.into());
         let mut board = Switchboard::new(config, options.seed, options.whisperer.is_some());
+        board.seed_ids(parkway_esl::splitmix::mix(id_seed ^ 0x5eed));
         if options.store.is_some() {
             board = board.persistent();
         }

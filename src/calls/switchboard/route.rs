@@ -57,7 +57,9 @@ impl Switchboard {
             .record_tokens
             .iter()
             .filter_map(|k| ev.variable(k).map(|v| (k.clone(), v.into_owned())));
-        let tokens = Tokens::new(vars, caller.clone());
+        let mut tokens = Tokens::new(vars, caller.clone());
+        // Typed tokens that do not fit are absent from here on (`[tokens.*]`).
+        let token_notes = self.config.tokens.check(&mut tokens);
         let matched = self.config.router_for(&tokens).map(|r| r.id.as_str());
         let Some(router) = matched.and_then(|id| self.config.router_index.get(id).copied()) else {
             self.totals.unrouted += 1;
@@ -80,7 +82,7 @@ impl Switchboard {
             .iter()
             .filter_map(|k| tokens.get(k).map(|v| (k.clone(), v.to_owned())))
             .collect();
-        let record = CallRecord::new(
+        let mut record = CallRecord::new(
             uuid,
             self.config.routers[router].id.clone(),
             self.config.routers[router].algorithm,
@@ -89,6 +91,7 @@ impl Switchboard {
             kept,
             parked_at,
         );
+        record.notes = token_notes;
         let call = Call {
             uuid: uuid.to_owned(),
             router,
@@ -245,7 +248,8 @@ impl Switchboard {
             call.phase = Phase::Rendering(step);
             out.push(Action::RenderWhispers {
                 call: uuid.to_owned(),
-                tokens: Box::new(call.tokens.clone()),
+                // Only what the whisper may speak (`routing::token_types`).
+                tokens: Box::new(config.tokens.speakable(&call.tokens)),
                 requests,
             });
         }

@@ -126,8 +126,8 @@ pub enum ClientEvent {
     },
     /// Supervisor only: attempt `attempt` to connect failed; the next one is in `retry_in`.
     ConnectFailed {
-        /// Attempts since the supervisor started, or since a connection last stayed up for
-        /// `stable_after`, this one included.
+        /// Attempts since the supervisor started, or since a connection last authenticated
+        /// and subscribed, this one included.
         attempt: u32,
         /// Why this attempt failed (`AuthFailed`, `Rejected`, `Io`, `Timeout`, …).
         error: EslError,

@@ -6,11 +6,16 @@
 //! `Disconnected { generation, reason }`. Failed attempts show as `ConnectFailed`. Pending calls and
 //! bgapi jobs of a lost generation fail with `Disconnected`; they are never carried over.
 //!
-//! Backoff: attempt `n` waits `d/2 + rand(0..=d/2)` with `d = min(max, base·2^(n-1))`; the attempt
-//! count restarts once a connection stayed up for `stable_after`. A wrong password
-//! (`AuthFailed`) or an ACL refusal (`Rejected`) will not fix itself quickly: by default the
-//! supervisor waits the full `backoff_max` before the next try (never a hot loop), or stops for
-//! good with [`AuthFailurePolicy::Stop`].
+//! Backoff: failed attempt `n` waits `d/2 + rand(0..=d/2)` with `d = min(max, base·2^(n-1))`.
+//! The attempt count restarts as soon as a connection has authenticated and its subscriptions
+//! were answered `+OK`: after such a connection drops, the first retry is immediate (FreeSWITCH's
+//! `reload mod_event_socket` accepts again within about 0.1 s), and only the tries that fail
+//! after it back off. A switch that accepts, answers and drops again at once would make that a
+//! tight loop: a subscribed connection that lived less than `stable_after` counts as a flap, and
+//! consecutive flaps back off like failed attempts. A wrong password (`AuthFailed`) or an ACL
+//! refusal (`Rejected`) will not fix itself quickly: by default the supervisor waits the full
+//! `backoff_max` before the next try (never a hot loop), logs each refusal as an error with
+//! `auth_hint`, or stops for good with [`AuthFailurePolicy::Stop`].
 //!
 //! A switch that froze, or a connection that died without a FIN (a lost route), looks exactly
 //! like a quiet switch. With a [`Heartbeat`] (on by default) the supervisor sends `api status`
@@ -84,7 +89,9 @@ pub struct SupervisorConfig {
     pub backoff_base: Duration,
     /// Longest backoff, and the wait after a refused password or address (30 s by default).
     pub backoff_max: Duration,
-    /// A connection that lived this long resets the backoff.
+    /// A subscribed connection that drops sooner than this (a flapping switch) is followed by a
+    /// backoff instead of an immediate retry (1 s by default). The backoff itself restarts on
+    /// every connection that authenticated and subscribed.
     pub stable_after: Duration,
     /// `None` turns the liveness probe off.
     pub heartbeat: Option<Heartbeat>,
@@ -93,6 +100,9 @@ pub struct SupervisorConfig {
     /// What to do when the password or the address is refused (retry after `backoff_max` by
     /// default).
     pub auth_failure: AuthFailurePolicy,
+    /// Said with every refused password or address, logged as an error: where the user
+    /// configured the password (the default names only mod_event_socket's side).
+    pub auth_hint: String,
     /// Per-connection options; its token stops the supervisor, its tracker runs every task, its
     /// stats count across generations, its `event_capacity` sizes the shared stream.
     pub options: ClientOptions,
@@ -100,8 +110,8 @@ pub struct SupervisorConfig {
 
 impl SupervisorConfig {
     /// A config for `addr` (`host:port`) and `password` with the defaults: no subscriptions,
-    /// backoff from 100 ms to 30 s, stable after 30 s, [`Heartbeat::default`], OS-seeded jitter,
-    /// [`AuthFailurePolicy::RetryAtMax`], [`ClientOptions::default`].
+    /// backoff from 100 ms to 30 s, flaps under 1 s, [`Heartbeat::default`], OS-seeded jitter,
+    /// [`AuthFailurePolicy::RetryAtMax`], a generic `auth_hint`, [`ClientOptions::default`].
     pub fn new(addr: impl Into<String>, password: impl Into<String>) -> SupervisorConfig {
         SupervisorConfig {
             addr: addr.into(),
@@ -109,10 +119,13 @@ impl SupervisorConfig {
             subscriptions: Vec::new(),
             backoff_base: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
-            stable_after: Duration::from_secs(30),
+            stable_after: Duration::from_secs(1),
             heartbeat: Some(Heartbeat::default()),
             rng_seed: None,
             auth_failure: AuthFailurePolicy::default(),
+            auth_hint: "is the password the one in mod_event_socket's event_socket.conf.xml, \
+                        and does its apply-inbound-acl let this host in?"
+                .to_owned(),
             options: ClientOptions::default(),
         }
     }
@@ -222,7 +235,12 @@ async fn run(
         None => SharedSplitMix64::from_os(),
     };
     let mut generation = 0u64;
+    // The current try, counted since the last connection that authenticated and subscribed.
     let mut attempt = 0u32;
+    // Consecutive subscribed connections that dropped within `stable_after`.
+    let mut flaps = 0u32;
+    // Consecutive refusals of the password or the address.
+    let mut refusals = 0u32;
     // The sends below wait for room in the queue (markers are never dropped), but give way to
     // shutdown.
     let emit = |item: ClientEvent| {
@@ -264,7 +282,19 @@ async fn run(
                 } else {
                     config.backoff(attempt, &rng)
                 };
-                tracing::warn!(parent: &span, %error, ?retry_in, "connect failed");
+                if refused {
+                    refusals = refusals.saturating_add(1);
+                    tracing::error!(
+                        parent: &span,
+                        %error,
+                        refusals,
+                        ?retry_in,
+                        hint = %config.auth_hint,
+                        "FreeSWITCH refused the connection"
+                    );
+                } else {
+                    tracing::warn!(parent: &span, %error, ?retry_in, "connect failed");
+                }
                 let stop = refused && config.auth_failure == AuthFailurePolicy::Stop;
                 if !emit(ClientEvent::ConnectFailed {
                     attempt,
@@ -282,11 +312,11 @@ async fn run(
                 }
             }
         };
+        refusals = 0;
         generation += 1;
         if generation > 1 {
             config.options.stats.count_reconnect();
         }
-        let up_since = Instant::now();
         // The subscriptions are queued before the connection is published, so whatever a
         // consumer sends on `Connected` (reconciling with `show channels as json`) is answered
         // after them: the actor keeps commands in FIFO order.
@@ -315,9 +345,12 @@ async fn run(
             .unwrap_or(Err(EslError::Timeout { stage: "subscribe" })),
             Err(error) => Err(error),
         };
+        let up_since = subscribed.is_ok().then(Instant::now);
         let reason = match subscribed {
             Ok(()) => {
                 tracing::info!(parent: &span, "connected and subscribed");
+                // Authenticated and subscribed: the switch is back, whatever happened before.
+                attempt = 0;
                 tokio::select! {
                     _ = cancel.cancelled() => { client.shutdown(); client.closed().await }
                     reason = watch_connection(&client, config.heartbeat) => reason,
@@ -332,9 +365,19 @@ async fn run(
         };
         current.send_replace(None);
         tracing::info!(parent: &span, %reason, "generation ended");
-        if up_since.elapsed() >= config.stable_after {
-            attempt = 0;
-        }
+        // After a connection that worked, the first retry is immediate (unless it keeps
+        // flapping); after one whose subscriptions failed, the next try backs off.
+        let retry_in = match up_since {
+            Some(since) if since.elapsed() >= config.stable_after => {
+                flaps = 0;
+                Duration::ZERO
+            }
+            Some(_) => {
+                flaps = flaps.saturating_add(1);
+                config.backoff(flaps, &rng)
+            }
+            None => config.backoff(attempt.max(1), &rng),
+        };
         let disconnected = ClientEvent::Disconnected { generation, reason };
         if cancel.is_cancelled() {
             // Room or not, say so when possible, without waiting.
@@ -344,10 +387,12 @@ async fn run(
         if !emit(disconnected).await {
             break;
         }
-        let retry_in = config.backoff(attempt.max(1), &rng);
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = tokio::time::sleep(retry_in) => {}
+        if !retry_in.is_zero() {
+            tracing::info!(parent: &span, ?retry_in, "reconnecting after a backoff");
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(retry_in) => {}
+            }
         }
     }
     current.send_replace(None);

@@ -11,7 +11,9 @@ use parkway_esl::client::{
 };
 use parkway_esl::command::{Command, EventFormat};
 use parkway_sim::wire;
-use parkway_sim::{Behaviour, DropMode, JobOrder, PeerConfig, PeerHandle, TestPeer};
+use parkway_sim::{
+    Behaviour, DropMode, JobOrder, PeerConfig, PeerHandle, SimConfig, SimSwitch, TestPeer,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
@@ -525,6 +527,71 @@ async fn supervisor_retries_while_nothing_listens() {
             let d = Duration::from_millis(5 << i).min(Duration::from_millis(40));
             assert!(*w >= d / 2 && *w <= d, "{i}: {w:?}");
         }
+        supervisor.shutdown();
+    })
+    .await
+}
+
+/// Waits for the next `Connected` and says how long it took.
+async fn reconnected_within(events: &mut EventStream, generation: u64) -> Duration {
+    let cut = std::time::Instant::now();
+    loop {
+        match next_marker(events).await {
+            ClientEvent::Disconnected { .. } => continue,
+            ClientEvent::Connected { generation: g } if g == generation => return cut.elapsed(),
+            other => panic!("waiting for generation {generation}: {other:?}"),
+        }
+    }
+}
+
+/// Two socket cuts in quick succession (FreeSWITCH's `reload mod_event_socket` accepts again
+/// within about 0.1 s): the supervisor is back right after each one. The first retry after a
+/// drop is immediate, and a connection that authenticated and subscribed restarts the backoff;
+/// it does not take a connection that stayed up for long.
+#[tokio::test]
+async fn after_a_cut_the_first_retry_is_immediate_and_subscribing_resets_the_backoff() {
+    within(async {
+        let (addr, sim) = SimSwitch::start(SimConfig::default()).await.unwrap();
+        let mut config = supervisor_config(addr, "ClueCon");
+        // A backoff long enough to tell from an immediate retry.
+        config.backoff_base = Duration::from_secs(4);
+        config.backoff_max = Duration::from_secs(8);
+        config.stable_after = Duration::from_millis(50);
+        let (supervisor, mut events) = connect_supervised(config);
+        reconnected_within(&mut events, 1).await;
+        for generation in 2..=4 {
+            // Answered after the subscriptions: this generation has subscribed.
+            supervisor.api("status").await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            sim.peer().drop_connections(DropMode::Clean);
+            let took = reconnected_within(&mut events, generation).await;
+            assert!(
+                took < Duration::from_secs(1),
+                "generation {generation} came {took:?} after the cut"
+            );
+        }
+        supervisor.shutdown();
+        sim.shutdown().await;
+    })
+    .await
+}
+
+/// A switch that drops every connection as soon as it has subscribed does not get a tight loop of
+/// reconnects: such flaps back off like failed attempts.
+#[tokio::test]
+async fn a_connection_dropped_right_after_subscribing_is_followed_by_a_backoff() {
+    within(async {
+        let (addr, peer) = peer().await;
+        let mut config = supervisor_config(addr, "ClueCon");
+        config.backoff_base = Duration::from_millis(400);
+        config.backoff_max = Duration::from_secs(2);
+        config.stable_after = Duration::from_secs(10);
+        let (supervisor, mut events) = connect_supervised(config);
+        reconnected_within(&mut events, 1).await;
+        supervisor.api("status").await.unwrap();
+        peer.drop_connections(DropMode::Clean);
+        let took = reconnected_within(&mut events, 2).await;
+        assert!(took >= Duration::from_millis(200), "{took:?}");
         supervisor.shutdown();
     })
     .await
