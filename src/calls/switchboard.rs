@@ -130,6 +130,8 @@ pub struct Switchboard {
     /// What the store must keep, when the switchboard is [`Switchboard::persistent`] (the
     /// ledger journals its facts itself).
     journal: Option<Vec<crate::store::Entry>>,
+    /// Calls the store had finished shortly before the start (see `recover`).
+    finished_before_start: std::collections::HashSet<Arc<str>>,
     /// The last event's timestamp (FreeSWITCH's clock) and the driver's time when it came: how
     /// the driver's times for inputs that are not events are read on FreeSWITCH's clock.
     clock: Option<(DateTime<Utc>, DateTime<Utc>)>,
@@ -173,6 +175,7 @@ impl Switchboard {
             totals: Totals::default(),
             next_duplicate_sweep: None,
             journal: None,
+            finished_before_start: Default::default(),
             clock: None,
         }
     }
@@ -356,6 +359,6 @@ mod recover;
 mod route;
 
 pub use missed::MissedPark;
-pub use recover::Recovered;
+pub use recover::{Recovered, StrayLeg};
 #[cfg(test)]
 mod tests;

@@ -26,6 +26,59 @@ pub struct CdrOutcome {
     pub bridge_uuid: Option<String>,
     /// DTMF the channel received (`digits_dialed`; `none` read as empty).
     pub digits: String,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// The caller profile's number and destination.
+    pub caller_number: Option<String>,
+    pub destination: Option<String>,
+    /// Every channel variable, decoded (parkway's own `parkway_call`, `parkway_buyer` and
+    /// `parkway_router` on its buyer legs; the routing tokens on a caller).
+    pub vars: std::collections::BTreeMap<String, String>,
+}
+
+impl CdrOutcome {
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// The CDRs in `dir` written at or after `since` (file modification time), unreadable ones
+/// logged and left out: what FreeSWITCH finished while parkway may not have been looking.
+pub fn read_since(dir: &Path, since: std::time::SystemTime) -> Vec<CdrOutcome> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "the CDR directory cannot be read");
+            return Vec::new();
+        }
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(uuid) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".cdr.json"))
+            .map(|n| n.strip_prefix("a_").unwrap_or(n))
+        else {
+            continue;
+        };
+        let recent = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t >= since);
+        if !recent {
+            continue;
+        }
+        match read(dir, uuid) {
+            Ok(Some(cdr)) => found.push(cdr),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "a CDR could not be read"),
+        }
+    }
+    found
 }
 
 /// A CDR could not be used.
@@ -97,7 +150,31 @@ pub fn parse(text: &str) -> Result<CdrOutcome, String> {
     };
     let uuid = var("uuid").ok_or("no `uuid` variable")?;
     let digits = var("digits_dialed").unwrap_or_default();
+    let profile = doc
+        .pointer("/callflow/0/caller_profile")
+        .or_else(|| doc.pointer("/callflow/caller_profile"));
+    let profile_field = |name: &str| {
+        profile
+            .and_then(|p| p.get(name))
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+            .map(percent_decode)
+    };
+    let all = vars
+        .iter()
+        .map(|(k, v)| {
+            let raw = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), percent_decode(&raw))
+        })
+        .collect();
     Ok(CdrOutcome {
+        direction: var("direction").unwrap_or_default(),
+        caller_number: profile_field("caller_id_number"),
+        destination: profile_field("destination_number"),
+        vars: all,
         uuid,
         answered_at: epoch("answer_uepoch"),
         bridged_at: epoch("bridge_uepoch"),

@@ -87,6 +87,18 @@ pub struct Restored {
     pub open: Vec<OpenedCall>,
     /// Paid conversions inside the longest duplicate window.
     pub conversions: Vec<ConversionSeen>,
+    /// When the last fact was counted: FreeSWITCH's CDRs written since (less a margin) may
+    /// hold legs and calls whose facts never reached the store.
+    pub last_fact_at: Option<DateTime<Utc>>,
+    /// Calls finished since a little before `last_fact_at` (their CDRs are not news).
+    pub recently_finished: Vec<Arc<str>>,
+}
+
+/// The newest fact's time and the calls finished shortly before it ([`Store::recent`]).
+#[derive(Debug, Clone, Default)]
+pub struct Recent {
+    pub last_fact_at: Option<DateTime<Utc>>,
+    pub finished: Vec<Arc<str>>,
 }
 
 /// Which call records to read.
@@ -147,6 +159,9 @@ pub trait Store: Send {
         Ok(())
     }
 
+    /// When the newest fact was counted, and the calls finished since `margin` before it.
+    fn recent(&mut self, margin: chrono::Duration) -> Result<Recent, StoreError>;
+
     /// Call records, as JSON documents, oldest park first.
     fn records(&mut self, query: &RecordQuery) -> Result<Vec<String>, StoreError>;
 
@@ -175,8 +190,29 @@ pub fn open(
             .then(|| now - chrono::Duration::days(config.store.record_days.into())),
         duplicates,
     )?;
-    let restored = store.load(DateTime::<Utc>::MIN_UTC, duplicates)?;
+    let mut restored = store.load(DateTime::<Utc>::MIN_UTC, duplicates)?;
+    let recent = store.recent(SWEEP_MARGIN * 2)?;
+    (restored.last_fact_at, restored.recently_finished) = (recent.last_fact_at, recent.finished);
+    if restored.last_fact_at.is_none() {
+        // A store with no fact yet: a run may have died before its first commit; what it
+        // dialled is no older than the file.
+        restored.last_fact_at = std::fs::metadata(&config.store.path)
+            .and_then(|m| m.created().or_else(|_| m.modified()))
+            .ok()
+            .map(DateTime::<Utc>::from)
+            .or(Some(now));
+    }
     Ok((store, restored))
+}
+
+/// How far before the last fact FreeSWITCH's CDRs are read again after a restart (clocks of
+/// two hosts, commits in flight when the process died).
+pub const SWEEP_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Since when FreeSWITCH's CDR files are read at start: the last fact (or the new store's
+/// creation) less [`SWEEP_MARGIN`]; `None` when the store was not read.
+pub fn sweep_since(restored: &Restored) -> Option<DateTime<Utc>> {
+    restored.last_fact_at.map(|t| t - SWEEP_MARGIN)
 }
 
 /// The counters and the duplicate history a store's contents stand for, as the daemon would

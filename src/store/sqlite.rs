@@ -22,7 +22,7 @@ use std::path::Path;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{ConversionSeen, Entry, OpenedCall, RecordQuery, Restored, Store, StoreError};
+use super::{ConversionSeen, Entry, OpenedCall, Recent, RecordQuery, Restored, Store, StoreError};
 use crate::billing::Count;
 use crate::billing::ledger::Fact;
 use crate::routing::Id;
@@ -398,6 +398,27 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn recent(&mut self, margin: chrono::Duration) -> Result<Recent, StoreError> {
+        let last: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(at) FROM facts", [], |r| r.get(0))?;
+        let Some(last) = last else {
+            return Ok(Recent::default());
+        };
+        let last = time(last)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT call FROM calls WHERE finished_at >= ?1")?;
+        let calls = stmt
+            .query_map(params![micros(last - margin)], |r| r.get::<_, String>(0))?
+            .map(|c| c.map(Into::into))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Recent {
+            last_fact_at: Some(last),
+            finished: calls,
+        })
     }
 
     fn records(&mut self, query: &RecordQuery) -> Result<Vec<String>, StoreError> {

@@ -184,9 +184,14 @@ impl Engine {
                     asked,
                     parked,
                     cdrs,
+                    swept,
+                    strays,
                 }) = found
                 {
-                    actions = board.reconcile(&live, &asked, &cdrs, now);
+                    // What FreeSWITCH knows that the store lost comes first, so the calls it
+                    // belongs to are judged whole.
+                    actions = board.discover(&swept, &strays, now);
+                    actions.extend(board.reconcile(&live, &asked, &cdrs, now));
                     actions.extend(board.missed_parks(parked, now));
                 }
                 self.reconciler.finished(board);

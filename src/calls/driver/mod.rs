@@ -180,6 +180,10 @@ impl Daemon {
                 tracker.clone(),
                 stats.clone(),
                 cdr_dir,
+                options
+                    .restored
+                    .as_ref()
+                    .and_then(crate::store::sweep_since),
             ),
             probes,
         };

@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::stats::DaemonStats;
-use crate::calls::switchboard::{MissedPark, Switchboard};
+use crate::calls::switchboard::{MissedPark, StrayLeg, Switchboard};
 use crate::store::cdr::{self, CdrOutcome};
 use parkway_esl::client::Supervisor;
 use parkway_esl::command::{ApiCommand, check_uuid};
@@ -29,6 +29,10 @@ pub(super) struct Live {
     pub(super) parked: Vec<MissedPark>,
     /// The CDRs FreeSWITCH wrote for channels in `asked` that are gone.
     pub(super) cdrs: FxHashMap<String, CdrOutcome>,
+    /// The first reconcile after a start: every CDR written since a little before the store's
+    /// last fact, and the outbound channels up that parkway dialled but does not know.
+    pub(super) swept: Vec<CdrOutcome>,
+    pub(super) strays: Vec<StrayLeg>,
 }
 
 /// Starts reconciles, one at a time; each result comes back to the engine on its input queue
@@ -40,6 +44,9 @@ pub(super) struct Reconciler<I> {
     stats: Arc<DaemonStats>,
     /// mod_json_cdr's directory, read for the channels that ended unseen.
     cdr_dir: Option<PathBuf>,
+    /// Set until the first reconcile after a start: since when CDRs are swept for calls
+    /// whose facts never reached the store.
+    sweep: parking_lot::Mutex<Option<chrono::DateTime<Utc>>>,
     /// A reconcile is running; another was asked for meanwhile.
     reconciling: AtomicBool,
     reconcile_again: AtomicBool,
@@ -52,6 +59,7 @@ impl<I: From<Option<Live>> + Send + 'static> Reconciler<I> {
         tracker: TaskTracker,
         stats: Arc<DaemonStats>,
         cdr_dir: Option<PathBuf>,
+        sweep: Option<chrono::DateTime<Utc>>,
     ) -> Reconciler<I> {
         Reconciler {
             supervisor,
@@ -59,6 +67,7 @@ impl<I: From<Option<Live>> + Send + 'static> Reconciler<I> {
             tracker,
             stats,
             cdr_dir,
+            sweep: parking_lot::Mutex::new(sweep),
             reconciling: AtomicBool::new(false),
             reconcile_again: AtomicBool::new(false),
         }
@@ -78,9 +87,22 @@ impl<I: From<Option<Live>> + Send + 'static> Reconciler<I> {
         let supervisor = self.supervisor.clone();
         let inputs = self.inputs.clone();
         let cdr_dir = self.cdr_dir.clone();
+        let sweep = self.sweep.lock().take();
         self.tracker.spawn(
             async move {
-                let mut found = read_channels(&supervisor, asked, &names).await;
+                let mut found = read_channels(&supervisor, asked, &names, sweep.is_some()).await;
+                if let (Some(live), Some(dir), Some(since)) = (&mut found, &cdr_dir, sweep) {
+                    let dir = dir.clone();
+                    let since = std::time::SystemTime::from(since);
+                    live.swept = tokio::task::spawn_blocking(move || cdr::read_since(&dir, since))
+                        .await
+                        .unwrap_or_default();
+                    tracing::info!(
+                        cdrs = live.swept.len(),
+                        strays = live.strays.len(),
+                        "read FreeSWITCH's CDRs and channels since before the restart"
+                    );
+                }
                 if let (Some(live), Some(dir)) = (&mut found, cdr_dir) {
                     let gone: Vec<String> = live
                         .asked
@@ -130,6 +152,7 @@ async fn read_channels(
     supervisor: &Supervisor,
     asked: HashSet<String>,
     names: &[String],
+    find_strays: bool,
 ) -> Option<Live> {
     match supervisor.api("show channels as json").await {
         Ok(body) => match channel_rows(&body) {
@@ -159,11 +182,39 @@ async fn read_channels(
                         }
                     }
                 }
+                let mut strays = Vec::new();
+                if find_strays {
+                    let names =
+                        ["parkway_call", "parkway_buyer", "parkway_router"].map(String::from);
+                    for uuid in outbound_rows(&rows)
+                        .into_iter()
+                        .filter(|u| !asked.contains(u))
+                        .take(MAX_MISSED_PARKS)
+                    {
+                        let Some(vars) = park_vars(supervisor, &uuid, &names).await else {
+                            continue;
+                        };
+                        let get =
+                            |n: &str| vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+                        if let (Some(call), Some(buyer)) =
+                            (get("parkway_call"), get("parkway_buyer"))
+                        {
+                            strays.push(StrayLeg {
+                                uuid,
+                                call,
+                                buyer,
+                                router: get("parkway_router"),
+                            });
+                        }
+                    }
+                }
                 Some(Live {
                     live,
                     asked,
                     parked: found,
                     cdrs: FxHashMap::default(),
+                    swept: Vec::new(),
+                    strays,
                 })
             }
             None => {
@@ -189,6 +240,16 @@ pub fn channel_rows(body: &[u8]) -> Option<Vec<serde_json::Value>> {
         },
         None => v.get("row_count").map(|_| Vec::new()),
     }
+}
+
+/// The `uuid`s of the outbound channels (buyer legs, parkway's or anyone's).
+fn outbound_rows(rows: &[serde_json::Value]) -> Vec<String> {
+    rows.iter()
+        .filter(|r| r.get("direction").and_then(|d| d.as_str()) == Some("outbound"))
+        .filter_map(|r| r.get("uuid").and_then(|u| u.as_str()))
+        .filter(|u| check_uuid("uuid", u).is_ok())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The `uuid`s of the channels.

@@ -13,6 +13,54 @@ use crate::billing::ledger::Fact;
 use crate::store::cdr::CdrOutcome;
 use crate::store::{ConversionSeen, Entry, OpenedCall, Restored};
 
+/// An outbound channel parkway dialled that it does not know (found in `show channels`; its
+/// variables read with `uuid_getvar`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrayLeg {
+    pub uuid: String,
+    /// `parkway_call`, `parkway_buyer`, `parkway_router`.
+    pub call: String,
+    pub buyer: String,
+    pub router: Option<String>,
+}
+
+/// A buyer leg FreeSWITCH knows of: its uuid, the call, buyer and router its variables name,
+/// and its CDR when it has ended.
+struct FoundLeg<'a> {
+    leg: &'a str,
+    call: &'a str,
+    buyer: &'a str,
+    router: Option<&'a str>,
+    cdr: Option<&'a CdrOutcome>,
+}
+
+/// The index of leg `leg` of `call`, added (to buyer `buyer`, dialled at `at`) if it is new.
+fn add_leg(call: &mut Call, leg: &str, buyer: usize, id: Id, at: DateTime<Utc>) -> usize {
+    if let Some(i) = call.leg_index(leg) {
+        return i;
+    }
+    call.tried.push(buyer);
+    call.legs.push(LegState {
+        buyer,
+        created: true,
+        attempt_key: leg.to_owned(),
+        ..LegState::default()
+    });
+    call.record.attempts.push(crate::calls::record::Attempt {
+        buyer: id,
+        group: None,
+        step: call.steps.max(1),
+        leg_uuid: leg.to_owned(),
+        dialled_at: at,
+        answered_at: None,
+        bridged_at: None,
+        ended_at: None,
+        hangup_cause: None,
+        outcome: LegOutcome::Pending,
+    });
+    call.legs.len() - 1
+}
+
 /// What [`Switchboard::restore`] took back.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Recovered {
@@ -94,6 +142,8 @@ impl Switchboard {
             self.duplicates
                 .record_conversion(c.caller, &c.buyer, &c.router, c.at);
         }
+        // Their CDRs may be read again by the sweep after the first connection: not news.
+        self.finished_before_start = restored.recently_finished.iter().cloned().collect();
         let mut out = Vec::new();
         for opened in &restored.open {
             let facts = open_facts.remove(&*opened.call).unwrap_or_default();
@@ -172,33 +222,8 @@ impl Switchboard {
             let Some(buyer) = config.buyer_index.get(f.buyer.as_str()).copied() else {
                 continue;
             };
-            let leg_of = |call: &mut Call, leg: &str| -> usize {
-                match call.leg_index(leg) {
-                    Some(i) => i,
-                    None => {
-                        call.tried.push(buyer);
-                        call.legs.push(LegState {
-                            buyer,
-                            created: true,
-                            attempt_key: leg.to_owned(),
-                            ..LegState::default()
-                        });
-                        call.record.attempts.push(crate::calls::record::Attempt {
-                            buyer: f.buyer.clone(),
-                            group: None,
-                            step: 1,
-                            leg_uuid: leg.to_owned(),
-                            dialled_at: f.at,
-                            answered_at: None,
-                            bridged_at: None,
-                            ended_at: None,
-                            hangup_cause: None,
-                            outcome: LegOutcome::Pending,
-                        });
-                        call.legs.len() - 1
-                    }
-                }
-            };
+            let leg_of =
+                |call: &mut Call, leg: &str| add_leg(call, leg, buyer, f.buyer.clone(), f.at);
             match (f.kind, f.leg.as_deref()) {
                 (Count::Attempt, Some(leg)) => {
                     leg_of(&mut call, leg);
@@ -247,6 +272,131 @@ impl Switchboard {
         true
     }
 
+    /// Takes back what FreeSWITCH knows of calls whose facts never reached the store (the
+    /// process died between a dial and its commit): buyer legs parkway dialled, ended
+    /// (`swept`: CDRs written since a little before the last fact) or still up (`strays`:
+    /// outbound channels carrying parkway's variables), grouped by the call they name. A call
+    /// already finished, or a leg already known, is left alone; an unknown call is adopted from
+    /// its caller's CDR (or the legs' variables), each leg counted once (attempt, up, bridged),
+    /// and whatever ended is finished from the CDRs.
+    pub fn discover(
+        &mut self,
+        swept: &[CdrOutcome],
+        strays: &[StrayLeg],
+        now: DateTime<Utc>,
+    ) -> Vec<Action> {
+        let now = self.switch_time(now);
+        let callers: FxHashMap<&str, &CdrOutcome> = swept
+            .iter()
+            .filter(|c| c.direction == "inbound" && c.var("parkway_buyer").is_none())
+            .map(|c| (c.uuid.as_str(), c))
+            .collect();
+        let mut legs: Vec<FoundLeg> = Vec::new();
+        for c in swept {
+            if let (Some(call), Some(buyer)) = (c.var("parkway_call"), c.var("parkway_buyer"))
+                && c.direction == "outbound"
+            {
+                legs.push(FoundLeg {
+                    leg: &c.uuid,
+                    call,
+                    buyer,
+                    router: c.var("parkway_router"),
+                    cdr: Some(c),
+                });
+            }
+        }
+        for s in strays {
+            legs.push(FoundLeg {
+                leg: &s.uuid,
+                call: &s.call,
+                buyer: &s.buyer,
+                router: s.router.as_deref(),
+                cdr: None,
+            });
+        }
+        let mut touched: Vec<String> = Vec::new();
+        for found in legs {
+            let FoundLeg {
+                leg,
+                call,
+                buyer,
+                router,
+                cdr,
+            } = found;
+            if self.legs.contains_key(leg)
+                || self.done.1.contains(call)
+                || self.finished_before_start.contains(call)
+            {
+                continue;
+            }
+            let Some(b) = self.config.buyer_index.get(buyer).copied() else {
+                continue;
+            };
+            if !self.calls.contains_key(call) {
+                let caller = callers.get(call);
+                let Some(router) = router
+                    .map(Id::new)
+                    .or_else(|| caller.and_then(|c| c.var("parkway_router")).map(Id::new))
+                else {
+                    continue;
+                };
+                let tokens: BTreeMap<String, String> = caller
+                    .map(|c| {
+                        self.record_tokens
+                            .iter()
+                            .filter_map(|k| c.var(k).map(|v| (k.clone(), v.to_owned())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let opened = OpenedCall {
+                    call: call.into(),
+                    router,
+                    caller: caller.and_then(|c| c.caller_number.clone()),
+                    destination: caller.and_then(|c| c.destination.clone()),
+                    tokens,
+                    parked_at: cdr.and_then(|c| c.answered_at).unwrap_or(now).min(now),
+                };
+                if !self.adopt(&opened, &[]) {
+                    continue;
+                }
+                self.journal_opened(call);
+                if let Some(c) = self.calls.get_mut(call) {
+                    c.record
+                        .notes
+                        .push("found in FreeSWITCH's channels and CDRs after a restart".into());
+                }
+            }
+            let config = self.config.clone();
+            let Some(c) = self.calls.get_mut(call) else {
+                continue;
+            };
+            let dialled = cdr.and_then(|c| c.answered_at).unwrap_or(now);
+            let i = add_leg(c, leg, b, config.buyers[b].id.clone(), dialled);
+            self.legs.insert(leg.to_owned(), call.to_owned());
+            count_up(&mut self.ledger, &config, c, i, dialled);
+            if !touched.iter().any(|t| t == call) {
+                touched.push(call.to_owned());
+            }
+            if let Some(cdr) = cdr {
+                self.apply_cdr(call, cdr);
+            } else if let Some(c) = self.calls.get_mut(call) {
+                c.record
+                    .notes
+                    .push(format!("leg {leg} was up at the restart"));
+            }
+        }
+        self.finished_before_start = Default::default();
+        let mut out = Vec::new();
+        for call in touched {
+            if let Some(cdr) = callers.get(call.as_str()) {
+                self.apply_cdr(&call, cdr);
+            }
+            self.release_legs(&call, now);
+            self.try_finish(&call, now, &mut out);
+        }
+        out
+    }
+
     /// Applies a channel's CDR to the call it belongs to (its caller or one of its legs), for a
     /// channel that ended unseen. Returns whether the channel was one of the call's.
     pub(super) fn apply_cdr(&mut self, call_uuid: &str, cdr: &CdrOutcome) -> bool {
@@ -265,10 +415,29 @@ impl Switchboard {
             }
             return true;
         }
+        if call.leg_index(&cdr.uuid).is_none() {
+            return false;
+        }
+        let bridged_to_caller = cdr.bridge_uuid.as_deref() == Some(call_uuid);
+        if bridged_to_caller
+            && call.bridged_leg().is_none()
+            && let Some(bridged) = cdr.bridged_at
+        {
+            // A bridge parkway never saw: the connection counts (once) from FreeSWITCH's time.
+            self.connect(call_uuid, &cdr.uuid, bridged);
+            if let Some(call) = self.calls.get_mut(call_uuid)
+                && let Some(i) = call.leg_index(&cdr.uuid)
+            {
+                call.legs[i].bridge_unseen = true;
+            }
+        }
+        let Some(call) = self.calls.get_mut(call_uuid) else {
+            return false;
+        };
+        // `connect` may have dropped legs that never rang: look the leg up again.
         let Some(i) = call.leg_index(&cdr.uuid) else {
             return false;
         };
-        let bridged_to_caller = cdr.bridge_uuid.as_deref() == Some(call_uuid);
         let a = &mut call.record.attempts[i];
         if a.ended_at.is_none() || a.hangup_cause.is_none() {
             a.ended_at = cdr.ended_at.or(a.ended_at);
