@@ -35,10 +35,12 @@ pub(crate) struct LegState {
     /// Its CHANNEL_CREATE (or a later event of its own) was seen: FreeSWITCH made the channel,
     /// so its CHANNEL_HANGUP_COMPLETE will come.
     pub created: bool,
-    /// Its attempt is only held in the ledger: the bridge that dials it has not been handed to
-    /// FreeSWITCH yet ([`crate::calls::Switchboard::command_sent`] counts it then; a leg that
-    /// ends before is no attempt, and the hold is released).
+    /// Its attempt is only held in the ledger: FreeSWITCH has not shown the leg yet (an event
+    /// of its own, a `show channels` row or a CDR counts it then; a leg FreeSWITCH never made
+    /// is no attempt, and the hold is released).
     pub attempt_held: bool,
+    /// Its attempt is counted (FreeSWITCH made the leg).
+    pub attempt_counted: bool,
     /// What its attempt is counted under in the ledger: its own uuid, or that of a leg to the
     /// same buyer whose bridge never reached FreeSWITCH (that one was counted, never rang, and
     /// this leg dials it again: one attempt).
@@ -118,6 +120,7 @@ impl Call {
                 bridge_unseen: false,
                 created: false,
                 attempt_held: false,
+                attempt_counted: false,
                 attempt_key,
             });
             self.record.attempts.push(Attempt {

@@ -239,6 +239,14 @@ impl Switchboard {
         let Some(kind) = SwitchEvent::of(ev) else {
             return out;
         };
+        // Any event of a buyer leg shows FreeSWITCH made it: its attempt counts (once), even
+        // when it comes after the bridge that dialled it was over.
+        if let Some(caller) = self.legs.get(uuid.as_ref())
+            && let Some(call) = self.calls.get_mut(caller)
+            && let Some(i) = call.leg_index(&uuid)
+        {
+            count_attempt(&mut self.ledger, &self.config, call, i, now);
+        }
         match kind {
             SwitchEvent::ChannelPark => self.on_park(ev, &uuid, now, &mut out),
             SwitchEvent::ChannelCreate => self.on_leg_created(&uuid, now),
@@ -304,8 +312,8 @@ fn count_up(ledger: &mut Ledger, config: &Config, call: &mut Call, leg: usize, n
 }
 
 /// Brings a leg up when its step is planned, before its bridge is sent: the attempt is held
-/// (routing sees it at once), and counted only once the bridge is handed to FreeSWITCH
-/// ([`Switchboard::command_sent`]) or the leg is seen; a leg never sent is no attempt.
+/// (routing sees it at once), and counted only once FreeSWITCH shows the leg (an event of its
+/// own, a `show channels` row, a CDR): an attempt is a leg FreeSWITCH made, as its CDRs count.
 fn hold_up(ledger: &mut Ledger, config: &Config, call: &mut Call, leg: usize, now: DateTime<Utc>) {
     leg_up(ledger, config, call, leg, now, false);
 }
@@ -318,13 +326,12 @@ fn leg_up(
     now: DateTime<Utc>,
     dialled: bool,
 ) {
+    if dialled {
+        count_attempt(ledger, config, call, leg, now);
+    }
     let state: &mut LegState = &mut call.legs[leg];
     let (uuid, buyer) = (call.record.attempts[leg].leg_uuid.as_str(), state.buyer);
-    let key = state.attempt_key.as_str();
-    if dialled {
-        ledger.count_leg(config, &call.uuid, key, buyer, Count::Attempt, now);
-        state.attempt_held = false;
-    } else if !state.attempt_held {
+    if !dialled && !state.attempt_held && !state.attempt_counted {
         ledger.hold(config, &call.uuid, buyer, Metric::Attempts, now);
         state.attempt_held = true;
     }
@@ -344,6 +351,31 @@ fn leg_up(
             now,
         );
     }
+}
+
+/// Counts leg `leg`'s attempt: FreeSWITCH made the leg (once per leg: the count replaces its
+/// hold).
+fn count_attempt(
+    ledger: &mut Ledger,
+    config: &Config,
+    call: &mut Call,
+    leg: usize,
+    now: DateTime<Utc>,
+) {
+    let state: &mut LegState = &mut call.legs[leg];
+    if state.attempt_counted {
+        return;
+    }
+    ledger.count_leg(
+        config,
+        &call.uuid,
+        &state.attempt_key,
+        state.buyer,
+        Count::Attempt,
+        now,
+    );
+    state.attempt_counted = true;
+    state.attempt_held = false;
 }
 
 /// `Event-Date-Timestamp` (microseconds since the epoch).

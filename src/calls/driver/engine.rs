@@ -273,7 +273,6 @@ impl Engine {
                     DaemonStats::bump(&self.stats.commands_sent);
                     match client.queue_command_ok(command).await {
                         Ok(reply) => {
-                            board.command_sent(&call, app, Utc::now());
                             self.probes.command_queued(&call, app);
                             replies.push(Box::pin(async move { (call, app, reply.await) }));
                         }

@@ -236,24 +236,6 @@ impl Switchboard {
         out
     }
 
-    /// A command for `call` was handed to FreeSWITCH (written, or queued on the connection):
-    /// the legs a `bridge` dials are attempts now (counted; they were only held until then).
-    pub fn command_sent(&mut self, call: &str, app: App, now: DateTime<Utc>) {
-        if app != App::Bridge {
-            return;
-        }
-        let now = self.switch_time(now);
-        let config = self.config.clone();
-        let Some(c) = self.calls.get_mut(call) else {
-            return;
-        };
-        for i in 0..c.legs.len() {
-            if c.legs[i].attempt_held && c.record.attempts[i].ended_at.is_none() {
-                count_up(&mut self.ledger, &config, c, i, now);
-            }
-        }
-    }
-
     /// Forgets the legs of step `step` whose bridge never left parkway (refused before it was
     /// sent): they rang nobody, so they are no attempts. Their holds are released, their
     /// concurrency put down, and they leave the record (a note says why); their buyers stay
@@ -354,6 +336,14 @@ impl Switchboard {
         let gone = |u: &str| asked.contains(u) && !live.contains(u);
         for uuid in calls {
             let mut changed = false;
+            // A leg FreeSWITCH has is an attempt, whatever events were missed.
+            if let Some(c) = self.calls.get_mut(&uuid) {
+                for i in 0..c.legs.len() {
+                    if live.contains(&c.record.attempts[i].leg_uuid) {
+                        count_attempt(&mut self.ledger, &self.config, c, i, now);
+                    }
+                }
+            }
             let ended: Vec<String> = match self.calls.get(&uuid) {
                 Some(call) => call
                     .record

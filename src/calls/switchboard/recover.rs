@@ -226,7 +226,8 @@ impl Switchboard {
                 |call: &mut Call, leg: &str| add_leg(call, leg, buyer, f.buyer.clone(), f.at);
             match (f.kind, f.leg.as_deref()) {
                 (Count::Attempt, Some(leg)) => {
-                    leg_of(&mut call, leg);
+                    let i = leg_of(&mut call, leg);
+                    call.legs[i].attempt_counted = true;
                 }
                 (Count::LegUp, Some(leg)) => {
                     let i = leg_of(&mut call, leg);
@@ -438,6 +439,9 @@ impl Switchboard {
         let Some(i) = call.leg_index(&cdr.uuid) else {
             return false;
         };
+        // FreeSWITCH made the leg: it is an attempt (once).
+        let at = cdr.ended_at.unwrap_or(call.parked_at);
+        count_attempt(&mut self.ledger, &self.config, call, i, at);
         let a = &mut call.record.attempts[i];
         if a.ended_at.is_none() || a.hangup_cause.is_none() {
             a.ended_at = cdr.ended_at.or(a.ended_at);

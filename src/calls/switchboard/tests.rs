@@ -66,6 +66,16 @@ fn event(name: &str, at: DateTime<Utc>, headers: &[(&str, &str)]) -> Event {
 }
 
 /// The CHANNEL_PARK of an inbound caller `caller`, with these headers too.
+/// FreeSWITCH makes every leg the switchboard dialled (their CHANNEL_CREATE): the legs are
+/// attempts now.
+fn legs_created(board: &mut Switchboard, at: DateTime<Utc>) {
+    for leg in board.known_channels() {
+        if leg != "caller" {
+            board.on_event(&event("CHANNEL_CREATE", at, &[("Unique-ID", &leg)]), at);
+        }
+    }
+}
+
 fn park_event(at: DateTime<Utc>, headers: &[(&str, &str)]) -> Event {
     let mut all = vec![("Unique-ID", "caller"), ("Call-Direction", "inbound")];
     all.extend_from_slice(headers);
@@ -359,7 +369,7 @@ fn a_bridge_never_sent_is_dialled_again_after_the_reconnect() {
         [App::Set, App::Set, App::Set, App::Bridge],
         "prepared and dialled again"
     );
-    board.command_sent("caller", App::Bridge, t + Duration::seconds(2));
+    legs_created(&mut board, t + Duration::seconds(2));
     assert_eq!(board.live_calls(), 1);
     // The bridge that never left rang nobody: the leg dialling acme again is its one attempt
     // (attempts count per leg, and the new leg takes over the unsent one's key).
@@ -397,7 +407,7 @@ fn a_bridge_refused_for_a_gone_caller_is_cancelled_and_the_hangup_ends_the_call(
     let mut board = Switchboard::new(config(), 1, false);
     let park = park_event(t, &[("variable_campaign", "auto")]);
     board.on_event(&park, t);
-    board.command_sent("caller", App::Bridge, t);
+    legs_created(&mut board, t);
     let refused =
         board.command_failed("caller", App::Bridge, "-ERR invalid session id [caller]", t);
     assert!(
@@ -483,15 +493,15 @@ fn a_step_the_dial_string_encoder_refuses_is_not_an_attempt() {
 }
 
 #[test]
-fn an_attempt_counts_once_its_bridge_is_sent() {
+fn an_attempt_counts_once_freeswitch_makes_the_leg() {
     let t = monday_10am();
     let mut board = Switchboard::new(config(), 1, false);
     let park = park_event(t, &[("variable_campaign", "auto")]);
     board.on_event(&park, t);
     assert_eq!(board.ledger().totals(0).attempts, 0, "only held");
-    board.command_sent("caller", App::Bridge, t);
+    legs_created(&mut board, t);
     assert_eq!(board.ledger().totals(0).attempts, 1);
-    board.command_sent("caller", App::Bridge, t);
+    legs_created(&mut board, t);
     assert_eq!(board.ledger().totals(0).attempts, 1, "once");
 }
 
