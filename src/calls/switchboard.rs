@@ -245,6 +245,7 @@ impl Switchboard {
             && let Some(call) = self.calls.get_mut(caller)
             && let Some(i) = call.leg_index(&uuid)
         {
+            call.legs[i].created = true;
             count_attempt(&mut self.ledger, &self.config, call, i, now);
         }
         match kind {

@@ -340,6 +340,7 @@ impl Switchboard {
             if let Some(c) = self.calls.get_mut(&uuid) {
                 for i in 0..c.legs.len() {
                     if live.contains(&c.record.attempts[i].leg_uuid) {
+                        c.legs[i].created = true;
                         count_attempt(&mut self.ledger, &self.config, c, i, now);
                     }
                 }
@@ -367,8 +368,12 @@ impl Switchboard {
             let Some(call) = self.calls.get_mut(&uuid) else {
                 continue;
             };
-            for a in call.record.attempts.iter_mut() {
-                if a.ended_at.is_none() && gone(&a.leg_uuid) {
+            for (a, leg) in call.record.attempts.iter_mut().zip(&call.legs) {
+                // A leg FreeSWITCH has not shown yet may still be on its way (the bridge was
+                // queued before `show channels` ran): it is not judged gone, unless its bridge
+                // never left parkway.
+                let never_sent = a.hangup_cause.as_deref() == Some("NOT_SENT");
+                if a.ended_at.is_none() && (leg.created || never_sent) && gone(&a.leg_uuid) {
                     a.ended_at = Some(now);
                     if a.outcome == LegOutcome::Connected {
                         if call.talk_end.is_none() {
@@ -388,6 +393,17 @@ impl Switchboard {
                     call.talk_guessed = true;
                 }
                 changed = true;
+            }
+            if call.caller_ended.is_some() {
+                // The caller is gone, and with it every originate it ran: a leg FreeSWITCH
+                // never showed will not come (as in `on_hangup`).
+                for (a, leg) in call.record.attempts.iter_mut().zip(&call.legs) {
+                    if a.ended_at.is_none() && !leg.created {
+                        a.ended_at = Some(now);
+                        a.hangup_cause.get_or_insert_with(|| "NOT_CREATED".into());
+                        a.outcome = LegOutcome::Cancelled;
+                    }
+                }
             }
             if let (Some(end), Some(_)) = (call.caller_ended, call.bridged_leg())
                 && call.talk_end.is_some_and(|t| t > end)

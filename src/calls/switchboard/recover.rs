@@ -42,7 +42,6 @@ fn add_leg(call: &mut Call, leg: &str, buyer: usize, id: Id, at: DateTime<Utc>) 
     call.tried.push(buyer);
     call.legs.push(LegState {
         buyer,
-        created: true,
         attempt_key: leg.to_owned(),
         ..LegState::default()
     });
@@ -226,8 +225,10 @@ impl Switchboard {
                 |call: &mut Call, leg: &str| add_leg(call, leg, buyer, f.buyer.clone(), f.at);
             match (f.kind, f.leg.as_deref()) {
                 (Count::Attempt, Some(leg)) => {
+                    // Counted: FreeSWITCH had made the leg.
                     let i = leg_of(&mut call, leg);
                     call.legs[i].attempt_counted = true;
+                    call.legs[i].created = true;
                 }
                 (Count::LegUp, Some(leg)) => {
                     let i = leg_of(&mut call, leg);
@@ -373,6 +374,7 @@ impl Switchboard {
             };
             let dialled = cdr.and_then(|c| c.answered_at).unwrap_or(now);
             let i = add_leg(c, leg, b, config.buyers[b].id.clone(), dialled);
+            c.legs[i].created = true;
             self.legs.insert(leg.to_owned(), call.to_owned());
             count_up(&mut self.ledger, &config, c, i, dialled);
             if !touched.iter().any(|t| t == call) {
@@ -440,6 +442,7 @@ impl Switchboard {
             return false;
         };
         // FreeSWITCH made the leg: it is an attempt (once).
+        call.legs[i].created = true;
         let at = cdr.ended_at.unwrap_or(call.parked_at);
         count_attempt(&mut self.ledger, &self.config, call, i, at);
         let a = &mut call.record.attempts[i];
