@@ -385,6 +385,30 @@ fn latency_with_child_switch(rt: &Runtime) {
     print_latencies("switch in a child process", lat);
 }
 
+/// CPU time (user + system) of the live store writer threads of this process, in ms.
+fn writer_cpu_ms() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let mut ticks = 0u64;
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() != "parkway-store" {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        ticks += f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    }
+    // USER_HZ is 100 on Linux.
+    ticks as f64 * 10.0
+}
+
 /// Park → dial with the ledger on and off, side by side (issue 14: p99 on ≤ p99 off + 100 µs):
 /// rounds of `STORE_CALLS` calls offered at 2,000/s by a child switch, alternating off and on
 /// (which goes first alternates too), a fresh store in a temp dir for each run with it on.
@@ -418,10 +442,11 @@ fn latency_store_on_off(rt: &Runtime) {
                 let load =
                     |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
                 stored = format!(
-                    "; store: {} entries in {} transactions, {} failed",
+                    "; store: {} entries in {} transactions, {} failed, writer thread CPU {:.0} ms",
                     load(&s.committed),
                     load(&s.batches),
-                    load(&s.failures)
+                    load(&s.failures),
+                    writer_cpu_ms()
                 );
             }
             let _ = std::fs::remove_dir_all(&dir);

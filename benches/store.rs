@@ -14,7 +14,7 @@
 //!    on a third of them, call records, a few calls still open).
 //!
 //! Each figure is printed per run and as the median of `STORE_BENCH_RUNS` runs (default 5),
-//! then measured again by criterion. `STORE_BENCH_ONLY=commit|rebuild` runs one part
+//! then measured again by criterion (the commit into an empty file, the rebuild). `STORE_BENCH_ONLY=commit|rebuild` runs one part
 //! (profiling); `STORE_BENCH_CRITERION=0` skips criterion.
 
 #![allow(clippy::disallowed_methods, reason = "a benchmark times itself")]
@@ -485,21 +485,22 @@ fn main() {
     if part("commit") {
         commit_plain(runs);
         if with_criterion {
-            let dir = temp_dir("criterion-commit");
-            let store = SqliteStore::open(&dir.0.join("parkway.db")).expect("store");
-            let writer = StoreWriter::start(Box::new(store)).expect("writer");
-            let per_iter = 20_000u64;
-            let mut next = 0u64;
+            // A fresh file for every iteration, as in the runs above: into one file kept
+            // across iterations the figure would fall as the file grows (see the month file).
             let mut g = c.benchmark_group("store");
-            g.sample_size(20)
-                .measurement_time(Duration::from_secs(5))
-                .throughput(Throughput::Elements(per_iter));
-            g.bench_function("commit_facts_4_per_send", |b| {
+            g.sample_size(10)
+                .measurement_time(Duration::from_secs(10))
+                .throughput(Throughput::Elements(COMMIT_FACTS));
+            let mut seed = 1_000_000u64;
+            g.bench_function("commit_facts_4_per_send_empty_file", |b| {
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        next += 1;
-                        let sends = fact_sends(per_iter, FACTS_PER_SEND, 1_000_000 + next, now());
+                        seed += 1;
+                        let dir = temp_dir("criterion-commit");
+                        let store = SqliteStore::open(&dir.0.join("parkway.db")).expect("store");
+                        let writer = StoreWriter::start(Box::new(store)).expect("writer");
+                        let sends = fact_sends(COMMIT_FACTS, FACTS_PER_SEND, seed, now());
                         total += commit_through(&writer, sends);
                     }
                     total
