@@ -1,7 +1,7 @@
 //! Load: parkway's daemon handling complete call lifecycles against the simulated FreeSWITCH
 //! over a real loopback socket — park, route, dial (`bridge`), answer, DTMF, hangup, record.
 //!
-//! Run: `cargo bench --bench calls_load`. Three figures (issue 7's goals in brackets):
+//! Run: `cargo bench --bench calls_load`. Four figures (issue 7's goals in brackets):
 //! 1. sustained calls per second [≥ 2,000]: criterion times batches of calls offered at 2,000/s
 //!    (wall clock) until the last call's record is out; the report's throughput is calls/s;
 //! 2. park → dial latency, p50/p99/max [p99 < 1 ms]: from each CHANNEL_PARK frame read off the
@@ -11,7 +11,11 @@
 //!    the run took; the same figure for the criterion runs above (switch in this process, on
 //!    threads of its own);
 //! 3. resident memory with 10,000 calls up at once [< 100 MB]: the daemon alone in this process,
-//!    the switch in a child process, every call bridged and talking (printed).
+//!    the switch in a child process, every call bridged and talking (printed);
+//! 4. park → dial with the ledger on (a store in a temp dir, its writer thread, as `parkway
+//!    run` has it) and off, side by side [issue 14: p99 on ≤ p99 off + 100 µs]: alternating
+//!    rounds of 10,000 calls offered at 2,000/s by a child switch (`CALLS_LOAD_STORE_ROUNDS`,
+//!    default 4), per round and the medians (printed).
 //!
 //! Both cores are shared by the switch and the daemon (as when FreeSWITCH runs on the same box).
 
@@ -25,6 +29,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput};
 use parkway::calls::{CallRecord, Daemon, DaemonOptions};
 use parkway::config::{self, Config};
+use parkway::store::writer::StoreWriter;
 use parkway_sim::engine::api::InboundCall;
 use parkway_sim::engine::channel::AppCall;
 use parkway_sim::engine::{Behaviour, EngineConfig};
@@ -285,17 +290,42 @@ fn daemon_for(
     switch: &ChildSwitch,
     measure_dial_latency: bool,
 ) -> (Daemon, mpsc::Receiver<CallRecord>) {
+    let (daemon, records, _) = daemon_with_store(switch, measure_dial_latency, None);
+    (daemon, records)
+}
+
+/// The daemon against `switch`; with `store` (a directory), the ledger on as `parkway run`
+/// has it: the store opened in that directory (`parkway::store::open`), its writer thread
+/// started and handed to the daemon with what it held.
+fn daemon_with_store(
+    switch: &ChildSwitch,
+    measure_dial_latency: bool,
+    store: Option<&std::path::Path>,
+) -> (Daemon, mpsc::Receiver<CallRecord>, Option<StoreWriter>) {
     let (tx, records) = mpsc::channel(1 << 16);
+    let mut config = config(&switch.addr);
+    let (writer, restored) = match store {
+        Some(dir) => {
+            config.store.path = dir.join("parkway.db");
+            let (store, restored) =
+                parkway::store::open(&config, chrono::Utc::now()).expect("store opens");
+            let writer = StoreWriter::start(Box::new(store)).expect("writer starts");
+            (Some(writer), Some(restored))
+        }
+        None => (None, None),
+    };
     let daemon = Daemon::start(
-        Arc::new(config(&switch.addr)),
+        Arc::new(config),
         DaemonOptions {
             seed: 1,
             records: Some(tx),
             measure_dial_latency,
+            store: writer.clone(),
+            restored,
             ..DaemonOptions::default()
         },
     );
-    (daemon, records)
+    (daemon, records, writer)
 }
 
 /// The dialplan/parkway.xml extension, for the child switch.
@@ -303,23 +333,28 @@ const PREPARED_EXTENSION: &str = "[[extension]]\ndestination = \"18005550199\"\n
     apps = [[\"set\", \"hangup_after_bridge=true\"], [\"set\", \"continue_on_fail=true\"], \
     [\"set\", \"ringback=%(2000,4000,440,480)\"], [\"set\", \"park_timeout=60:NORMAL_CLEARING\"], [\"park\", \"\"]]\n";
 
-/// 20,000 complete lifecycles offered at 2,000/s by a switch in its own process.
-fn latency_with_child_switch(rt: &Runtime) {
-    const CALLS: u64 = 20_000;
+/// `calls` complete lifecycles offered at 2,000/s by a switch in its own process, to a daemon
+/// with the ledger on (`store`: its directory) or off. Returns the calls finished, the time
+/// from the first record to the last, the park → dial latencies and the store's writer.
+fn run_child_switch(
+    rt: &Runtime,
+    calls: u64,
+    store: Option<&std::path::Path>,
+) -> (u64, Duration, Vec<u32>, Option<StoreWriter>) {
     let switch = ChildSwitch::start(
         "latency",
         &format!(
             "{PREPARED_EXTENSION}\n[[buyer]]\ndestination = \"load\"\nbehaviour = \"answer\"\nring_ms = 20\n\
              talk_ms = 100\ndigits = [{{ at_ms = 10, digits = \"1\" }}]\n\n\
-             [generator]\ncps = {CPS}\ncount = {CALLS}\ndestinations = [\"18005550199\"]\n"
+             [generator]\ncps = {CPS}\ncount = {calls}\ndestinations = [\"18005550199\"]\n"
         ),
     );
-    let (finished, took, lat) = rt.block_on(async {
-        let (daemon, mut records) = daemon_for(&switch, true);
+    rt.block_on(async {
+        let (daemon, mut records, writer) = daemon_with_store(&switch, true, store);
         let mut first = None;
         let mut last = Instant::now();
         let mut finished = 0u64;
-        while finished < CALLS {
+        while finished < calls {
             match tokio::time::timeout(Duration::from_secs(30), records.recv()).await {
                 Ok(Some(r)) => {
                     assert!(r.connected.is_some(), "a load call connects: {r:?}");
@@ -333,8 +368,14 @@ fn latency_with_child_switch(rt: &Runtime) {
         let took = first.map(|f| last - f).unwrap_or_default();
         let lat = daemon.dial_latencies();
         daemon.shutdown();
-        (finished, took, lat)
-    });
+        (finished, took, lat, writer)
+    })
+}
+
+/// 20,000 complete lifecycles offered at 2,000/s by a switch in its own process.
+fn latency_with_child_switch(rt: &Runtime) {
+    const CALLS: u64 = 20_000;
+    let (finished, took, lat, _) = run_child_switch(rt, CALLS, None);
     // Calls finish at the rate they are handled once the first is through its lifecycle.
     println!(
         "switch in a child process: {finished} of {CALLS} calls offered at {CPS}/s; first to last call record {:.2} s = {:.0} calls/s",
@@ -342,6 +383,119 @@ fn latency_with_child_switch(rt: &Runtime) {
         finished.saturating_sub(1) as f64 / took.as_secs_f64().max(1e-9)
     );
     print_latencies("switch in a child process", lat);
+}
+
+/// CPU time (user + system) of the live store writer threads of this process, in ms.
+fn writer_cpu_ms() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let mut ticks = 0u64;
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() != "parkway-store" {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        ticks += f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    }
+    // USER_HZ is 100 on Linux.
+    ticks as f64 * 10.0
+}
+
+/// Park → dial with the ledger on and off, side by side (issue 14: p99 on ≤ p99 off + 100 µs):
+/// rounds of `STORE_CALLS` calls offered at 2,000/s by a child switch, alternating off and on
+/// (which goes first alternates too), a fresh store in a temp dir for each run with it on.
+fn latency_store_on_off(rt: &Runtime) {
+    const STORE_CALLS: u64 = 10_000;
+    let rounds: usize = std::env::var("CALLS_LOAD_STORE_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(4);
+    let mut figures: [Vec<[u32; 3]>; 2] = [Vec::new(), Vec::new()];
+    let mut pooled: [Vec<u32>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..rounds {
+        let order = if round % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for on in order {
+            let dir = std::env::temp_dir().join(format!(
+                "parkway-calls-load-store-{}-{round}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let (finished, took, mut lat, writer) =
+                run_child_switch(rt, STORE_CALLS, on.then_some(dir.as_path()));
+            let mut stored = String::new();
+            if let Some(w) = writer {
+                w.flush();
+                let s = w.stats();
+                let load =
+                    |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+                stored = format!(
+                    "; store: {} entries in {} transactions, {} failed, writer thread CPU {:.0} ms",
+                    load(&s.committed),
+                    load(&s.batches),
+                    load(&s.failures),
+                    writer_cpu_ms()
+                );
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            lat.sort_unstable();
+            let f = [
+                percentile(&lat, 0.50),
+                percentile(&lat, 0.99),
+                percentile(&lat, 0.999),
+            ];
+            println!(
+                "round {round}, ledger {}: {finished} calls, {:.0} calls/s first to last record; park -> dial p50 {} us, p99 {} us, p99.9 {} us, max {} us{stored}",
+                if on { "on " } else { "off" },
+                finished.saturating_sub(1) as f64 / took.as_secs_f64().max(1e-9),
+                f[0],
+                f[1],
+                f[2],
+                lat.last().copied().unwrap_or(0)
+            );
+            figures[usize::from(on)].push(f);
+            pooled[usize::from(on)].extend(lat);
+        }
+    }
+    let med = |v: &[[u32; 3]], i: usize| {
+        let mut x: Vec<u32> = v.iter().map(|f| f[i]).collect();
+        x.sort_unstable();
+        x[x.len() / 2]
+    };
+    for on in [false, true] {
+        let v = &figures[usize::from(on)];
+        let p99s: Vec<u32> = v.iter().map(|f| f[1]).collect();
+        println!(
+            "ledger {}: median over {rounds} rounds: p50 {} us, p99 {} us (p99 of each round {p99s:?}), p99.9 {} us",
+            if on { "on " } else { "off" },
+            med(v, 0),
+            med(v, 1),
+            med(v, 2)
+        );
+        print_latencies(
+            &format!(
+                "ledger {}, all rounds pooled",
+                if on { "on" } else { "off" }
+            ),
+            std::mem::take(&mut pooled[usize::from(on)]),
+        );
+    }
+    println!(
+        "p99 with the ledger on minus off (medians): {} us",
+        i64::from(med(&figures[1], 1)) - i64::from(med(&figures[0], 1))
+    );
 }
 
 /// 10,000 calls up at once, the switch in a child process so this process is the daemon alone.
@@ -393,7 +547,7 @@ fn main() {
         .build()
         .expect("runtime");
     let mut c = Criterion::default().configure_from_args();
-    // `CALLS_LOAD_ONLY=memory|latency|throughput` runs one part (for profiling).
+    // `CALLS_LOAD_ONLY=memory|latency|store|throughput` runs one part (for profiling).
     let only = std::env::var("CALLS_LOAD_ONLY").ok();
     let runs = |part: &str| only.as_deref().is_none_or(|o| o == part);
     // Memory first, while this process holds nothing else.
@@ -402,6 +556,9 @@ fn main() {
     }
     if runs("latency") {
         latency_with_child_switch(&rt);
+    }
+    if runs("store") {
+        latency_store_on_off(&rt);
     }
     if runs("throughput") {
         throughput(&mut c, &rt);
