@@ -48,14 +48,15 @@ pub struct RecordExport {
 
 enum Sink {
     File(File),
-    Stdout,
+    /// Standard output, or any stream (tests).
+    Stream(Box<dyn Write + Send>),
 }
 
 impl RecordExport {
     /// Appends to `path` (`-`: standard output), repairing a partial last line.
     pub fn open(path: &Path) -> std::io::Result<RecordExport> {
         let sink = if path.as_os_str() == "-" {
-            Sink::Stdout
+            Sink::Stream(Box::new(std::io::stdout()))
         } else {
             let mut file = std::fs::OpenOptions::new()
                 .create(true)
@@ -71,6 +72,15 @@ impl RecordExport {
             repair_last_line(&mut file)?;
             Sink::File(file)
         };
+        RecordExport::start(sink)
+    }
+
+    /// Writes to `stream` (a pipe, a socket; tests).
+    pub fn to_stream(stream: Box<dyn Write + Send>) -> std::io::Result<RecordExport> {
+        RecordExport::start(Sink::Stream(stream))
+    }
+
+    fn start(sink: Sink) -> std::io::Result<RecordExport> {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let stats = Arc::new(ExportStats::default());
         std::thread::Builder::new()
@@ -123,6 +133,7 @@ fn repair_last_line(file: &mut File) -> std::io::Result<()> {
 fn run(mut sink: Sink, rx: mpsc::Receiver<Box<CallRecord>>, stats: &ExportStats) {
     let mut last_sync = Instant::now();
     let mut dirty = false;
+    let mut broken = false;
     let mut line = Vec::with_capacity(4096);
     loop {
         let record = match rx.recv_timeout(SYNC_EVERY) {
@@ -137,13 +148,15 @@ fn run(mut sink: Sink, rx: mpsc::Receiver<Box<CallRecord>>, stats: &ExportStats)
                 continue;
             }
             line.push(b'\n');
+            if broken {
+                // The last write failed part-way: close its line so this record starts one.
+                line.insert(0, b'\n');
+            }
             let result = match &mut sink {
                 Sink::File(f) => f.write_all(&line),
-                Sink::Stdout => {
-                    let mut out = std::io::stdout().lock();
-                    out.write_all(&line).and_then(|()| out.flush())
-                }
+                Sink::Stream(out) => out.write_all(&line).and_then(|()| out.flush()),
             };
+            broken = result.is_err();
             match result {
                 Ok(()) => {
                     stats.written.fetch_add(1, Ordering::Relaxed);
@@ -168,5 +181,80 @@ fn run(mut sink: Sink, rx: mpsc::Receiver<Box<CallRecord>>, stats: &ExportStats)
     }
     if let Sink::File(f) = &sink {
         let _ = f.sync_data();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calls::record::tests_support::record;
+
+    /// A sink that takes a second per write: a stalled pipe.
+    struct Stalled;
+
+    impl Write for Stalled {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            std::thread::sleep(Duration::from_secs(1));
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_sink_never_holds_the_caller_up() {
+        let export = RecordExport::to_stream(Box::new(Stalled)).unwrap();
+        let r = Box::new(record("c1", "2026-12-01T10:00:00Z".parse().unwrap(), "b1"));
+        let started = Instant::now();
+        for _ in 0..(QUEUE + 1000) {
+            export.offer(r.clone());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "offering {} records took {:?}",
+            QUEUE + 1000,
+            started.elapsed()
+        );
+        assert!(
+            export.stats().dropped.load(Ordering::Relaxed) >= 999,
+            "left out, counted"
+        );
+    }
+
+    #[test]
+    fn one_line_per_record_and_a_partial_line_is_closed_on_open() {
+        let dir = std::env::temp_dir().join(format!("parkway-export-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("records.jsonl");
+        // A crash mid-write left half a record.
+        std::fs::write(&path, "{\"call\":\"half").unwrap();
+        let export = RecordExport::open(&path).unwrap();
+        for n in 0..3 {
+            let at = "2026-12-01T10:00:00Z".parse().unwrap();
+            export.offer(Box::new(record(&format!("c{n}"), at, "b1")));
+        }
+        drop(export);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let text = loop {
+            let text = std::fs::read_to_string(&path).unwrap();
+            if text.lines().count() >= 4 || Instant::now() > deadline {
+                break text;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert_eq!(lines[0], "{\"call\":\"half", "the partial line stays alone");
+        for line in &lines[1..] {
+            let v: serde_json::Value = serde_json::from_str(line).expect("a whole record");
+            assert!(v["call"].as_str().unwrap().starts_with('c'));
+        }
+        assert!(text.ends_with('\n'));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            RecordExport::open(Path::new("/dev/null")).is_err(),
+            "not a regular file"
+        );
     }
 }
