@@ -78,9 +78,39 @@ async fn run_routes_a_parked_call_and_writes_its_record() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    // SIGTERM: the daemon stops, its store flushed.
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let stopped = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        assert!(stopped.elapsed() < Duration::from_secs(20), "SIGTERM ignored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     sim.shutdown().await;
+    // The store has the record: `parkway calls` exports it.
+    let calls = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_parkway"))
+            .args(["calls", "--config"])
+            .arg(&config)
+            .args(args)
+            .output()
+            .expect("parkway calls");
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let json = calls(&["--since", "2000-01-01", "--buyer", "acme", "--json"]);
+    let stored: serde_json::Value =
+        serde_json::from_str(json.lines().next().expect("one call")).expect("JSON");
+    assert_eq!(stored["call"], call.parked.as_str());
+    assert_eq!(stored["payout"], 1250);
+    let csv = calls(&["--csv"]);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert!(rows[0].starts_with("call,router,caller,parked_at"), "{csv}");
+    assert!(rows[1].contains(",acme,") && rows[1].contains(",true,1250,"), "{csv}");
+    assert!(calls(&["--buyer", "nobody"]).is_empty());
+    assert!(calls(&["--until", "2000-01-01"]).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
     let record: serde_json::Value = serde_json::from_str(&line).expect("a JSON record line");
     assert_eq!(record["call"], call.parked.as_str());
