@@ -198,8 +198,21 @@ impl Switchboard {
     }
 
     /// Uuids of the live calls' callers and legs (for reconciling).
+    ///
+    /// A leg counts only once FreeSWITCH has shown it (or its bridge is known never to have
+    /// left parkway): a leg still on its way when `show channels` runs is missing from it
+    /// without being gone, and must not be judged on that snapshot even if it shows up before
+    /// the snapshot is read.
     pub fn known_channels(&self) -> Vec<String> {
-        self.calls.keys().chain(self.legs.keys()).cloned().collect()
+        let mut known: Vec<String> = self.calls.keys().cloned().collect();
+        for call in self.calls.values() {
+            for (a, leg) in call.record.attempts.iter().zip(&call.legs) {
+                if leg.created || a.hangup_cause.as_deref() == Some("NOT_SENT") {
+                    known.push(a.leg_uuid.clone());
+                }
+            }
+        }
+        known
     }
 
     /// `driver_now` (the driver's clock) on FreeSWITCH's clock: the last event's timestamp plus

@@ -84,7 +84,10 @@ async fn run_routes_a_parked_call_and_writes_its_record() {
         .status();
     let stopped = Instant::now();
     while child.try_wait().expect("wait").is_none() {
-        assert!(stopped.elapsed() < Duration::from_secs(20), "SIGTERM ignored");
+        assert!(
+            stopped.elapsed() < Duration::from_secs(20),
+            "SIGTERM ignored"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     sim.shutdown().await;
@@ -96,7 +99,12 @@ async fn run_routes_a_parked_call_and_writes_its_record() {
             .args(args)
             .output()
             .expect("parkway calls");
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).expect("utf-8")
     };
     let json = calls(&["--since", "2000-01-01", "--buyer", "acme", "--json"]);
@@ -108,7 +116,10 @@ async fn run_routes_a_parked_call_and_writes_its_record() {
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows.len(), 2, "{csv}");
     assert!(rows[0].starts_with("call,router,caller,parked_at"), "{csv}");
-    assert!(rows[1].contains(",acme,") && rows[1].contains(",true,1250,"), "{csv}");
+    assert!(
+        rows[1].contains(",acme,") && rows[1].contains(",true,1250,"),
+        "{csv}"
+    );
     assert!(calls(&["--buyer", "nobody"]).is_empty());
     assert!(calls(&["--until", "2000-01-01"]).is_empty());
     let _ = std::fs::remove_dir_all(&dir);

@@ -325,10 +325,18 @@ impl Switchboard {
                 router,
                 cdr,
             } = found;
-            if self.legs.contains_key(leg)
-                || self.done.1.contains(call)
-                || self.finished_before_start.contains(call)
-            {
+            if self.done.1.contains(call) || self.finished_before_start.contains(call) {
+                continue;
+            }
+            if let Some(owner) = self.legs.get(leg).cloned() {
+                // A leg parkway knows (taken back from the store) that ended unseen: its CDR
+                // says how, and that FreeSWITCH made it.
+                if let Some(cdr) = cdr
+                    && self.apply_cdr(&owner, cdr)
+                    && !touched.contains(&owner)
+                {
+                    touched.push(owner);
+                }
                 continue;
             }
             let Some(b) = self.config.buyer_index.get(buyer).copied() else {
