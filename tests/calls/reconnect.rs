@@ -5,7 +5,8 @@ use std::sync::LazyLock;
 use parkway::calls::{Disposition, LegOutcome};
 use parkway_sim::peer::{Behaviour as PeerBehaviour, DropMode};
 
-use crate::rig::{acme, answers, buyer_index, dialled, manual_rig};
+use crate::rig::{acme, answers, buyer_index, dialled, manual_rig, rig_with};
+use parkway_sim::TimeMode;
 
 static BODY: LazyLock<String> =
     LazyLock::new(|| acme(r#"payout = { per = "call", amount = "10.00" }"#));
@@ -226,4 +227,64 @@ async fn a_caller_parked_before_the_daemon_started_is_routed() {
     assert_eq!(rig.commands(), dialled(&["acme"]));
     let totals = rig.totals().await;
     assert_eq!((totals.calls, totals.missed_parks), (1, 1));
+}
+
+/// FreeSWITCH drops events on its own side under load (a listener whose queue is full loses
+/// them without a word, and nothing tells parkway): the periodic reconcile routes the parks it
+/// never saw, ends the calls whose hangups never came, and frees every slot (issue 15, item 4).
+#[tokio::test]
+async fn events_freeswitch_never_sent_are_made_up_by_the_periodic_reconcile() {
+    let rig = rig_with(
+        TimeMode::Manual,
+        "lost-events",
+        &BODY,
+        &[("acme", answers(1, 5, &[]))],
+        |sim| {
+            sim.queue_len = 6;
+            sim.max_failed_enqueues = u32::MAX;
+        },
+        &format!("reconcile_secs = {}", lost_events_reconcile_secs()),
+    )
+    .await;
+    for n in 0..12 {
+        rig.campaign_call(&format!("+131055501{n:02}"), "auto")
+            .await;
+    }
+    // Time stands still: every caller is routed, from its CHANNEL_PARK or, when that was
+    // lost, by a reconcile.
+    rig.wait_for("every caller routed", |b| b.totals().calls == 12)
+        .await;
+    // Then time moves on until the switch has no channel left, with a moment of real time
+    // between steps for the daemon to act.
+    for _ in 0..60 {
+        rig.advance(2).await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let up = rig
+            .sim
+            .with(|e| e.live_channels().count())
+            .await
+            .expect("sim up");
+        if up == 0 {
+            break;
+        }
+    }
+    rig.wait_for("every call ended and every slot freed", |b| {
+        b.live_calls() == 0 && b.ledger().concurrency(0) == 0
+    })
+    .await;
+    let totals = rig.totals().await;
+    assert_eq!(
+        (totals.calls, totals.finished),
+        (12, 12),
+        "every caller handled and recorded once: {totals:?}"
+    );
+}
+
+/// 1 s; `PARKWAY_TEST_NO_RECONCILE=1` turns the periodic reconcile off, to see the test fail.
+fn lost_events_reconcile_secs() -> u32 {
+    if std::env::var_os("PARKWAY_TEST_NO_RECONCILE").is_some() {
+        0
+    } else {
+        1
+    }
 }

@@ -93,13 +93,27 @@ pub async fn manual_rig(tag: &str, body: &str, behaviours: &[(&str, Behaviour)])
 }
 
 async fn rig_in(time: TimeMode, tag: &str, body: &str, behaviours: &[(&str, Behaviour)]) -> Rig {
+    rig_with(time, tag, body, behaviours, |_| {}, "").await
+}
+
+/// [`rig`] with the simulated switch's config adjusted by `sim`, and `freeswitch` added to the
+/// daemon's `[freeswitch]` section.
+pub async fn rig_with(
+    time: TimeMode,
+    tag: &str,
+    body: &str,
+    behaviours: &[(&str, Behaviour)],
+    sim: impl FnOnce(&mut SimConfig),
+    freeswitch: &str,
+) -> Rig {
     let dir = TempDir::new(tag);
-    let sim_config = SimConfig {
+    let mut sim_config = SimConfig {
         time,
         record_commands: true,
         cdr_dir: Some(dir.0.join("cdr")),
         ..SimConfig::default()
     };
+    sim(&mut sim_config);
     let (addr, sim) = SimSwitch::start(sim_config).await.expect("sim listening");
     let behaviours: Vec<(String, Behaviour)> = behaviours
         .iter()
@@ -113,7 +127,7 @@ async fn rig_in(time: TimeMode, tag: &str, body: &str, behaviours: &[(&str, Beha
     .await
     .expect("sim up");
     let text = format!(
-        "currency = \"USD\"\ntimezone = \"UTC\"\n\n[freeswitch]\naddress = \"{addr}\"\npassword = \"ClueCon\"\ncdr_dir = \"cdr\"\n\n\
+        "currency = \"USD\"\ntimezone = \"UTC\"\n\n[freeswitch]\naddress = \"{addr}\"\npassword = \"ClueCon\"\ncdr_dir = \"cdr\"\n{freeswitch}\n\n\
          [whisper]\nsounds = \"{sounds}\"\ncache_dir = \"{cache}\"\n\n{body}",
         sounds = parkway::whisper::shipped_sounds().display(),
         cache = dir.0.join("whispers").display(),
