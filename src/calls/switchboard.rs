@@ -43,6 +43,10 @@ const RECENT_DONE: usize = 4096;
 /// How often the duplicate history is pruned (it is scanned whole).
 const DUPLICATE_SWEEP: Duration = Duration::minutes(10);
 
+/// A leg FreeSWITCH has not shown this long after its dial is judged on `show channels` like
+/// any other (see `known_channels`).
+const LEG_SHOWS_WITHIN: Duration = Duration::seconds(5);
+
 /// A step is not started with less wait budget than this (seconds).
 const MIN_RING_SECS: i64 = 3;
 
@@ -199,15 +203,18 @@ impl Switchboard {
 
     /// Uuids of the live calls' callers and legs (for reconciling).
     ///
-    /// A leg counts only once FreeSWITCH has shown it (or its bridge is known never to have
-    /// left parkway): a leg still on its way when `show channels` runs is missing from it
-    /// without being gone, and must not be judged on that snapshot even if it shows up before
-    /// the snapshot is read.
+    /// A leg counts once FreeSWITCH has shown it, once its bridge is known never to have left
+    /// parkway, or once it was dialled [`LEG_SHOWS_WITHIN`] before the last event: a leg still
+    /// on its way when `show channels` runs is missing from it without being gone, and must not
+    /// be judged on that snapshot even if it shows up before the snapshot is read; one that
+    /// never showed for that long was lost (or its events were).
     pub fn known_channels(&self) -> Vec<String> {
+        let last_event = self.clock.map(|(t, _)| t);
         let mut known: Vec<String> = self.calls.keys().cloned().collect();
         for call in self.calls.values() {
             for (a, leg) in call.record.attempts.iter().zip(&call.legs) {
-                if leg.created || a.hangup_cause.as_deref() == Some("NOT_SENT") {
+                let overdue = last_event.is_some_and(|t| t - a.dialled_at > LEG_SHOWS_WITHIN);
+                if leg.created || overdue || a.hangup_cause.as_deref() == Some("NOT_SENT") {
                     known.push(a.leg_uuid.clone());
                 }
             }

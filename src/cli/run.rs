@@ -57,6 +57,9 @@ pub fn init_tracing(default: &str) {
         .try_init();
 }
 
+/// How long the exit waits for the `--records` sink to take what is queued for it.
+const EXPORT_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let config = Arc::new(load_or_exit(&args.config));
     let whisperer = whisperer_for(&config)?;
@@ -79,6 +82,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(p) => Some(RecordExport::open(p).with_context(|| format!("opening {}", p.display()))?),
         None => None,
     };
+    let export_stats = export.as_ref().map(|e| e.stats().clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -115,6 +119,23 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 .load(std::sync::atomic::Ordering::Relaxed),
             "store flushed"
         );
+        if let Some(stats) = export_stats {
+            // The records file gets what was handed to it, for a while: a stalled sink cannot
+            // hold the exit up (every record is in the store).
+            let finished =
+                tokio::task::spawn_blocking(move || (stats.wait_done(EXPORT_GRACE), stats)).await;
+            if let Ok((done, stats)) = finished {
+                let count =
+                    |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+                tracing::info!(
+                    written = count(&stats.written),
+                    left_out = count(&stats.dropped),
+                    failed = count(&stats.failed),
+                    finished = done,
+                    "records export closed"
+                );
+            }
+        }
         Ok(())
     })
 }

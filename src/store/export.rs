@@ -37,6 +37,23 @@ pub struct ExportStats {
     pub dropped: AtomicU64,
     /// Writes that failed (the record is not in the file).
     pub failed: AtomicU64,
+    /// 1 once the thread has written everything handed to it and stopped (every handle gone).
+    pub done: AtomicU64,
+}
+
+impl ExportStats {
+    /// Waits (blocking, up to `grace`) until the export has written what it was handed and
+    /// stopped: shutdown, after the engine is gone. Returns whether it did.
+    pub fn wait_done(&self, grace: Duration) -> bool {
+        let started = Instant::now();
+        while self.done.load(Ordering::Acquire) == 0 {
+            if started.elapsed() >= grace {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        true
+    }
 }
 
 /// The handle the engine offers records to.
@@ -182,6 +199,7 @@ fn run(mut sink: Sink, rx: mpsc::Receiver<Box<CallRecord>>, stats: &ExportStats)
     if let Sink::File(f) = &sink {
         let _ = f.sync_data();
     }
+    stats.done.store(1, Ordering::Release);
 }
 
 #[cfg(test)]

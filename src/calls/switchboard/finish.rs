@@ -368,12 +368,10 @@ impl Switchboard {
             let Some(call) = self.calls.get_mut(&uuid) else {
                 continue;
             };
-            for (a, leg) in call.record.attempts.iter_mut().zip(&call.legs) {
-                // A leg FreeSWITCH has not shown yet may still be on its way (the bridge was
-                // queued before `show channels` ran): it is not judged gone, unless its bridge
-                // never left parkway.
-                let never_sent = a.hangup_cause.as_deref() == Some("NOT_SENT");
-                if a.ended_at.is_none() && (leg.created || never_sent) && gone(&a.leg_uuid) {
+            for a in call.record.attempts.iter_mut() {
+                // Only legs `asked` judged (see `known_channels`): one still on its way when
+                // `show channels` ran is not gone.
+                if a.ended_at.is_none() && gone(&a.leg_uuid) {
                     a.ended_at = Some(now);
                     if a.outcome == LegOutcome::Connected {
                         if call.talk_end.is_none() {
