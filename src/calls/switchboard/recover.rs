@@ -6,7 +6,10 @@
 //! comes back with the legs its facts name (attempt, up, down, bridged), talking when its
 //! bridged leg is still up, so its hangups are followed as before the restart. The reconcile
 //! that runs on the first connection then ends what ended while parkway was down, with the
-//! times and causes of the channels' CDRs ([`CdrOutcome`]).
+//! times and causes of the channels' CDRs ([`CdrOutcome`]), and [`Switchboard::discover`] takes
+//! back what the store never got: legs FreeSWITCH made (found in the CDRs written since a
+//! little before the last fact, or up in `show channels` with parkway's variables) for calls
+//! that were not finished.
 
 use super::*;
 use crate::billing::ledger::Fact;
