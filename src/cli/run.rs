@@ -188,8 +188,8 @@ pub fn calls(args: &CallsArgs) -> anyhow::Result<()> {
     if !path.is_file() {
         anyhow::bail!("{}: no such store", path.display());
     }
-    let mut store =
-        SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    let mut store = SqliteStore::open_read_only(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
     let query = RecordQuery {
         since: args.since.as_deref().map(parse_time).transpose()?,
         until: args.until.as_deref().map(parse_time).transpose()?,
