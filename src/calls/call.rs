@@ -179,6 +179,19 @@ impl Call {
         dropped
     }
 
+    /// The caller is gone, and with it every originate it ran: a leg FreeSWITCH never made
+    /// (no channel seen) will not come. Each still open is ended at `now` as cancelled
+    /// (`NOT_CREATED`), as when it was ringing.
+    pub fn cancel_unmade_legs(&mut self, now: DateTime<Utc>) {
+        for (a, leg) in self.record.attempts.iter_mut().zip(&self.legs) {
+            if a.ended_at.is_none() && !leg.created && a.outcome != LegOutcome::Connected {
+                a.ended_at = Some(now);
+                a.hangup_cause.get_or_insert_with(|| "NOT_CREATED".into());
+                a.outcome = LegOutcome::Cancelled;
+            }
+        }
+    }
+
     /// The bridged leg, if any.
     pub fn bridged_leg(&self) -> Option<usize> {
         self.record

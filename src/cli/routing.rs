@@ -139,7 +139,7 @@ pub fn explain(args: &ExplainArgs) -> anyhow::Result<()> {
             } else {
                 let mut store = SqliteStore::open_read_only(&path)
                     .with_context(|| format!("opening the store {}", path.display()))?;
-                let since = now - parkway::store::longest_duplicate_window(&config);
+                let since = now - config.longest_duplicate_window();
                 let restored = store
                     .load(DateTime::<Utc>::MIN_UTC, since)
                     .with_context(|| format!("reading the store {}", path.display()))?;

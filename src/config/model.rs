@@ -283,6 +283,18 @@ impl Config {
         self.router_index.get(id).map(|i| &self.routers[*i])
     }
 
+    /// The longest duplicate rule's window: conversions older than it are never looked at
+    /// (zero when no buyer has a rule).
+    pub fn longest_duplicate_window(&self) -> Duration {
+        let secs = self
+            .buyers
+            .iter()
+            .filter_map(|b| b.duplicate.map(|d| d.window_secs))
+            .max()
+            .unwrap_or(0);
+        Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX).min(i64::MAX / 1000))
+    }
+
     /// The first router (in file order) whose match rule fits the call.
     pub fn router_for(&self, tokens: &Tokens) -> Option<&Router> {
         self.routers.iter().find(|r| match &r.matcher {

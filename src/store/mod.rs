@@ -183,7 +183,7 @@ pub fn open(
     now: DateTime<Utc>,
 ) -> Result<(sqlite::SqliteStore, Restored), StoreError> {
     let mut store = sqlite::SqliteStore::open(&config.store.path)?;
-    let duplicates = now - longest_duplicate_window(config);
+    let duplicates = now - config.longest_duplicate_window();
     store.compact(
         now - longest_window(config),
         (config.store.record_days > 0)
@@ -222,16 +222,28 @@ pub fn rebuild(
     restored: &Restored,
 ) -> (crate::billing::Ledger, crate::billing::DuplicateHistory) {
     let mut ledger = crate::billing::Ledger::new(config);
+    let mut duplicates = crate::billing::DuplicateHistory::default();
+    restore_into(config, restored, &mut ledger, &mut duplicates);
+    (ledger, duplicates)
+}
+
+/// Replays what a store holds into `ledger` (compacted totals, then every fact, the open
+/// calls' with their keys and leases) and `duplicates` (the paid conversions): the daemon's
+/// start and [`rebuild`] alike.
+pub fn restore_into(
+    config: &crate::config::Config,
+    restored: &Restored,
+    ledger: &mut crate::billing::Ledger,
+    duplicates: &mut crate::billing::DuplicateHistory,
+) {
     ledger.restore_compacted(config, &restored.compacted);
     let open: std::collections::HashSet<&str> = restored.open.iter().map(|c| &*c.call).collect();
     ledger.restore(config, restored.facts.iter().cloned(), &|c| {
         open.contains(c)
     });
-    let mut duplicates = crate::billing::DuplicateHistory::default();
     for c in &restored.conversions {
         duplicates.record_conversion(c.caller, &c.buyer, &c.router, c.at);
     }
-    (ledger, duplicates)
 }
 
 /// How far back counters reach: a month (the longest resetting window, with a margin for its
@@ -244,15 +256,4 @@ pub fn longest_window(config: &crate::config::Config) -> chrono::Duration {
         .checked_add(&chrono::Duration::days(1))
         .unwrap_or(month);
     month.max(epc)
-}
-
-/// The longest duplicate rule's window (conversions older than it are never looked at).
-pub fn longest_duplicate_window(config: &crate::config::Config) -> chrono::Duration {
-    let secs = config
-        .buyers
-        .iter()
-        .filter_map(|b| b.duplicate.map(|d| d.window_secs))
-        .max()
-        .unwrap_or(0);
-    chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX).min(i64::MAX / 1000))
 }

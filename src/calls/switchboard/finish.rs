@@ -152,18 +152,7 @@ impl Switchboard {
             return;
         }
         self.next_duplicate_sweep = Some(now + DUPLICATE_SWEEP);
-        let longest = self
-            .config
-            .buyers
-            .iter()
-            .filter_map(|b| b.duplicate.map(|d| d.window_secs))
-            .max()
-            .unwrap_or(0);
-        let keep = Duration::seconds(
-            i64::try_from(longest)
-                .unwrap_or(i64::MAX / 1000)
-                .min(i64::MAX / 1000),
-        );
+        let keep = self.config.longest_duplicate_window();
         if let Some(cutoff) = now.checked_sub_signed(keep) {
             self.duplicates.prune(cutoff);
         }
@@ -393,15 +382,7 @@ impl Switchboard {
                 changed = true;
             }
             if call.caller_ended.is_some() {
-                // The caller is gone, and with it every originate it ran: a leg FreeSWITCH
-                // never showed will not come (as in `on_hangup`).
-                for (a, leg) in call.record.attempts.iter_mut().zip(&call.legs) {
-                    if a.ended_at.is_none() && !leg.created {
-                        a.ended_at = Some(now);
-                        a.hangup_cause.get_or_insert_with(|| "NOT_CREATED".into());
-                        a.outcome = LegOutcome::Cancelled;
-                    }
-                }
+                call.cancel_unmade_legs(now);
             }
             if let (Some(end), Some(_)) = (call.caller_ended, call.bridged_leg())
                 && call.talk_end.is_some_and(|t| t > end)

@@ -250,13 +250,7 @@ impl Switchboard {
             // down, an unknown profile) ends the bridge first, whose completion ends the
             // attempt before this; one still open here was cut short by the caller leaving
             // (or the bridge's completion was lost): cancelled, as when it was ringing.
-            for (a, leg) in call.record.attempts.iter_mut().zip(&call.legs) {
-                if a.ended_at.is_none() && !leg.created && a.outcome != LegOutcome::Connected {
-                    a.ended_at = Some(now);
-                    a.hangup_cause.get_or_insert_with(|| "NOT_CREATED".into());
-                    a.outcome = LegOutcome::Cancelled;
-                }
-            }
+            call.cancel_unmade_legs(now);
             self.release_legs(uuid, now);
             self.try_finish(uuid, now, out);
             return;

@@ -129,20 +129,12 @@ impl Switchboard {
         };
         let open: FxHashMap<&str, &OpenedCall> =
             restored.open.iter().map(|c| (&*c.call, c)).collect();
-        self.ledger.restore_compacted(&config, &restored.compacted);
+        crate::store::restore_into(&config, &restored, &mut self.ledger, &mut self.duplicates);
         let mut open_facts: FxHashMap<&str, Vec<&Fact>> = FxHashMap::default();
         for f in &restored.facts {
             if open.contains_key(&*f.call) {
                 open_facts.entry(&f.call).or_default().push(f);
             }
-        }
-        self.ledger
-            .restore(&config, restored.facts.iter().cloned(), &|c| {
-                open.contains_key(c)
-            });
-        for c in &restored.conversions {
-            self.duplicates
-                .record_conversion(c.caller, &c.buyer, &c.router, c.at);
         }
         // Their CDRs may be read again by the sweep after the first connection: not news.
         self.finished_before_start = restored.recently_finished.iter().cloned().collect();
