@@ -215,7 +215,7 @@ impl CallMaker {
             } else {
                 0
             };
-            last.push(Entry::Finished(Box::new(record)));
+            last.push(Entry::Finished(std::sync::Arc::new(record)));
             sends.push(last);
         }
         let facts = sends

@@ -59,7 +59,7 @@ impl ExportStats {
 /// The handle the engine offers records to.
 #[derive(Clone)]
 pub struct RecordExport {
-    tx: mpsc::SyncSender<Box<CallRecord>>,
+    tx: mpsc::SyncSender<Arc<CallRecord>>,
     stats: Arc<ExportStats>,
 }
 
@@ -110,7 +110,7 @@ impl RecordExport {
     }
 
     /// Hands a record to the export without waiting.
-    pub fn offer(&self, record: Box<CallRecord>) {
+    pub fn offer(&self, record: Arc<CallRecord>) {
         match self.tx.try_send(record) {
             Ok(()) => {}
             Err(mpsc::TrySendError::Full(r)) => {
@@ -147,7 +147,7 @@ fn repair_last_line(file: &mut File) -> std::io::Result<()> {
     Ok(())
 }
 
-fn run(mut sink: Sink, rx: mpsc::Receiver<Box<CallRecord>>, stats: &ExportStats) {
+fn run(mut sink: Sink, rx: mpsc::Receiver<Arc<CallRecord>>, stats: &ExportStats) {
     let mut last_sync = Instant::now();
     let mut dirty = false;
     let mut broken = false;
@@ -160,7 +160,7 @@ fn run(mut sink: Sink, rx: mpsc::Receiver<Box<CallRecord>>, stats: &ExportStats)
         };
         if let Some(record) = record {
             line.clear();
-            if serde_json::to_writer(&mut line, &record).is_err() {
+            if serde_json::to_writer(&mut line, &*record).is_err() {
                 stats.failed.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -223,7 +223,7 @@ mod tests {
     #[test]
     fn a_stalled_sink_never_holds_the_caller_up() {
         let export = RecordExport::to_stream(Box::new(Stalled)).unwrap();
-        let r = Box::new(record("c1", "2026-12-01T10:00:00Z".parse().unwrap(), "b1"));
+        let r = Arc::new(record("c1", "2026-12-01T10:00:00Z".parse().unwrap(), "b1"));
         let started = Instant::now();
         for _ in 0..(QUEUE + 1000) {
             export.offer(r.clone());
@@ -250,7 +250,7 @@ mod tests {
         let export = RecordExport::open(&path).unwrap();
         for n in 0..3 {
             let at = "2026-12-01T10:00:00Z".parse().unwrap();
-            export.offer(Box::new(record(&format!("c{n}"), at, "b1")));
+            export.offer(Arc::new(record(&format!("c{n}"), at, "b1")));
         }
         drop(export);
         let deadline = Instant::now() + Duration::from_secs(10);

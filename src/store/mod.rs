@@ -72,7 +72,8 @@ pub enum Entry {
     /// A paid conversion (for the duplicate rules).
     Converted(ConversionSeen),
     /// The call is over: its record.
-    Finished(Box<CallRecord>),
+    /// Shared with the records export: one record, never copied.
+    Finished(Arc<CallRecord>),
 }
 
 /// What a store holds, read back at start.

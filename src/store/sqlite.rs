@@ -377,7 +377,7 @@ impl Store for SqliteStore {
                         ])?;
                     }
                     Entry::Finished(r) => {
-                        let json = serde_json::to_string(r)
+                        let json = serde_json::to_string(&**r)
                             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                         let tokens = serde_json::to_string(&r.tokens)
                             .map_err(|e| StoreError::Corrupt(e.to_string()))?;

@@ -301,16 +301,18 @@ impl Engine {
                         payout = record.payout,
                         "call finished"
                     );
+                    // One record shared by the export and the store, never copied for them.
+                    let record: Arc<CallRecord> = Arc::from(record);
                     if let Some(export) = &self.export {
                         export.offer(record.clone());
                     }
-                    if self.store.is_some() {
-                        finished.push(Entry::Finished(record.clone()));
-                    }
                     if let Some(tx) = &self.records
-                        && tx.send(*record).await.is_err()
+                        && tx.send(CallRecord::clone(&record)).await.is_err()
                     {
                         tracing::debug!("call records are no longer read");
+                    }
+                    if self.store.is_some() {
+                        finished.push(Entry::Finished(record));
                     }
                 }
             }

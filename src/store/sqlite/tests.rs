@@ -172,7 +172,7 @@ fn a_call_is_finished_once_and_records_are_queried() {
     let record = |call: &str, parked: DateTime<Utc>, buyer: &str, note: &str| {
         let mut r = crate::calls::record::tests_support::record(call, parked, buyer);
         r.notes.push(note.into());
-        Entry::Finished(Box::new(r))
+        Entry::Finished(std::sync::Arc::new(r))
     };
     store.commit(&[record("c1", at, "b1", "first")]).unwrap();
     store.commit(&[record("c1", at, "b1", "second")]).unwrap();
