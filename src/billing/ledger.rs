@@ -803,4 +803,4 @@ fn put_down(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

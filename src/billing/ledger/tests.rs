@@ -9,12 +9,12 @@ use crate::routing::decision::GroupMode;
 
 const USD: Currency = Currency::USD;
 
-fn t(s: &str) -> DateTime<Utc> {
+pub(crate) fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
 /// b0 (New York) and b1 (UTC) in group g0 (Los Angeles); b2 (UTC) alone.
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     let mut b0 = Buyer::basic("b0", USD);
     b0.tz = chrono_tz::America::New_York;
     let b1 = Buyer::basic("b1", USD);

@@ -1,43 +1,14 @@
 use std::collections::BTreeMap;
 
 use chrono::Duration;
-use chrono_tz::Tz;
 
 use super::*;
 use crate::billing::Ledger;
 use crate::config::Config;
-use crate::config::model::{Buyer, EpcSettings, Group};
-use crate::config::money::{Currency, Money};
-use crate::routing::caps::CapSpec;
-use crate::routing::decision::GroupMode;
 
-const USD: Currency = Currency::USD;
-
-fn t(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
-/// b0 (New York) and b1 (UTC) in group g0 (Los Angeles); b2 alone.
-fn config() -> Config {
-    let mut b0 = Buyer::basic("b0", USD);
-    b0.tz = chrono_tz::America::New_York;
-    let g0 = Group {
-        id: Id::new("g0"),
-        mode: GroupMode::Simultaneous,
-        members: vec![0, 1],
-        tz: chrono_tz::America::Los_Angeles,
-        caps: CapSpec::default(),
-        paused: false,
-        route_by: None,
-    };
-    let epc = EpcSettings {
-        window: Duration::days(7),
-        prior: Money::zero(USD),
-        prior_calls: 10,
-    };
-    let (b1, b2) = (Buyer::basic("b1", USD), Buyer::basic("b2", USD));
-    Config::new(USD, Tz::UTC, epc, vec![b0, b1, b2], vec![g0], vec![])
-}
+// The ledger tests' config (b0 New York and b1 UTC in group g0, Los Angeles; b2 alone) and
+// time parser.
+use crate::billing::ledger::tests::{config, t};
 
 fn opened(call: &str, at: DateTime<Utc>) -> Entry {
     Entry::Opened(OpenedCall {
