@@ -113,29 +113,47 @@ impl Call {
                 Some(i) => self.unsent.swap_remove(i).1,
                 None => leg.uuid.clone(),
             };
-            self.legs.push(LegState {
-                buyer: leg.buyer,
-                digits: Vec::new(),
-                live: false,
-                bridge_unseen: false,
-                created: false,
-                attempt_held: false,
-                attempt_counted: false,
-                attempt_key,
-            });
-            self.record.attempts.push(Attempt {
-                buyer: id.clone(),
-                group: group.clone(),
-                step: step.number,
-                leg_uuid: leg.uuid.clone(),
-                dialled_at: now,
-                answered_at: None,
-                bridged_at: None,
-                ended_at: None,
-                hangup_cause: None,
-                outcome: LegOutcome::Pending,
-            });
+            let at = self.push_leg(
+                leg.buyer,
+                id.clone(),
+                group.clone(),
+                step.number,
+                &leg.uuid,
+                now,
+            );
+            self.legs[at].attempt_key = attempt_key;
         }
+    }
+
+    /// Adds leg `leg_uuid` to buyer `buyer` (id `id`), dialled at `at` in plan step `step`:
+    /// its state (counted under its own uuid) and its attempt in the record. Returns its index.
+    pub fn push_leg(
+        &mut self,
+        buyer: usize,
+        id: crate::routing::Id,
+        group: Option<crate::routing::Id>,
+        step: u32,
+        leg_uuid: &str,
+        at: DateTime<Utc>,
+    ) -> usize {
+        self.legs.push(LegState {
+            buyer,
+            attempt_key: leg_uuid.to_owned(),
+            ..LegState::default()
+        });
+        self.record.attempts.push(Attempt {
+            buyer: id,
+            group,
+            step,
+            leg_uuid: leg_uuid.to_owned(),
+            dialled_at: at,
+            answered_at: None,
+            bridged_at: None,
+            ended_at: None,
+            hangup_cause: None,
+            outcome: LegOutcome::Pending,
+        });
+        self.legs.len() - 1
     }
 
     /// The index of the leg with this uuid.

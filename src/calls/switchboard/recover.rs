@@ -43,24 +43,8 @@ fn add_leg(call: &mut Call, leg: &str, buyer: usize, id: Id, at: DateTime<Utc>) 
         return i;
     }
     call.tried.push(buyer);
-    call.legs.push(LegState {
-        buyer,
-        attempt_key: leg.to_owned(),
-        ..LegState::default()
-    });
-    call.record.attempts.push(crate::calls::record::Attempt {
-        buyer: id,
-        group: None,
-        step: call.steps.max(1),
-        leg_uuid: leg.to_owned(),
-        dialled_at: at,
-        answered_at: None,
-        bridged_at: None,
-        ended_at: None,
-        hangup_cause: None,
-        outcome: LegOutcome::Pending,
-    });
-    call.legs.len() - 1
+    let step = call.steps.max(1);
+    call.push_leg(buyer, id, None, step, leg, at)
 }
 
 /// What [`Switchboard::restore`] took back.
